@@ -1,0 +1,192 @@
+//! Boots kboot media in QEMU with the serial console on a pipe, and drives it
+//! expect-style: wait for a marker with a deadline, send keystrokes, wait for exit.
+//! QEMU is always killed when the handle drops, and the full serial log is saved under
+//! `target/qemu-logs/<name>.log`.
+
+pub mod machine;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+pub use machine::{Artifacts, BootPath, MachineConfig};
+
+/// The serial output seen so far, shared with the reader thread.
+#[derive(Default)]
+struct Serial {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+pub struct Qemu {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    serial: Arc<(Mutex<Serial>, Condvar)>,
+    /// Where in the output the next `expect` starts looking.
+    cursor: usize,
+    started: Instant,
+    log_path: PathBuf,
+    _scratch: Option<machine::Scratch>,
+}
+
+#[derive(Debug)]
+pub enum ExpectError {
+    Timeout { pattern: String, waited: Duration, log: PathBuf },
+    Exited { pattern: String, log: PathBuf },
+}
+
+impl std::fmt::Display for ExpectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExpectError::Timeout { pattern, waited, log } => {
+                write!(f, "no {pattern:?} on the serial console after {:.1}s (full log: {})", waited.as_secs_f64(), log.display())
+            }
+            ExpectError::Exited { pattern, log } => {
+                write!(f, "QEMU exited before {pattern:?} appeared (full log: {})", log.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ExpectError {}
+
+/// Where logs go: `<workspace>/target/qemu-logs`.
+pub fn log_dir() -> PathBuf {
+    machine::workspace_root().join("target/qemu-logs")
+}
+
+impl Qemu {
+    /// Starts QEMU for `config`; `name` names the log file.
+    pub fn start(name: &str, config: &MachineConfig) -> std::io::Result<Qemu> {
+        let (mut command, scratch) = config.command()?;
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {}: {e}", config.qemu_binary)))?;
+        let serial = Arc::new((Mutex::new(Serial::default()), Condvar::new()));
+        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)].into_iter().flatten() {
+            let serial = Arc::clone(&serial);
+            std::thread::spawn(move || pump(stream, &serial));
+        }
+        std::fs::create_dir_all(log_dir())?;
+        Ok(Qemu {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            serial,
+            cursor: 0,
+            started: Instant::now(),
+            log_path: log_dir().join(format!("{name}.log")),
+            _scratch: scratch,
+        })
+    }
+
+    /// Waits until `pattern` appears after the previous match; returns the time since start.
+    pub fn expect(&mut self, pattern: &str, timeout: Duration) -> Result<Duration, ExpectError> {
+        let deadline = Instant::now() + timeout;
+        let (lock, cond) = &*self.serial;
+        let mut serial = lock.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let haystack = &serial.bytes[self.cursor.min(serial.bytes.len())..];
+            if let Some(at) = find(haystack, pattern.as_bytes()) {
+                self.cursor += at + pattern.len();
+                return Ok(self.started.elapsed());
+            }
+            if serial.closed {
+                drop(serial);
+                self.save_log();
+                return Err(ExpectError::Exited { pattern: pattern.to_string(), log: self.log_path.clone() });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                drop(serial);
+                self.save_log();
+                return Err(ExpectError::Timeout { pattern: pattern.to_string(), waited: timeout, log: self.log_path.clone() });
+            }
+            serial = cond.wait_timeout(serial, deadline - now).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// Types `text` on the serial console.
+    pub fn send(&mut self, text: &str) -> std::io::Result<()> {
+        let stdin = self.stdin.as_mut().ok_or_else(|| std::io::Error::other("QEMU's stdin is closed"))?;
+        stdin.write_all(text.as_bytes())?;
+        stdin.flush()
+    }
+
+    /// Sends a command line and waits for its output marker.
+    pub fn run(&mut self, command: &str, marker: &str, timeout: Duration) -> Result<Duration, Box<dyn std::error::Error>> {
+        self.send(&format!("{command}\n"))?;
+        Ok(self.expect(marker, timeout)?)
+    }
+
+    /// Waits for QEMU to exit by itself (guest poweroff).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.save_log();
+        None
+    }
+
+    /// Everything the console printed so far.
+    pub fn output(&self) -> String {
+        let (lock, _) = &*self.serial;
+        let serial = lock.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&serial.bytes).into_owned()
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    pub fn save_log(&self) {
+        let _ = std::fs::write(&self.log_path, self.output());
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.save_log();
+        let _ = &self.name;
+    }
+}
+
+fn pump(mut stream: Box<dyn Read + Send>, serial: &(Mutex<Serial>, Condvar)) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).unwrap_or(0);
+        let (lock, cond) = serial;
+        let mut s = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if n == 0 {
+            s.closed = true;
+            cond.notify_all();
+            return;
+        }
+        s.bytes.extend_from_slice(&buf[..n]);
+        cond.notify_all();
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn find_locates_markers() {
+        assert_eq!(super::find(b"abc kboot: ready", b"kboot: ready"), Some(4));
+        assert_eq!(super::find(b"kboot: rea", b"kboot: ready"), None);
+    }
+}

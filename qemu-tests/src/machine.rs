@@ -1,0 +1,188 @@
+//! QEMU command lines for the three boot paths: UEFI (OVMF → BOOTX64.EFI = kboot.efi),
+//! BIOS (SeaBIOS → GRUB in the BIOS-boot partition → bzImage + initramfs from the ESP)
+//! and direct (`-kernel`/`-initrd`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The default kernel command line of kboot media (also built into kboot.efi).
+pub const DEFAULT_CMDLINE: &str = "console=tty0 console=ttyS0,115200";
+
+pub const OVMF_CODE_CANDIDATES: &[&str] = &["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/ovmf/OVMF.fd"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootPath {
+    Uefi,
+    Bios,
+    Direct,
+}
+
+impl BootPath {
+    pub const ALL: [BootPath; 3] = [BootPath::Uefi, BootPath::Bios, BootPath::Direct];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BootPath::Uefi => "uefi",
+            BootPath::Bios => "bios",
+            BootPath::Direct => "direct",
+        }
+    }
+}
+
+/// The files `cargo xtask image` leaves in `target/kboot/`.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    pub dir: PathBuf,
+}
+
+impl Artifacts {
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Artifacts {
+        Artifacts { dir: dir.into() }
+    }
+
+    /// `KBOOT_ARTIFACTS` or `<workspace>/target/kboot`.
+    pub fn default_location() -> Artifacts {
+        match std::env::var_os("KBOOT_ARTIFACTS") {
+            Some(dir) => Artifacts::in_dir(dir),
+            None => Artifacts::in_dir(workspace_root().join("target/kboot")),
+        }
+    }
+
+    pub fn disk_img(&self) -> PathBuf {
+        self.dir.join("disk.img")
+    }
+    pub fn bzimage(&self) -> PathBuf {
+        self.dir.join("bzImage")
+    }
+    pub fn kboot_efi(&self) -> PathBuf {
+        self.dir.join("kboot.efi")
+    }
+
+    /// The compressed initramfs (whichever compression the build chose).
+    pub fn initramfs(&self) -> PathBuf {
+        ["initramfs.cpio.zst", "initramfs.cpio.gz"]
+            .iter()
+            .map(|n| self.dir.join(n))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| self.dir.join("initramfs.cpio.gz"))
+    }
+
+    /// A clear message when the media have not been built yet.
+    pub fn check(&self) -> Result<(), String> {
+        let missing: Vec<String> = [self.disk_img(), self.bzimage(), self.kboot_efi(), self.initramfs()]
+            .iter()
+            .filter(|p| !p.exists())
+            .map(|p| p.display().to_string())
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("missing boot media {} — run `cargo xtask image` first", missing.join(", ")))
+        }
+    }
+}
+
+/// One QEMU run.
+#[derive(Debug, Clone)]
+pub struct MachineConfig {
+    pub qemu_binary: String,
+    pub boot: BootPath,
+    pub artifacts: Artifacts,
+    /// For the direct path: the kernel to boot instead of ours (e.g. a distro kernel).
+    pub kernel_override: Option<PathBuf>,
+    pub cmdline: String,
+    pub memory_mib: u32,
+    pub cpus: u32,
+    pub extra_disks: Vec<PathBuf>,
+    pub extra_args: Vec<String>,
+    pub accel: String,
+    /// Serial multiplexed with the monitor on the terminal (Ctrl-A X quits, Ctrl-A C
+    /// for the monitor) instead of a plain pipe for tests.
+    pub interactive: bool,
+}
+
+/// Per-run files (the writable OVMF variable store) removed when the run ends.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl MachineConfig {
+    pub fn new(boot: BootPath, artifacts: Artifacts) -> MachineConfig {
+        MachineConfig {
+            qemu_binary: "qemu-system-x86_64".into(),
+            boot,
+            artifacts,
+            kernel_override: None,
+            cmdline: DEFAULT_CMDLINE.into(),
+            memory_mib: 512,
+            cpus: 2,
+            extra_disks: Vec::new(),
+            extra_args: Vec::new(),
+            accel: std::env::var("KBOOT_QEMU_ACCEL").unwrap_or_else(|_| "tcg".into()),
+            interactive: false,
+        }
+    }
+
+    /// The command line, plus the scratch directory that must outlive the process.
+    pub fn command(&self) -> std::io::Result<(Command, Option<Scratch>)> {
+        let mut cmd = Command::new(&self.qemu_binary);
+        cmd.args(["-accel", &self.accel, "-machine", "q35", "-cpu", "max"]);
+        cmd.args(["-m", &self.memory_mib.to_string(), "-smp", &self.cpus.to_string()]);
+        // Serial on stdio, nothing else: no monitor mux, no graphical window.
+        cmd.args(["-display", "none", "-vga", "std", "-no-reboot"]);
+        if self.interactive {
+            cmd.args(["-serial", "mon:stdio"]);
+        } else {
+            cmd.args(["-serial", "stdio", "-monitor", "none"]);
+        }
+        let mut scratch = None;
+        let disk = |path: &Path| format!("file={},format=raw,if=virtio,snapshot=on", path.display());
+        match self.boot {
+            BootPath::Uefi => {
+                let code = find_ovmf_code().ok_or_else(|| std::io::Error::other("no OVMF firmware found (apt install ovmf)"))?;
+                let vars_template = code.with_file_name(code.file_name().map(|n| n.to_string_lossy().replace("CODE", "VARS")).unwrap_or_default());
+                let dir = std::env::temp_dir().join(format!("kboot-ovmf-{}-{}", std::process::id(), unique()));
+                std::fs::create_dir_all(&dir)?;
+                let vars = dir.join("vars.fd");
+                std::fs::copy(&vars_template, &vars).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", vars_template.display())))?;
+                cmd.arg("-drive").arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display()));
+                cmd.arg("-drive").arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
+                cmd.arg("-drive").arg(disk(&self.artifacts.disk_img()));
+                scratch = Some(Scratch(dir));
+            }
+            BootPath::Bios => {
+                cmd.arg("-drive").arg(disk(&self.artifacts.disk_img()));
+            }
+            BootPath::Direct => {
+                let kernel = self.kernel_override.clone().unwrap_or_else(|| self.artifacts.bzimage());
+                cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(self.artifacts.initramfs());
+                cmd.arg("-append").arg(&self.cmdline);
+            }
+        }
+        for extra in &self.extra_disks {
+            cmd.arg("-drive").arg(format!("file={},format=raw,if=virtio", extra.display()));
+        }
+        cmd.args(&self.extra_args);
+        Ok((cmd, scratch))
+    }
+}
+
+pub fn find_ovmf_code() -> Option<PathBuf> {
+    OVMF_CODE_CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The workspace root, found from this crate's manifest directory.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}

@@ -1,0 +1,65 @@
+//! kboot.toml: build settings under `[build]`; the whole file is also installed as
+//! /etc/kboot/kboot.toml for the runtime (menu settings live there too).
+//!
+//! ```toml
+//! [build]
+//! cmdline = "console=tty0 console=ttyS0,115200"
+//! compression = "gzip"            # or "zstd"
+//! extra_fragments = ["my.config"] # merged after kernel-configs/*.config
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use image::initramfs::Compression;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+struct File {
+    #[serde(default)]
+    build: BuildSection,
+    // Runtime sections are the runtime's business; they are passed through untouched.
+    #[serde(flatten)]
+    _runtime: toml::Table,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildSection {
+    cmdline: Option<String>,
+    compression: Option<String>,
+    #[serde(default)]
+    extra_fragments: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BuildConfig {
+    pub cmdline: String,
+    pub compression: Compression,
+    pub extra_fragments: Vec<PathBuf>,
+    /// The file's text, installed into the initramfs; None without --config.
+    pub raw: Option<String>,
+}
+
+impl BuildConfig {
+    pub fn load(path: Option<&Path>) -> crate::Result<BuildConfig> {
+        let defaults = BuildConfig {
+            cmdline: qemu_tests::machine::DEFAULT_CMDLINE.to_string(),
+            compression: Compression::Gzip,
+            extra_fragments: Vec::new(),
+            raw: None,
+        };
+        let Some(path) = path else { return Ok(defaults) };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Ok(BuildConfig {
+            cmdline: file.build.cmdline.unwrap_or(defaults.cmdline),
+            compression: match file.build.compression {
+                Some(c) => c.parse().map_err(|e| format!("{}: [build] compression: {e}", path.display()))?,
+                None => defaults.compression,
+            },
+            extra_fragments: file.build.extra_fragments.iter().map(|f| base.join(f)).collect(),
+            raw: Some(text),
+        })
+    }
+}

@@ -1,0 +1,117 @@
+//! Host prerequisites: Debian/Ubuntu packages and the rustup musl target. `cargo xtask
+//! image` checks them first; `.ci/run` calls `cargo xtask deps` so CI installs exactly
+//! what a developer's machine gets.
+
+use std::process::Command;
+
+/// (package, why it is needed)
+pub const APT_PACKAGES: &[(&str, &str)] = &[
+    ("qemu-system-x86", "QEMU boot tests and `xtask qemu`"),
+    ("ovmf", "UEFI firmware for the UEFI boot path"),
+    ("grub-pc-bin", "GRUB i386-pc modules for the BIOS boot path"),
+    ("grub-common", "grub-mkimage"),
+    ("systemd-boot-efi", "the EFI stub kboot.efi is built on"),
+    ("binutils", "objcopy, to assemble kboot.efi"),
+    ("linux-source", "kernel sources for the lean kernel"),
+    ("make", "kernel build"),
+    ("gcc", "kernel build"),
+    ("flex", "kernel build (kconfig)"),
+    ("bison", "kernel build (kconfig)"),
+    ("bc", "kernel build"),
+    ("libelf-dev", "kernel build (objtool)"),
+    ("libssl-dev", "kernel build (sign-file, extract-cert)"),
+    ("xz-utils", "unpacking linux-source"),
+    ("cpio", "tests: `cpio -t` reads our initramfs back"),
+    ("dosfstools", "tests: fsck.fat checks the ESP"),
+    ("gdisk", "tests: sgdisk -v checks the GPT"),
+    ("mtools", "tests: reading files from the ESP"),
+    ("e2fsprogs", "tests: test disks"),
+    ("linux-image-amd64", "bench: Debian's kernel side by side with ours"),
+];
+
+pub const RUST_TARGET: &str = "x86_64-unknown-linux-musl";
+
+fn package_installed(name: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+pub fn missing_packages() -> Vec<&'static str> {
+    APT_PACKAGES.iter().map(|(p, _)| *p).filter(|p| !package_installed(p)).collect()
+}
+
+pub fn musl_target_installed() -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == RUST_TARGET))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+fn run_checked(cmd: &mut Command) -> crate::Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed with {status}"))
+    }
+}
+
+/// Installs what is missing; when not root, says exactly what to run instead.
+pub fn ensure() -> crate::Result<()> {
+    let missing = missing_packages();
+    if !missing.is_empty() {
+        if !is_root() {
+            return Err(format!(
+                "missing host packages: {}\n  fix: sudo apt-get install -y --no-install-recommends {}",
+                missing.join(" "),
+                missing.join(" ")
+            ));
+        }
+        println!("    installing: {}", missing.join(" "));
+        let apt = |args: &[&str]| {
+            let mut c = Command::new("apt-get");
+            c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
+            c
+        };
+        run_checked(&mut apt(&["update", "-qq"]))?;
+        run_checked(apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(&missing))?;
+    }
+    if !musl_target_installed() {
+        match run_checked(Command::new("rustup").args(["target", "add", RUST_TARGET])) {
+            Ok(()) => {}
+            Err(e) => println!("    warning: {e}; the userspace will be built for the gnu target with +crt-static instead"),
+        }
+    }
+    Ok(())
+}
+
+pub fn run_cli(check_only: bool) -> crate::Result<()> {
+    if check_only {
+        let missing = missing_packages();
+        for (p, why) in APT_PACKAGES {
+            let state = if missing.contains(p) { "MISSING" } else { "ok" };
+            println!("  {state:<8} {p:<18} {why}");
+        }
+        let musl = if musl_target_installed() { "ok" } else { "MISSING" };
+        println!("  {musl:<8} {RUST_TARGET} (rustup target)");
+        return if missing.is_empty() { Ok(()) } else { Err(format!("{} package(s) missing", missing.len())) };
+    }
+    crate::report::stage("host dependencies", ensure)
+}
+
+pub fn cli(args: &[String]) -> crate::Result<()> {
+    match args {
+        [] => run_cli(false),
+        [flag] if flag == "--check" => run_cli(true),
+        _ => Err("usage: cargo xtask deps [--check]".into()),
+    }
+}

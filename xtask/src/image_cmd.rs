@@ -1,0 +1,246 @@
+//! `cargo xtask image`: kernel → userspace → initramfs → kboot.efi → GRUB → disk.img.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use image::initramfs::{self, InitramfsSpec};
+
+use crate::config::BuildConfig;
+use crate::kernel::{self, run, KernelSource};
+use crate::report::{human_size, print_table, stage};
+use crate::{deps, Workspace};
+
+pub const EFI_STUB: &str = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
+/// Modules embedded in core.img; enough to read the ESP and boot Linux on a serial console.
+const GRUB_MODULES: &[&str] = &["biosdisk", "part_gpt", "part_msdos", "fat", "normal", "linux", "serial", "terminal", "echo", "test", "search"];
+
+#[derive(Debug, Default)]
+pub struct ImageOptions {
+    pub config: Option<PathBuf>,
+    pub kernel: Option<PathBuf>,
+    pub kernel_src: Option<PathBuf>,
+}
+
+impl ImageOptions {
+    pub fn parse(args: &[String]) -> crate::Result<ImageOptions> {
+        let mut opts = ImageOptions::default();
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| it.next().map(PathBuf::from).ok_or_else(|| format!("{name} needs a value"));
+            match arg.as_str() {
+                "--config" => opts.config = Some(value("--config")?),
+                "--kernel" => opts.kernel = Some(value("--kernel")?),
+                "--kernel-src" => opts.kernel_src = Some(value("--kernel-src")?),
+                other => return Err(format!("image: unknown option {other:?} (see cargo xtask --help)")),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// The files `image` produces, in target/kboot/.
+pub struct Outputs {
+    pub bzimage: PathBuf,
+    pub kboot_binary: PathBuf,
+    pub initramfs_raw: PathBuf,
+    pub initramfs: PathBuf,
+    pub kboot_efi: PathBuf,
+    pub disk_img: PathBuf,
+}
+
+pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> {
+    let started = std::time::Instant::now();
+    let config = BuildConfig::load(opts.config.as_deref())?;
+    stage("host dependencies", deps::ensure)?;
+    let out = ws.out_dir();
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+
+    let kernel_built = stage("kernel", || match &opts.kernel {
+        Some(given) => {
+            println!("    using the given kernel {}", given.display());
+            check_bzimage(given)?;
+            Ok(given.clone())
+        }
+        None => {
+            let source = KernelSource::locate(opts.kernel_src.as_deref())?;
+            let fragments = kernel::fragments(ws, &config.extra_fragments)?;
+            kernel::build(ws, &source, &fragments)
+        }
+    })?;
+    let bzimage = out.join("bzImage");
+    copy(&kernel_built, &bzimage)?;
+
+    let kboot_binary = stage("userspace (rootfs-rs)", || build_userspace(ws))?;
+    let applets = list_applets(&kboot_binary)?;
+
+    let (initramfs_raw, initramfs_path) = stage("initramfs", || {
+        let mut config_files = Vec::new();
+        if let Some(raw) = &config.raw {
+            config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
+        }
+        let spec = InitramfsSpec {
+            binary: std::fs::read(&kboot_binary).map_err(|e| format!("{}: {e}", kboot_binary.display()))?,
+            applets: applets.clone(),
+            config_files,
+            mtime: source_date_epoch()?,
+        };
+        let cpio = initramfs::initramfs_archive(&spec).map_err(|e| format!("initramfs: {e}"))?;
+        let archive = cpio.finish();
+        let compressed = initramfs::compress(&archive, config.compression).map_err(|e| format!("compressing initramfs: {e}"))?;
+        let raw_path = out.join("initramfs.cpio");
+        let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
+        // Only one compressed variant may exist, so tests and GRUB pick the right one.
+        for stale in ["initramfs.cpio.gz", "initramfs.cpio.zst"] {
+            let _ = std::fs::remove_file(out.join(stale));
+        }
+        write(&raw_path, &archive)?;
+        write(&path, &compressed)?;
+        println!("    {} entries, {} applets, {} compression", cpio.paths().len(), applets.len(), config.compression);
+        Ok((raw_path, path))
+    })?;
+
+    let kboot_efi = out.join("kboot.efi");
+    stage("kboot.efi (EFI stub + kernel + initramfs + cmdline)", || make_uki(&bzimage, &initramfs_path, &config.cmdline, &kboot_efi))?;
+
+    let disk_img = out.join("disk.img");
+    stage("disk.img (GPT: BIOS boot + ESP)", || {
+        let core_img = make_grub_core(&out)?;
+        let boot_img = read(&Path::new(GRUB_I386_PC).join("boot.img"))?;
+        let ramdisk_name = initramfs_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut disk = image::DiskImageBuilder::new();
+        disk.set_uefi_app(read(&kboot_efi)?)
+            .set_kernel(read(&bzimage)?)
+            .set_ramdisk(&ramdisk_name, read(&initramfs_path)?)
+            .set_cmdline(&config.cmdline)
+            .set_grub_bios(boot_img, core_img);
+        let layout = disk.create_disk_image(&disk_img).map_err(|e| e.to_string())?;
+        println!(
+            "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
+            layout.bios_boot_lba,
+            layout.esp_first_lba,
+            layout.esp_sectors * 512 >> 20
+        );
+        Ok(())
+    })?;
+
+    let outputs = Outputs { bzimage, kboot_binary, initramfs_raw, initramfs: initramfs_path, kboot_efi, disk_img };
+    println!("\nArtifacts in {} (built in {:.1}s):", out.display(), started.elapsed().as_secs_f64());
+    let rows: Vec<Vec<String>> = [&outputs.bzimage, &outputs.kboot_binary, &outputs.initramfs_raw, &outputs.initramfs, &outputs.kboot_efi, &outputs.disk_img]
+        .iter()
+        .map(|p| {
+            let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            vec![p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), human_size(size), size.to_string()]
+        })
+        .collect();
+    print_table(&["artifact", "size", "bytes"], &rows);
+    Ok(outputs)
+}
+
+/// Builds rootfs-rs statically: musl when the target is installed, else gnu + crt-static.
+pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
+    let (target, rustflags) = if deps::musl_target_installed() {
+        (deps::RUST_TARGET, None)
+    } else {
+        println!("    note: rustup target {} is missing; building for x86_64-unknown-linux-gnu with +crt-static", deps::RUST_TARGET);
+        ("x86_64-unknown-linux-gnu", Some("-C target-feature=+crt-static"))
+    };
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(&ws.root).args(["build", "--quiet", "--package", "rootfs-rs", "--profile", "kboot", "--target", target]);
+    if let Some(flags) = rustflags {
+        cmd.env("RUSTFLAGS", flags);
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building rootfs-rs failed ({status})"));
+    }
+    let binary = ws.target().join(target).join("kboot/kboot");
+    let size = std::fs::metadata(&binary).map_err(|e| format!("{}: {e}", binary.display()))?.len();
+    println!("    {} ({}, static, {target})", binary.display(), human_size(size));
+    Ok(binary)
+}
+
+/// The applet names, asked from the binary itself (it is static, so it runs here too).
+pub fn list_applets(binary: &Path) -> crate::Result<Vec<String>> {
+    let output = Command::new(binary).arg("--list").output().map_err(|e| format!("{} --list: {e}", binary.display()))?;
+    if !output.status.success() {
+        return Err(format!("{} --list failed ({})", binary.display(), output.status));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+}
+
+/// A unified kernel image: the distro's systemd EFI stub with the kernel, initramfs and
+/// command line as PE sections. Only the initramfs section changes when only the
+/// userspace changes, so the kernel is never relinked.
+pub fn make_uki(bzimage: &Path, initramfs: &Path, cmdline: &str, out: &Path) -> crate::Result<()> {
+    if !Path::new(EFI_STUB).exists() {
+        return Err(format!("{EFI_STUB} is missing (apt install systemd-boot-efi)"));
+    }
+    let cmdline_file = out.with_extension("cmdline");
+    write(&cmdline_file, format!("{cmdline}\0").as_bytes())?;
+    let kernel_len = std::fs::metadata(bzimage).map_err(|e| format!("{}: {e}", bzimage.display()))?.len();
+    // The stub's own image ends below 0x20000; the kernel goes at 32 MiB and the
+    // initramfs on the next MiB boundary after it, so no section can overlap.
+    let linux_vma: u64 = 0x200_0000;
+    let initrd_vma = (linux_vma + kernel_len).div_ceil(0x10_0000) * 0x10_0000;
+    let tmp = out.with_extension("efi.tmp");
+    run(Command::new("objcopy")
+        .arg("--add-section")
+        .arg(format!(".cmdline={}", cmdline_file.display()))
+        .args(["--change-section-vma", ".cmdline=0x30000"])
+        .arg("--add-section")
+        .arg(format!(".linux={}", bzimage.display()))
+        .arg("--change-section-vma")
+        .arg(format!(".linux={linux_vma:#x}"))
+        .arg("--add-section")
+        .arg(format!(".initrd={}", initramfs.display()))
+        .arg("--change-section-vma")
+        .arg(format!(".initrd={initrd_vma:#x}"))
+        .arg(EFI_STUB)
+        .arg(&tmp))?;
+    let _ = std::fs::remove_file(&cmdline_file);
+    std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))
+}
+
+/// GRUB's i386-pc core image with the ESP as its prefix.
+fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
+    let core = out.join("grub-core.img");
+    run(Command::new("grub-mkimage")
+        .args(["-O", "i386-pc", "-d", GRUB_I386_PC, "-p", "(hd0,gpt2)/boot/grub", "-o"])
+        .arg(&core)
+        .args(GRUB_MODULES))?;
+    let bytes = read(&core)?;
+    let _ = std::fs::remove_file(&core);
+    Ok(bytes)
+}
+
+/// A quick sanity check that a given kernel is a bzImage ("HdrS" at 0x202).
+fn check_bzimage(path: &Path) -> crate::Result<()> {
+    let bytes = read(path)?;
+    if bytes.len() < 0x210 || &bytes[0x202..0x206] != b"HdrS" {
+        return Err(format!("{}: not an x86 bzImage (no \"HdrS\" boot header at 0x202)", path.display()));
+    }
+    Ok(())
+}
+
+fn source_date_epoch() -> crate::Result<u32> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v.trim().parse().map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
+        Err(_) => Ok(0),
+    }
+}
+
+pub fn read(path: &Path) -> crate::Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write(path: &Path, data: &[u8]) -> crate::Result<()> {
+    image::write_atomically(path, data).map_err(|e| e.to_string())
+}
+
+fn copy(from: &Path, to: &Path) -> crate::Result<()> {
+    if from == to {
+        return Ok(());
+    }
+    write(to, &read(from)?)
+}

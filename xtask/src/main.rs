@@ -1,0 +1,71 @@
+//! `cargo xtask` — builds and tests kboot-rs boot media.
+//!
+//!   image [--config kboot.toml] [--kernel BZIMAGE] [--kernel-src DIR]
+//!   qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
+//!   test  [--no-qemu]
+//!   bench
+//!   deps  [--check]
+
+mod bench;
+mod config;
+mod deps;
+mod image_cmd;
+mod kernel;
+mod report;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub type Result<T> = std::result::Result<T, String>;
+
+/// Paths every command shares.
+pub struct Workspace {
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    pub fn locate() -> Workspace {
+        Workspace { root: qemu_tests::machine::workspace_root() }
+    }
+    pub fn target(&self) -> PathBuf {
+        self.root.join("target")
+    }
+    pub fn out_dir(&self) -> PathBuf {
+        self.target().join("kboot")
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let ws = Workspace::locate();
+    let result = match args.first().map(String::as_str) {
+        Some("image") => image_cmd::ImageOptions::parse(&args[1..]).and_then(|o| image_cmd::run_image(&ws, &o).map(|_| ())),
+        Some("qemu") => tools::qemu_command(&ws, &args[1..]),
+        Some("test") => tools::test_command(&ws, &args[1..]),
+        Some("bench") => bench::run(&ws, &args[1..]),
+        Some("deps") => deps::cli(&args[1..]),
+        Some("-h" | "--help" | "help") | None => {
+            println!("{}", USAGE);
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+  image [--config kboot.toml] [--kernel BZIMAGE] [--kernel-src DIR]
+        build target/kboot/{bzImage,initramfs.cpio.*,kboot.efi,disk.img}
+  qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
+        boot the media on this terminal (serial console; Ctrl-A X quits)
+  test  [--no-qemu]   unit tests, then QEMU boot tests (builds the media first)
+  bench               sizes and boot times, side by side with Debian's kernel
+  deps  [--check]     install the host packages and rustup target the build needs";
