@@ -1,4 +1,92 @@
-//! `cargo xtask bench` — filled in below.
-pub fn run(_ws: &crate::Workspace, _args: &[String]) -> crate::Result<()> {
-    Err("bench: not yet".into())
+//! `cargo xtask bench`: artifact sizes, and the time from QEMU start to `kboot: ready`
+//! for each boot path (median of 3 under TCG), with Debian's own kernel booting our
+//! initramfs measured side by side in the same run.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
+
+use crate::image_cmd::{self, ImageOptions};
+use crate::report::{human_size, print_table, stage};
+use crate::Workspace;
+
+const RUNS: usize = 3;
+const DEADLINE: Duration = Duration::from_secs(180);
+
+pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
+    if !args.is_empty() {
+        return Err("usage: cargo xtask bench".into());
+    }
+    let outputs = image_cmd::run_image(ws, &ImageOptions::default())?;
+
+    println!("\nSizes");
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let debian = debian_kernel();
+    let mut rows = vec![
+        row("bzImage (kboot lean kernel)", size(&outputs.bzimage)),
+        row("kboot binary (static, stripped)", size(&outputs.kboot_binary)),
+        row("initramfs (raw cpio)", size(&outputs.initramfs_raw)),
+        row("initramfs (compressed)", size(&outputs.initramfs)),
+        row("kboot.efi (kernel + initramfs + cmdline)", size(&outputs.kboot_efi)),
+        row("disk.img", size(&outputs.disk_img)),
+    ];
+    if let Some(k) = &debian {
+        rows.push(row(&format!("peer: Debian {}", file_name(k)), size(k)));
+    }
+    print_table(&["artifact", "size", "bytes"], &rows);
+
+    println!("\nTime from QEMU start to `kboot: ready` (TCG, {RUNS} runs, median)");
+    let artifacts = Artifacts::in_dir(ws.out_dir());
+    let mut cases: Vec<(String, MachineConfig)> = BootPath::ALL
+        .iter()
+        .map(|&p| (format!("kboot kernel, {} path", p.name()), MachineConfig::new(p, artifacts.clone())))
+        .collect();
+    match &debian {
+        Some(kernel) => {
+            let mut config = MachineConfig::new(BootPath::Direct, artifacts.clone());
+            config.kernel_override = Some(kernel.clone());
+            cases.push((format!("peer: Debian {} + our initramfs, direct", file_name(kernel)), config));
+        }
+        None => println!("  (no Debian kernel in /boot: apt install linux-image-amd64 for the side-by-side row)"),
+    }
+    let mut rows = Vec::new();
+    for (label, config) in &cases {
+        let times = stage(&format!("boot: {label}"), || boot_times(label, config))?;
+        let mut sorted = times.clone();
+        sorted.sort();
+        let shown: Vec<String> = times.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
+        rows.push(vec![label.clone(), format!("{:.2} s", sorted[sorted.len() / 2].as_secs_f64()), shown.join(" / ")]);
+    }
+    print_table(&["boot", "median", "runs (s)"], &rows);
+    Ok(())
+}
+
+fn boot_times(label: &str, config: &MachineConfig) -> crate::Result<Vec<Duration>> {
+    (0..RUNS)
+        .map(|i| {
+            let name = format!("bench-{}-{i}", label.split(',').next().unwrap_or("run").replace([' ', ':', '+'], "_"));
+            let mut qemu = Qemu::start(&name, config).map_err(|e| e.to_string())?;
+            qemu.expect("kboot: ready", DEADLINE).map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+fn row(name: &str, bytes: u64) -> Vec<String> {
+    vec![name.to_string(), human_size(bytes), bytes.to_string()]
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The newest Debian kernel in /boot (linux-image-amd64).
+pub fn debian_kernel() -> Option<PathBuf> {
+    let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
+        .collect();
+    kernels.sort();
+    kernels.pop()
 }

@@ -1,0 +1,65 @@
+//! Boot tests: each boot path of the built media reaches `kboot: ready` on the serial
+//! console, and `poweroff` at the prompt makes QEMU exit. Needs `cargo xtask image`
+//! first (`cargo xtask test` does that); the serial log of every run is kept in
+//! target/qemu-logs/<test>.log.
+
+use std::time::Duration;
+
+use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
+
+/// Generous for TCG on a loaded 2-core machine: UEFI boots take ~15 s there.
+const BOOT_DEADLINE: Duration = Duration::from_secs(120);
+const PROMPT_DEADLINE: Duration = Duration::from_secs(30);
+
+fn artifacts() -> Artifacts {
+    let artifacts = Artifacts::default_location();
+    if let Err(message) = artifacts.check() {
+        panic!("{message}");
+    }
+    artifacts
+}
+
+fn boot_to_ready(name: &str, path: BootPath) -> Qemu {
+    let config = MachineConfig::new(path, artifacts());
+    let mut qemu = Qemu::start(name, &config).unwrap_or_else(|e| panic!("{name}: {e}"));
+    match qemu.expect("kboot: ready", BOOT_DEADLINE) {
+        Ok(elapsed) => eprintln!("{name}: kboot: ready after {:.1}s", elapsed.as_secs_f64()),
+        Err(e) => panic!("{name}: {e}"),
+    }
+    qemu
+}
+
+fn prompt(qemu: &mut Qemu, name: &str) {
+    if let Err(e) = qemu.expect("kboot# ", PROMPT_DEADLINE) {
+        panic!("{name}: {e}");
+    }
+}
+
+#[test]
+fn uefi_boot_reaches_ready() {
+    let mut qemu = boot_to_ready("uefi_boot", BootPath::Uefi);
+    // kboot.efi carries its own command line; the kernel logs the one it got.
+    let log = qemu.output();
+    let expected = format!("Command line: {}", qemu_tests::machine::DEFAULT_CMDLINE);
+    assert!(log.contains(&expected), "kernel did not get kboot.efi's built-in cmdline (log: {})", qemu.log_path().display());
+    prompt(&mut qemu, "uefi_boot");
+}
+
+#[test]
+fn bios_boot_through_grub_reaches_ready() {
+    let mut qemu = boot_to_ready("bios_boot", BootPath::Bios);
+    let log = qemu.output();
+    assert!(log.contains("Loading kboot"), "GRUB's menu entry did not run (log: {})", qemu.log_path().display());
+    prompt(&mut qemu, "bios_boot");
+}
+
+#[test]
+fn direct_kernel_boot_reaches_ready_and_powers_off() {
+    let mut qemu = boot_to_ready("direct_boot", BootPath::Direct);
+    prompt(&mut qemu, "direct_boot");
+    qemu.send("poweroff\n").unwrap();
+    match qemu.wait_exit(Duration::from_secs(60)) {
+        Some(status) => assert!(status.success(), "QEMU exited with {status} after poweroff"),
+        None => panic!("QEMU still running 60 s after poweroff (log: {})", qemu.log_path().display()),
+    }
+}
