@@ -19,6 +19,7 @@ pub mod fat;
 pub mod gpt;
 pub mod grub;
 pub mod initramfs;
+pub mod pe;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

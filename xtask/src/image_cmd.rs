@@ -101,7 +101,7 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     })?;
 
     let kboot_efi = out.join("kboot.efi");
-    stage("kboot.efi (EFI stub + kernel + initramfs + cmdline)", || make_uki(&bzimage, &initramfs_path, &config.cmdline, &kboot_efi))?;
+    stage("kboot.efi (EFI stub + kernel + initramfs + cmdline)", || make_uki(&bzimage, &initramfs_path, &config.cmdline, source_date_epoch()?, &kboot_efi))?;
 
     let disk_img = out.join("disk.img");
     stage("disk.img (GPT: BIOS boot + ESP)", || {
@@ -172,7 +172,7 @@ pub fn list_applets(binary: &Path) -> crate::Result<Vec<String>> {
 /// A unified kernel image: the distro's systemd EFI stub with the kernel, initramfs and
 /// command line as PE sections. Only the initramfs section changes when only the
 /// userspace changes, so the kernel is never relinked.
-pub fn make_uki(bzimage: &Path, initramfs: &Path, cmdline: &str, out: &Path) -> crate::Result<()> {
+pub fn make_uki(bzimage: &Path, initramfs: &Path, cmdline: &str, timestamp: u32, out: &Path) -> crate::Result<()> {
     if !Path::new(EFI_STUB).exists() {
         return Err(format!("{EFI_STUB} is missing (apt install systemd-boot-efi)"));
     }
@@ -199,7 +199,11 @@ pub fn make_uki(bzimage: &Path, initramfs: &Path, cmdline: &str, out: &Path) -> 
         .arg(EFI_STUB)
         .arg(&tmp))?;
     let _ = std::fs::remove_file(&cmdline_file);
-    std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))
+    // objcopy stamps the current time into the PE header; pin it for reproducibility.
+    let mut efi = read(&tmp)?;
+    image::pe::set_timestamp(&mut efi, timestamp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let _ = std::fs::remove_file(&tmp);
+    write(out, &efi)
 }
 
 /// GRUB's i386-pc core image with the ESP as its prefix.
