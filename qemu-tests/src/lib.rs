@@ -190,3 +190,27 @@ mod tests {
         assert_eq!(super::find(b"kboot: rea", b"kboot: ready"), None);
     }
 }
+
+/// The accelerator for interactive runs: `KBOOT_QEMU_ACCEL` if set; else KVM only when
+/// /dev/kvm exists AND a real boot under it reaches `kboot: ready` within 20 s (on the
+/// build machines /dev/kvm exists but KVM hangs). The verdict is cached per host kernel
+/// in target/qemu-accel.
+pub fn choose_accel(artifacts: &Artifacts) -> String {
+    if let Ok(accel) = std::env::var("KBOOT_QEMU_ACCEL") {
+        return accel;
+    }
+    if !Path::new("/dev/kvm").exists() {
+        return "tcg".into();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cache = machine::workspace_root().join("target/qemu-accel");
+    if let Some(cached) = std::fs::read_to_string(&cache).ok().and_then(|c| c.strip_prefix(host.trim()).map(|v| v.trim().to_string())) {
+        return cached;
+    }
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts.clone());
+    config.accel = "kvm".into();
+    let works = Qemu::start("kvm-probe", &config).ok().is_some_and(|mut q| q.expect("kboot: ready", Duration::from_secs(20)).is_ok());
+    let accel = if works { "kvm" } else { "tcg" };
+    let _ = std::fs::write(&cache, format!("{} {accel}\n", host.trim()));
+    accel.to_string()
+}

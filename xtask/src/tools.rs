@@ -27,12 +27,14 @@ pub fn qemu_command(_ws: &Workspace, args: &[String]) -> crate::Result<()> {
     }
     let artifacts = Artifacts::default_location();
     artifacts.check()?;
+    let accel = qemu_tests::choose_accel(&artifacts);
     let mut config = MachineConfig::new(boot, artifacts);
+    config.accel = accel;
     config.extra_disks = disks;
     config.kernel_override = kernel;
     config.interactive = true;
     let (mut cmd, _scratch) = config.command().map_err(|e| e.to_string())?;
-    println!("booting ({}) — Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor", boot.name());
+    println!("booting ({}, {}) — Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor", boot.name(), config.accel);
     let status = cmd.status().map_err(|e| format!("cannot start QEMU: {e}"))?;
     if status.success() {
         Ok(())
