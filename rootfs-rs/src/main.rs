@@ -1,8 +1,11 @@
 //! kboot: the whole userspace of kboot-rs in one static binary, dispatched busybox-style
 //! on argv[0] (`/init`, `/bin/ls` → kboot) or on the first argument (`kboot ls`).
 
+mod cmdline;
 mod console;
+mod getty;
 mod init;
+mod netlink;
 mod power;
 mod prompt;
 
@@ -15,9 +18,11 @@ type Applet = fn(&[OsString]) -> i32;
 
 /// (name, synopsis, entry point), sorted by name.
 const APPLETS: &[(&str, &str, Applet)] = &[
+    ("getty", "run an applet on a terminal as its controlling tty", getty::main),
     ("init", "PID 1: mount the basics, announce readiness, supervise the front end", init::main),
     ("poweroff", "sync, unmount and power the machine off", power::poweroff_main),
     ("reboot", "sync, unmount and reboot", power::reboot_main),
+    ("menu", "the boot menu (until it lands: the command prompt)", prompt::main),
     ("sh", "the command prompt", prompt::main),
 ];
 

@@ -1,0 +1,106 @@
+//! kboot's switches on the kernel command line:
+//! `kboot.shell`, `kboot.timeout=N`, `kboot.debug`, `kboot=local`,
+//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME`.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Decide at boot: dump mode when /proc/vmcore exists, else the menu.
+    Auto,
+    Menu,
+    Dump,
+    Shell,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KbootArgs {
+    pub mode: Mode,
+    pub timeout_secs: Option<u32>,
+    pub debug: bool,
+    /// kboot 2006's `kboot=local`: use only the initramfs configuration.
+    pub local_only: bool,
+    pub hostname: String,
+    /// Switches we did not understand, reported once on the console.
+    pub unknown: Vec<String>,
+}
+
+impl Default for KbootArgs {
+    fn default() -> Self {
+        KbootArgs { mode: Mode::Auto, timeout_secs: None, debug: false, local_only: false, hostname: "kboot".into(), unknown: Vec::new() }
+    }
+}
+
+/// Splits like the kernel does: on spaces, with double quotes grouping.
+pub fn split_kernel_cmdline(text: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.trim().chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !current.is_empty() {
+                    words.push(std::mem::take(&mut current));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+pub fn parse(text: &str) -> KbootArgs {
+    let mut args = KbootArgs::default();
+    for word in split_kernel_cmdline(text) {
+        let (key, value) = match word.split_once('=') {
+            Some((k, v)) => (k.to_string(), Some(v.to_string())),
+            None => (word.clone(), None),
+        };
+        match (key.as_str(), value.as_deref()) {
+            ("kboot.shell", None) => args.mode = Mode::Shell,
+            ("kboot.debug", None) => args.debug = true,
+            ("kboot", Some("local")) => args.local_only = true,
+            ("kboot.timeout", Some(v)) => match v.parse() {
+                Ok(n) => args.timeout_secs = Some(n),
+                Err(_) => args.unknown.push(word.clone()),
+            },
+            ("kboot.mode", Some("menu")) => args.mode = Mode::Menu,
+            ("kboot.mode", Some("dump")) => args.mode = Mode::Dump,
+            ("kboot.mode", Some("shell")) => args.mode = Mode::Shell,
+            ("kboot.hostname", Some(v)) if !v.is_empty() => args.hostname = v.to_string(),
+            (k, _) if k == "kboot" || k.starts_with("kboot.") => args.unknown.push(word.clone()),
+            _ => {}
+        }
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches_are_recognised() {
+        let a = parse("BOOT_IMAGE=/vmlinuz console=ttyS0 kboot.timeout=3 kboot=local kboot.debug kboot.mode=dump quiet");
+        assert_eq!(a.mode, Mode::Dump);
+        assert_eq!(a.timeout_secs, Some(3));
+        assert!(a.debug && a.local_only);
+        assert!(a.unknown.is_empty());
+        assert_eq!(parse("kboot.shell").mode, Mode::Shell);
+        assert_eq!(parse("").mode, Mode::Auto);
+    }
+
+    #[test]
+    fn bad_values_are_reported_not_fatal() {
+        let a = parse("kboot.timeout=soon kboot.mode=party kboot.frobnicate");
+        assert_eq!(a.timeout_secs, None);
+        assert_eq!(a.unknown, ["kboot.timeout=soon", "kboot.mode=party", "kboot.frobnicate"]);
+    }
+
+    #[test]
+    fn quotes_group_words() {
+        assert_eq!(split_kernel_cmdline(r#"a "b c" d"#), ["a", "b c", "d"]);
+    }
+}
