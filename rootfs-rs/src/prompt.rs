@@ -35,5 +35,5 @@ pub fn main(_args: &[OsString]) -> i32 {
 }
 
 fn applet_names() -> String {
-    crate::APPLETS.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(" ")
+    crate::multicall::APPLETS.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(" ")
 }

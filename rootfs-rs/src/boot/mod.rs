@@ -1,0 +1,26 @@
+//! Boot-configuration parsers: turn GRUB, BLS, syslinux, LILO and kboot configs into menu entries.
+//!
+//! Entry point for the menu: `discover(&DirFs::new(mount_point))` reads every known config
+//! location of one mounted filesystem and returns its entries (kernel paths absolute within
+//! that filesystem), warnings and the timeout. Parsers never panic on bad input and bound
+//! their work (include depth, nesting, entry count, file size).
+
+pub mod bls;
+pub mod discover;
+pub mod entry;
+pub mod fs;
+pub mod grub;
+mod grub_cond;
+mod grub_expand;
+mod grub_lex;
+mod grub_parse;
+pub mod grubenv;
+pub mod kboot_conf;
+pub mod lilo;
+pub mod syslinux;
+mod text;
+pub mod version;
+
+pub use discover::{discover, discover_in};
+pub use entry::{BootEntry, EntryKind, FsRef, Parsed, Warning};
+pub use fs::{ConfigFs, DirFs, MemFs};
