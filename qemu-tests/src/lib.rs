@@ -121,6 +121,32 @@ impl Qemu {
         Ok(self.expect(marker, timeout)?)
     }
 
+    /// Runs a shell command at the prompt and returns what it printed (without the
+    /// echoed command line) and its exit status. The end marker is typed with an
+    /// empty quote pair inside, so the terminal's echo of the typed line never matches.
+    pub fn shell(&mut self, command: &str, timeout: Duration) -> Result<(String, i32), Box<dyn std::error::Error>> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let start = self.cursor;
+        self.send(&format!("{command}; echo \"@@END\"\"{n}@@ $?\"\n"))?;
+        self.expect(&format!("@@END{n}@@ "), timeout)?;
+        let status_end = self.expect("\n", timeout)?;
+        let _ = status_end;
+        let text = self.output_range(start, self.cursor);
+        let (before_marker, status) = text.rsplit_once(&format!("@@END{n}@@ ")).ok_or("marker vanished")?;
+        // Drop the echoed command line (everything up to the first newline).
+        let body = before_marker.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
+        let status: i32 = status.trim().parse().map_err(|_| format!("bad exit status {status:?}"))?;
+        Ok((body.replace('\r', ""), status))
+    }
+
+    fn output_range(&self, start: usize, end: usize) -> String {
+        let (lock, _) = &*self.serial;
+        let serial = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let end = end.min(serial.bytes.len());
+        String::from_utf8_lossy(&serial.bytes[start.min(end)..end]).into_owned()
+    }
+
     /// Waits for QEMU to exit by itself (guest poweroff).
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
