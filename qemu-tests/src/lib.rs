@@ -134,8 +134,11 @@ impl Qemu {
         let _ = status_end;
         let text = self.output_range(start, self.cursor);
         let (before_marker, status) = text.rsplit_once(&format!("@@END{n}@@ ")).ok_or("marker vanished")?;
-        // Drop the echoed command line (everything up to the first newline).
-        let body = before_marker.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
+        // Drop the echoed command line: a line editor redraws it once per keystroke,
+        // so cut after the newline that follows the last echo of the typed marker.
+        let typed = format!("@@END\"\"{n}@@ $?\"");
+        let after_echo = before_marker.rfind(&typed).map(|i| &before_marker[i + typed.len()..]).unwrap_or(before_marker);
+        let body = after_echo.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
         let status: i32 = status.trim().parse().map_err(|_| format!("bad exit status {status:?}"))?;
         Ok((body.replace('\r', ""), status))
     }

@@ -27,7 +27,7 @@ pub fn main(_args: &[OsString]) -> i32 {
     if let Err(err) = rustix::system::sethostname(args.hostname.as_bytes()) {
         console::announce(&format!("init: sethostname: {err}\n"));
     }
-    if let Err(err) = crate::netlink::set_link_up(1) {
+    if let Err(err) = crate::applets::ip::netlink::set_link_up(1) {
         console::announce(&format!("init: bringing up lo: {err}\n"));
     }
     for word in &args.unknown {
@@ -63,7 +63,8 @@ fn mount_basics() {
             continue; // booted by BIOS or directly: there are no EFI variables
         }
         let _ = std::fs::create_dir_all(target);
-        if let Err(err) = mount(source, target, fstype, flags, data) {
+        let data = std::ffi::CString::new(data).unwrap_or_default();
+        if let Err(err) = mount(source, target, fstype, flags, Some(data.as_c_str())) {
             // EBUSY: mounted already (CONFIG_DEVTMPFS_MOUNT); anything else is worth a
             // line on the console but not worth stopping for.
             if err != rustix::io::Errno::BUSY {

@@ -1,57 +1,74 @@
-//! Dispatch for the `kboot` binary: the whole userspace of kboot-rs in one static binary, dispatched busybox-style
-//! on argv[0] (`/init`, `/bin/ls` → kboot) or on the first argument (`kboot ls`).
+//! Dispatch for the `kboot` binary: the whole userspace, busybox-style, on argv[0]
+//! (`/init`, `/bin/ls` → kboot) or on the first argument (`kboot ls`).
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::Path;
 
-use crate::{getty, init, power, prompt, VERSION};
+use crate::{applets, getty, init, power, shell, VERSION};
 
 type Applet = fn(&[OsString]) -> i32;
 
-/// (name, synopsis, entry point), sorted by name.
-pub const APPLETS: &[(&str, &str, Applet)] = &[
+/// kboot's own applets (boot-loader business); the general ones live in `applets`.
+pub const KBOOT_APPLETS: &[(&str, &str, Applet)] = &[
     ("getty", "run an applet on a terminal as its controlling tty", getty::main),
-    ("init", "PID 1: mount the basics, announce readiness, supervise the front end", init::main),
+    ("init", "PID 1: mount the basics, announce readiness, supervise the front ends", init::main),
+    // Until the boot menu lands, the menu front end is the shell.
+    ("menu", "the boot menu", shell::main),
     ("poweroff", "sync, unmount and power the machine off", power::poweroff_main),
     ("reboot", "sync, unmount and reboot", power::reboot_main),
-    ("menu", "the boot menu (until it lands: the command prompt)", prompt::main),
-    ("sh", "the command prompt", prompt::main),
 ];
 
-fn find_applet(name: &str) -> Option<Applet> {
-    APPLETS.iter().find(|(n, _, _)| *n == name).map(|(_, _, f)| *f)
+/// Every applet name with its synopsis, sorted.
+pub fn all_applets() -> Vec<(&'static str, &'static str)> {
+    let mut all: Vec<(&str, &str)> = KBOOT_APPLETS.iter().map(|(n, s, _)| (*n, *s)).chain(applets::list().iter().copied()).collect();
+    all.sort();
+    all.dedup_by_key(|(n, _)| *n);
+    all
+}
+
+fn run(name: &str, args: &[OsString]) -> Option<i32> {
+    match KBOOT_APPLETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, _, applet)) => Some(applet(args)),
+        None => applets::dispatch(name, args),
+    }
 }
 
 pub fn main() -> ! {
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    let argv0 = args.first().cloned().unwrap_or_default();
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = argv.first().cloned().unwrap_or_default();
     let invoked_as = Path::new(&argv0).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let code = if let Some(applet) = find_applet(&invoked_as) {
-        applet(&args[1..])
-    } else {
-        args.remove(0);
-        match args.first().map(|a| a.to_string_lossy().into_owned()).as_deref() {
-            Some("--list") => {
-                APPLETS.iter().for_each(|(name, _, _)| println!("{name}"));
-                0
-            }
-            Some("--version") => {
-                println!("kboot {VERSION}");
-                0
-            }
-            Some(name) => match find_applet(name) {
-                Some(applet) => applet(&args[1..]),
-                None => {
-                    eprintln!("kboot: {name}: applet not found (kboot --list shows them)");
-                    127
-                }
-            },
-            None => {
-                println!("kboot {VERSION} — usage: kboot APPLET [ARGS]…\n");
-                APPLETS.iter().for_each(|(name, about, _)| println!("  {name:<10} {about}"));
-                0
-            }
+    // A login shell is started as "-sh".
+    let invoked_as = invoked_as.trim_start_matches('-');
+    if invoked_as != "kboot" {
+        if let Some(code) = run(invoked_as, argv.get(1..).unwrap_or_default()) {
+            std::process::exit(code);
         }
+    }
+    let code = match argv.get(1).map(|a| a.to_string_lossy().into_owned()).as_deref() {
+        Some("--list") => print_lines(all_applets().iter().map(|(n, _)| n.to_string())),
+        Some("--version") => print_lines(std::iter::once(format!("kboot {VERSION}"))),
+        Some("--help") | None => print_lines(
+            std::iter::once(format!("kboot {VERSION} — usage: kboot APPLET [ARGS]... | kboot --list\n"))
+                .chain(all_applets().iter().map(|(n, s)| format!("  {n:<12} {s}"))),
+        ),
+        Some(name) => match run(name, &argv[2..]) {
+            Some(code) => code,
+            None => {
+                eprintln!("kboot: {name}: applet not found (kboot --list shows them)");
+                127
+            }
+        },
     };
-    std::process::exit(code);
+    std::process::exit(code)
+}
+
+fn print_lines(lines: impl Iterator<Item = String>) -> i32 {
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return 141;
+        }
+    }
+    0
 }

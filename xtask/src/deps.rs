@@ -27,6 +27,13 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("mtools", "tests: reading files from the ESP"),
     ("e2fsprogs", "tests: test disks"),
     ("linux-image-amd64", "bench: Debian's kernel side by side with ours"),
+    ("busybox-static", "bench: the peer of the kboot multi-call binary"),
+    ("xfsprogs", "tests: blkid against real xfs"),
+    ("btrfs-progs", "tests: blkid against real btrfs"),
+    ("genisoimage", "tests: blkid against real iso9660"),
+    ("cryptsetup-bin", "tests: blkid against real LUKS"),
+    ("iproute2", "tests: `ip` compared with iproute2"),
+    ("util-linux", "tests: blkid, the reference for ours"),
 ];
 
 pub const RUST_TARGET: &str = "x86_64-unknown-linux-musl";

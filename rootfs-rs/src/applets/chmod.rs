@@ -1,0 +1,163 @@
+//! chmod: change permissions with octal (755) or symbolic (u+x,go-w,a=r,+X) modes; -R.
+use std::ffi::OsString;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+use crate::util::walk::visit_tree;
+use crate::util::{warn_err, Parser};
+
+const USAGE: &str = "usage: chmod [-R] MODE[,MODE]... FILE...\nChange file mode bits. MODE is octal or [ugoa]*[+-=][rwxXst]*.";
+
+/// New mode bits from `spec` applied to `old`; `is_dir` matters for `X`.
+pub fn apply_mode(spec: &str, old: u32, is_dir: bool) -> Option<u32> {
+    if !spec.is_empty() && spec.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return u32::from_str_radix(spec, 8).ok().filter(|&m| m <= 0o7777);
+    }
+    let mut mode = old & 0o7777;
+    let umask = current_umask();
+    for clause in spec.split(',') {
+        let who_end = clause.find(|c| !"ugoa".contains(c)).unwrap_or(clause.len());
+        let who_text = &clause[..who_end];
+        let mut who = 0u32;
+        for c in who_text.chars() {
+            who |= match c {
+                'u' => 0o4700,
+                'g' => 0o2070,
+                'o' => 0o1007,
+                _ => 0o7777,
+            };
+        }
+        let mut rest = &clause[who_end..];
+        if rest.is_empty() {
+            return None;
+        }
+        while let Some(op) = rest.chars().next() {
+            if !"+-=".contains(op) {
+                return None;
+            }
+            let perm_end = rest[1..]
+                .find(['+', '-', '='])
+                .map(|i| i + 1)
+                .unwrap_or(rest.len());
+            let perms = &rest[1..perm_end];
+            rest = &rest[perm_end..];
+            let mut bits = 0u32;
+            for c in perms.chars() {
+                bits |= match c {
+                    'r' => 0o444,
+                    'w' => 0o222,
+                    'x' => 0o111,
+                    'X' if is_dir || mode & 0o111 != 0 => 0o111,
+                    'X' => 0,
+                    's' => 0o6000,
+                    't' => 0o1000,
+                    _ => return None,
+                };
+            }
+            // Without a "who", the umask limits what + and = grant.
+            let mask = if who == 0 { 0o7777 & !umask } else { who };
+            let bits = bits & mask;
+            match op {
+                '+' => mode |= bits,
+                '-' => mode &= !bits,
+                _ => {
+                    let clear = if who == 0 { 0o7777 } else { who };
+                    mode = (mode & !clear) | bits;
+                }
+            }
+        }
+    }
+    Some(mode)
+}
+
+fn current_umask() -> u32 {
+    let old = rustix::process::umask(rustix::fs::Mode::empty());
+    rustix::process::umask(old);
+    old.bits()
+}
+
+pub fn main(args: &[OsString]) -> i32 {
+    let mut recursive = false;
+    // A mode like "-x" looks like an option: take the first such argument as the mode.
+    let mut args = args.to_vec();
+    let looks_like_mode = |a: &OsString| {
+        let s = a.to_string_lossy();
+        s.len() > 1 && s.starts_with('-') && s[1..].chars().all(|c| "rwxXst".contains(c))
+    };
+    let mode_from_option = args
+        .iter()
+        .position(looks_like_mode)
+        .map(|i| args.remove(i).to_string_lossy().into_owned());
+    let ops = match Parser::new("chmod", USAGE, &args)
+        .longs(&[("recursive", 'R')])
+        .parse(|p, c| {
+            match c {
+                'R' => recursive = true,
+                'f' | 'v' => {}
+                _ => return Err(p.unknown(c)),
+            }
+            Ok(())
+        }) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let mut ops = ops.into_iter();
+    let spec =
+        match mode_from_option.or_else(|| ops.next().map(|m| m.to_string_lossy().into_owned())) {
+            Some(s) => s,
+            None => return Parser::usage_error("chmod", USAGE, "missing operand", 1),
+        };
+    let files: Vec<OsString> = ops.collect();
+    if files.is_empty() {
+        return Parser::usage_error(
+            "chmod",
+            USAGE,
+            &format!("missing operand after '{spec}'"),
+            1,
+        );
+    }
+    if apply_mode(&spec, 0, false).is_none() {
+        crate::warn!("chmod: invalid mode: '{spec}'");
+        return 1;
+    }
+    let mut status = 0;
+    for f in &files {
+        let mut change = |path: &Path, meta: &std::fs::Metadata, _depth: usize| {
+            if meta.file_type().is_symlink() {
+                return;
+            }
+            let new = apply_mode(&spec, meta.mode(), meta.is_dir()).unwrap_or(meta.mode());
+            if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(new)) {
+                warn_err(
+                    "chmod",
+                    format!("changing permissions of '{}'", path.display()),
+                    &e,
+                );
+                status = 1;
+            }
+        };
+        if !visit_tree("chmod", Path::new(f), recursive, &mut change) {
+            status = 1;
+        }
+    }
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::apply_mode;
+
+    #[test]
+    fn symbolic_and_octal() {
+        assert_eq!(apply_mode("755", 0, false), Some(0o755));
+        assert_eq!(apply_mode("u+x", 0o644, false), Some(0o744));
+        assert_eq!(apply_mode("go-r", 0o644, false), Some(0o600));
+        assert_eq!(apply_mode("a=r", 0o777, false), Some(0o444));
+        assert_eq!(apply_mode("u=rwx,g=rx,o=", 0o000, false), Some(0o750));
+        assert_eq!(apply_mode("a+X", 0o644, true), Some(0o755));
+        assert_eq!(apply_mode("a+X", 0o644, false), Some(0o644));
+        assert_eq!(apply_mode("u+s", 0o755, false), Some(0o4755));
+        assert_eq!(apply_mode("q+x", 0o644, false), None);
+        assert_eq!(apply_mode("9", 0o644, false), None);
+    }
+}

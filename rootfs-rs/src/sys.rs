@@ -1,0 +1,103 @@
+//! The only raw system calls the applets need that rustix does not wrap (klogctl, sigprocmask).
+
+/// `klogctl(SYSLOG_ACTION_CLEAR)`: empty the kernel ring buffer (what `dmesg -c` does after reading).
+pub fn clear_kernel_log() -> std::io::Result<()> {
+    const SYSLOG_ACTION_CLEAR: libc::c_int = 5;
+    // SAFETY: the CLEAR action reads no buffer; a null pointer with length 0 is what the kernel
+    // documents for it, and the call has no other memory effects on this process.
+    let rc = unsafe { libc::klogctl(SYSLOG_ACTION_CLEAR, std::ptr::null_mut(), 0) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn job_signal_set() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initialises it before sigaddset touches it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGQUIT);
+        set
+    }
+}
+
+/// Block SIGINT and SIGQUIT in the interactive shell so Ctrl-C kills the running command but
+/// not the shell. Children must undo this with `unblock_job_signals_in_child`.
+pub fn block_job_signals() -> std::io::Result<()> {
+    let set = job_signal_set();
+    // SAFETY: `set` is an initialised local that sigprocmask only reads; null for the old mask
+    // is allowed. The signal mask is process-local state.
+    let rc = unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Make a spawned child start with SIGINT/SIGQUIT unblocked (the signal mask is inherited
+/// across exec, and std does not reset it).
+pub fn unblock_job_signals_in_child(cmd: &mut std::process::Command) {
+    let set = job_signal_set();
+    // SAFETY: the closure runs in the forked child before exec and only calls sigprocmask,
+    // which is async-signal-safe; `set` is a copied, initialised value; nothing is allocated.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
+            if libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Attach `file` to a free loop device with LOOP_CONFIGURE (Linux 5.8+), autoclear set so
+/// the device detaches at umount. Returns the device path (e.g. /dev/loop0) and an open
+/// handle: autoclear also fires when the last handle closes, so keep it until mounted.
+pub fn loop_attach(
+    file: &std::fs::File,
+    read_only: bool,
+) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
+    use std::os::fd::AsRawFd;
+    const LOOP_CTL_GET_FREE: libc::Ioctl = 0x4C82;
+    const LOOP_CONFIGURE: libc::Ioctl = 0x4C0A;
+    const LO_FLAGS_READ_ONLY: u32 = 1;
+    const LO_FLAGS_AUTOCLEAR: u32 = 4;
+    // struct loop_config: u32 fd, u32 block_size, struct loop_info64 info (232 bytes, with
+    // lo_flags at offset 52), u64 reserved[8] — 304 bytes, 8-byte aligned.
+    const CONFIG_LEN: usize = 304;
+    const FLAGS_AT: usize = 8 + 52;
+
+    let control = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/loop-control")?;
+    // SAFETY: LOOP_CTL_GET_FREE takes no argument and only returns a device number.
+    let number = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE) };
+    if number < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let path = std::path::PathBuf::from(format!("/dev/loop{number}"));
+    let device = std::fs::OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .open(&path)?;
+    let mut config = [0u64; CONFIG_LEN / 8];
+    let mut bytes = [0u8; CONFIG_LEN];
+    bytes[0..4].copy_from_slice(&(file.as_raw_fd() as u32).to_ne_bytes());
+    let flags = LO_FLAGS_AUTOCLEAR | if read_only { LO_FLAGS_READ_ONLY } else { 0 };
+    bytes[FLAGS_AT..FLAGS_AT + 4].copy_from_slice(&flags.to_ne_bytes());
+    for (word, chunk) in config.iter_mut().zip(bytes.chunks_exact(8)) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        *word = u64::from_ne_bytes(b);
+    }
+    // SAFETY: `config` is a live, 8-byte aligned, fully initialised buffer of exactly the
+    // size of struct loop_config; the kernel only reads it during the call.
+    let rc = unsafe { libc::ioctl(device.as_raw_fd(), LOOP_CONFIGURE, config.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok((path, device))
+}

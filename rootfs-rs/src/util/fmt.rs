@@ -1,0 +1,222 @@
+//! Number, size, permission and date formatting shared by ls, df, du, stat, date, ps.
+
+/// Human-readable size with coreutils' rounding (always up): 1023, 1.0K, 9.9K, 10K, 1.5M.
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let mut unit = 0;
+    let mut scale = 1u128;
+    while (bytes as u128) >= scale * 1024 && unit < UNITS.len() - 1 {
+        scale *= 1024;
+        unit += 1;
+    }
+    let n = bytes as u128;
+    // Tenths, rounded up.
+    let tenths = (n * 10).div_ceil(scale);
+    if tenths < 100 {
+        return format!("{}.{}{}", tenths / 10, tenths % 10, UNITS[unit]);
+    }
+    let whole = n.div_ceil(scale);
+    if whole >= 1024 && unit + 1 < UNITS.len() {
+        return format!("1.0{}", UNITS[unit + 1]);
+    }
+    format!("{whole}{}", UNITS[unit])
+}
+
+/// The file type letter `ls -l` shows: d l c b p s, and '-' for regular files.
+pub fn type_char(mode: u32) -> char {
+    match mode & 0o170000 {
+        0o040000 => 'd',
+        0o120000 => 'l',
+        0o020000 => 'c',
+        0o060000 => 'b',
+        0o010000 => 'p',
+        0o140000 => 's',
+        _ => '-',
+    }
+}
+
+/// `drwxr-xr-x` from st_mode.
+pub fn mode_string(mode: u32) -> String {
+    let kind = type_char(mode);
+    let mut s = String::with_capacity(10);
+    s.push(kind);
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ];
+    for (i, (bit, c)) in bits.iter().enumerate() {
+        s.push(if mode & bit != 0 { *c } else { '-' });
+        // setuid/setgid/sticky replace the execute letters.
+        let special = match i {
+            2 => Some((0o4000, 's')),
+            5 => Some((0o2000, 's')),
+            8 => Some((0o1000, 't')),
+            _ => None,
+        };
+        if let Some((flag, letter)) = special {
+            if mode & flag != 0 {
+                s.pop();
+                s.push(if mode & bit != 0 {
+                    letter
+                } else {
+                    letter.to_ascii_uppercase()
+                });
+            }
+        }
+    }
+    s
+}
+
+/// Broken-down UTC time.
+pub struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub weekday: u32,
+}
+
+/// Days since 1970-01-01 to (year, month, day) — Howard Hinnant's civil-from-days algorithm.
+pub fn civil(secs: i64) -> Civil {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Civil {
+        year,
+        month,
+        day,
+        hour: (rem / 3600) as u32,
+        minute: (rem % 3600 / 60) as u32,
+        second: (rem % 60) as u32,
+        weekday: (days + 4).rem_euclid(7) as u32,
+    }
+}
+
+pub const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+pub const WEEKDAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+impl Civil {
+    pub fn month_name(&self) -> &'static str {
+        MONTHS[(self.month as usize + 11) % 12]
+    }
+    /// `2024-01-31 12:00:00`
+    pub fn iso(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )
+    }
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(_) => 0,
+    }
+}
+
+/// `ls -l` style timestamp: recent files show the time, older ones the year.
+pub fn ls_time(secs: i64) -> String {
+    let c = civil(secs);
+    let six_months = 180 * 86400;
+    if (now() - secs).abs() < six_months {
+        format!(
+            "{} {:>2} {:02}:{:02}",
+            c.month_name(),
+            c.day,
+            c.hour,
+            c.minute
+        )
+    } else {
+        format!("{} {:>2}  {}", c.month_name(), c.day, c.year)
+    }
+}
+
+/// Parse a whole decimal/hex/octal number in C style (0x.., 0..).
+pub fn parse_c_number(text: &str) -> Option<u64> {
+    let t = text.trim();
+    if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        u64::from_str_radix(hex, 16).ok()
+    } else if t.len() > 1 && t.starts_with('0') {
+        u64::from_str_radix(&t[1..], 8).ok()
+    } else {
+        t.parse().ok()
+    }
+}
+
+/// Size with an optional suffix (dd, head -c): k/K=1024, M, G; kB=1000, MB, GB; b=512; w=2.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let base: u64 = text[..digits].parse().ok()?;
+    let mult: u64 = match &text[digits..] {
+        "" | "c" => 1,
+        "w" => 2,
+        "b" => 512,
+        "k" | "K" | "KiB" => 1 << 10,
+        "M" | "MiB" => 1 << 20,
+        "G" | "GiB" => 1 << 30,
+        "kB" | "KB" => 1000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    base.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes_round_up_like_coreutils() {
+        assert_eq!(human(1023), "1023");
+        assert_eq!(human(1024), "1.0K");
+        assert_eq!(human(1025), "1.1K");
+        assert_eq!(human(10 * 1024), "10K");
+        assert_eq!(human(10 * 1024 + 1), "11K");
+        assert_eq!(human(1024 * 1024 - 1), "1.0M");
+    }
+
+    #[test]
+    fn civil_dates() {
+        let c = civil(0);
+        assert_eq!((c.year, c.month, c.day, c.weekday), (1970, 1, 1, 4));
+        let c = civil(951_782_400); // 2000-02-29
+        assert_eq!((c.year, c.month, c.day), (2000, 2, 29));
+        let c = civil(-1);
+        assert_eq!((c.year, c.month, c.day, c.hour), (1969, 12, 31, 23));
+    }
+
+    #[test]
+    fn mode_strings() {
+        assert_eq!(mode_string(0o40755), "drwxr-xr-x");
+        assert_eq!(mode_string(0o104755), "-rwsr-xr-x");
+        assert_eq!(mode_string(0o41777), "drwxrwxrwt");
+        assert_eq!(mode_string(0o100644), "-rw-r--r--");
+    }
+}
