@@ -29,7 +29,13 @@ fn boot_to_ready(name: &str, path: BootPath) -> Qemu {
     qemu
 }
 
+/// The boot menu is the front end; with no disks it lists nothing, and `c` leaves it
+/// for the shell.
 fn prompt(qemu: &mut Qemu, name: &str) {
+    if let Err(e) = qemu.expect("kboot: menu", PROMPT_DEADLINE) {
+        panic!("{name}: {e}");
+    }
+    qemu.send("c").unwrap();
     if let Err(e) = qemu.expect("kboot# ", PROMPT_DEADLINE) {
         panic!("{name}: {e}");
     }

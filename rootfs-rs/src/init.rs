@@ -84,7 +84,7 @@ enum FrontEnd {
 impl FrontEnd {
     fn applet(self) -> &'static str {
         match self {
-            FrontEnd::Menu => "menu",
+            FrontEnd::Menu => "frontend",
             FrontEnd::Dump => "dump",
             FrontEnd::Shell => "sh",
         }

@@ -1,4 +1,5 @@
-//! The only raw system calls the applets need that rustix does not wrap (klogctl, sigprocmask).
+//! The only raw system calls kboot needs that rustix does not wrap: klogctl, sigprocmask, the
+//! loop-device ioctls, and kexec_file_load. Every unsafe block in the crate is in this file.
 
 /// `klogctl(SYSLOG_ACTION_CLEAR)`: empty the kernel ring buffer (what `dmesg -c` does after reading).
 pub fn clear_kernel_log() -> std::io::Result<()> {
@@ -100,4 +101,44 @@ pub fn loop_attach(
         return Err(std::io::Error::last_os_error());
     }
     Ok((path, device))
+}
+
+// --- kexec_file_load: rustix has no wrapper for it. ---
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Load into the crash-kernel reservation (kdump) instead of for a kexec reboot.
+pub const KEXEC_FILE_ON_CRASH: u32 = 0x2;
+/// No initrd: the initrd fd is ignored.
+pub const KEXEC_FILE_NO_INITRAMFS: u32 = 0x4;
+
+/// `kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags)`; the length counts the
+/// terminating NUL, as the kernel demands.
+pub fn kexec_file_load(
+    kernel: BorrowedFd<'_>,
+    initrd: Option<BorrowedFd<'_>>,
+    cmdline: &CStr,
+    flags: u32,
+) -> std::io::Result<()> {
+    let initrd_fd = initrd.map_or(-1, |fd| fd.as_raw_fd());
+    let cmdline_len = cmdline.to_bytes_with_nul().len();
+    // SAFETY: every argument is passed by value except `cmdline`, a valid NUL-terminated
+    // buffer of exactly `cmdline_len` bytes that outlives the call; the kernel only reads it
+    // and the two fds, which are open (borrowed) for the duration of the call. The system
+    // call does not touch this process's memory otherwise.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_kexec_file_load,
+            libc::c_long::from(kernel.as_raw_fd()),
+            libc::c_long::from(initrd_fd),
+            cmdline_len as libc::c_ulong,
+            cmdline.as_ptr(),
+            libc::c_ulong::from(flags),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -36,6 +36,8 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     }
     print_table(&["artifact", "size", "bytes"], &rows);
 
+    userspace_vs_busybox(&outputs.kboot_binary, &outputs.initramfs)?;
+
     println!("\nTime from QEMU start to `kboot: ready` (TCG, {RUNS} runs, median)");
     let artifacts = Artifacts::in_dir(ws.out_dir());
     let mut cases: Vec<(String, MachineConfig)> = BootPath::ALL
@@ -59,6 +61,48 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
         rows.push(vec![label.clone(), format!("{:.2} s", sorted[sorted.len() / 2].as_secs_f64()), shown.join(" / ")]);
     }
     print_table(&["boot", "median", "runs (s)"], &rows);
+    Ok(())
+}
+
+/// The multi-call binary against Debian's busybox-static: size, and the wall time of
+/// 1000 runs of `true` and of `ls -l /bin` (process start-up dominates both).
+fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
+    const BUSYBOX: &str = "/bin/busybox";
+    const RUNS: u32 = 1000;
+    println!("\nUserspace: kboot vs busybox-static ({RUNS} runs each, on this host)");
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let applets = image_cmd::list_applets(kboot)?.len();
+    let busybox_applets = std::process::Command::new(BUSYBOX).arg("--list").output().map(|o| o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()).unwrap_or(0);
+    if busybox_applets == 0 {
+        return Err(format!("{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)"));
+    }
+    let time_runs = |binary: &Path, args: &[&str]| -> crate::Result<f64> {
+        let start = std::time::Instant::now();
+        for _ in 0..RUNS {
+            let status = std::process::Command::new(binary).args(args).stdout(std::process::Stdio::null()).status().map_err(|e| format!("{}: {e}", binary.display()))?;
+            if !status.success() {
+                return Err(format!("{} {args:?} failed: {status}", binary.display()));
+            }
+        }
+        Ok(start.elapsed().as_secs_f64())
+    };
+    let busybox = Path::new(BUSYBOX);
+    let mut rows = vec![
+        vec!["binary size (static, stripped)".into(), human_size(size(kboot)), human_size(size(busybox))],
+        vec!["applets".into(), applets.to_string(), busybox_applets.to_string()],
+        vec!["budget: binary <= 1.5 MiB, initramfs <= 1 MiB".into(), format!("{} / {}", human_size(size(kboot)), human_size(size(initramfs))), String::new()],
+    ];
+    // "/bin/" with the slash: on merged-/usr systems /bin is a symlink to usr/bin.
+    for args in [&["true"][..], &["ls", "-l", "/bin/"][..]] {
+        let ours = time_runs(kboot, args)?;
+        let theirs = time_runs(busybox, args)?;
+        rows.push(vec![format!("{RUNS} x `{}`", args.join(" ")), format!("{ours:.2} s"), format!("{theirs:.2} s")]);
+    }
+    print_table(&["", "kboot", "busybox-static"], &rows);
+    let over_budget = size(kboot) > 1536 * 1024 || size(initramfs) > 1024 * 1024;
+    if over_budget {
+        println!("  WARNING: over the size budget");
+    }
     Ok(())
 }
 

@@ -33,7 +33,9 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("genisoimage", "tests: blkid against real iso9660"),
     ("cryptsetup-bin", "tests: blkid against real LUKS"),
     ("iproute2", "tests: `ip` compared with iproute2"),
-    ("util-linux", "tests: blkid, the reference for ours"),
+    ("util-linux", "tests: blkid and partx, the references for ours"),
+    ("fdisk", "tests: MBR images with logical partitions (sfdisk)"),
+    ("xorriso", "tests: iso9660 images for the probes"),
 ];
 
 pub const RUST_TARGET: &str = "x86_64-unknown-linux-musl";

@@ -90,6 +90,17 @@ pub fn discover_in(fs: &dyn ConfigFs) -> (Vec<BootEntry>, Vec<Warning>) {
 /// and command line) removed keeping the first, exactly one default (from the first config
 /// that has entries), and that config's timeout.
 pub fn discover(fs: &dyn ConfigFs) -> Parsed {
+    discover_with(fs, false)
+}
+
+/// Like `discover`, but an entry that names another filesystem (`root_fs`, e.g. GRUB's
+/// `search --fs-uuid` for a separate /boot) and whose kernel is not on `fs` is kept: the
+/// caller that sees all filesystems checks it there.
+pub fn discover_across(fs: &dyn ConfigFs) -> Parsed {
+    discover_with(fs, true)
+}
+
+fn discover_with(fs: &dyn ConfigFs, defer_foreign: bool) -> Parsed {
     let mut out = Parsed::default();
     let mut have_primary = false;
     for (kind, path) in find_configs(fs) {
@@ -97,7 +108,7 @@ pub fn discover(fs: &dyn ConfigFs) -> Parsed {
         out.warnings.extend(parsed.warnings);
         let mut kept = Vec::new();
         for entry in parsed.entries {
-            if !keep_entry(fs, &entry, &mut out.warnings) {
+            if !keep_entry(fs, &entry, defer_foreign, &mut out.warnings) {
                 continue;
             }
             // A default that duplicates an entry of the same config passes its flag on.
@@ -126,8 +137,16 @@ pub fn discover(fs: &dyn ConfigFs) -> Parsed {
     out
 }
 
-fn keep_entry(fs: &dyn ConfigFs, entry: &BootEntry, warnings: &mut Vec<Warning>) -> bool {
+fn keep_entry(
+    fs: &dyn ConfigFs,
+    entry: &BootEntry,
+    defer_foreign: bool,
+    warnings: &mut Vec<Warning>,
+) -> bool {
     if entry.kind != EntryKind::Linux {
+        return true;
+    }
+    if defer_foreign && entry.root_fs.is_some() && !fs.is_file(&entry.kernel) {
         return true;
     }
     if !fs.is_file(&entry.kernel) {

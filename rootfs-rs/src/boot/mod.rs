@@ -4,9 +4,13 @@
 //! location of one mounted filesystem and returns its entries (kernel paths absolute within
 //! that filesystem), warnings and the timeout. Parsers never panic on bad input and bound
 //! their work (include depth, nesting, entry count, file size).
+//!
+//! Run time: `disks` finds every filesystem and its entries, `menu` lets the user choose,
+//! `kexec` loads and starts the choice; `menu_main` is the `menu` applet.
 
 pub mod bls;
 pub mod discover;
+pub mod disks;
 pub mod entry;
 pub mod fs;
 pub mod grub;
@@ -16,11 +20,23 @@ mod grub_lex;
 mod grub_parse;
 pub mod grubenv;
 pub mod kboot_conf;
+pub mod kexec;
 pub mod lilo;
+pub mod menu;
+pub mod menu_conf;
+pub mod menu_main;
+pub mod menu_render;
+pub mod menu_term;
+pub mod mounts;
+pub mod partitions;
+pub mod probe;
+pub mod resolve;
 pub mod syslinux;
 mod text;
 pub mod version;
 
-pub use discover::{discover, discover_in};
+pub use discover::{discover, discover_across, discover_in};
+pub use disks::{discover_images, DiscoveredEntry, Discovery, Volume};
 pub use entry::{BootEntry, EntryKind, FsRef, Parsed, Warning};
 pub use fs::{ConfigFs, DirFs, MemFs};
+pub use menu_main::menu_main;

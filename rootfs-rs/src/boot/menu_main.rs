@@ -1,0 +1,367 @@
+//! `menu` applet: discover entries on all disks, show the menu, kexec the choice.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::disks::{
+    discover_disks, discover_images, discover_trees, DiscoveredEntry, Discovery, Mounts,
+    ScanOptions, Volume,
+};
+use super::kexec::{self, KexecError};
+use super::menu::{MenuChoice, MenuItem, MenuState};
+use super::menu_conf::{
+    find_entry, parse_kernel_cmdline, parse_menu_settings, MenuSettings, CONFIG_PATH,
+};
+use super::menu_term::run_menu;
+use super::probe::{FsInfo, FsKind};
+
+/// Console output that cannot panic: a console that went away must not kill the menu.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+macro_rules! warn {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+const USAGE: &str =
+    "usage: menu [--list | --boot N|LABEL] [--timeout N] [--config FILE] [--dry-run]
+            [--image FILE]... [--tree DEVICE=DIR]...
+  --list          print the discovered entries and exit
+  --boot N|LABEL  boot entry N (1-based), or the entry with that label or id, without the menu
+  --timeout N     countdown in seconds (-1: wait for a key); overrides kboot.toml and kboot.timeout=
+  --config FILE   menu settings (default /etc/kboot/kboot.toml, [menu] timeout/default/scan_timeout)
+  --dry-run       check the chosen kernel and print what would be loaded; no kexec
+  --image FILE    scan the partitions of a raw disk image instead of the block devices
+  --tree DEV=DIR  use DIR as the contents of filesystem DEV (an --image volume's name, or new)";
+
+#[derive(Debug, Default)]
+struct Options {
+    list: bool,
+    boot: Option<String>,
+    timeout: Option<i64>,
+    config: Option<PathBuf>,
+    dry_run: bool,
+    images: Vec<PathBuf>,
+    trees: Vec<(String, PathBuf)>,
+}
+
+fn parse_args(args: &[OsString]) -> Result<Options, String> {
+    let mut options = Options::default();
+    let mut iter = args.iter().map(|a| a.to_string_lossy().into_owned());
+    while let Some(arg) = iter.next() {
+        let mut value = |name: &str| iter.next().ok_or_else(|| format!("{name}: missing value"));
+        match arg.as_str() {
+            "--list" => options.list = true,
+            "--dry-run" => options.dry_run = true,
+            "--boot" => options.boot = Some(value("--boot")?),
+            "--timeout" => {
+                let text = value("--timeout")?;
+                options.timeout = Some(
+                    text.parse()
+                        .map_err(|_| format!("--timeout: not a number: {text}"))?,
+                );
+            }
+            "--config" => options.config = Some(PathBuf::from(value("--config")?)),
+            "--image" => options.images.push(PathBuf::from(value("--image")?)),
+            "--tree" => {
+                let spec = value("--tree")?;
+                let (device, dir) = spec
+                    .split_once('=')
+                    .ok_or_else(|| format!("--tree: expected DEVICE=DIR, got '{spec}'"))?;
+                options.trees.push((device.to_string(), PathBuf::from(dir)));
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    if options.list && options.boot.is_some() {
+        return Err("--list and --boot exclude each other".to_string());
+    }
+    Ok(options)
+}
+
+fn load_settings(options: &Options) -> MenuSettings {
+    let path = options
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(CONFIG_PATH));
+    let from_file = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let (settings, warnings) = parse_menu_settings(&text, &path.display().to_string());
+            warnings.iter().for_each(|w| warn!("menu: warning: {w}"));
+            settings
+        }
+        Err(err) => {
+            if options.config.is_some() {
+                warn!("menu: warning: {}: {err}", path.display());
+            }
+            MenuSettings::default()
+        }
+    };
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let from_args = MenuSettings {
+        timeout: options.timeout,
+        ..MenuSettings::default()
+    };
+    from_file
+        .overridden_by(parse_kernel_cmdline(&cmdline))
+        .overridden_by(from_args)
+}
+
+/// Volumes of --image files paired with --tree directories; a tree naming no image volume
+/// stands for a filesystem of unknown identity (no UUID or label; type shown as ext4).
+fn tree_volumes(options: &Options, warnings: &mut Vec<String>) -> Vec<(Volume, PathBuf)> {
+    let scan = discover_images(&options.images);
+    warnings.extend(scan.warnings);
+    let mut trees = Vec::new();
+    for (position, (device, dir)) in options.trees.iter().enumerate() {
+        let volume = scan.volumes.iter().find(|v| &v.device == device).cloned();
+        let volume = volume.unwrap_or_else(|| Volume {
+            device: device.clone(),
+            disk_index: options.images.len() + position,
+            partition: None,
+            fs: FsInfo {
+                kind: FsKind::Ext4,
+                uuid: None,
+                label: None,
+            },
+        });
+        trees.push((volume, dir.clone()));
+    }
+    trees
+}
+
+fn scan(options: &Options, settings: &MenuSettings) -> (Discovery, Mounts) {
+    if options.trees.is_empty() && options.images.is_empty() {
+        let mut scan_options = ScanOptions::default();
+        if let Some(seconds) = settings.scan_timeout {
+            scan_options.time_limit = Duration::from_secs(u64::from(seconds.max(1)));
+        }
+        return discover_disks(&scan_options);
+    }
+    let mut warnings = Vec::new();
+    let trees = tree_volumes(options, &mut warnings);
+    let mut discovery = discover_trees(trees);
+    warnings.append(&mut discovery.warnings);
+    discovery.warnings = warnings;
+    (discovery, Mounts::default())
+}
+
+/// One line per entry: `N[*] label | device | kernel | initrds | cmdline` (`*` = default).
+pub fn list_line(number: usize, found: &DiscoveredEntry, is_default: bool) -> String {
+    let item = MenuItem::from_entry(found);
+    let initrds: Vec<String> = found
+        .entry
+        .initrds
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    format!(
+        "{number}{} {} | {} | {} | {} | {}",
+        if is_default { "*" } else { "" },
+        item.label,
+        item.device,
+        item.kernel,
+        initrds.join(","),
+        item.cmdline
+    )
+}
+
+fn default_index(entries: &[DiscoveredEntry], settings: &MenuSettings) -> usize {
+    if let Some(spec) = &settings.default {
+        match find_entry(entries, spec) {
+            Some(index) => return index,
+            None => warn!("menu: warning: default '{spec}' names no entry"),
+        }
+    }
+    entries.iter().position(|e| e.entry.is_default).unwrap_or(0)
+}
+
+/// Why a boot failed, and whether the disks were already unmounted for the reboot.
+struct BootFailure {
+    error: KexecError,
+    disks_released: bool,
+}
+
+impl From<KexecError> for BootFailure {
+    fn from(error: KexecError) -> BootFailure {
+        BootFailure {
+            error,
+            disks_released: false,
+        }
+    }
+}
+
+/// Prints the marker, loads and starts the entry; returns only on failure (or after a dry run).
+fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
+    let mut chosen = found.clone();
+    chosen.entry.cmdline = cmdline.to_string();
+    say!(
+        "kboot: booting '{}' from {} ({})",
+        chosen.entry.label,
+        chosen.device,
+        chosen.entry.kernel.display()
+    );
+    let plan = kexec::plan(&chosen)?;
+    if dry_run {
+        let image = kexec::check_plan(&plan, false)?;
+        let initrds: Vec<String> = plan
+            .initrds
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        say!(
+            "kboot: dry run: kexec_file_load kernel={} (boot protocol {}.{}) initrd={} cmdline='{}'",
+            plan.kernel.display(),
+            image.protocol >> 8,
+            image.protocol & 0xFF,
+            if initrds.is_empty() { "none".to_string() } else { initrds.join("+") },
+            plan.cmdline
+        );
+        return Ok(());
+    }
+    kexec::load_plan(&plan, false, std::path::Path::new(kexec::STAGING_DIR))?;
+    let _ = std::io::stdout().flush();
+    Err(BootFailure {
+        error: kexec::execute(),
+        disks_released: true,
+    })
+}
+
+pub fn menu_main(args: &[OsString]) -> i32 {
+    let options = match parse_args(args) {
+        Ok(options) => options,
+        Err(message) if message.is_empty() => {
+            say!("{USAGE}");
+            return 0;
+        }
+        Err(message) => {
+            warn!("menu: {message}\n{USAGE}");
+            return 2;
+        }
+    };
+    let settings = load_settings(&options);
+    let mut carried_message: Option<String> = None;
+    loop {
+        let (discovery, mut mounts) = scan(&options, &settings);
+        discovery
+            .warnings
+            .iter()
+            .for_each(|w| warn!("menu: warning: {w}"));
+        let entries = &discovery.entries;
+        let default = default_index(entries, &settings);
+        if options.list {
+            for (index, found) in entries.iter().enumerate() {
+                say!("{}", list_line(index + 1, found, index == default));
+            }
+            mounts
+                .release_all()
+                .iter()
+                .for_each(|w| warn!("menu: warning: {w}"));
+            return 0;
+        }
+        if let Some(spec) = &options.boot {
+            let Some(index) = find_entry(entries, spec) else {
+                warn!(
+                    "menu: --boot {spec}: no such entry ({} found)",
+                    entries.len()
+                );
+                mounts.release_all();
+                return 1;
+            };
+            let result = boot(
+                &entries[index],
+                &entries[index].entry.cmdline,
+                options.dry_run,
+            );
+            mounts.release_all();
+            return match result {
+                Ok(()) => 0,
+                Err(failure) => {
+                    warn!(
+                        "kboot: cannot boot '{}': {}",
+                        entries[index].entry.label, failure.error
+                    );
+                    1
+                }
+            };
+        }
+        let items = entries.iter().map(MenuItem::from_entry).collect();
+        let countdown = match carried_message {
+            Some(_) => None,
+            None => settings.countdown(discovery.timeout_secs),
+        };
+        let mut state = MenuState::new(items, default, countdown);
+        state.message = carried_message.take();
+        say!("kboot: menu");
+        let rescan = run_until_rescan(&mut state, entries, options.dry_run);
+        mounts
+            .release_all()
+            .iter()
+            .for_each(|w| warn!("menu: warning: {w}"));
+        match rescan {
+            Ok(message) => carried_message = message,
+            Err(code) => return code,
+        }
+    }
+}
+
+/// Shows the menu until the user leaves (Err(exit code)) or a rescan is needed (Ok, with a
+/// message to show afterwards when a boot attempt unmounted the disks).
+fn run_until_rescan(
+    state: &mut MenuState,
+    entries: &[DiscoveredEntry],
+    dry_run: bool,
+) -> Result<Option<String>, i32> {
+    let mut stdout = std::io::stdout();
+    loop {
+        let choice = if state.expired() {
+            state.countdown = None;
+            match entries.get(state.default) {
+                Some(found) => MenuChoice::Boot {
+                    index: state.default,
+                    cmdline: found.entry.cmdline.clone(),
+                },
+                None => MenuChoice::Shell,
+            }
+        } else {
+            match run_menu(state, &mut stdout) {
+                Ok(choice) => choice,
+                Err(err) => {
+                    warn!("menu: terminal: {err}");
+                    return Err(1);
+                }
+            }
+        };
+        match choice {
+            MenuChoice::Shell => return Err(0),
+            MenuChoice::Rescan => return Ok(None),
+            MenuChoice::Boot { index, cmdline } => {
+                let Some(found) = entries.get(index) else {
+                    continue;
+                };
+                let failure = match boot(found, &cmdline, dry_run) {
+                    Ok(()) => return Err(0),
+                    Err(failure) => failure,
+                };
+                let message = format!(
+                    "kboot: cannot boot '{}': {}",
+                    found.entry.label, failure.error
+                );
+                warn!("{message}");
+                // A failed reboot has already unmounted the disks: scan again.
+                if failure.disks_released {
+                    return Ok(Some(message));
+                }
+                state.message = Some(message);
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Read-only mounts of scanned filesystems (no journal or log replay) and the unmount-all
+//! that precedes a kexec reboot.
+
+use std::path::{Path, PathBuf};
+
+use rustix::io::Errno;
+use rustix::mount::{MountFlags, UnmountFlags};
+
+use super::probe::FsKind;
+
+/// (filesystem type, mount data) tried in order. The data options keep a read-only mount from
+/// writing: ext3/4 `noload` skips journal replay, xfs `norecovery` skips log recovery, btrfs
+/// `nologreplay` skips the log tree (`rescue=` spelling since 5.9, bare before).
+pub fn mount_attempts(kind: FsKind) -> &'static [(&'static str, Option<&'static str>)] {
+    match kind {
+        FsKind::Ext2 => &[("ext2", None), ("ext4", Some("noload"))],
+        FsKind::Ext3 => &[("ext3", Some("noload")), ("ext4", Some("noload"))],
+        FsKind::Ext4 => &[("ext4", Some("noload"))],
+        FsKind::Vfat => &[("vfat", None)],
+        FsKind::Xfs => &[("xfs", Some("norecovery"))],
+        FsKind::Btrfs => &[
+            ("btrfs", Some("rescue=nologreplay")),
+            ("btrfs", Some("nologreplay")),
+        ],
+        FsKind::Iso9660 => &[("iso9660", None)],
+    }
+}
+
+fn readonly_flags() -> MountFlags {
+    MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC
+}
+
+/// Mounts `node` read-only on `target` (created if missing).
+pub fn mount_readonly(node: &Path, target: &Path, kind: FsKind) -> Result<(), String> {
+    std::fs::create_dir_all(target).map_err(|e| format!("mkdir {}: {e}", target.display()))?;
+    let mut errors = Vec::new();
+    for (fstype, data) in mount_attempts(kind) {
+        let data = data.map(|d| std::ffi::CString::new(d).unwrap_or_default());
+        match rustix::mount::mount(node, target, *fstype, readonly_flags(), data.as_deref()) {
+            Ok(()) => return Ok(()),
+            Err(errno) => errors.push(format!("{fstype}: {}", mount_error(errno))),
+        }
+    }
+    let _ = std::fs::remove_dir(target);
+    Err(format!(
+        "cannot mount {} read-only ({})",
+        node.display(),
+        errors.join("; ")
+    ))
+}
+
+fn mount_error(errno: Errno) -> String {
+    match errno {
+        Errno::NODEV => "filesystem type not supported by this kernel".to_string(),
+        Errno::PERM | Errno::ACCESS => "permission denied (not root?)".to_string(),
+        Errno::INVAL => "bad superblock or unsupported mount option".to_string(),
+        other => std::io::Error::from(other).to_string(),
+    }
+}
+
+/// Unmounts `target` and removes the empty mount point; a busy mount is detached lazily so
+/// the name is free again.
+pub fn unmount(target: &Path) -> Result<(), String> {
+    let result = match rustix::mount::unmount(target, UnmountFlags::empty()) {
+        Err(Errno::BUSY) => rustix::mount::unmount(target, UnmountFlags::DETACH),
+        other => other,
+    };
+    result.map_err(|e| format!("umount {}: {}", target.display(), std::io::Error::from(e)))?;
+    let _ = std::fs::remove_dir(target);
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountLine {
+    pub source: String,
+    pub target: PathBuf,
+    pub fstype: String,
+}
+
+/// Parses /proc/self/mounts (fields separated by blanks, octal escapes such as `\040`).
+pub fn parse_mounts(text: &str) -> Vec<MountLine> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let source = unescape_octal(fields.next()?);
+            let target = unescape_octal(fields.next()?);
+            let fstype = fields.next()?.to_string();
+            Some(MountLine {
+                source,
+                target: PathBuf::from(target),
+                fstype,
+            })
+        })
+        .collect()
+}
+
+fn unescape_octal(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let digits = bytes.get(i + 1..i + 4);
+        match digits {
+            Some(d) if bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)) => {
+                let value = d.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(value).unwrap_or(b'?'));
+                i += 4;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Before kexec: every block-device filesystem is unmounted, innermost first; one that is
+/// busy (or the root) is remounted read-only instead so nothing is left dirty. Returns the
+/// problems, which do not stop the reboot.
+pub fn release_block_mounts(mounts_text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for line in parse_mounts(mounts_text).iter().rev() {
+        if !line.source.starts_with("/dev/") {
+            continue;
+        }
+        if line.target != Path::new("/")
+            && rustix::mount::unmount(&line.target, UnmountFlags::empty()).is_ok()
+        {
+            continue;
+        }
+        if let Err(errno) = rustix::mount::mount_remount(&line.target, MountFlags::RDONLY, "") {
+            problems.push(format!(
+                "{} on {}: neither unmounted nor remounted read-only: {}",
+                line.source,
+                line.target.display(),
+                std::io::Error::from(errno)
+            ));
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_with_escapes() {
+        let text = "/dev/vda2 / ext4 rw,relatime 0 0\nproc /proc proc rw 0 0\n/dev/vdb1 /run/kboot/mnt/my\\040disk vfat ro 0 0\n";
+        let mounts = parse_mounts(text);
+        assert_eq!(mounts.len(), 3);
+        assert_eq!(mounts[2].target, PathBuf::from("/run/kboot/mnt/my disk"));
+        assert_eq!(mounts[2].fstype, "vfat");
+        assert_eq!(mounts[0].source, "/dev/vda2");
+        assert_eq!(unescape_octal("a\\134b\\"), "a\\b\\");
+    }
+
+    #[test]
+    fn journal_replay_is_always_disabled() {
+        for kind in [FsKind::Ext3, FsKind::Ext4] {
+            assert!(mount_attempts(kind)
+                .iter()
+                .all(|(_, data)| *data == Some("noload")));
+        }
+        assert_eq!(mount_attempts(FsKind::Xfs), &[("xfs", Some("norecovery"))]);
+    }
+}
