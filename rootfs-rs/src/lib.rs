@@ -5,6 +5,7 @@ pub mod applets;
 pub mod boot;
 pub mod cmdline;
 pub mod console;
+pub mod dump;
 pub mod frontend;
 pub mod getty;
 pub mod init;

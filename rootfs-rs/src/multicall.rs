@@ -5,18 +5,20 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
-use crate::{applets, boot, frontend, getty, init, power, VERSION};
+use crate::{applets, boot, dump, frontend, getty, init, power, VERSION};
 
 type Applet = fn(&[OsString]) -> i32;
 
 /// kboot's own applets (boot-loader business); the general ones live in `applets`.
 pub const KBOOT_APPLETS: &[(&str, &str, Applet)] = &[
+    ("dump", "capture-kernel front end: triage /proc/vmcore, then the shell", frontend::dump_main),
     ("frontend", "the console front end: the boot menu, and the shell on request", frontend::main),
     ("getty", "run an applet on a terminal as its controlling tty", getty::main),
     ("init", "PID 1: mount the basics, announce readiness, supervise the front ends", init::main),
     ("menu", "the boot menu: find kernels on every disk, choose, kexec", boot::menu_main),
     ("poweroff", "sync, unmount and power the machine off", power::poweroff_main),
     ("reboot", "sync, unmount and reboot", power::reboot_main),
+    ("triage", "crash-dump triage: report from a vmcore with no debuginfo", dump::cli::triage_main),
 ];
 
 /// Every applet name with its synopsis, sorted.

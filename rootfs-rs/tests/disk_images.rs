@@ -3,7 +3,6 @@
 //! source trees standing in for mounts) must resolve cross-filesystem GRUB entries.
 
 #[path = "menu_common/mod.rs"]
-#[path = "menu_common/mod.rs"]
 mod common;
 
 use std::ffi::OsString;

@@ -2,7 +2,6 @@
 //! paths resolved inside the entry's filesystem, chainload entries refused.
 
 #[path = "menu_common/mod.rs"]
-#[path = "menu_common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};

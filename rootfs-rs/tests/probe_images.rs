@@ -3,7 +3,6 @@
 //! with partx and `blkid -p`.
 
 #[path = "menu_common/mod.rs"]
-#[path = "menu_common/mod.rs"]
 mod common;
 
 use std::fs::File;

@@ -2,7 +2,6 @@
 //! partitions find their disk, and that an unmountable or hung device only gives a warning.
 
 #[path = "menu_common/mod.rs"]
-#[path = "menu_common/mod.rs"]
 mod common;
 
 use std::path::Path;

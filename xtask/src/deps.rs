@@ -34,6 +34,9 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("cryptsetup-bin", "tests: blkid against real LUKS"),
     ("iproute2", "tests: `ip` compared with iproute2"),
     ("util-linux", "tests: blkid and partx, the references for ours"),
+    ("makedumpfile", "triage tests: filtered/compressed dumps, and the --dump-dmesg peer"),
+    ("kexec-tools", "triage tests: loading the capture kernel in the fixture guest"),
+    ("python3-venv", "triage tests: QMP client, snappy/zstd recompression venv"),
     ("fdisk", "tests: MBR images with logical partitions (sfdisk)"),
     ("xorriso", "tests: iso9660 images for the probes"),
 ];

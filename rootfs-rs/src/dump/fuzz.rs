@@ -1,0 +1,165 @@
+//! Entry points for the fuzz targets (fuzz/) and the random-input tests: each feeds arbitrary
+//! bytes to one parser and exercises what a caller would do next. They must never panic.
+
+use super::btf::Btf;
+use super::elf::ElfDump;
+use super::error::DumpError;
+use super::flattened::Flattened;
+use super::helpers::log::{decode_log_buf, decode_prb, LogBufLayout, PrbLayout, PrbSnapshot};
+use super::kallsyms::Kallsyms;
+use super::kdump::KdumpDump;
+use super::source::{MemSource, PhysMemory};
+use super::vmcoreinfo::VmcoreInfo;
+use super::x86_64::KernelMemory;
+
+fn touch(phys: &dyn PhysMemory) {
+    let mut page = [0u8; 4096];
+    for addr in [0u64, 0x1000, 0x100000, 0x1234567, u64::MAX - 10] {
+        let _ = phys.read_phys(addr, &mut page);
+    }
+}
+
+pub fn elf(data: &[u8]) {
+    for lenient in [false, true] {
+        let src = MemSource(data.to_vec());
+        let opened = if lenient { ElfDump::open_truncated(src) } else { ElfDump::open(src) };
+        if let Ok(e) = opened {
+            touch(&e);
+            let _ = (e.phys_base_from_segments(), e.missing_bytes());
+        }
+    }
+}
+
+pub fn kdump(data: &[u8]) {
+    if let Ok(k) = KdumpDump::open(MemSource(data.to_vec())) {
+        touch(&k);
+        let _ = (k.header().compression(), k.header().incomplete());
+    }
+}
+
+pub fn flattened(data: &[u8]) {
+    if let Ok(f) = Flattened::open(MemSource(data.to_vec())) {
+        let _ = super::open::open_source(f);
+    }
+    let _ = super::open::open_source_with(MemSource(data.to_vec()), true);
+}
+
+pub fn vmcoreinfo(data: &[u8]) {
+    if let Ok(v) = VmcoreInfo::parse(&String::from_utf8_lossy(data)) {
+        let _ = (v.phys_base(), v.symbols().count(), PrbLayout::from_vmcoreinfo(&v).is_ok());
+    }
+}
+
+pub fn btf(data: &[u8]) {
+    if let Ok(b) = Btf::parse(data.to_vec()) {
+        for id in 1..=b.count().min(2000) {
+            let _ = b.size_of(id);
+            let _ = b.type_name(id);
+            if let Ok(t) = b.resolve(id) {
+                let _ = b.members(&t);
+                let _ = b.enumerators(&t);
+                let _ = b.member(id, "next");
+            }
+        }
+    }
+}
+
+/// Kernel memory made of the input bytes, at the usual text address.
+struct Buffer(Vec<u8>);
+const BASE: u64 = 0xffff_ffff_8100_0000;
+
+impl KernelMemory for Buffer {
+    fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), DumpError> {
+        let start = vaddr.checked_sub(BASE).and_then(|o| usize::try_from(o).ok()).ok_or(DumpError::Unmapped(vaddr))?;
+        let src =
+            start.checked_add(buf.len()).and_then(|end| self.0.get(start..end)).ok_or(DumpError::Unmapped(vaddr))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+pub fn kallsyms(data: &[u8]) {
+    let sym = |name: &str, off: u64| format!("SYMBOL({name})={:x}\n", BASE + off);
+    let text = [
+        "OSRELEASE=fuzz\n".to_string(),
+        sym("kallsyms_num_syms", 0),
+        sym("kallsyms_token_index", 8),
+        sym("kallsyms_token_table", 520),
+        sym("kallsyms_names", 2048),
+        sym("kallsyms_offsets", 4096),
+        sym("kallsyms_relative_base", 6144),
+        sym("kallsyms_addresses", 4096),
+        sym("kallsyms_markers", 8000),
+        sym("_stext", 0x1000),
+    ]
+    .concat();
+    if let Ok(info) = VmcoreInfo::parse(&text) {
+        if let Ok(k) = Kallsyms::load(&Buffer(data.to_vec()), &info) {
+            let _ = (k.lookup("_stext"), k.symbolize(BASE + 0x1000), k.iter().count());
+        }
+    }
+}
+
+/// Both printk formats over the input (layout of Debian 6.1, which VMCOREINFO states).
+pub fn printk(data: &[u8]) {
+    let l = PrbLayout {
+        desc_ring: 0,
+        text_data_ring: 48,
+        count_bits: 0,
+        descs: 8,
+        infos: 16,
+        head_id: 24,
+        tail_id: 32,
+        desc_size: 24,
+        state_var: 0,
+        text_blk_lpos: 8,
+        lpos_begin: 0,
+        lpos_next: 8,
+        info_size: 88,
+        info_seq: 0,
+        info_ts_nsec: 8,
+        info_text_len: 16,
+        info_caller_id: 20,
+        size_bits: 0,
+        data: 8,
+    };
+    let third = data.len() / 3;
+    let word =
+        |i: usize| data.get(i * 8..i * 8 + 8).map_or(0, |b| b.iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x)));
+    let snap = PrbSnapshot {
+        count_bits: word(0) % 24,
+        head_id: word(1),
+        tail_id: word(2),
+        size_bits: word(3) % 28,
+        descs: data[..third].to_vec(),
+        infos: data[third..2 * third].to_vec(),
+        data: data[2 * third..].to_vec(),
+    };
+    let _ = decode_prb(&l, &snap);
+    // A corrupt VMCOREINFO: every offset and size taken from the input, however large.
+    let w = |i: usize| word(6 + i);
+    let wild = PrbLayout {
+        desc_ring: w(0),
+        text_data_ring: w(1),
+        count_bits: w(2),
+        descs: w(3),
+        infos: w(4),
+        head_id: w(5),
+        tail_id: w(6),
+        desc_size: w(7) % 64,
+        state_var: w(8),
+        text_blk_lpos: w(9),
+        lpos_begin: w(10),
+        lpos_next: w(11),
+        info_size: w(12) % 128,
+        info_seq: w(13),
+        info_ts_nsec: w(14),
+        info_text_len: w(15),
+        info_caller_id: w(16),
+        size_bits: w(17),
+        data: w(18),
+    };
+    let _ = decode_prb(&wild, &snap);
+    let lb = LogBufLayout { header_size: 16, ts_nsec: 0, len: 8, text_len: 10 };
+    let _ = decode_log_buf(&lb, data, word(4) % (data.len() as u64 + 1), word(5) % (data.len() as u64 + 1));
+}
