@@ -37,6 +37,7 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("makedumpfile", "triage tests: filtered/compressed dumps, and the --dump-dmesg peer"),
     ("kexec-tools", "triage tests: loading the capture kernel in the fixture guest"),
     ("python3-venv", "triage tests: QMP client, snappy/zstd recompression venv"),
+    ("time", "bench: /usr/bin/time for peak RSS"),
     ("fdisk", "tests: MBR images with logical partitions (sfdisk)"),
     ("xorriso", "tests: iso9660 images for the probes"),
 ];

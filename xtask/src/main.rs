@@ -3,7 +3,7 @@
 //!   image [--config kboot.toml] [--kernel BZIMAGE] [--kernel-src DIR]
 //!   qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
 //!   test  [--no-qemu]
-//!   bench
+//!   bench [--triage]
 //!   deps  [--check]
 
 mod bench;
@@ -67,5 +67,5 @@ const USAGE: &str = "usage: cargo xtask <command>
   qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
         boot the media on this terminal (serial console; Ctrl-A X quits)
   test  [--no-qemu]   unit tests, then QEMU boot tests (builds the media first)
-  bench               sizes and boot times, side by side with Debian's kernel
+  bench [--triage]    sizes, boot times and triage figures, side by side with the peers
   deps  [--check]     install the host packages and rustup target the build needs";
