@@ -13,39 +13,8 @@ const BOOT: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_secs(60);
 const MARKER: &str = "kboot.test=kexec-from-grub-cfg";
 
-fn host(program: &str, args: &[&str]) {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e} (cargo xtask deps installs it)"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A GPT disk with one ext4 partition at 1 MiB holding `files`, built without root:
-/// sgdisk writes the table, mke2fs -E offset= writes the filesystem into the partition.
 fn gpt_ext4_disk(path: &Path, label: &str, files: &[(&str, Vec<u8>)]) {
-    let content = path.with_extension("d");
-    let _ = std::fs::remove_dir_all(&content);
-    for (name, data) in files {
-        let file = content.join(name);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, data).unwrap();
-    }
-    let _ = std::fs::remove_file(path);
-    std::fs::File::create(path).unwrap().set_len(64 << 20).unwrap();
-    let p = path.to_str().unwrap();
-    host("sgdisk", &["-n", "1:2048:+60M", "-t", "1:8300", "-c", "1:boot", p]);
-    host("mke2fs", &["-q", "-F", "-t", "ext4", "-L", label, "-E", "offset=1048576", "-d", content.to_str().unwrap(), p, "60M"]);
-}
-
-fn grub_cfg(cmdline: &str) -> Vec<u8> {
-    format!(
-        "set default=\"0\"\nset timeout=5\nfunction load_video {{\n  insmod all_video\n}}\n\
-         menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class os $menuentry_id_option 'gnulinux-simple-1234' {{\n\
-         \tload_video\n\tinsmod gzio\n\tinsmod part_gpt\n\tinsmod ext2\n\
-         \techo\t'Loading Linux 6.1.0-kboot ...'\n\
-         \tlinux\t/boot/vmlinuz-6.1.0-kboot root=/dev/vda1 ro {cmdline}\n\
-         \techo\t'Loading initial ramdisk ...'\n\
-         \tinitrd\t/boot/initrd.img-6.1.0-kboot\n}}\n"
-    )
-    .into_bytes()
+    qemu_tests::disks::gpt_ext4_disk(path, label, files).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -61,7 +30,10 @@ fn menu_finds_grub_entry_and_kexecs_it() {
         &good,
         "DEBROOT",
         &[
-            ("boot/grub/grub.cfg", grub_cfg(&format!("console=ttyS0,115200 kboot.mode=shell {MARKER}"))),
+            (
+                "boot/grub/grub.cfg",
+                qemu_tests::disks::debian_grub_cfg("/boot/vmlinuz-6.1.0-kboot", "/boot/initrd.img-6.1.0-kboot", &format!("console=ttyS0,115200 kboot.mode=shell {MARKER}")),
+            ),
             ("boot/vmlinuz-6.1.0-kboot", kernel),
             ("boot/initrd.img-6.1.0-kboot", initrd),
         ],

@@ -15,14 +15,16 @@ const RUNS: usize = 3;
 const DEADLINE: Duration = Duration::from_secs(180);
 
 pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let only_triage = match args {
-        [] => false,
-        [flag] if flag == "--triage" => true,
-        _ => return Err("usage: cargo xtask bench [--triage]".into()),
+    let only = match args {
+        [] => None,
+        [flag] if flag == "--triage" || flag == "--menu" => Some(flag.as_str()),
+        _ => return Err("usage: cargo xtask bench [--triage|--menu]".into()),
     };
     let outputs = image_cmd::run_image(ws, &ImageOptions::default())?;
-    if only_triage {
-        return triage_figures(ws, &outputs.kboot_binary);
+    match only {
+        Some("--triage") => return triage_figures(ws, &outputs.kboot_binary),
+        Some(_) => return menu_figures(ws),
+        None => {}
     }
 
     println!("\nSizes");
@@ -67,6 +69,50 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
         rows.push(vec![label.clone(), format!("{:.2} s", sorted[sorted.len() / 2].as_secs_f64()), shown.join(" / ")]);
     }
     print_table(&["boot", "median", "runs (s)"], &rows);
+    menu_figures(ws)
+}
+
+/// The menu path: QEMU start → menu drawn (disk scan included), and the choice (the
+/// countdown's Enter) → the kexec'd kernel's first message.
+fn menu_figures(ws: &Workspace) -> crate::Result<()> {
+    let artifacts = Artifacts::in_dir(ws.out_dir());
+    let disk = ws.target().join("bench/menu-disk.img");
+    std::fs::create_dir_all(ws.target().join("bench")).map_err(|e| e.to_string())?;
+    let grub_cfg = qemu_tests::disks::debian_grub_cfg("/boot/vmlinuz-kboot", "/boot/initrd-kboot", "console=ttyS0,115200 kboot.mode=shell");
+    qemu_tests::disks::gpt_ext4_disk(
+        &disk,
+        "BENCH",
+        &[
+            ("boot/grub/grub.cfg", grub_cfg),
+            ("boot/vmlinuz-kboot", image_cmd::read(&artifacts.bzimage())?),
+            ("boot/initrd-kboot", image_cmd::read(&artifacts.initramfs())?),
+        ],
+    )?;
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 kboot.timeout=1".into();
+    config.memory_mib = 768;
+    config.extra_disks = vec![disk];
+    let mut menu_drawn = Vec::new();
+    let mut to_target = Vec::new();
+    for i in 0..RUNS {
+        let mut qemu = Qemu::start(&format!("bench-menu-{i}"), &config).map_err(|e| e.to_string())?;
+        menu_drawn.push(qemu.expect("kboot: menu", DEADLINE).map_err(|e| e.to_string())?);
+        let chosen = qemu.expect("kboot: booting", DEADLINE).map_err(|e| e.to_string())?;
+        let target = qemu.expect("Linux version", DEADLINE).map_err(|e| e.to_string())?;
+        to_target.push(target - chosen);
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        format!("{:.2} s", v[v.len() / 2].as_secs_f64())
+    };
+    println!("\nBoot menu (TCG, {RUNS} runs, median; one GPT/ext4 disk with a Debian-style grub.cfg)");
+    print_table(
+        &["", "median"],
+        &[
+            vec!["QEMU start → menu drawn (kernel + disk scan)".into(), median(&mut menu_drawn)],
+            vec!["entry chosen → target kernel's first message (kexec)".into(), median(&mut to_target)],
+        ],
+    );
     Ok(())
 }
 

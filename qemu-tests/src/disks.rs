@@ -1,0 +1,46 @@
+//! Test disks built without root: a GPT with one ext4 partition at 1 MiB holding given
+//! files (sgdisk writes the table, `mke2fs -E offset= -d` the filesystem), and a
+//! Debian-style grub.cfg for them.
+
+use std::path::Path;
+use std::process::Command;
+
+fn host(program: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(program).args(args).output().map_err(|e| format!("{program}: {e} (cargo xtask deps installs it)"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+pub fn gpt_ext4_disk(path: &Path, label: &str, files: &[(&str, Vec<u8>)]) -> Result<(), String> {
+    let content = path.with_extension("d");
+    let _ = std::fs::remove_dir_all(&content);
+    for (name, data) in files {
+        let file = content.join(name);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::write(&file, data).map_err(|e| format!("{}: {e}", file.display()))?;
+    }
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path).and_then(|f| f.set_len(64 << 20)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let p = path.to_str().ok_or("non-UTF-8 path")?;
+    host("sgdisk", &["-n", "1:2048:+60M", "-t", "1:8300", "-c", "1:boot", p])?;
+    host("mke2fs", &["-q", "-F", "-t", "ext4", "-L", label, "-E", "offset=1048576", "-d", content.to_str().ok_or("non-UTF-8 path")?, p, "60M"])
+}
+
+/// A grub.cfg shaped like grub-mkconfig's on Debian, with one entry.
+pub fn debian_grub_cfg(kernel: &str, initrd: &str, cmdline: &str) -> Vec<u8> {
+    format!(
+        "set default=\"0\"\nset timeout=5\nfunction load_video {{\n  insmod all_video\n}}\n\
+         menuentry 'Debian GNU/Linux' --class debian --class gnu-linux --class os $menuentry_id_option 'gnulinux-simple-1234' {{\n\
+         \tload_video\n\tinsmod gzio\n\tinsmod part_gpt\n\tinsmod ext2\n\
+         \techo\t'Loading Linux ...'\n\
+         \tlinux\t{kernel} root=/dev/vda1 ro {cmdline}\n\
+         \techo\t'Loading initial ramdisk ...'\n\
+         \tinitrd\t{initrd}\n}}\n"
+    )
+    .into_bytes()
+}
