@@ -15,10 +15,17 @@ pub fn root() -> PathBuf {
 /// (exit code 2), a panic on any other failure.
 pub fn fixture_dir(script: &str, dir: &str, marker: &str) -> Option<PathBuf> {
     let out = root().join("../target/fixtures").join(dir);
-    if out.join(marker).exists() {
-        return Some(out);
-    }
-    let status = Command::new(root().join("tests/fixtures").join(script))
+    // Tests in several threads and test binaries want the same fixture at once: one makes
+    // it under a lock, the others find the marker when they get the lock.
+    let _ = std::fs::create_dir_all(root().join("../target/fixtures"));
+    let lock = root().join("../target/fixtures").join(format!("{dir}.lock"));
+    let status = Command::new("flock")
+        .arg(&lock)
+        .arg("sh")
+        .arg("-c")
+        .arg(r#"test -e "$OUT/$MARKER" || exec "$SCRIPT""#)
+        .env("MARKER", marker)
+        .env("SCRIPT", root().join("tests/fixtures").join(script))
         .env("OUT", &out)
         .status()
         .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
