@@ -34,9 +34,14 @@ pub enum CpioError {
 impl fmt::Display for CpioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CpioError::BadPath(p) => write!(f, "invalid archive path {p:?} (want a relative path like \"bin/sh\")"),
+            CpioError::BadPath(p) => write!(
+                f,
+                "invalid archive path {p:?} (want a relative path like \"bin/sh\")"
+            ),
             CpioError::Conflict(p) => write!(f, "{p}: added twice with different contents"),
-            CpioError::TooLarge(p) => write!(f, "{p}: too large for a newc cpio entry (4 GiB limit)"),
+            CpioError::TooLarge(p) => {
+                write!(f, "{p}: too large for a newc cpio entry (4 GiB limit)")
+            }
         }
     }
 }
@@ -53,33 +58,77 @@ pub struct CpioBuilder {
 impl CpioBuilder {
     /// `mtime` is stamped on every entry (SOURCE_DATE_EPOCH or 0 for reproducible output).
     pub fn new(mtime: u32) -> Self {
-        CpioBuilder { entries: BTreeMap::new(), mtime }
+        CpioBuilder {
+            entries: BTreeMap::new(),
+            mtime,
+        }
     }
 
     pub fn add_dir(&mut self, path: &str, perm: u32) -> Result<&mut Self, CpioError> {
-        self.insert(path, Node::Dir { perm: perm & 0o7777 })
+        self.insert(
+            path,
+            Node::Dir {
+                perm: perm & 0o7777,
+            },
+        )
     }
 
-    pub fn add_file(&mut self, path: &str, perm: u32, data: Vec<u8>) -> Result<&mut Self, CpioError> {
+    pub fn add_file(
+        &mut self,
+        path: &str,
+        perm: u32,
+        data: Vec<u8>,
+    ) -> Result<&mut Self, CpioError> {
         if u32::try_from(data.len()).is_err() {
             return Err(CpioError::TooLarge(path.to_string()));
         }
-        self.insert(path, Node::File { perm: perm & 0o7777, data })
+        self.insert(
+            path,
+            Node::File {
+                perm: perm & 0o7777,
+                data,
+            },
+        )
     }
 
     pub fn add_symlink(&mut self, path: &str, target: &str) -> Result<&mut Self, CpioError> {
-        self.insert(path, Node::Symlink { target: target.to_string() })
+        self.insert(
+            path,
+            Node::Symlink {
+                target: target.to_string(),
+            },
+        )
     }
 
-    pub fn add_char_device(&mut self, path: &str, perm: u32, major: u32, minor: u32) -> Result<&mut Self, CpioError> {
-        self.insert(path, Node::CharDev { perm: perm & 0o7777, major, minor })
+    pub fn add_char_device(
+        &mut self,
+        path: &str,
+        perm: u32,
+        major: u32,
+        minor: u32,
+    ) -> Result<&mut Self, CpioError> {
+        self.insert(
+            path,
+            Node::CharDev {
+                perm: perm & 0o7777,
+                major,
+                minor,
+            },
+        )
     }
 
     fn insert(&mut self, path: &str, node: Node) -> Result<&mut Self, CpioError> {
         let path = normalize(path)?;
         // Implicit parents get 0755; an explicit add_dir later may still refine them.
         let mut parent = String::new();
-        for component in path.split('/').collect::<Vec<_>>().iter().rev().skip(1).rev() {
+        for component in path
+            .split('/')
+            .collect::<Vec<_>>()
+            .iter()
+            .rev()
+            .skip(1)
+            .rev()
+        {
             if !parent.is_empty() {
                 parent.push('/');
             }
@@ -88,7 +137,8 @@ impl CpioBuilder {
                 Some(Node::Dir { .. }) => {}
                 Some(_) => return Err(CpioError::Conflict(parent)),
                 None => {
-                    self.entries.insert(parent.clone(), Node::Dir { perm: 0o755 });
+                    self.entries
+                        .insert(parent.clone(), Node::Dir { perm: 0o755 });
                 }
             }
         }
@@ -120,7 +170,16 @@ impl CpioBuilder {
                 Node::Symlink { target } => (S_IFLNK | 0o777, 1, target.as_bytes(), (0, 0)),
                 Node::CharDev { perm, major, minor } => (S_IFCHR | perm, 1, &[], (*major, *minor)),
             };
-            write_record(&mut out, path, ino as u32 + 1, mode, nlink, self.mtime, data, rdev);
+            write_record(
+                &mut out,
+                path,
+                ino as u32 + 1,
+                mode,
+                nlink,
+                self.mtime,
+                data,
+                rdev,
+            );
         }
         write_record(&mut out, "TRAILER!!!", 0, 0, 1, 0, &[], (0, 0));
         out
@@ -130,7 +189,9 @@ impl CpioBuilder {
 fn normalize(path: &str) -> Result<String, CpioError> {
     let trimmed = path.trim_start_matches('/').trim_end_matches('/');
     let bad = trimmed.is_empty()
-        || trimmed.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+        || trimmed
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
         || trimmed.contains('\0');
     if bad {
         return Err(CpioError::BadPath(path.to_string()));
@@ -139,7 +200,16 @@ fn normalize(path: &str) -> Result<String, CpioError> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn write_record(out: &mut Vec<u8>, name: &str, ino: u32, mode: u32, nlink: u32, mtime: u32, data: &[u8], rdev: (u32, u32)) {
+fn write_record(
+    out: &mut Vec<u8>,
+    name: &str,
+    ino: u32,
+    mode: u32,
+    nlink: u32,
+    mtime: u32,
+    data: &[u8],
+    rdev: (u32, u32),
+) {
     let fields = [
         ino,
         mode,
@@ -182,7 +252,11 @@ mod tests {
         b.add_file("init", 0o755, b"hello".to_vec()).unwrap();
         let bytes = b.finish();
         assert_eq!(&bytes[..6], b"070701");
-        let field = |i: usize| std::str::from_utf8(&bytes[6 + 8 * i..14 + 8 * i]).unwrap().to_string();
+        let field = |i: usize| {
+            std::str::from_utf8(&bytes[6 + 8 * i..14 + 8 * i])
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(field(1), "000081ED"); // regular file, 0755
         assert_eq!(field(5), "00001234"); // mtime
         assert_eq!(field(6), "00000005"); // size
@@ -204,9 +278,15 @@ mod tests {
     #[test]
     fn rejects_escaping_paths_and_conflicts() {
         let mut b = CpioBuilder::new(0);
-        assert!(matches!(b.add_dir("../etc", 0o755), Err(CpioError::BadPath(_))));
+        assert!(matches!(
+            b.add_dir("../etc", 0o755),
+            Err(CpioError::BadPath(_))
+        ));
         assert!(matches!(b.add_dir("", 0o755), Err(CpioError::BadPath(_))));
         b.add_file("etc", 0o644, vec![]).unwrap();
-        assert!(matches!(b.add_file("etc/x", 0o644, vec![]), Err(CpioError::Conflict(_))));
+        assert!(matches!(
+            b.add_file("etc/x", 0o644, vec![]),
+            Err(CpioError::Conflict(_))
+        ));
     }
 }

@@ -25,8 +25,13 @@ const ATTR_LONG_NAME: u8 = 0x0F;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FatError {
-    TooSmall { bytes: u64 },
-    TooFull { needed_clusters: usize, clusters: usize },
+    TooSmall {
+        bytes: u64,
+    },
+    TooFull {
+        needed_clusters: usize,
+        clusters: usize,
+    },
     BadPath(String),
     Conflict(String),
 }
@@ -37,11 +42,20 @@ impl fmt::Display for FatError {
             FatError::TooSmall { bytes } => {
                 write!(f, "a FAT32 volume needs at least {MIN_FAT32_CLUSTERS} clusters; {bytes} bytes is too small")
             }
-            FatError::TooFull { needed_clusters, clusters } => {
-                write!(f, "files need {needed_clusters} clusters but the volume has {clusters}")
+            FatError::TooFull {
+                needed_clusters,
+                clusters,
+            } => {
+                write!(
+                    f,
+                    "files need {needed_clusters} clusters but the volume has {clusters}"
+                )
             }
             FatError::BadPath(p) => write!(f, "invalid FAT path {p:?}"),
-            FatError::Conflict(p) => write!(f, "{p}: clashes with another name (FAT names are case-insensitive)"),
+            FatError::Conflict(p) => write!(
+                f,
+                "{p}: clashes with another name (FAT names are case-insensitive)"
+            ),
         }
     }
 }
@@ -73,10 +87,20 @@ impl FatBuilder {
     /// `label` is upper-cased and cut to 11 characters.
     pub fn new(volume_id: u32, label: &str) -> Self {
         let mut padded = [b' '; 11];
-        for (dst, src) in padded.iter_mut().zip(label.bytes().filter(u8::is_ascii).map(|b| b.to_ascii_uppercase())) {
+        for (dst, src) in padded.iter_mut().zip(
+            label
+                .bytes()
+                .filter(u8::is_ascii)
+                .map(|b| b.to_ascii_uppercase()),
+        ) {
             *dst = src;
         }
-        FatBuilder { volume_id, label: padded, hidden_sectors: 0, root: Dir::default() }
+        FatBuilder {
+            volume_id,
+            label: padded,
+            hidden_sectors: 0,
+            root: Dir::default(),
+        }
     }
 
     /// The partition's start LBA, recorded in the BPB for firmware that looks at it.
@@ -90,7 +114,12 @@ impl FatBuilder {
         let Some((file_name, dirs)) = components.split_last() else {
             return Err(FatError::BadPath(path.to_string()));
         };
-        if components.iter().any(|c| *c == "." || *c == ".." || c.len() > 255 || c.contains(['\\', ':', '*', '?', '"', '<', '>', '|'])) {
+        if components.iter().any(|c| {
+            *c == "."
+                || *c == ".."
+                || c.len() > 255
+                || c.contains(['\\', ':', '*', '?', '"', '<', '>', '|'])
+        }) {
             return Err(FatError::BadPath(path.to_string()));
         }
         let mut dir = &mut self.root;
@@ -114,7 +143,11 @@ impl FatBuilder {
     /// The whole volume, `size_bytes` long (rounded down to whole sectors).
     pub fn build(&self, size_bytes: u64) -> Result<Vec<u8>, FatError> {
         let geometry = Geometry::for_size(size_bytes)?;
-        let mut volume = Volume { bytes: vec![0u8; geometry.total_sectors * SECTOR], geometry, next_cluster: 2 };
+        let mut volume = Volume {
+            bytes: vec![0u8; geometry.total_sectors * SECTOR],
+            geometry,
+            next_cluster: 2,
+        };
         let root_cluster = volume.write_dir(&self.root, None, Some(&self.label))?;
         debug_assert_eq!(root_cluster, 2);
         volume.write_boot_region(self.volume_id, &self.label, self.hidden_sectors);
@@ -132,7 +165,8 @@ struct Geometry {
 
 impl Geometry {
     fn for_size(size_bytes: u64) -> Result<Geometry, FatError> {
-        let total_sectors = usize::try_from(size_bytes / SECTOR as u64).map_err(|_| FatError::TooSmall { bytes: size_bytes })?;
+        let total_sectors = usize::try_from(size_bytes / SECTOR as u64)
+            .map_err(|_| FatError::TooSmall { bytes: size_bytes })?;
         // Small clusters up to 260 MiB (as mkfs.fat does), 4 KiB beyond.
         let sectors_per_cluster = if total_sectors < 532_480 { 1 } else { 8 };
         let mut fat_sectors = 1;
@@ -144,7 +178,12 @@ impl Geometry {
                 if clusters < MIN_FAT32_CLUSTERS {
                     return Err(FatError::TooSmall { bytes: size_bytes });
                 }
-                return Ok(Geometry { total_sectors, sectors_per_cluster, fat_sectors, clusters });
+                return Ok(Geometry {
+                    total_sectors,
+                    sectors_per_cluster,
+                    fat_sectors,
+                    clusters,
+                });
             }
             fat_sectors = needed;
         }
@@ -177,10 +216,17 @@ impl Volume {
         let first = self.next_cluster;
         let needed = first as usize - 2 + count;
         if needed > self.geometry.clusters {
-            return Err(FatError::TooFull { needed_clusters: needed, clusters: self.geometry.clusters });
+            return Err(FatError::TooFull {
+                needed_clusters: needed,
+                clusters: self.geometry.clusters,
+            });
         }
         for i in 0..count as u32 {
-            let next = if i + 1 == count as u32 { END_OF_CHAIN } else { first + i + 1 };
+            let next = if i + 1 == count as u32 {
+                END_OF_CHAIN
+            } else {
+                first + i + 1
+            };
             self.set_fat(first + i, next);
         }
         self.next_cluster += count as u32;
@@ -189,7 +235,8 @@ impl Volume {
 
     fn set_fat(&mut self, cluster: u32, value: u32) {
         for fat in 0..FAT_COUNT {
-            let start = (RESERVED_SECTORS + fat * self.geometry.fat_sectors) * SECTOR + cluster as usize * 4;
+            let start = (RESERVED_SECTORS + fat * self.geometry.fat_sectors) * SECTOR
+                + cluster as usize * 4;
             self.bytes[start..start + 4].copy_from_slice(&value.to_le_bytes());
         }
     }
@@ -203,7 +250,12 @@ impl Volume {
 
     /// Lays out `dir` (its own clusters first, then its children depth-first) and returns
     /// its first cluster. `parent` is None for the root, Some(0) for children of the root.
-    fn write_dir(&mut self, dir: &Dir, parent: Option<u32>, label: Option<&[u8; 11]>) -> Result<u32, FatError> {
+    fn write_dir(
+        &mut self,
+        dir: &Dir,
+        parent: Option<u32>,
+        label: Option<&[u8; 11]>,
+    ) -> Result<u32, FatError> {
         let short_names = assign_short_names(dir.child_names().map(String::as_str));
         let mut entry_count = usize::from(parent.is_some()) * 2 + usize::from(label.is_some());
         for name in dir.child_names() {
@@ -230,7 +282,12 @@ impl Volume {
             let cluster = self.allocate(data.len())?;
             self.write_data(cluster, data);
             entries.extend(long_name_entries(name, &short_names[name]));
-            entries.push(short_entry(&short_names[name], ATTR_ARCHIVE, cluster, data.len() as u32));
+            entries.push(short_entry(
+                &short_names[name],
+                ATTR_ARCHIVE,
+                cluster,
+                data.len() as u32,
+            ));
         }
         let table: Vec<u8> = entries.concat();
         self.write_data(own, &table);
@@ -324,13 +381,22 @@ fn assign_short_names<'a>(names: impl Iterator<Item = &'a str>) -> BTreeMap<Stri
             out.insert(name.to_string(), exact);
             continue;
         }
-        let clean = |s: &str| -> Vec<u8> { s.bytes().map(|b| b.to_ascii_uppercase()).filter(|b| is_short_char(*b)).collect() };
+        let clean = |s: &str| -> Vec<u8> {
+            s.bytes()
+                .map(|b| b.to_ascii_uppercase())
+                .filter(|b| is_short_char(*b))
+                .collect()
+        };
         let trimmed = name.trim_start_matches('.');
         let (base, ext) = match trimmed.rsplit_once('.') {
             Some((b, e)) => (clean(b), clean(e)),
             None => (clean(trimmed), Vec::new()),
         };
-        let base = if base.is_empty() { b"FILE".to_vec() } else { base };
+        let base = if base.is_empty() {
+            b"FILE".to_vec()
+        } else {
+            base
+        };
         for n in 1u32.. {
             let tail = format!("~{n}");
             let keep = base.len().min(8 - tail.len());
@@ -350,7 +416,9 @@ fn assign_short_names<'a>(names: impl Iterator<Item = &'a str>) -> BTreeMap<Stri
 }
 
 fn short_name_checksum(short: &[u8; 11]) -> u8 {
-    short.iter().fold(0u8, |sum, &b| sum.rotate_right(1).wrapping_add(b))
+    short
+        .iter()
+        .fold(0u8, |sum, &b| sum.rotate_right(1).wrapping_add(b))
 }
 
 /// VFAT long-name entries for `name`, in on-disk order (last fragment first).
@@ -375,7 +443,10 @@ fn long_name_entries(name: &str, short: &[u8; 11]) -> Vec<[u8; DIR_ENTRY]> {
             e[0] = (i as u8 + 1) | if i + 1 == count { 0x40 } else { 0 };
             e[11] = ATTR_LONG_NAME;
             e[13] = checksum;
-            let slots = (1..11).step_by(2).chain((14..26).step_by(2)).chain((28..32).step_by(2));
+            let slots = (1..11)
+                .step_by(2)
+                .chain((14..26).step_by(2))
+                .chain((28..32).step_by(2));
             for (slot, unit) in slots.zip(chunk) {
                 e[slot..slot + 2].copy_from_slice(&unit.to_le_bytes());
             }
@@ -395,14 +466,25 @@ mod tests {
         let g = Geometry::for_size(64 << 20).unwrap();
         assert!(g.clusters >= MIN_FAT32_CLUSTERS);
         assert!((g.clusters + 2) * 4 <= g.fat_sectors * SECTOR);
-        assert!(matches!(Geometry::for_size(16 << 20), Err(FatError::TooSmall { .. })));
+        assert!(matches!(
+            Geometry::for_size(16 << 20),
+            Err(FatError::TooSmall { .. })
+        ));
     }
 
     #[test]
     fn short_names_are_exact_or_tilde_numbered() {
         assert_eq!(&exact_short_name("BOOTX64.EFI").unwrap(), b"BOOTX64 EFI");
         assert!(exact_short_name("grub.cfg").is_none());
-        let names = assign_short_names(["initramfs.cpio.gz", "initramfs.cpio.zst", "initramfs.gz", "EFI"].into_iter());
+        let names = assign_short_names(
+            [
+                "initramfs.cpio.gz",
+                "initramfs.cpio.zst",
+                "initramfs.gz",
+                "EFI",
+            ]
+            .into_iter(),
+        );
         assert_eq!(&names["initramfs.cpio.gz"], b"INITRA~1GZ ");
         // Only the whole 8.3 name must be unique, so a different extension keeps ~1.
         assert_eq!(&names["initramfs.cpio.zst"], b"INITRA~1ZST");
@@ -417,7 +499,9 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0][0], 0x42);
         assert_eq!(entries[1][0], 0x01);
-        assert!(entries.iter().all(|e| e[13] == short_name_checksum(&short) && e[11] == ATTR_LONG_NAME));
+        assert!(entries
+            .iter()
+            .all(|e| e[13] == short_name_checksum(&short) && e[11] == ATTR_LONG_NAME));
         assert_eq!(&entries[1][1..3], &[b'i', 0]);
     }
 
@@ -425,7 +509,13 @@ mod tests {
     fn case_insensitive_clash_is_an_error() {
         let mut b = FatBuilder::new(1, "X");
         b.add_file("EFI/BOOT/a", vec![1]).unwrap();
-        assert!(matches!(b.add_file("efi/boot/A", vec![2]), Err(FatError::Conflict(_))));
-        assert!(matches!(b.add_file("efi/../x", vec![2]), Err(FatError::BadPath(_))));
+        assert!(matches!(
+            b.add_file("efi/boot/A", vec![2]),
+            Err(FatError::Conflict(_))
+        ));
+        assert!(matches!(
+            b.add_file("efi/../x", vec![2]),
+            Err(FatError::BadPath(_))
+        ));
     }
 }

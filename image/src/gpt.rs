@@ -11,8 +11,18 @@ const ENTRY_SIZE: u64 = 128;
 /// Sectors taken by the entry array: 128 entries × 128 bytes.
 const ENTRY_SECTORS: u64 = ENTRY_COUNT * ENTRY_SIZE / SECTOR;
 
-pub const BIOS_BOOT_TYPE: Guid = Guid::from_fields(0x21686148, 0x6449, 0x6E6F, *b"\x74\x4E\x65\x65\x64\x45\x46\x49");
-pub const ESP_TYPE: Guid = Guid::from_fields(0xC12A7328, 0xF81F, 0x11D2, [0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B]);
+pub const BIOS_BOOT_TYPE: Guid = Guid::from_fields(
+    0x21686148,
+    0x6449,
+    0x6E6F,
+    *b"\x74\x4E\x65\x65\x64\x45\x46\x49",
+);
+pub const ESP_TYPE: Guid = Guid::from_fields(
+    0xC12A7328,
+    0xF81F,
+    0x11D2,
+    [0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B],
+);
 
 /// A GUID in its on-disk (mixed-endian) byte order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +33,10 @@ impl Guid {
         let a = d1.to_le_bytes();
         let b = d2.to_le_bytes();
         let c = d3.to_le_bytes();
-        Guid([a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d4[0], d4[1], d4[2], d4[3], d4[4], d4[5], d4[6], d4[7]])
+        Guid([
+            a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d4[0], d4[1], d4[2], d4[3], d4[4],
+            d4[5], d4[6], d4[7],
+        ])
     }
 }
 
@@ -64,8 +77,12 @@ pub enum GptError {
 impl fmt::Display for GptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GptError::TooSmall { disk_sectors } => write!(f, "disk of {disk_sectors} sectors is too small for a GPT"),
-            GptError::OutOfRange { name } => write!(f, "partition {name:?} lies outside the usable LBA range"),
+            GptError::TooSmall { disk_sectors } => {
+                write!(f, "disk of {disk_sectors} sectors is too small for a GPT")
+            }
+            GptError::OutOfRange { name } => {
+                write!(f, "partition {name:?} lies outside the usable LBA range")
+            }
             GptError::Overlap { a, b } => write!(f, "partitions {a:?} and {b:?} overlap"),
             GptError::TooManyPartitions => write!(f, "more than {ENTRY_COUNT} partitions"),
         }
@@ -81,7 +98,11 @@ pub fn usable_range(disk_sectors: u64) -> (u64, u64) {
 
 /// Writes the protective MBR, primary and backup GPT into `disk` (whose length is the
 /// disk size). The MBR's boot code area (bytes 0..440) is left as the caller set it.
-pub fn write_gpt(disk: &mut [u8], disk_guid: Guid, partitions: &[Partition]) -> Result<(), GptError> {
+pub fn write_gpt(
+    disk: &mut [u8],
+    disk_guid: Guid,
+    partitions: &[Partition],
+) -> Result<(), GptError> {
     let disk_sectors = disk.len() as u64 / SECTOR;
     if disk_sectors < 2 * (2 + ENTRY_SECTORS) + 1 {
         return Err(GptError::TooSmall { disk_sectors });
@@ -92,10 +113,18 @@ pub fn write_gpt(disk: &mut [u8], disk_guid: Guid, partitions: &[Partition]) -> 
     let (first_usable, last_usable) = usable_range(disk_sectors);
     for (i, p) in partitions.iter().enumerate() {
         if p.first_lba < first_usable || p.last_lba > last_usable || p.first_lba > p.last_lba {
-            return Err(GptError::OutOfRange { name: p.name.clone() });
+            return Err(GptError::OutOfRange {
+                name: p.name.clone(),
+            });
         }
-        if let Some(q) = partitions[..i].iter().find(|q| q.first_lba <= p.last_lba && p.first_lba <= q.last_lba) {
-            return Err(GptError::Overlap { a: q.name.clone(), b: p.name.clone() });
+        if let Some(q) = partitions[..i]
+            .iter()
+            .find(|q| q.first_lba <= p.last_lba && p.first_lba <= q.last_lba)
+        {
+            return Err(GptError::Overlap {
+                a: q.name.clone(),
+                b: p.name.clone(),
+            });
         }
     }
 
@@ -126,7 +155,11 @@ pub fn write_gpt(disk: &mut [u8], disk_guid: Guid, partitions: &[Partition]) -> 
         h
     };
     put(disk, SECTOR, &header(1, disk_sectors - 1, 2));
-    put(disk, (disk_sectors - 1) * SECTOR, &header(disk_sectors - 1, 1, backup_entries_lba));
+    put(
+        disk,
+        (disk_sectors - 1) * SECTOR,
+        &header(disk_sectors - 1, 1, backup_entries_lba),
+    );
     Ok(())
 }
 
@@ -148,7 +181,10 @@ fn write_protective_mbr(disk: &mut [u8], disk_sectors: u64) {
 
 fn entry_array(partitions: &[Partition]) -> Vec<u8> {
     let mut entries = vec![0u8; (ENTRY_COUNT * ENTRY_SIZE) as usize];
-    for (p, e) in partitions.iter().zip(entries.chunks_mut(ENTRY_SIZE as usize)) {
+    for (p, e) in partitions
+        .iter()
+        .zip(entries.chunks_mut(ENTRY_SIZE as usize))
+    {
         e[0..16].copy_from_slice(&p.type_guid.0);
         e[16..32].copy_from_slice(&p.unique_guid.0);
         e[32..40].copy_from_slice(&p.first_lba.to_le_bytes());
@@ -173,13 +209,22 @@ mod tests {
     #[test]
     fn type_guids_print_like_the_spec() {
         assert_eq!(ESP_TYPE.to_string(), "C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
-        assert_eq!(BIOS_BOOT_TYPE.to_string(), "21686148-6449-6E6F-744E-656564454649");
+        assert_eq!(
+            BIOS_BOOT_TYPE.to_string(),
+            "21686148-6449-6E6F-744E-656564454649"
+        );
     }
 
     #[test]
     fn header_crc_verifies_and_backup_mirrors_primary() {
         let mut disk = vec![0u8; 4096 * 512];
-        let part = Partition { type_guid: ESP_TYPE, unique_guid: Guid([7; 16]), first_lba: 2048, last_lba: 4000, name: "ESP".into() };
+        let part = Partition {
+            type_guid: ESP_TYPE,
+            unique_guid: Guid([7; 16]),
+            first_lba: 2048,
+            last_lba: 4000,
+            name: "ESP".into(),
+        };
         write_gpt(&mut disk, Guid([1; 16]), &[part]).unwrap();
         let primary = &disk[512..604];
         let mut zeroed = primary.to_vec();
@@ -188,7 +233,10 @@ mod tests {
         let backup = &disk[(4095 * 512)..(4095 * 512 + 92)];
         assert_eq!(&backup[0..8], b"EFI PART");
         assert_eq!(u64::from_le_bytes(backup[24..32].try_into().unwrap()), 4095);
-        assert_eq!(&disk[1024..1024 + 128], &disk[(4095 - 32) * 512..(4095 - 32) * 512 + 128]);
+        assert_eq!(
+            &disk[1024..1024 + 128],
+            &disk[(4095 - 32) * 512..(4095 - 32) * 512 + 128]
+        );
         assert_eq!(disk[450], 0xEE);
         assert_eq!(&disk[510..512], &[0x55, 0xAA]);
     }
@@ -196,9 +244,26 @@ mod tests {
     #[test]
     fn overlapping_partitions_are_refused() {
         let mut disk = vec![0u8; 4096 * 512];
-        let p = |a, b, n: &str| Partition { type_guid: ESP_TYPE, unique_guid: Guid([0; 16]), first_lba: a, last_lba: b, name: n.into() };
-        let err = write_gpt(&mut disk, Guid([1; 16]), &[p(100, 200, "a"), p(200, 300, "b")]).unwrap_err();
-        assert_eq!(err, GptError::Overlap { a: "a".into(), b: "b".into() });
+        let p = |a, b, n: &str| Partition {
+            type_guid: ESP_TYPE,
+            unique_guid: Guid([0; 16]),
+            first_lba: a,
+            last_lba: b,
+            name: n.into(),
+        };
+        let err = write_gpt(
+            &mut disk,
+            Guid([1; 16]),
+            &[p(100, 200, "a"), p(200, 300, "b")],
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            GptError::Overlap {
+                a: "a".into(),
+                b: "b".into()
+            }
+        );
         assert!(write_gpt(&mut disk, Guid([1; 16]), &[p(10, 20, "low")]).is_err());
     }
 }

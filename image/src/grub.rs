@@ -29,10 +29,18 @@ pub enum GrubError {
 impl fmt::Display for GrubError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            GrubError::UnknownBootImg(why) => write!(f, "boot.img is not GRUB 2's i386-pc boot sector: {why}"),
-            GrubError::UnknownCoreImg(why) => write!(f, "core.img does not start with GRUB 2's diskboot sector: {why}"),
+            GrubError::UnknownBootImg(why) => {
+                write!(f, "boot.img is not GRUB 2's i386-pc boot sector: {why}")
+            }
+            GrubError::UnknownCoreImg(why) => write!(
+                f,
+                "core.img does not start with GRUB 2's diskboot sector: {why}"
+            ),
             GrubError::CoreTooLarge { sectors, room } => {
-                write!(f, "core.img needs {sectors} sectors but the BIOS boot partition holds {room}")
+                write!(
+                    f,
+                    "core.img needs {sectors} sectors but the BIOS boot partition holds {room}"
+                )
             }
         }
     }
@@ -43,10 +51,15 @@ impl std::error::Error for GrubError {}
 /// boot.img's code, patched to load core.img from `core_lba`; goes at MBR offset 0.
 pub fn patch_boot_img(boot_img: &[u8], core_lba: u64) -> Result<[u8; MBR_CODE_BYTES], GrubError> {
     if boot_img.len() != 512 || boot_img[510..512] != [0x55, 0xAA] {
-        return Err(GrubError::UnknownBootImg(format!("{} bytes, want a 512-byte sector ending in 55 AA", boot_img.len())));
+        return Err(GrubError::UnknownBootImg(format!(
+            "{} bytes, want a 512-byte sector ending in 55 AA",
+            boot_img.len()
+        )));
     }
     if boot_img[BOOT_DRIVE] != 0xFF || boot_img[BOOT_DRIVE_CHECK] != 0xEB {
-        return Err(GrubError::UnknownBootImg("boot-drive byte or drive-check jump not where expected".into()));
+        return Err(GrubError::UnknownBootImg(
+            "boot-drive byte or drive-check jump not where expected".into(),
+        ));
     }
     let mut code = [0u8; MBR_CODE_BYTES];
     code.copy_from_slice(&boot_img[..MBR_CODE_BYTES]);
@@ -57,21 +70,36 @@ pub fn patch_boot_img(boot_img: &[u8], core_lba: u64) -> Result<[u8; MBR_CODE_BY
 
 /// core.img padded to whole sectors with diskboot's blocklist pointing at the sectors
 /// that follow it, for placement at `core_lba` in a partition of `room_sectors`.
-pub fn place_core_img(core_img: &[u8], core_lba: u64, room_sectors: u64) -> Result<Vec<u8>, GrubError> {
+pub fn place_core_img(
+    core_img: &[u8],
+    core_lba: u64,
+    room_sectors: u64,
+) -> Result<Vec<u8>, GrubError> {
     if core_img.len() < 1024 {
-        return Err(GrubError::UnknownCoreImg(format!("only {} bytes", core_img.len())));
+        return Err(GrubError::UnknownCoreImg(format!(
+            "only {} bytes",
+            core_img.len()
+        )));
     }
     let segment = u16::from_le_bytes([core_img[BLOCKLIST + 10], core_img[BLOCKLIST + 11]]);
     if segment != BLOCKLIST_SEGMENT {
-        return Err(GrubError::UnknownCoreImg(format!("blocklist load segment {segment:#x}, want {BLOCKLIST_SEGMENT:#x}")));
+        return Err(GrubError::UnknownCoreImg(format!(
+            "blocklist load segment {segment:#x}, want {BLOCKLIST_SEGMENT:#x}"
+        )));
     }
     let mut placed = core_img.to_vec();
     placed.resize(core_img.len().div_ceil(512) * 512, 0);
     let sectors = placed.len() as u64 / 512;
     if sectors > room_sectors {
-        return Err(GrubError::CoreTooLarge { sectors, room: room_sectors });
+        return Err(GrubError::CoreTooLarge {
+            sectors,
+            room: room_sectors,
+        });
     }
-    let rest = u16::try_from(sectors - 1).map_err(|_| GrubError::CoreTooLarge { sectors, room: u16::MAX as u64 })?;
+    let rest = u16::try_from(sectors - 1).map_err(|_| GrubError::CoreTooLarge {
+        sectors,
+        room: u16::MAX as u64,
+    })?;
     placed[BLOCKLIST..BLOCKLIST + 8].copy_from_slice(&(core_lba + 1).to_le_bytes());
     placed[BLOCKLIST + 8..BLOCKLIST + 10].copy_from_slice(&rest.to_le_bytes());
     Ok(placed)
@@ -131,7 +159,10 @@ mod tests {
     #[test]
     fn boot_img_gets_core_lba_and_nops() {
         let code = patch_boot_img(&fake_boot_img(), 2048).unwrap();
-        assert_eq!(u64::from_le_bytes(code[0x5C..0x64].try_into().unwrap()), 2048);
+        assert_eq!(
+            u64::from_le_bytes(code[0x5C..0x64].try_into().unwrap()),
+            2048
+        );
         assert_eq!(&code[0x66..0x68], &[0x90, 0x90]);
         let mut wrong = fake_boot_img();
         wrong[BOOT_DRIVE] = 0;
@@ -145,9 +176,21 @@ mod tests {
         core[BLOCKLIST + 10..BLOCKLIST + 12].copy_from_slice(&BLOCKLIST_SEGMENT.to_le_bytes());
         let placed = place_core_img(&core, 34, 100).unwrap();
         assert_eq!(placed.len(), 3072);
-        assert_eq!(u64::from_le_bytes(placed[0x1F4..0x1FC].try_into().unwrap()), 35);
-        assert_eq!(u16::from_le_bytes(placed[0x1FC..0x1FE].try_into().unwrap()), 5);
-        assert_eq!(place_core_img(&core, 34, 5), Err(GrubError::CoreTooLarge { sectors: 6, room: 5 }));
+        assert_eq!(
+            u64::from_le_bytes(placed[0x1F4..0x1FC].try_into().unwrap()),
+            35
+        );
+        assert_eq!(
+            u16::from_le_bytes(placed[0x1FC..0x1FE].try_into().unwrap()),
+            5
+        );
+        assert_eq!(
+            place_core_img(&core, 34, 5),
+            Err(GrubError::CoreTooLarge {
+                sectors: 6,
+                room: 5
+            })
+        );
     }
 
     #[test]

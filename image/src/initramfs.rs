@@ -38,7 +38,9 @@ impl std::str::FromStr for Compression {
         match s {
             "gzip" | "gz" => Ok(Compression::Gzip),
             "zstd" | "zst" => Ok(Compression::Zstd),
-            other => Err(format!("unknown initramfs compression {other:?} (use \"gzip\" or \"zstd\")")),
+            other => Err(format!(
+                "unknown initramfs compression {other:?} (use \"gzip\" or \"zstd\")"
+            )),
         }
     }
 }
@@ -66,7 +68,16 @@ pub struct InitramfsSpec {
 
 pub fn initramfs_archive(spec: &InitramfsSpec) -> Result<CpioBuilder, CpioError> {
     let mut cpio = CpioBuilder::new(spec.mtime);
-    for dir in ["dev", "proc", "sys", "run", "tmp", "mnt", "root", "etc/kboot"] {
+    for dir in [
+        "dev",
+        "proc",
+        "sys",
+        "run",
+        "tmp",
+        "mnt",
+        "root",
+        "etc/kboot",
+    ] {
         cpio.add_dir(dir, if dir == "tmp" { 0o1777 } else { 0o755 })?;
     }
     // The kernel opens /dev/console for PID 1 before anything can mount devtmpfs.
@@ -88,7 +99,9 @@ pub fn initramfs_archive(spec: &InitramfsSpec) -> Result<CpioBuilder, CpioError>
 pub fn compress(data: &[u8], compression: Compression) -> std::io::Result<Vec<u8>> {
     match compression {
         Compression::Gzip => {
-            let mut enc = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
+            let mut enc = flate2::GzBuilder::new()
+                .mtime(0)
+                .write(Vec::new(), flate2::Compression::best());
             enc.write_all(data)?;
             enc.finish()
         }

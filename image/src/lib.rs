@@ -49,17 +49,24 @@ pub enum ImageError {
     Esp(fat::FatError),
     PartitionTable(gpt::GptError),
     Grub(grub::GrubError),
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for ImageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ImageError::Missing(what) => write!(f, "cannot build the disk image: no {what} was set"),
+            ImageError::Missing(what) => {
+                write!(f, "cannot build the disk image: no {what} was set")
+            }
             ImageError::Esp(e) => write!(f, "failed to build the ESP: {e}"),
             ImageError::PartitionTable(e) => write!(f, "failed to write the partition table: {e}"),
             ImageError::Grub(e) => write!(f, "failed to embed GRUB for BIOS boot: {e}"),
-            ImageError::Io { path, source } => write!(f, "failed to write {}: {source}", path.display()),
+            ImageError::Io { path, source } => {
+                write!(f, "failed to write {}: {source}", path.display())
+            }
         }
     }
 }
@@ -128,10 +135,22 @@ impl DiskImageBuilder {
 
     /// The whole disk image in memory.
     pub fn build_disk_image(&self) -> Result<(Vec<u8>, DiskLayout), ImageError> {
-        let uefi_app = self.uefi_app.as_ref().ok_or(ImageError::Missing("UEFI application (kboot.efi)"))?;
-        let kernel = self.kernel.as_ref().ok_or(ImageError::Missing("kernel (bzImage)"))?;
-        let (ramdisk_name, ramdisk) = self.ramdisk.as_ref().ok_or(ImageError::Missing("initramfs"))?;
-        let (boot_img, core_img) = self.grub_bios.as_ref().ok_or(ImageError::Missing("GRUB boot.img/core.img"))?;
+        let uefi_app = self
+            .uefi_app
+            .as_ref()
+            .ok_or(ImageError::Missing("UEFI application (kboot.efi)"))?;
+        let kernel = self
+            .kernel
+            .as_ref()
+            .ok_or(ImageError::Missing("kernel (bzImage)"))?;
+        let (ramdisk_name, ramdisk) = self
+            .ramdisk
+            .as_ref()
+            .ok_or(ImageError::Missing("initramfs"))?;
+        let (boot_img, core_img) = self
+            .grub_bios
+            .as_ref()
+            .ok_or(ImageError::Missing("GRUB boot.img/core.img"))?;
 
         let ramdisk_path = format!("boot/{ramdisk_name}");
         let menu = grub::GrubMenu {
@@ -148,7 +167,11 @@ impl DiskImageBuilder {
         ];
         let grub_cfg = menu.to_config();
         files.push((ESP_GRUB_CFG, grub_cfg.as_bytes()));
-        files.extend(self.extra_files.iter().map(|(p, d)| (p.as_str(), d.as_slice())));
+        files.extend(
+            self.extra_files
+                .iter()
+                .map(|(p, d)| (p.as_str(), d.as_slice())),
+        );
 
         // Twice the payload leaves room for an admin to drop in another kernel.
         let payload: u64 = files.iter().map(|(_, d)| d.len() as u64).sum();
@@ -157,7 +180,12 @@ impl DiskImageBuilder {
         let bios_boot_lba = ALIGN_SECTORS;
         let esp_first_lba = bios_boot_lba + BIOS_BOOT_SECTORS;
         let disk_sectors = esp_first_lba + esp_sectors + ALIGN_SECTORS;
-        let layout = DiskLayout { disk_sectors, bios_boot_lba, esp_first_lba, esp_sectors };
+        let layout = DiskLayout {
+            disk_sectors,
+            bios_boot_lba,
+            esp_first_lba,
+            esp_sectors,
+        };
 
         let mut esp = fat::FatBuilder::new(ESP_VOLUME_ID, ESP_LABEL);
         esp.set_hidden_sectors(esp_first_lba as u32);
@@ -169,7 +197,8 @@ impl DiskImageBuilder {
         let mut disk = vec![0u8; (disk_sectors * SECTOR) as usize];
         let mbr_code = grub::patch_boot_img(boot_img, bios_boot_lba).map_err(ImageError::Grub)?;
         disk[..grub::MBR_CODE_BYTES].copy_from_slice(&mbr_code);
-        let core = grub::place_core_img(core_img, bios_boot_lba, BIOS_BOOT_SECTORS).map_err(ImageError::Grub)?;
+        let core = grub::place_core_img(core_img, bios_boot_lba, BIOS_BOOT_SECTORS)
+            .map_err(ImageError::Grub)?;
         let at = (bios_boot_lba * SECTOR) as usize;
         disk[at..at + core.len()].copy_from_slice(&core);
         let at = (esp_first_lba * SECTOR) as usize;
@@ -206,7 +235,10 @@ impl DiskImageBuilder {
 /// Writes via a temporary file and rename, so an interrupted build never leaves a
 /// half-written image where a boot test would pick it up.
 pub fn write_atomically(path: &Path, data: &[u8]) -> Result<(), ImageError> {
-    let io = |source| ImageError::Io { path: path.to_path_buf(), source };
+    let io = |source| ImageError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     std::fs::write(&tmp, data).map_err(io)?;

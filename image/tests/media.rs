@@ -13,15 +13,23 @@ use image::{DiskImageBuilder, ESP_GRUB_CFG, ESP_UEFI_APP};
 fn scratch(name: &str) -> PathBuf {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 fn tool(program: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program} is needed for this test (cargo xtask deps): {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is needed for this test (cargo xtask deps): {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -43,10 +51,27 @@ fn grub_images() -> (Vec<u8>, Vec<u8>) {
     let core = dir.join("core.img");
     let (ok, log) = tool(
         "grub-mkimage",
-        &["-O", "i386-pc", "-d", "/usr/lib/grub/i386-pc", "-p", "(hd0,gpt2)/boot/grub", "-o", core.to_str().unwrap(), "biosdisk", "part_gpt", "fat", "normal", "linux"],
+        &[
+            "-O",
+            "i386-pc",
+            "-d",
+            "/usr/lib/grub/i386-pc",
+            "-p",
+            "(hd0,gpt2)/boot/grub",
+            "-o",
+            core.to_str().unwrap(),
+            "biosdisk",
+            "part_gpt",
+            "fat",
+            "normal",
+            "linux",
+        ],
     );
     assert!(ok, "grub-mkimage: {log}");
-    (std::fs::read("/usr/lib/grub/i386-pc/boot.img").unwrap(), std::fs::read(core).unwrap())
+    (
+        std::fs::read("/usr/lib/grub/i386-pc/boot.img").unwrap(),
+        std::fs::read(core).unwrap(),
+    )
 }
 
 fn sample_disk() -> DiskImageBuilder {
@@ -74,20 +99,63 @@ fn cpio_listing_matches_what_was_packed() {
     let dir = scratch("cpio");
     let file = dir.join("initramfs.cpio");
     std::fs::write(&file, archive.finish()).unwrap();
-    let out = Command::new("sh").arg("-c").arg(format!("cpio -t < {}", file.display())).output().expect("cpio");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(String::from).collect();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("cpio -t < {}", file.display()))
+        .output()
+        .expect("cpio");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
     let expected = [
-        "bin", "bin/kboot", "bin/ls", "bin/mount", "bin/sh", "dev", "dev/console", "etc", "etc/kboot", "etc/kboot/kboot.toml", "init", "mnt", "proc", "root", "run",
-        "sys", "tmp",
+        "bin",
+        "bin/kboot",
+        "bin/ls",
+        "bin/mount",
+        "bin/sh",
+        "dev",
+        "dev/console",
+        "etc",
+        "etc/kboot",
+        "etc/kboot/kboot.toml",
+        "init",
+        "mnt",
+        "proc",
+        "root",
+        "run",
+        "sys",
+        "tmp",
     ];
     assert_eq!(listed, expected);
 
     // Extract it for real and check a symlink and the binary's bytes survive.
-    let out = Command::new("sh").arg("-c").arg(format!("cd {} && cpio -id --no-absolute-filenames < initramfs.cpio", dir.display())).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_link(dir.join("init")).unwrap(), Path::new("bin/kboot"));
-    assert_eq!(std::fs::read(dir.join("bin/kboot")).unwrap(), payload(1000, 9));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && cpio -id --no-absolute-filenames < initramfs.cpio",
+            dir.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_link(dir.join("init")).unwrap(),
+        Path::new("bin/kboot")
+    );
+    assert_eq!(
+        std::fs::read(dir.join("bin/kboot")).unwrap(),
+        payload(1000, 9)
+    );
 }
 
 #[test]
@@ -109,32 +177,53 @@ fn disk_image_passes_sgdisk_and_fsck_and_reads_back() {
     std::fs::write(&path, &disk).unwrap();
 
     let (ok, report) = tool("sgdisk", &["-v", path.to_str().unwrap()]);
-    assert!(ok && report.contains("No problems found"), "sgdisk -v:\n{report}");
+    assert!(
+        ok && report.contains("No problems found"),
+        "sgdisk -v:\n{report}"
+    );
     let (_, table) = tool("sgdisk", &["-p", path.to_str().unwrap()]);
     assert!(table.contains("EF02") && table.contains("EF00"), "{table}");
 
     let esp = dir.join("esp.img");
     let start = (layout.esp_first_lba * 512) as usize;
-    std::fs::write(&esp, &disk[start..start + (layout.esp_sectors * 512) as usize]).unwrap();
+    std::fs::write(
+        &esp,
+        &disk[start..start + (layout.esp_sectors * 512) as usize],
+    )
+    .unwrap();
     let (ok, report) = tool("fsck.fat", &["-n", "-v", esp.to_str().unwrap()]);
     assert!(ok, "fsck.fat -n:\n{report}");
     assert!(report.contains("32 bit entries"), "not FAT32:\n{report}");
 
     let mtype = |p: &str| {
-        let out = Command::new("mtype").env("MTOOLS_SKIP_CHECK", "1").args(["-i", esp.to_str().unwrap(), &format!("::{p}")]).output().unwrap();
-        assert!(out.status.success(), "mtype {p}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("mtype")
+            .env("MTOOLS_SKIP_CHECK", "1")
+            .args(["-i", esp.to_str().unwrap(), &format!("::{p}")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mtype {p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
     assert_eq!(mtype(ESP_UEFI_APP), payload(3_000_001, 1));
     assert_eq!(mtype("boot/initramfs.cpio.gz"), payload(400_000, 3));
     assert_eq!(mtype("loader/a-rather-long-file-name.conf"), b"title x\n");
     let cfg = String::from_utf8(mtype(ESP_GRUB_CFG)).unwrap();
-    assert!(cfg.contains("linux /boot/bzImage console=ttyS0,115200"), "{cfg}");
+    assert!(
+        cfg.contains("linux /boot/bzImage console=ttyS0,115200"),
+        "{cfg}"
+    );
     let (_, label) = tool("fatlabel", &[esp.to_str().unwrap()]);
     assert_eq!(label.trim(), "KBOOT");
 
     // The MBR points GRUB at the BIOS boot partition, and the partition table survived.
-    assert_eq!(u64::from_le_bytes(disk[0x5c..0x64].try_into().unwrap()), layout.bios_boot_lba);
+    assert_eq!(
+        u64::from_le_bytes(disk[0x5c..0x64].try_into().unwrap()),
+        layout.bios_boot_lba
+    );
     assert_eq!(disk[450], 0xEE);
 }
 

@@ -6,11 +6,17 @@ use std::path::Path;
 use std::process::Command;
 
 fn host(program: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(program).args(args).output().map_err(|e| format!("{program}: {e} (cargo xtask deps installs it)"))?;
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{program}: {e} (cargo xtask deps installs it)"))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "{program} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
@@ -25,10 +31,31 @@ pub fn gpt_ext4_disk(path: &Path, label: &str, files: &[(&str, Vec<u8>)]) -> Res
         std::fs::write(&file, data).map_err(|e| format!("{}: {e}", file.display()))?;
     }
     let _ = std::fs::remove_file(path);
-    std::fs::File::create(path).and_then(|f| f.set_len(64 << 20)).map_err(|e| format!("{}: {e}", path.display()))?;
+    std::fs::File::create(path)
+        .and_then(|f| f.set_len(64 << 20))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let p = path.to_str().ok_or("non-UTF-8 path")?;
-    host("sgdisk", &["-n", "1:2048:+60M", "-t", "1:8300", "-c", "1:boot", p])?;
-    host("mke2fs", &["-q", "-F", "-t", "ext4", "-L", label, "-E", "offset=1048576", "-d", content.to_str().ok_or("non-UTF-8 path")?, p, "60M"])
+    host(
+        "sgdisk",
+        &["-n", "1:2048:+60M", "-t", "1:8300", "-c", "1:boot", p],
+    )?;
+    host(
+        "mke2fs",
+        &[
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            "-L",
+            label,
+            "-E",
+            "offset=1048576",
+            "-d",
+            content.to_str().ok_or("non-UTF-8 path")?,
+            p,
+            "60M",
+        ],
+    )
 }
 
 /// A grub.cfg shaped like grub-mkconfig's on Debian, with one entry.

@@ -35,18 +35,38 @@ pub struct Qemu {
 
 #[derive(Debug)]
 pub enum ExpectError {
-    Timeout { pattern: String, waited: Duration, log: PathBuf },
-    Exited { pattern: String, log: PathBuf },
+    Timeout {
+        pattern: String,
+        waited: Duration,
+        log: PathBuf,
+    },
+    Exited {
+        pattern: String,
+        log: PathBuf,
+    },
 }
 
 impl std::fmt::Display for ExpectError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExpectError::Timeout { pattern, waited, log } => {
-                write!(f, "no {pattern:?} on the serial console after {:.1}s (full log: {})", waited.as_secs_f64(), log.display())
+            ExpectError::Timeout {
+                pattern,
+                waited,
+                log,
+            } => {
+                write!(
+                    f,
+                    "no {pattern:?} on the serial console after {:.1}s (full log: {})",
+                    waited.as_secs_f64(),
+                    log.display()
+                )
             }
             ExpectError::Exited { pattern, log } => {
-                write!(f, "QEMU exited before {pattern:?} appeared (full log: {})", log.display())
+                write!(
+                    f,
+                    "QEMU exited before {pattern:?} appeared (full log: {})",
+                    log.display()
+                )
             }
         }
     }
@@ -63,10 +83,30 @@ impl Qemu {
     /// Starts QEMU for `config`; `name` names the log file.
     pub fn start(name: &str, config: &MachineConfig) -> std::io::Result<Qemu> {
         let (mut command, scratch) = config.command()?;
-        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = command.spawn().map_err(|e| std::io::Error::new(e.kind(), format!("cannot start {}: {e}", config.qemu_binary)))?;
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot start {}: {e}", config.qemu_binary),
+            )
+        })?;
         let serial = Arc::new((Mutex::new(Serial::default()), Condvar::new()));
-        for stream in [child.stdout.take().map(|s| Box::new(s) as Box<dyn Read + Send>), child.stderr.take().map(|s| Box::new(s) as Box<dyn Read + Send>)].into_iter().flatten() {
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
             let serial = Arc::clone(&serial);
             std::thread::spawn(move || pump(stream, &serial));
         }
@@ -97,27 +137,45 @@ impl Qemu {
             if serial.closed {
                 drop(serial);
                 self.save_log();
-                return Err(ExpectError::Exited { pattern: pattern.to_string(), log: self.log_path.clone() });
+                return Err(ExpectError::Exited {
+                    pattern: pattern.to_string(),
+                    log: self.log_path.clone(),
+                });
             }
             let now = Instant::now();
             if now >= deadline {
                 drop(serial);
                 self.save_log();
-                return Err(ExpectError::Timeout { pattern: pattern.to_string(), waited: timeout, log: self.log_path.clone() });
+                return Err(ExpectError::Timeout {
+                    pattern: pattern.to_string(),
+                    waited: timeout,
+                    log: self.log_path.clone(),
+                });
             }
-            serial = cond.wait_timeout(serial, deadline - now).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            serial = cond
+                .wait_timeout(serial, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
         }
     }
 
     /// Types `text` on the serial console.
     pub fn send(&mut self, text: &str) -> std::io::Result<()> {
-        let stdin = self.stdin.as_mut().ok_or_else(|| std::io::Error::other("QEMU's stdin is closed"))?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("QEMU's stdin is closed"))?;
         stdin.write_all(text.as_bytes())?;
         stdin.flush()
     }
 
     /// Sends a command line and waits for its output marker.
-    pub fn run(&mut self, command: &str, marker: &str, timeout: Duration) -> Result<Duration, Box<dyn std::error::Error>> {
+    pub fn run(
+        &mut self,
+        command: &str,
+        marker: &str,
+        timeout: Duration,
+    ) -> Result<Duration, Box<dyn std::error::Error>> {
         self.send(&format!("{command}\n"))?;
         Ok(self.expect(marker, timeout)?)
     }
@@ -125,7 +183,11 @@ impl Qemu {
     /// Runs a shell command at the prompt and returns what it printed (without the
     /// echoed command line) and its exit status. The end marker is typed with an
     /// empty quote pair inside, so the terminal's echo of the typed line never matches.
-    pub fn shell(&mut self, command: &str, timeout: Duration) -> Result<(String, i32), Box<dyn std::error::Error>> {
+    pub fn shell(
+        &mut self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<(String, i32), Box<dyn std::error::Error>> {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let start = self.cursor;
@@ -134,13 +196,24 @@ impl Qemu {
         let status_end = self.expect("\n", timeout)?;
         let _ = status_end;
         let text = self.output_range(start, self.cursor);
-        let (before_marker, status) = text.rsplit_once(&format!("@@END{n}@@ ")).ok_or("marker vanished")?;
+        let (before_marker, status) = text
+            .rsplit_once(&format!("@@END{n}@@ "))
+            .ok_or("marker vanished")?;
         // Drop the echoed command line: a line editor redraws it once per keystroke,
         // so cut after the newline that follows the last echo of the typed marker.
         let typed = format!("@@END\"\"{n}@@ $?\"");
-        let after_echo = before_marker.rfind(&typed).map(|i| &before_marker[i + typed.len()..]).unwrap_or(before_marker);
-        let body = after_echo.split_once('\n').map(|(_, rest)| rest).unwrap_or("");
-        let status: i32 = status.trim().parse().map_err(|_| format!("bad exit status {status:?}"))?;
+        let after_echo = before_marker
+            .rfind(&typed)
+            .map(|i| &before_marker[i + typed.len()..])
+            .unwrap_or(before_marker);
+        let body = after_echo
+            .split_once('\n')
+            .map(|(_, rest)| rest)
+            .unwrap_or("");
+        let status: i32 = status
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad exit status {status:?}"))?;
         Ok((body.replace('\r', ""), status))
     }
 
@@ -234,12 +307,17 @@ pub fn choose_accel(artifacts: &Artifacts) -> String {
     }
     let host = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cache = machine::workspace_root().join("target/qemu-accel");
-    if let Some(cached) = std::fs::read_to_string(&cache).ok().and_then(|c| c.strip_prefix(host.trim()).map(|v| v.trim().to_string())) {
+    if let Some(cached) = std::fs::read_to_string(&cache)
+        .ok()
+        .and_then(|c| c.strip_prefix(host.trim()).map(|v| v.trim().to_string()))
+    {
         return cached;
     }
     let mut config = MachineConfig::new(BootPath::Direct, artifacts.clone());
     config.accel = "kvm".into();
-    let works = Qemu::start("kvm-probe", &config).ok().is_some_and(|mut q| q.expect("kboot: ready", Duration::from_secs(20)).is_ok());
+    let works = Qemu::start("kvm-probe", &config)
+        .ok()
+        .is_some_and(|mut q| q.expect("kboot: ready", Duration::from_secs(20)).is_ok());
     let accel = if works { "kvm" } else { "tcg" };
     let _ = std::fs::write(&cache, format!("{} {accel}\n", host.trim()));
     accel.to_string()

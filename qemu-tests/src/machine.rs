@@ -8,7 +8,11 @@ use std::process::Command;
 /// The default kernel command line of kboot media (also built into kboot.efi).
 pub const DEFAULT_CMDLINE: &str = "console=tty0 console=ttyS0,115200";
 
-pub const OVMF_CODE_CANDIDATES: &[&str] = &["/usr/share/OVMF/OVMF_CODE_4M.fd", "/usr/share/OVMF/OVMF_CODE.fd", "/usr/share/ovmf/OVMF.fd"];
+pub const OVMF_CODE_CANDIDATES: &[&str] = &[
+    "/usr/share/OVMF/OVMF_CODE_4M.fd",
+    "/usr/share/OVMF/OVMF_CODE.fd",
+    "/usr/share/ovmf/OVMF.fd",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BootPath {
@@ -69,15 +73,23 @@ impl Artifacts {
 
     /// A clear message when the media have not been built yet.
     pub fn check(&self) -> Result<(), String> {
-        let missing: Vec<String> = [self.disk_img(), self.bzimage(), self.kboot_efi(), self.initramfs()]
-            .iter()
-            .filter(|p| !p.exists())
-            .map(|p| p.display().to_string())
-            .collect();
+        let missing: Vec<String> = [
+            self.disk_img(),
+            self.bzimage(),
+            self.kboot_efi(),
+            self.initramfs(),
+        ]
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!("missing boot media {} — run `cargo xtask image` first", missing.join(", ")))
+            Err(format!(
+                "missing boot media {} — run `cargo xtask image` first",
+                missing.join(", ")
+            ))
         }
     }
 }
@@ -132,7 +144,12 @@ impl MachineConfig {
     pub fn command(&self) -> std::io::Result<(Command, Option<Scratch>)> {
         let mut cmd = Command::new(&self.qemu_binary);
         cmd.args(["-accel", &self.accel, "-machine", "q35", "-cpu", "max"]);
-        cmd.args(["-m", &self.memory_mib.to_string(), "-smp", &self.cpus.to_string()]);
+        cmd.args([
+            "-m",
+            &self.memory_mib.to_string(),
+            "-smp",
+            &self.cpus.to_string(),
+        ]);
         // Serial on stdio, nothing else: no monitor mux, no graphical window.
         cmd.args(["-display", "none", "-vga", "std", "-no-reboot"]);
         if self.interactive {
@@ -141,17 +158,36 @@ impl MachineConfig {
             cmd.args(["-serial", "stdio", "-monitor", "none"]);
         }
         let mut scratch = None;
-        let disk = |path: &Path| format!("file={},format=raw,if=virtio,snapshot=on", path.display());
+        let disk =
+            |path: &Path| format!("file={},format=raw,if=virtio,snapshot=on", path.display());
         match self.boot {
             BootPath::Uefi => {
-                let code = find_ovmf_code().ok_or_else(|| std::io::Error::other("no OVMF firmware found (apt install ovmf)"))?;
-                let vars_template = code.with_file_name(code.file_name().map(|n| n.to_string_lossy().replace("CODE", "VARS")).unwrap_or_default());
-                let dir = std::env::temp_dir().join(format!("kboot-ovmf-{}-{}", std::process::id(), unique()));
+                let code = find_ovmf_code().ok_or_else(|| {
+                    std::io::Error::other("no OVMF firmware found (apt install ovmf)")
+                })?;
+                let vars_template = code.with_file_name(
+                    code.file_name()
+                        .map(|n| n.to_string_lossy().replace("CODE", "VARS"))
+                        .unwrap_or_default(),
+                );
+                let dir = std::env::temp_dir().join(format!(
+                    "kboot-ovmf-{}-{}",
+                    std::process::id(),
+                    unique()
+                ));
                 std::fs::create_dir_all(&dir)?;
                 let vars = dir.join("vars.fd");
-                std::fs::copy(&vars_template, &vars).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", vars_template.display())))?;
-                cmd.arg("-drive").arg(format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display()));
-                cmd.arg("-drive").arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
+                std::fs::copy(&vars_template, &vars).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("{}: {e}", vars_template.display()))
+                })?;
+                cmd.arg("-drive").arg(format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    code.display()
+                ));
+                cmd.arg("-drive").arg(format!(
+                    "if=pflash,format=raw,unit=1,file={}",
+                    vars.display()
+                ));
                 cmd.arg("-drive").arg(disk(&self.artifacts.disk_img()));
                 scratch = Some(Scratch(dir));
             }
@@ -159,13 +195,20 @@ impl MachineConfig {
                 cmd.arg("-drive").arg(disk(&self.artifacts.disk_img()));
             }
             BootPath::Direct => {
-                let kernel = self.kernel_override.clone().unwrap_or_else(|| self.artifacts.bzimage());
-                cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(self.artifacts.initramfs());
+                let kernel = self
+                    .kernel_override
+                    .clone()
+                    .unwrap_or_else(|| self.artifacts.bzimage());
+                cmd.arg("-kernel")
+                    .arg(kernel)
+                    .arg("-initrd")
+                    .arg(self.artifacts.initramfs());
                 cmd.arg("-append").arg(&self.cmdline);
             }
         }
         for extra in &self.extra_disks {
-            cmd.arg("-drive").arg(format!("file={},format=raw,if=virtio", extra.display()));
+            cmd.arg("-drive")
+                .arg(format!("file={},format=raw,if=virtio", extra.display()));
         }
         cmd.args(&self.extra_args);
         Ok((cmd, scratch))
@@ -173,7 +216,10 @@ impl MachineConfig {
 }
 
 pub fn find_ovmf_code() -> Option<PathBuf> {
-    OVMF_CODE_CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists())
+    OVMF_CODE_CANDIDATES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 fn unique() -> u64 {
@@ -184,5 +230,8 @@ fn unique() -> u64 {
 
 /// The workspace root, found from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -32,41 +32,71 @@ fn menu_finds_grub_entry_and_kexecs_it() {
         &[
             (
                 "boot/grub/grub.cfg",
-                qemu_tests::disks::debian_grub_cfg("/boot/vmlinuz-6.1.0-kboot", "/boot/initrd.img-6.1.0-kboot", &format!("console=ttyS0,115200 kboot.mode=shell {MARKER}")),
+                qemu_tests::disks::debian_grub_cfg(
+                    "/boot/vmlinuz-6.1.0-kboot",
+                    "/boot/initrd.img-6.1.0-kboot",
+                    &format!("console=ttyS0,115200 kboot.mode=shell {MARKER}"),
+                ),
             ),
             ("boot/vmlinuz-6.1.0-kboot", kernel),
             ("boot/initrd.img-6.1.0-kboot", initrd),
         ],
     );
     let broken = dir.join("broken.img");
-    gpt_ext4_disk(&broken, "BROKEN", &[("boot/grub/grub.cfg", b"menuentry 'unterminated {\n\tlinux /nope\n\x00\xff garbage".to_vec())]);
+    gpt_ext4_disk(
+        &broken,
+        "BROKEN",
+        &[(
+            "boot/grub/grub.cfg",
+            b"menuentry 'unterminated {\n\tlinux /nope\n\x00\xff garbage".to_vec(),
+        )],
+    );
 
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.cmdline = "console=ttyS0,115200 kboot.timeout=2".into();
     config.memory_mib = 768;
     config.extra_disks = vec![good, broken];
     let mut qemu = Qemu::start("menu_kexec", &config).unwrap();
-    qemu.expect("kboot: ready", BOOT).unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect("kboot: menu", STEP).unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect("Debian GNU/Linux", STEP).unwrap_or_else(|e| panic!("the GRUB entry is not in the menu: {e}"));
-    qemu.expect("kboot: booting 'Debian GNU/Linux'", STEP).unwrap_or_else(|e| panic!("the default entry was not booted: {e}"));
+    qemu.expect("kboot: ready", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: menu", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("Debian GNU/Linux", STEP)
+        .unwrap_or_else(|e| panic!("the GRUB entry is not in the menu: {e}"));
+    qemu.expect("kboot: booting 'Debian GNU/Linux'", STEP)
+        .unwrap_or_else(|e| panic!("the default entry was not booted: {e}"));
     // The second kernel: it prints the command line GRUB's entry asked for.
-    qemu.expect(MARKER, BOOT).unwrap_or_else(|e| panic!("kexec'd kernel did not start with the entry's cmdline: {e}"));
-    qemu.expect("kboot: ready", BOOT).unwrap_or_else(|e| panic!("second kernel did not reach userspace: {e}"));
-    let (cmdline, _) = qemu.shell("cat /proc/cmdline", STEP).unwrap_or_else(|e| panic!("{e}"));
-    assert!(cmdline.contains("root=/dev/vda1 ro") && cmdline.contains(MARKER), "{cmdline}");
+    qemu.expect(MARKER, BOOT)
+        .unwrap_or_else(|e| panic!("kexec'd kernel did not start with the entry's cmdline: {e}"));
+    qemu.expect("kboot: ready", BOOT)
+        .unwrap_or_else(|e| panic!("second kernel did not reach userspace: {e}"));
+    let (cmdline, _) = qemu
+        .shell("cat /proc/cmdline", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        cmdline.contains("root=/dev/vda1 ro") && cmdline.contains(MARKER),
+        "{cmdline}"
+    );
     qemu.send("poweroff\n").unwrap();
-    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "no poweroff");
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
 }
 
 fn debian_kernel() -> PathBuf {
     let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
         .expect("/boot")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
         .collect();
     kernels.sort();
-    kernels.pop().expect("Debian's kernel in /boot (apt install linux-image-amd64; cargo xtask deps does)")
+    kernels
+        .pop()
+        .expect("Debian's kernel in /boot (apt install linux-image-amd64; cargo xtask deps does)")
 }
 
 /// A tiny target initrd: our static binary as /bin/sh and an /init script that proves
@@ -77,25 +107,44 @@ fn target_initrd(dir: &Path) -> Vec<u8> {
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("proc")).unwrap();
     let ws = qemu_tests::machine::workspace_root();
-    let binary = ["target/x86_64-unknown-linux-musl/kboot/kboot", "target/x86_64-unknown-linux-gnu/kboot/kboot"]
-        .iter()
-        .map(|p| ws.join(p))
-        .find(|p| p.exists())
-        .expect("the kboot binary (cargo xtask image)");
+    let binary = [
+        "target/x86_64-unknown-linux-musl/kboot/kboot",
+        "target/x86_64-unknown-linux-gnu/kboot/kboot",
+    ]
+    .iter()
+    .map(|p| ws.join(p))
+    .find(|p| p.exists())
+    .expect("the kboot binary (cargo xtask image)");
     std::fs::copy(binary, root.join("bin/kboot")).unwrap();
     for applet in ["sh", "mount", "echo", "cat", "poweroff"] {
         std::os::unix::fs::symlink("kboot", root.join("bin").join(applet)).unwrap();
     }
     std::fs::write(root.join("init"), "#!/bin/sh\nmount -t proc proc /proc\necho TARGET-\"\"BOOTED\ncat /proc/cmdline\npoweroff\n").unwrap();
-    Command::new("chmod").args(["755", root.join("init").to_str().unwrap()]).status().unwrap();
-    let out = Command::new("sh").arg("-c").arg("find . | sort | cpio -o -H newc --quiet").current_dir(&root).output().unwrap();
-    assert!(out.status.success(), "cpio: {}", String::from_utf8_lossy(&out.stderr));
+    Command::new("chmod")
+        .args(["755", root.join("init").to_str().unwrap()])
+        .status()
+        .unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("find . | sort | cpio -o -H newc --quiet")
+        .current_dir(&root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cpio: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
 fn sha256(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// The number the menu shows in front of `label` (its last rendering).
@@ -103,10 +152,19 @@ fn entry_number(screen: &str, label: &str) -> String {
     // Menu rows look like " 3* Label  vda1  /boot/…"; status lines mention labels too.
     let number = |line: &str| -> Option<String> {
         let before = &line[..line.find(label)?];
-        let digits: String = before.chars().rev().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
+        let digits: String = before
+            .chars()
+            .rev()
+            .skip_while(|c| !c.is_ascii_digit())
+            .take_while(|c| c.is_ascii_digit())
+            .collect();
         (!digits.is_empty()).then(|| digits.chars().rev().collect())
     };
-    screen.lines().rev().find_map(number).unwrap_or_else(|| panic!("{label:?} has no numbered row in the menu:\n{screen}"))
+    screen
+        .lines()
+        .rev()
+        .find_map(number)
+        .unwrap_or_else(|| panic!("{label:?} has no numbered row in the menu:\n{screen}"))
 }
 
 /// Issue #5's scenarios 1, 3 and 4: a corrupt kernel shows the kexec error and the menu
@@ -126,9 +184,15 @@ fn bls_entry_edited_and_booted_after_a_corrupt_kernel_fails() {
         "TARGET",
         &[
             ("boot/grub/grub.cfg", corrupt_cfg.as_bytes().to_vec()),
-            ("boot/vmlinuz-corrupt", b"this is not a kernel\n".repeat(100)),
+            (
+                "boot/vmlinuz-corrupt",
+                b"this is not a kernel\n".repeat(100),
+            ),
             ("loader/entries/debian-test.conf", bls.as_bytes().to_vec()),
-            ("boot/vmlinuz-debian", std::fs::read(debian_kernel()).unwrap()),
+            (
+                "boot/vmlinuz-debian",
+                std::fs::read(debian_kernel()).unwrap(),
+            ),
             ("boot/target-initrd.img", target_initrd(&dir)),
         ],
     );
@@ -139,27 +203,40 @@ fn bls_entry_edited_and_booted_after_a_corrupt_kernel_fails() {
     config.memory_mib = 1024;
     config.extra_disks = vec![disk.clone()];
     let mut qemu = Qemu::start("menu_bls_edit", &config).unwrap();
-    qemu.expect("kboot: menu", BOOT).unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect("Debian BLS Test", STEP).unwrap_or_else(|e| panic!("BLS entry not listed: {e}"));
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("Debian BLS Test", STEP)
+        .unwrap_or_else(|e| panic!("BLS entry not listed: {e}"));
     std::thread::sleep(Duration::from_secs(1));
     let screen = qemu.output();
     let corrupt = entry_number(&screen, "Corrupt Kernel");
     let target = entry_number(&screen, "Debian BLS Test");
 
     qemu.send(&format!("{corrupt}\r")).unwrap();
-    qemu.expect("not a bzImage", STEP).unwrap_or_else(|e| panic!("no kexec error for the corrupt kernel: {e}"));
+    qemu.expect("not a bzImage", STEP)
+        .unwrap_or_else(|e| panic!("no kexec error for the corrupt kernel: {e}"));
     // The menu is still there: choose the BLS entry, edit (e), go to the end (Ctrl-E),
     // append, boot (Enter).
-    qemu.expect("Debian BLS Test", STEP).unwrap_or_else(|e| panic!("menu gone after the error: {e}"));
+    qemu.expect("Debian BLS Test", STEP)
+        .unwrap_or_else(|e| panic!("menu gone after the error: {e}"));
     qemu.send(&format!("{target}")).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     qemu.send("e").unwrap();
     std::thread::sleep(Duration::from_millis(500));
     qemu.send("\x05 kboot_test=1\r").unwrap();
-    qemu.expect("kboot: booting 'Debian BLS Test'", STEP).unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect("TARGET-BOOTED", BOOT).unwrap_or_else(|e| panic!("Debian's kernel did not run the target initrd: {e}"));
+    qemu.expect("kboot: booting 'Debian BLS Test'", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("TARGET-BOOTED", BOOT)
+        .unwrap_or_else(|e| panic!("Debian's kernel did not run the target initrd: {e}"));
     let after_marker = qemu.expect("kboot_test=1", STEP);
-    assert!(after_marker.is_ok(), "target cmdline lacks the edit (log: {})", qemu.log_path().display());
-    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "target did not power off");
+    assert!(
+        after_marker.is_ok(),
+        "target cmdline lacks the edit (log: {})",
+        qemu.log_path().display()
+    );
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "target did not power off"
+    );
     assert_eq!(sha256(&disk), before, "the menu wrote to the disk");
 }

@@ -13,8 +13,15 @@ const BOOT: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_secs(30);
 
 fn host(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{program}: {e} (cargo xtask deps installs it)"));
-    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (cargo xtask deps installs it)"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -29,7 +36,10 @@ fn scratch() -> PathBuf {
 fn host_blkid(image: &Path) -> Vec<(String, String)> {
     host("blkid", &["-p", "-o", "export", image.to_str().unwrap()])
         .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .filter(|(k, _)| ["TYPE", "LABEL", "UUID"].contains(&k.as_str()))
         .collect()
 }
@@ -39,19 +49,61 @@ fn make_disks(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(&content).unwrap();
     std::fs::write(content.join("hello.txt"), "hello from ext4\n").unwrap();
     let ext4 = dir.join("ext4.img");
-    host("mke2fs", &["-q", "-t", "ext4", "-L", "KBOOTEXT", "-U", "3f1c9a52-7d1e-4c55-9a0e-2b8f6e0d1c11", "-d", content.to_str().unwrap(), ext4.to_str().unwrap(), "16M"]);
+    host(
+        "mke2fs",
+        &[
+            "-q",
+            "-t",
+            "ext4",
+            "-L",
+            "KBOOTEXT",
+            "-U",
+            "3f1c9a52-7d1e-4c55-9a0e-2b8f6e0d1c11",
+            "-d",
+            content.to_str().unwrap(),
+            ext4.to_str().unwrap(),
+            "16M",
+        ],
+    );
     let vfat = dir.join("vfat.img");
-    host("mkfs.fat", &["-C", "-n", "KBOOTFAT", "-i", "1234ABCD", vfat.to_str().unwrap(), "8192"]);
+    host(
+        "mkfs.fat",
+        &[
+            "-C",
+            "-n",
+            "KBOOTFAT",
+            "-i",
+            "1234ABCD",
+            vfat.to_str().unwrap(),
+            "8192",
+        ],
+    );
     std::fs::write(dir.join("fat.txt"), "hello from vfat\n").unwrap();
-    let out = Command::new("mcopy").env("MTOOLS_SKIP_CHECK", "1").args(["-i", vfat.to_str().unwrap(), dir.join("fat.txt").to_str().unwrap(), "::fat.txt"]).output().unwrap();
-    assert!(out.status.success(), "mcopy: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("mcopy")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .args([
+            "-i",
+            vfat.to_str().unwrap(),
+            dir.join("fat.txt").to_str().unwrap(),
+            "::fat.txt",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mcopy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (ext4, vfat)
 }
 
 fn sh(qemu: &mut Qemu, command: &str) -> String {
     match qemu.shell(command, STEP) {
         Ok((out, 0)) => out,
-        Ok((out, status)) => panic!("`{command}` exited {status}:\n{out}\n(log: {})", qemu.log_path().display()),
+        Ok((out, status)) => panic!(
+            "`{command}` exited {status}:\n{out}\n(log: {})",
+            qemu.log_path().display()
+        ),
         Err(e) => panic!("`{command}`: {e}"),
     }
 }
@@ -68,17 +120,28 @@ fn serial_session_shell_blkid_mount_respawn_poweroff() {
     config.cmdline = "console=ttyS0,115200 kboot.mode=shell kboot.debug".into();
     config.extra_disks = vec![ext4.clone(), vfat.clone()];
     let mut qemu = Qemu::start("userspace_session", &config).unwrap();
-    qemu.expect("kboot: ready", BOOT).unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: ready", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("# ", STEP).unwrap_or_else(|e| panic!("{e}"));
 
     // Applet links: one per applet the binary lists, plus kboot itself.
-    let applets: usize = sh(&mut qemu, "kboot --list | wc -l").trim().parse().unwrap();
+    let applets: usize = sh(&mut qemu, "kboot --list | wc -l")
+        .trim()
+        .parse()
+        .unwrap();
     let links: usize = sh(&mut qemu, "ls /bin | wc -l").trim().parse().unwrap();
     assert!(applets >= 40, "only {applets} applets");
     assert_eq!(links, applets + 1, "one /bin link per applet plus kboot");
 
     assert!(sh(&mut qemu, "cat /proc/cmdline").contains("kboot.mode=shell"));
-    assert_eq!(sh(&mut qemu, "echo hello world | tr a-z A-Z > /tmp/x && cat /tmp/x").trim(), "HELLO WORLD");
+    assert_eq!(
+        sh(
+            &mut qemu,
+            "echo hello world | tr a-z A-Z > /tmp/x && cat /tmp/x"
+        )
+        .trim(),
+        "HELLO WORLD"
+    );
     let (_, status) = qemu.shell("false", STEP).unwrap();
     assert_eq!(status, 1);
     assert_eq!(sh(&mut qemu, "false || echo fallback").trim(), "fallback");
@@ -86,24 +149,43 @@ fn serial_session_shell_blkid_mount_respawn_poweroff() {
     for (device, image) in [("/dev/vda", &ext4), ("/dev/vdb", &vfat)] {
         let ours = sh(&mut qemu, &format!("blkid {device}"));
         for (key, value) in host_blkid(image) {
-            assert!(ours.contains(&format!("{key}=\"{value}\"")), "blkid {device}: want {key}=\"{value}\" in {ours:?}");
+            assert!(
+                ours.contains(&format!("{key}=\"{value}\"")),
+                "blkid {device}: want {key}=\"{value}\" in {ours:?}"
+            );
         }
     }
     sh(&mut qemu, "mkdir -p /mnt/e /mnt/f && mount -o ro /dev/vda /mnt/e && mount -t vfat -o ro /dev/vdb /mnt/f");
-    assert_eq!(sh(&mut qemu, "cat /mnt/e/hello.txt").trim(), "hello from ext4");
-    assert_eq!(sh(&mut qemu, "cat /mnt/f/fat.txt").trim(), "hello from vfat");
+    assert_eq!(
+        sh(&mut qemu, "cat /mnt/e/hello.txt").trim(),
+        "hello from ext4"
+    );
+    assert_eq!(
+        sh(&mut qemu, "cat /mnt/f/fat.txt").trim(),
+        "hello from vfat"
+    );
     let mounts = sh(&mut qemu, "mount");
-    assert!(mounts.contains("/dev/vda on /mnt/e type ext4 (ro"), "{mounts}");
+    assert!(
+        mounts.contains("/dev/vda on /mnt/e type ext4 (ro"),
+        "{mounts}"
+    );
 
     // Kill the front end: PID 1 must start a new one.
     let old_pid = sh(&mut qemu, "echo $$").trim().to_string();
     qemu.send("kill -9 $$\n").unwrap();
-    qemu.expect("init: sh on /dev/ttyS0 exited", STEP).unwrap_or_else(|e| panic!("PID 1 did not see the shell die: {e}"));
-    qemu.expect("kboot# ", STEP).unwrap_or_else(|e| panic!("no new prompt after kill -9: {e}"));
+    qemu.expect("init: sh on /dev/ttyS0 exited", STEP)
+        .unwrap_or_else(|e| panic!("PID 1 did not see the shell die: {e}"));
+    qemu.expect("kboot# ", STEP)
+        .unwrap_or_else(|e| panic!("no new prompt after kill -9: {e}"));
     let new_pid = sh(&mut qemu, "echo $$").trim().to_string();
     assert_ne!(old_pid, new_pid, "the shell was not respawned");
 
     qemu.send("poweroff\n").unwrap();
-    let status = qemu.wait_exit(Duration::from_secs(60)).unwrap_or_else(|| panic!("still running after poweroff (log: {})", qemu.log_path().display()));
+    let status = qemu.wait_exit(Duration::from_secs(60)).unwrap_or_else(|| {
+        panic!(
+            "still running after poweroff (log: {})",
+            qemu.log_path().display()
+        )
+    });
     assert!(status.success());
 }

@@ -8,7 +8,11 @@ fn walk(path: &Path) -> Result<(), DumpError> {
     let init = dump.var("init_task")?;
     for task in list_for_each_entry(&init.field("tasks")?, "struct task_struct", "tasks")? {
         let task = task?;
-        println!("{:>6} {}", task.field("pid")?.as_i64()?, task.field("comm")?.string()?);
+        println!(
+            "{:>6} {}",
+            task.field("pid")?.as_i64()?,
+            task.field("comm")?.string()?
+        );
     }
     Ok(())
 }

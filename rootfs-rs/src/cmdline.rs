@@ -25,7 +25,14 @@ pub struct KbootArgs {
 
 impl Default for KbootArgs {
     fn default() -> Self {
-        KbootArgs { mode: Mode::Auto, timeout_secs: None, debug: false, local_only: false, hostname: "kboot".into(), unknown: Vec::new() }
+        KbootArgs {
+            mode: Mode::Auto,
+            timeout_secs: None,
+            debug: false,
+            local_only: false,
+            hostname: "kboot".into(),
+            unknown: Vec::new(),
+        }
     }
 }
 
@@ -96,7 +103,10 @@ mod tests {
     fn bad_values_are_reported_not_fatal() {
         let a = parse("kboot.timeout=soon kboot.mode=party kboot.frobnicate");
         assert_eq!(a.timeout_secs, None);
-        assert_eq!(a.unknown, ["kboot.timeout=soon", "kboot.mode=party", "kboot.frobnicate"]);
+        assert_eq!(
+            a.unknown,
+            ["kboot.timeout=soon", "kboot.mode=party", "kboot.frobnicate"]
+        );
     }
 
     #[test]

@@ -25,8 +25,17 @@ pub fn kernel_consoles() -> Vec<PathBuf> {
 /// The console the prompt runs on: the first serial one, else the first listed.
 pub fn interactive_console() -> PathBuf {
     let consoles = kernel_consoles();
-    let is_serial = |p: &&PathBuf| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("ttyS") || n.to_string_lossy().starts_with("hvc"));
-    consoles.iter().find(is_serial).or(consoles.first()).cloned().unwrap_or_else(|| PathBuf::from("/dev/console"))
+    let is_serial = |p: &&PathBuf| {
+        p.file_name().is_some_and(|n| {
+            n.to_string_lossy().starts_with("ttyS") || n.to_string_lossy().starts_with("hvc")
+        })
+    };
+    consoles
+        .iter()
+        .find(is_serial)
+        .or(consoles.first())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("/dev/console"))
 }
 
 /// Writes `text` to every console; a console that cannot be opened is skipped.

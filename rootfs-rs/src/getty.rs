@@ -22,14 +22,21 @@ pub fn main(args: &[OsString]) -> i32 {
             return 1;
         }
     };
-    for dup in [rustix::stdio::dup2_stdin, rustix::stdio::dup2_stdout, rustix::stdio::dup2_stderr] {
+    for dup in [
+        rustix::stdio::dup2_stdin,
+        rustix::stdio::dup2_stdout,
+        rustix::stdio::dup2_stderr,
+    ] {
         if let Err(err) = dup(&terminal) {
             eprintln!("getty: dup2: {err}");
             return 1;
         }
     }
     drop(terminal);
-    let err = Command::new("/proc/self/exe").arg0(&command[0]).args(&command[1..]).exec();
+    let err = Command::new("/proc/self/exe")
+        .arg0(&command[0])
+        .args(&command[1..])
+        .exec();
     eprintln!("getty: exec {}: {err}", command[0].to_string_lossy());
     1
 }

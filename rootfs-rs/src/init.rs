@@ -34,7 +34,11 @@ pub fn main(_args: &[OsString]) -> i32 {
         console::announce(&format!("init: ignoring unknown kboot switch {word:?}\n"));
     }
     let mode = effective_mode(&args);
-    console::announce(&format!("\nkboot-rs {} (PID {}, mode {mode:?})\nkboot: ready\n", crate::VERSION, std::process::id()));
+    console::announce(&format!(
+        "\nkboot-rs {} (PID {}, mode {mode:?})\nkboot: ready\n",
+        crate::VERSION,
+        std::process::id()
+    ));
     Supervisor::new(&args, mode).run()
 }
 
@@ -52,11 +56,41 @@ fn mount_basics() {
     let mounts: [(&str, &str, &str, MountFlags, &str); 7] = [
         ("proc", "/proc", "proc", basic, ""),
         ("sysfs", "/sys", "sysfs", basic, ""),
-        ("devtmpfs", "/dev", "devtmpfs", MountFlags::NOSUID, "mode=0755"),
-        ("devpts", "/dev/pts", "devpts", MountFlags::NOSUID | MountFlags::NOEXEC, "mode=0620,ptmxmode=0666"),
-        ("tmpfs", "/run", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, "mode=0755"),
-        ("tmpfs", "/tmp", "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, "mode=1777"),
-        ("efivarfs", "/sys/firmware/efi/efivars", "efivarfs", basic, ""),
+        (
+            "devtmpfs",
+            "/dev",
+            "devtmpfs",
+            MountFlags::NOSUID,
+            "mode=0755",
+        ),
+        (
+            "devpts",
+            "/dev/pts",
+            "devpts",
+            MountFlags::NOSUID | MountFlags::NOEXEC,
+            "mode=0620,ptmxmode=0666",
+        ),
+        (
+            "tmpfs",
+            "/run",
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+            "mode=0755",
+        ),
+        (
+            "tmpfs",
+            "/tmp",
+            "tmpfs",
+            MountFlags::NOSUID | MountFlags::NODEV,
+            "mode=1777",
+        ),
+        (
+            "efivarfs",
+            "/sys/firmware/efi/efivars",
+            "efivarfs",
+            basic,
+            "",
+        ),
     ];
     for (source, target, fstype, flags, data) in mounts {
         if fstype == "efivarfs" && !Path::new("/sys/firmware/efi").exists() {
@@ -111,11 +145,26 @@ impl Supervisor {
             Mode::Shell => FrontEnd::Shell,
             Mode::Menu | Mode::Auto => FrontEnd::Menu,
         };
-        let mut slots = vec![Slot { console: primary.clone(), front_end: primary_front_end, starts: Vec::new() }];
-        for other in console::kernel_consoles().into_iter().filter(|c| *c != primary) {
-            slots.push(Slot { console: other, front_end: FrontEnd::Shell, starts: Vec::new() });
+        let mut slots = vec![Slot {
+            console: primary.clone(),
+            front_end: primary_front_end,
+            starts: Vec::new(),
+        }];
+        for other in console::kernel_consoles()
+            .into_iter()
+            .filter(|c| *c != primary)
+        {
+            slots.push(Slot {
+                console: other,
+                front_end: FrontEnd::Shell,
+                starts: Vec::new(),
+            });
         }
-        Supervisor { slots, running: HashMap::new(), debug: args.debug }
+        Supervisor {
+            slots,
+            running: HashMap::new(),
+            debug: args.debug,
+        }
     }
 
     fn run(mut self) -> ! {
@@ -128,7 +177,11 @@ impl Supervisor {
                     let pid = pid.as_raw_nonzero().get() as u32;
                     if let Some(index) = self.running.remove(&pid) {
                         if self.debug {
-                            console::announce(&format!("init: {} on {} exited ({status:?})\n", self.slots[index].front_end.applet(), self.slots[index].console.display()));
+                            console::announce(&format!(
+                                "init: {} on {} exited ({status:?})\n",
+                                self.slots[index].front_end.applet(),
+                                self.slots[index].console.display()
+                            ));
                         }
                         self.start(index);
                     }
@@ -152,7 +205,11 @@ impl Supervisor {
         let slot = &mut self.slots[index];
         slot.starts.retain(|t| t.elapsed() < RESPAWN_WINDOW);
         if slot.starts.len() >= RESPAWN_LIMIT && slot.front_end != FrontEnd::Shell {
-            console::announce(&format!("init: {} keeps exiting; falling back to the shell on {}\n", slot.front_end.applet(), slot.console.display()));
+            console::announce(&format!(
+                "init: {} keeps exiting; falling back to the shell on {}\n",
+                slot.front_end.applet(),
+                slot.console.display()
+            ));
             slot.front_end = FrontEnd::Shell;
             slot.starts.clear();
         } else if slot.starts.len() >= RESPAWN_LIMIT {
@@ -177,7 +234,10 @@ impl Supervisor {
             Ok(child) => {
                 self.running.insert(child.id(), index);
             }
-            Err(err) => console::announce(&format!("init: cannot start {}: {err}\n", slot.front_end.applet())),
+            Err(err) => console::announce(&format!(
+                "init: cannot start {}: {err}\n",
+                slot.front_end.applet()
+            )),
         }
     }
 }

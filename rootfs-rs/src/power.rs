@@ -29,7 +29,9 @@ fn power_action(command: RebootCommand, name: &str) -> i32 {
 pub fn quiesce_filesystems() {
     rustix::fs::sync();
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    let pseudo = ["proc", "sysfs", "devtmpfs", "tmpfs", "devpts", "efivarfs", "rootfs", "ramfs"];
+    let pseudo = [
+        "proc", "sysfs", "devtmpfs", "tmpfs", "devpts", "efivarfs", "rootfs", "ramfs",
+    ];
     let mut targets: Vec<(String, String)> = mounts
         .lines()
         .filter_map(|l| {
@@ -54,7 +56,9 @@ fn unescape_mount_path(raw: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match octal {
             Some(d) => {
                 out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
@@ -73,7 +77,10 @@ fn unescape_mount_path(raw: &str) -> String {
 mod tests {
     #[test]
     fn mount_paths_are_unescaped() {
-        assert_eq!(super::unescape_mount_path(r"/mnt/my\040disk"), "/mnt/my disk");
+        assert_eq!(
+            super::unescape_mount_path(r"/mnt/my\040disk"),
+            "/mnt/my disk"
+        );
         assert_eq!(super::unescape_mount_path(r"/a\\b\0"), r"/a\\b\0");
     }
 }

@@ -8,7 +8,11 @@ use common::{guest_view, qemu_fixture};
 use std::process::Command;
 
 fn triage(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_kboot")).arg("triage").args(args).output().expect("run triage");
+    let out = Command::new(env!("CARGO_BIN_EXE_kboot"))
+        .arg("triage")
+        .args(args)
+        .output()
+        .expect("run triage");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -22,7 +26,10 @@ fn usage_help_and_missing_files() {
     assert_eq!(code, 0);
     assert!(out.starts_with("usage: triage [DUMP]"));
     let (code, _, err) = triage(&["/x"]);
-    assert_eq!((code, err.trim()), (1, "triage: /x: No such file or directory"));
+    assert_eq!(
+        (code, err.trim()),
+        (1, "triage: /x: No such file or directory")
+    );
     let (code, _, err) = triage(&["--section", "nope"]);
     assert_eq!(code, 2);
     assert!(err.starts_with("triage: unknown section nope"), "{err}");
@@ -67,13 +74,21 @@ fn json_report_is_valid_and_typed_as_documented() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3");
-    std::io::Write::write_all(py.stdin.as_mut().expect("stdin"), json.as_bytes()).expect("feed json");
+    std::io::Write::write_all(py.stdin.as_mut().expect("stdin"), json.as_bytes())
+        .expect("feed json");
     let out = py.wait_with_output().expect("python3 result");
-    assert!(out.status.success(), "JSON check failed on: {}", &json[..json.len().min(2000)]);
+    assert!(
+        out.status.success(),
+        "JSON check failed on: {}",
+        &json[..json.len().min(2000)]
+    );
     let summary = String::from_utf8_lossy(&out.stdout);
     let release = guest_view(&dir).release;
     assert!(summary.starts_with(&release), "{summary}");
-    assert!(summary.trim().ends_with(" 40"), "log_tail holds the last 40 lines: {summary}");
+    assert!(
+        summary.trim().ends_with(" 40"),
+        "log_tail holds the last 40 lines: {summary}"
+    );
 }
 
 #[test]
@@ -83,25 +98,52 @@ fn text_sections_and_the_api_example() {
     let path = dump.to_str().expect("utf-8 path");
     let (code, out, _) = triage(&[path, "--section", "ps", "--section", "net"]);
     assert_eq!(code, 0);
-    assert!(out.contains("== PS ==") && out.contains("== NETWORK ==") && !out.contains("== MEMORY =="));
-    assert!(out.lines().any(|l| l.contains("kb-fifo") && l.contains("FIFO") && l.contains(" 50 ")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("tcp ") && l.contains(":7777") && l.ends_with("LISTEN")), "{out}");
+    assert!(
+        out.contains("== PS ==") && out.contains("== NETWORK ==") && !out.contains("== MEMORY ==")
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("kb-fifo") && l.contains("FIFO") && l.contains(" 50 ")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("tcp ") && l.contains(":7777") && l.ends_with("LISTEN")),
+        "{out}"
+    );
     let (_, dmesg, _) = triage(&[path, "--section", "log", "--dmesg"]);
     assert!(dmesg.lines().filter(|l| l.starts_with('[')).count() > 40);
     assert!(dmesg.contains("Linux version "));
 
     // examples/walk_tasks.rs prints what the guest listed.
     let status = Command::new(env!("CARGO"))
-        .args(["run", "-q", "-p", "rootfs-rs", "--example", "walk_tasks", "--", path])
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "rootfs-rs",
+            "--example",
+            "walk_tasks",
+            "--",
+            path,
+        ])
         .env("CARGO_BUILD_JOBS", "1")
         .output()
         .expect("cargo run --example");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let text = String::from_utf8_lossy(&status.stdout);
     for (pid, comm) in &guest_view(&dir).tasks {
         assert!(
-            text.lines().any(|l| l.trim_start().starts_with(&format!("{pid} "))
-                && common::comm_matches(l.trim_start().split_once(' ').map_or("", |p| p.1), comm)),
+            text.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{pid} "))
+                    && common::comm_matches(
+                        l.trim_start().split_once(' ').map_or("", |p| p.1),
+                        comm
+                    )),
             "pid {pid} {comm}"
         );
     }

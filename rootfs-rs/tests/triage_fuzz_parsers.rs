@@ -65,7 +65,11 @@ fn hammer(name: &str, target: fn(&[u8]), seeds: &[Vec<u8>], rounds: usize) {
         };
         target(&input);
     }
-    assert!(start.elapsed() < Duration::from_secs(120), "{name}: {rounds} inputs took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(120),
+        "{name}: {rounds} inputs took {:?}",
+        start.elapsed()
+    );
 }
 
 fn file_head(rel: &str, len: usize) -> Option<Vec<u8>> {
@@ -117,7 +121,12 @@ fn btf_parser_survives_random_input() {
 
 #[test]
 fn kallsyms_decoder_survives_random_input() {
-    hammer("kallsyms", fuzz::kallsyms, &[with_prefix(&[3, 0, 0, 0], 9000)], 2000);
+    hammer(
+        "kallsyms",
+        fuzz::kallsyms,
+        &[with_prefix(&[3, 0, 0, 0], 9000)],
+        2000,
+    );
 }
 
 #[test]

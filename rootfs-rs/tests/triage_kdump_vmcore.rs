@@ -50,9 +50,21 @@ fn the_crashing_cpu_is_found_in_the_notes() {
     let cpu = &dump.notes.cpus[panic_cpu as usize];
     assert_eq!(cpu.pid, Some(1));
     let (sym, _) = dump.kallsyms.symbolize(cpu.reg("rip").unwrap()).unwrap();
-    assert!(sym.name.contains("crash"), "crashing CPU stopped in {}", sym.name);
-    let curr = dump.per_cpu("runqueues", panic_cpu as u32).unwrap().field("curr").unwrap();
-    assert_eq!(curr.field("pid").unwrap().as_i64().unwrap(), 1, "rq->curr of the crashing CPU");
+    assert!(
+        sym.name.contains("crash"),
+        "crashing CPU stopped in {}",
+        sym.name
+    );
+    let curr = dump
+        .per_cpu("runqueues", panic_cpu as u32)
+        .unwrap()
+        .field("curr")
+        .unwrap();
+    assert_eq!(
+        curr.field("pid").unwrap().as_i64().unwrap(),
+        1,
+        "rq->curr of the crashing CPU"
+    );
 }
 
 #[test]
@@ -68,25 +80,36 @@ fn filtered_pages_are_reported_and_kept_pages_agree() {
     let Some(dir) = kdump_fixture() else { return };
     let full = open_path(&dir.join("vmcore.proc.elf")).unwrap();
     let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
-    for name in ["vmcore.d31.zlib", "vmcore.d31.lzo", "vmcore.d31.lzo.flat"].into_iter().chain(recompressed()) {
+    for name in ["vmcore.d31.zlib", "vmcore.d31.lzo", "vmcore.d31.lzo.flat"]
+        .into_iter()
+        .chain(recompressed())
+    {
         let filtered = open_path(&dir.join(name)).unwrap();
         let (mut kept, mut excluded) = (0, 0);
         for pfn in (0..(768u64 << 8)).step_by(7) {
             match filtered.phys.read_phys(pfn << 12, &mut b) {
                 Ok(()) => {
-                    full.phys.read_phys(pfn << 12, &mut a).unwrap_or_else(|e| panic!("{name} pfn {pfn:#x}: {e}"));
+                    full.phys
+                        .read_phys(pfn << 12, &mut a)
+                        .unwrap_or_else(|e| panic!("{name} pfn {pfn:#x}: {e}"));
                     assert!(a == b, "{name}: pfn {pfn:#x} differs from /proc/vmcore");
                     kept += 1;
                 }
                 Err(DumpError::PageExcluded(addr)) => {
                     assert_eq!(addr, pfn << 12);
-                    assert!(full.phys.read_phys(pfn << 12, &mut a).is_ok(), "excluded page exists in full dump");
+                    assert!(
+                        full.phys.read_phys(pfn << 12, &mut a).is_ok(),
+                        "excluded page exists in full dump"
+                    );
                     excluded += 1;
                 }
                 Err(DumpError::NotInDump(_)) => {}
                 Err(e) => panic!("{name}: pfn {pfn:#x}: {e}"),
             }
         }
-        assert!(kept > 1000 && excluded > 1000, "{name}: kept {kept}, excluded {excluded}");
+        assert!(
+            kept > 1000 && excluded > 1000,
+            "{name}: kept {kept}, excluded {excluded}"
+        );
     }
 }

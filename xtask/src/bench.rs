@@ -32,10 +32,16 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     let debian = debian_kernel();
     let mut rows = vec![
         row("bzImage (kboot lean kernel)", size(&outputs.bzimage)),
-        row("kboot binary (static, stripped)", size(&outputs.kboot_binary)),
+        row(
+            "kboot binary (static, stripped)",
+            size(&outputs.kboot_binary),
+        ),
         row("initramfs (raw cpio)", size(&outputs.initramfs_raw)),
         row("initramfs (compressed)", size(&outputs.initramfs)),
-        row("kboot.efi (kernel + initramfs + cmdline)", size(&outputs.kboot_efi)),
+        row(
+            "kboot.efi (kernel + initramfs + cmdline)",
+            size(&outputs.kboot_efi),
+        ),
         row("disk.img", size(&outputs.disk_img)),
     ];
     if let Some(k) = &debian {
@@ -50,23 +56,40 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     let artifacts = Artifacts::in_dir(ws.out_dir());
     let mut cases: Vec<(String, MachineConfig)> = BootPath::ALL
         .iter()
-        .map(|&p| (format!("kboot kernel, {} path", p.name()), MachineConfig::new(p, artifacts.clone())))
+        .map(|&p| {
+            (
+                format!("kboot kernel, {} path", p.name()),
+                MachineConfig::new(p, artifacts.clone()),
+            )
+        })
         .collect();
     match &debian {
         Some(kernel) => {
             let mut config = MachineConfig::new(BootPath::Direct, artifacts.clone());
             config.kernel_override = Some(kernel.clone());
-            cases.push((format!("peer: Debian {} + our initramfs, direct", file_name(kernel)), config));
+            cases.push((
+                format!("peer: Debian {} + our initramfs, direct", file_name(kernel)),
+                config,
+            ));
         }
-        None => println!("  (no Debian kernel in /boot: apt install linux-image-amd64 for the side-by-side row)"),
+        None => println!(
+            "  (no Debian kernel in /boot: apt install linux-image-amd64 for the side-by-side row)"
+        ),
     }
     let mut rows = Vec::new();
     for (label, config) in &cases {
         let times = stage(&format!("boot: {label}"), || boot_times(label, config))?;
         let mut sorted = times.clone();
         sorted.sort();
-        let shown: Vec<String> = times.iter().map(|t| format!("{:.2}", t.as_secs_f64())).collect();
-        rows.push(vec![label.clone(), format!("{:.2} s", sorted[sorted.len() / 2].as_secs_f64()), shown.join(" / ")]);
+        let shown: Vec<String> = times
+            .iter()
+            .map(|t| format!("{:.2}", t.as_secs_f64()))
+            .collect();
+        rows.push(vec![
+            label.clone(),
+            format!("{:.2} s", sorted[sorted.len() / 2].as_secs_f64()),
+            shown.join(" / "),
+        ]);
     }
     print_table(&["boot", "median", "runs (s)"], &rows);
     menu_figures(ws)
@@ -78,14 +101,21 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let artifacts = Artifacts::in_dir(ws.out_dir());
     let disk = ws.target().join("bench/menu-disk.img");
     std::fs::create_dir_all(ws.target().join("bench")).map_err(|e| e.to_string())?;
-    let grub_cfg = qemu_tests::disks::debian_grub_cfg("/boot/vmlinuz-kboot", "/boot/initrd-kboot", "console=ttyS0,115200 kboot.mode=shell");
+    let grub_cfg = qemu_tests::disks::debian_grub_cfg(
+        "/boot/vmlinuz-kboot",
+        "/boot/initrd-kboot",
+        "console=ttyS0,115200 kboot.mode=shell",
+    );
     qemu_tests::disks::gpt_ext4_disk(
         &disk,
         "BENCH",
         &[
             ("boot/grub/grub.cfg", grub_cfg),
             ("boot/vmlinuz-kboot", image_cmd::read(&artifacts.bzimage())?),
-            ("boot/initrd-kboot", image_cmd::read(&artifacts.initramfs())?),
+            (
+                "boot/initrd-kboot",
+                image_cmd::read(&artifacts.initramfs())?,
+            ),
         ],
     )?;
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
@@ -95,22 +125,38 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let mut menu_drawn = Vec::new();
     let mut to_target = Vec::new();
     for i in 0..RUNS {
-        let mut qemu = Qemu::start(&format!("bench-menu-{i}"), &config).map_err(|e| e.to_string())?;
-        menu_drawn.push(qemu.expect("kboot: menu", DEADLINE).map_err(|e| e.to_string())?);
-        let chosen = qemu.expect("kboot: booting", DEADLINE).map_err(|e| e.to_string())?;
-        let target = qemu.expect("Linux version", DEADLINE).map_err(|e| e.to_string())?;
+        let mut qemu =
+            Qemu::start(&format!("bench-menu-{i}"), &config).map_err(|e| e.to_string())?;
+        menu_drawn.push(
+            qemu.expect("kboot: menu", DEADLINE)
+                .map_err(|e| e.to_string())?,
+        );
+        let chosen = qemu
+            .expect("kboot: booting", DEADLINE)
+            .map_err(|e| e.to_string())?;
+        let target = qemu
+            .expect("Linux version", DEADLINE)
+            .map_err(|e| e.to_string())?;
         to_target.push(target - chosen);
     }
     let median = |v: &mut Vec<Duration>| {
         v.sort();
         format!("{:.2} s", v[v.len() / 2].as_secs_f64())
     };
-    println!("\nBoot menu (TCG, {RUNS} runs, median; one GPT/ext4 disk with a Debian-style grub.cfg)");
+    println!(
+        "\nBoot menu (TCG, {RUNS} runs, median; one GPT/ext4 disk with a Debian-style grub.cfg)"
+    );
     print_table(
         &["", "median"],
         &[
-            vec!["QEMU start → menu drawn (kernel + disk scan)".into(), median(&mut menu_drawn)],
-            vec!["entry chosen → target kernel's first message (kexec)".into(), median(&mut to_target)],
+            vec![
+                "QEMU start → menu drawn (kernel + disk scan)".into(),
+                median(&mut menu_drawn),
+            ],
+            vec![
+                "entry chosen → target kernel's first message (kexec)".into(),
+                median(&mut to_target),
+            ],
         ],
     );
     Ok(())
@@ -124,14 +170,29 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
     println!("\nUserspace: kboot vs busybox-static ({RUNS} runs each, on this host)");
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let applets = image_cmd::list_applets(kboot)?.len();
-    let busybox_applets = std::process::Command::new(BUSYBOX).arg("--list").output().map(|o| o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()).unwrap_or(0);
+    let busybox_applets = std::process::Command::new(BUSYBOX)
+        .arg("--list")
+        .output()
+        .map(|o| {
+            o.stdout
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count()
+        })
+        .unwrap_or(0);
     if busybox_applets == 0 {
-        return Err(format!("{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)"));
+        return Err(format!(
+            "{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)"
+        ));
     }
     let time_runs = |binary: &Path, args: &[&str]| -> crate::Result<f64> {
         let start = std::time::Instant::now();
         for _ in 0..RUNS {
-            let status = std::process::Command::new(binary).args(args).stdout(std::process::Stdio::null()).status().map_err(|e| format!("{}: {e}", binary.display()))?;
+            let status = std::process::Command::new(binary)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .status()
+                .map_err(|e| format!("{}: {e}", binary.display()))?;
             if !status.success() {
                 return Err(format!("{} {args:?} failed: {status}", binary.display()));
             }
@@ -140,15 +201,35 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
     };
     let busybox = Path::new(BUSYBOX);
     let mut rows = vec![
-        vec!["binary size (static, stripped)".into(), human_size(size(kboot)), human_size(size(busybox))],
-        vec!["applets".into(), applets.to_string(), busybox_applets.to_string()],
-        vec!["budget: binary <= 1.5 MiB, initramfs <= 1 MiB".into(), format!("{} / {}", human_size(size(kboot)), human_size(size(initramfs))), String::new()],
+        vec![
+            "binary size (static, stripped)".into(),
+            human_size(size(kboot)),
+            human_size(size(busybox)),
+        ],
+        vec![
+            "applets".into(),
+            applets.to_string(),
+            busybox_applets.to_string(),
+        ],
+        vec![
+            "budget: binary <= 1.5 MiB, initramfs <= 1 MiB".into(),
+            format!(
+                "{} / {}",
+                human_size(size(kboot)),
+                human_size(size(initramfs))
+            ),
+            String::new(),
+        ],
     ];
     // "/bin/" with the slash: on merged-/usr systems /bin is a symlink to usr/bin.
     for args in [&["true"][..], &["ls", "-l", "/bin/"][..]] {
         let ours = time_runs(kboot, args)?;
         let theirs = time_runs(busybox, args)?;
-        rows.push(vec![format!("{RUNS} x `{}`", args.join(" ")), format!("{ours:.2} s"), format!("{theirs:.2} s")]);
+        rows.push(vec![
+            format!("{RUNS} x `{}`", args.join(" ")),
+            format!("{ours:.2} s"),
+            format!("{theirs:.2} s"),
+        ]);
     }
     print_table(&["", "kboot", "busybox-static"], &rows);
     let over_budget = size(kboot) > 1536 * 1024 || size(initramfs) > 1024 * 1024;
@@ -173,43 +254,89 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
     ];
     println!("\nTriage: open + full report (median of 3; budget 1 s and 64 MiB peak RSS)");
     if !fixtures.join(dumps[2].1).exists() {
-        println!("  (no dump fixtures in {}: `cargo xtask test` makes them)", fixtures.display());
+        println!(
+            "  (no dump fixtures in {}: `cargo xtask test` makes them)",
+            fixtures.display()
+        );
         return Ok(());
     }
     let mut rows = Vec::new();
     for (label, rel) in dumps {
         let dump = fixtures.join(rel);
         let size = std::fs::metadata(&dump).map(|m| m.len()).unwrap_or(0);
-        let (secs, rss_kib) = timed_median(kboot.as_os_str(), &["triage".as_ref(), dump.as_os_str()], 3)?;
-        let verdict = if secs <= 1.0 && rss_kib <= 64 * 1024 { "ok" } else { "OVER BUDGET" };
-        rows.push(vec![label.to_string(), human_size(size), format!("{secs:.2} s"), format!("{:.1} MiB", rss_kib as f64 / 1024.0), verdict.to_string()]);
+        let (secs, rss_kib) =
+            timed_median(kboot.as_os_str(), &["triage".as_ref(), dump.as_os_str()], 3)?;
+        let verdict = if secs <= 1.0 && rss_kib <= 64 * 1024 {
+            "ok"
+        } else {
+            "OVER BUDGET"
+        };
+        rows.push(vec![
+            label.to_string(),
+            human_size(size),
+            format!("{secs:.2} s"),
+            format!("{:.1} MiB", rss_kib as f64 / 1024.0),
+            verdict.to_string(),
+        ]);
     }
     print_table(&["dump", "size", "time", "peak RSS", ""], &rows);
 
     // makedumpfile refuses an existing output file, so both commands run under the same
     // `sh -c` that removes it first; the shell's start-up is in both figures.
     let vmcore = fixtures.join(dumps[2].1).display().to_string();
-    let out = std::env::temp_dir().join("kboot-bench-dmesg.txt").display().to_string();
+    let out = std::env::temp_dir()
+        .join("kboot-bench-dmesg.txt")
+        .display()
+        .to_string();
     // One run is ~5 ms, below /usr/bin/time's 10 ms resolution: time 50 in a loop.
     const LOOPS: f64 = 50.0;
     let sh = |script: String| {
-        timed_median("sh".as_ref(), &["-c".as_ref(), format!("for i in $(seq {LOOPS}); do {script} || exit 1; done").as_ref()], 3).map(|(secs, rss)| (secs / LOOPS, rss))
+        timed_median(
+            "sh".as_ref(),
+            &[
+                "-c".as_ref(),
+                format!("for i in $(seq {LOOPS}); do {script} || exit 1; done").as_ref(),
+            ],
+            3,
+        )
+        .map(|(secs, rss)| (secs / LOOPS, rss))
     };
-    let ours = sh(format!("rm -f '{out}'; '{}' triage '{vmcore}' --section log --dmesg > '{out}'", kboot.display()))?;
-    let theirs = sh(format!("rm -f '{out}'; makedumpfile --dump-dmesg '{vmcore}' '{out}' > /dev/null"));
+    let ours = sh(format!(
+        "rm -f '{out}'; '{}' triage '{vmcore}' --section log --dmesg > '{out}'",
+        kboot.display()
+    ))?;
+    let theirs = sh(format!(
+        "rm -f '{out}'; makedumpfile --dump-dmesg '{vmcore}' '{out}' > /dev/null"
+    ));
     let _ = std::fs::remove_file(&out);
     println!("\nKernel log from the genuine vmcore (per run; median of 3 x 50 runs)");
-    let mut rows = vec![vec!["kboot triage --section log --dmesg".to_string(), format!("{:.1} ms", ours.0 * 1000.0), format!("{:.1} MiB", ours.1 as f64 / 1024.0)]];
+    let mut rows = vec![vec![
+        "kboot triage --section log --dmesg".to_string(),
+        format!("{:.1} ms", ours.0 * 1000.0),
+        format!("{:.1} MiB", ours.1 as f64 / 1024.0),
+    ]];
     match theirs {
-        Ok((secs, rss)) => rows.push(vec!["peer: makedumpfile --dump-dmesg".into(), format!("{:.1} ms", secs * 1000.0), format!("{:.1} MiB", rss as f64 / 1024.0)]),
-        Err(e) => rows.push(vec!["peer: makedumpfile --dump-dmesg".into(), format!("failed: {}", e.lines().next().unwrap_or("")), String::new()]),
+        Ok((secs, rss)) => rows.push(vec![
+            "peer: makedumpfile --dump-dmesg".into(),
+            format!("{:.1} ms", secs * 1000.0),
+            format!("{:.1} MiB", rss as f64 / 1024.0),
+        ]),
+        Err(e) => rows.push(vec![
+            "peer: makedumpfile --dump-dmesg".into(),
+            format!("failed: {}", e.lines().next().unwrap_or("")),
+            String::new(),
+        ]),
     }
     print_table(&["", "time", "peak RSS"], &rows);
     Ok(())
 }
 
 /// Median wall time and the largest peak RSS (KiB) over `runs`, via /usr/bin/time.
-fn timed_median(program: &std::ffi::OsStr, args: &[&std::ffi::OsStr], runs: usize) -> crate::Result<(f64, u64)> {
+fn timed_median(
+    program: &std::ffi::OsStr,
+    args: &[&std::ffi::OsStr],
+    runs: usize,
+) -> crate::Result<(f64, u64)> {
     let mut times = Vec::new();
     let mut peak = 0;
     for _ in 0..runs {
@@ -222,11 +349,18 @@ fn timed_median(program: &std::ffi::OsStr, args: &[&std::ffi::OsStr], runs: usiz
             .map_err(|e| format!("/usr/bin/time: {e} (apt install time)"))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
-            return Err(format!("{} failed: {}", program.to_string_lossy(), stderr.trim()));
+            return Err(format!(
+                "{} failed: {}",
+                program.to_string_lossy(),
+                stderr.trim()
+            ));
         }
         let figures = stderr.rsplit("@@").next().unwrap_or("");
         let mut it = figures.split_whitespace();
-        let secs: f64 = it.next().and_then(|v| v.parse().ok()).ok_or_else(|| format!("no timing in {stderr:?}"))?;
+        let secs: f64 = it
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("no timing in {stderr:?}"))?;
         let rss: u64 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
         times.push(secs);
         peak = peak.max(rss);
@@ -238,9 +372,17 @@ fn timed_median(program: &std::ffi::OsStr, args: &[&std::ffi::OsStr], runs: usiz
 fn boot_times(label: &str, config: &MachineConfig) -> crate::Result<Vec<Duration>> {
     (0..RUNS)
         .map(|i| {
-            let name = format!("bench-{}-{i}", label.split(',').next().unwrap_or("run").replace([' ', ':', '+'], "_"));
+            let name = format!(
+                "bench-{}-{i}",
+                label
+                    .split(',')
+                    .next()
+                    .unwrap_or("run")
+                    .replace([' ', ':', '+'], "_")
+            );
             let mut qemu = Qemu::start(&name, config).map_err(|e| e.to_string())?;
-            qemu.expect("kboot: ready", DEADLINE).map_err(|e| e.to_string())
+            qemu.expect("kboot: ready", DEADLINE)
+                .map_err(|e| e.to_string())
         })
         .collect()
 }
@@ -250,7 +392,9 @@ fn row(name: &str, bytes: u64) -> Vec<String> {
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The newest Debian kernel in /boot (linux-image-amd64).
@@ -258,7 +402,10 @@ pub fn debian_kernel() -> Option<PathBuf> {
     let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
         .collect();
     kernels.sort();
     kernels.pop()

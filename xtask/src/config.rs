@@ -48,17 +48,26 @@ impl BuildConfig {
             extra_fragments: Vec::new(),
             raw: None,
         };
-        let Some(path) = path else { return Ok(defaults) };
+        let Some(path) = path else {
+            return Ok(defaults);
+        };
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(BuildConfig {
             cmdline: file.build.cmdline.unwrap_or(defaults.cmdline),
             compression: match file.build.compression {
-                Some(c) => c.parse().map_err(|e| format!("{}: [build] compression: {e}", path.display()))?,
+                Some(c) => c
+                    .parse()
+                    .map_err(|e| format!("{}: [build] compression: {e}", path.display()))?,
                 None => defaults.compression,
             },
-            extra_fragments: file.build.extra_fragments.iter().map(|f| base.join(f)).collect(),
+            extra_fragments: file
+                .build
+                .extra_fragments
+                .iter()
+                .map(|f| base.join(f))
+                .collect(),
             raw: Some(text),
         })
     }

@@ -26,19 +26,40 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("gdisk", "tests: sgdisk -v checks the GPT"),
     ("mtools", "tests: reading files from the ESP"),
     ("e2fsprogs", "tests: test disks"),
-    ("linux-image-amd64", "bench: Debian's kernel side by side with ours"),
-    ("busybox-static", "bench: the peer of the kboot multi-call binary"),
+    (
+        "linux-image-amd64",
+        "bench: Debian's kernel side by side with ours",
+    ),
+    (
+        "busybox-static",
+        "bench: the peer of the kboot multi-call binary",
+    ),
     ("xfsprogs", "tests: blkid against real xfs"),
     ("btrfs-progs", "tests: blkid against real btrfs"),
     ("genisoimage", "tests: blkid against real iso9660"),
     ("cryptsetup-bin", "tests: blkid against real LUKS"),
     ("iproute2", "tests: `ip` compared with iproute2"),
-    ("util-linux", "tests: blkid and partx, the references for ours"),
-    ("makedumpfile", "triage tests: filtered/compressed dumps, and the --dump-dmesg peer"),
-    ("kexec-tools", "triage tests: loading the capture kernel in the fixture guest"),
-    ("python3-venv", "triage tests: QMP client, snappy/zstd recompression venv"),
+    (
+        "util-linux",
+        "tests: blkid and partx, the references for ours",
+    ),
+    (
+        "makedumpfile",
+        "triage tests: filtered/compressed dumps, and the --dump-dmesg peer",
+    ),
+    (
+        "kexec-tools",
+        "triage tests: loading the capture kernel in the fixture guest",
+    ),
+    (
+        "python3-venv",
+        "triage tests: QMP client, snappy/zstd recompression venv",
+    ),
     ("time", "bench: /usr/bin/time for peak RSS"),
-    ("fdisk", "tests: MBR images with logical partitions (sfdisk)"),
+    (
+        "fdisk",
+        "tests: MBR images with logical partitions (sfdisk)",
+    ),
     ("xorriso", "tests: iso9660 images for the probes"),
 ];
 
@@ -53,24 +74,38 @@ fn package_installed(name: &str) -> bool {
 }
 
 pub fn missing_packages() -> Vec<&'static str> {
-    APT_PACKAGES.iter().map(|(p, _)| *p).filter(|p| !package_installed(p)).collect()
+    APT_PACKAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !package_installed(p))
+        .collect()
 }
 
 pub fn musl_target_installed() -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == RUST_TARGET))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == RUST_TARGET)
+        })
         .unwrap_or(false)
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 fn run_checked(cmd: &mut Command) -> crate::Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -114,9 +149,17 @@ pub fn run_cli(check_only: bool) -> crate::Result<()> {
             let state = if missing.contains(p) { "MISSING" } else { "ok" };
             println!("  {state:<8} {p:<18} {why}");
         }
-        let musl = if musl_target_installed() { "ok" } else { "MISSING" };
+        let musl = if musl_target_installed() {
+            "ok"
+        } else {
+            "MISSING"
+        };
         println!("  {musl:<8} {RUST_TARGET} (rustup target)");
-        return if missing.is_empty() { Ok(()) } else { Err(format!("{} package(s) missing", missing.len())) };
+        return if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} package(s) missing", missing.len()))
+        };
     }
     crate::report::stage("host dependencies", ensure)
 }

@@ -13,7 +13,19 @@ use crate::{deps, Workspace};
 pub const EFI_STUB: &str = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 pub const GRUB_I386_PC: &str = "/usr/lib/grub/i386-pc";
 /// Modules embedded in core.img; enough to read the ESP and boot Linux on a serial console.
-const GRUB_MODULES: &[&str] = &["biosdisk", "part_gpt", "part_msdos", "fat", "normal", "linux", "serial", "terminal", "echo", "test", "search"];
+const GRUB_MODULES: &[&str] = &[
+    "biosdisk",
+    "part_gpt",
+    "part_msdos",
+    "fat",
+    "normal",
+    "linux",
+    "serial",
+    "terminal",
+    "echo",
+    "test",
+    "search",
+];
 
 #[derive(Debug, Default)]
 pub struct ImageOptions {
@@ -27,12 +39,20 @@ impl ImageOptions {
         let mut opts = ImageOptions::default();
         let mut it = args.iter();
         while let Some(arg) = it.next() {
-            let mut value = |name: &str| it.next().map(PathBuf::from).ok_or_else(|| format!("{name} needs a value"));
+            let mut value = |name: &str| {
+                it.next()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
             match arg.as_str() {
                 "--config" => opts.config = Some(value("--config")?),
                 "--kernel" => opts.kernel = Some(value("--kernel")?),
                 "--kernel-src" => opts.kernel_src = Some(value("--kernel-src")?),
-                other => return Err(format!("image: unknown option {other:?} (see cargo xtask --help)")),
+                other => {
+                    return Err(format!(
+                        "image: unknown option {other:?} (see cargo xtask --help)"
+                    ))
+                }
             }
         }
         Ok(opts)
@@ -80,14 +100,16 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
             config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
         }
         let spec = InitramfsSpec {
-            binary: std::fs::read(&kboot_binary).map_err(|e| format!("{}: {e}", kboot_binary.display()))?,
+            binary: std::fs::read(&kboot_binary)
+                .map_err(|e| format!("{}: {e}", kboot_binary.display()))?,
             applets: applets.clone(),
             config_files,
             mtime: source_date_epoch()?,
         };
         let cpio = initramfs::initramfs_archive(&spec).map_err(|e| format!("initramfs: {e}"))?;
         let archive = cpio.finish();
-        let compressed = initramfs::compress(&archive, config.compression).map_err(|e| format!("compressing initramfs: {e}"))?;
+        let compressed = initramfs::compress(&archive, config.compression)
+            .map_err(|e| format!("compressing initramfs: {e}"))?;
         let raw_path = out.join("initramfs.cpio");
         let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
         // Only one compressed variant may exist, so tests and GRUB pick the right one.
@@ -96,25 +118,46 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
         }
         write(&raw_path, &archive)?;
         write(&path, &compressed)?;
-        println!("    {} entries, {} applets, {} compression", cpio.paths().len(), applets.len(), config.compression);
+        println!(
+            "    {} entries, {} applets, {} compression",
+            cpio.paths().len(),
+            applets.len(),
+            config.compression
+        );
         Ok((raw_path, path))
     })?;
 
     let kboot_efi = out.join("kboot.efi");
-    stage("kboot.efi (EFI stub + kernel + initramfs + cmdline)", || make_uki(&bzimage, &initramfs_path, &config.cmdline, source_date_epoch()?, &kboot_efi))?;
+    stage(
+        "kboot.efi (EFI stub + kernel + initramfs + cmdline)",
+        || {
+            make_uki(
+                &bzimage,
+                &initramfs_path,
+                &config.cmdline,
+                source_date_epoch()?,
+                &kboot_efi,
+            )
+        },
+    )?;
 
     let disk_img = out.join("disk.img");
     stage("disk.img (GPT: BIOS boot + ESP)", || {
         let core_img = make_grub_core(&out)?;
         let boot_img = read(&Path::new(GRUB_I386_PC).join("boot.img"))?;
-        let ramdisk_name = initramfs_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let ramdisk_name = initramfs_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut disk = image::DiskImageBuilder::new();
         disk.set_uefi_app(read(&kboot_efi)?)
             .set_kernel(read(&bzimage)?)
             .set_ramdisk(&ramdisk_name, read(&initramfs_path)?)
             .set_cmdline(&config.cmdline)
             .set_grub_bios(boot_img, core_img);
-        let layout = disk.create_disk_image(&disk_img).map_err(|e| e.to_string())?;
+        let layout = disk
+            .create_disk_image(&disk_img)
+            .map_err(|e| e.to_string())?;
         println!(
             "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
             layout.bios_boot_lba,
@@ -124,15 +167,39 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
         Ok(())
     })?;
 
-    let outputs = Outputs { bzimage, kboot_binary, initramfs_raw, initramfs: initramfs_path, kboot_efi, disk_img };
-    println!("\nArtifacts in {} (built in {:.1}s):", out.display(), started.elapsed().as_secs_f64());
-    let rows: Vec<Vec<String>> = [&outputs.bzimage, &outputs.kboot_binary, &outputs.initramfs_raw, &outputs.initramfs, &outputs.kboot_efi, &outputs.disk_img]
-        .iter()
-        .map(|p| {
-            let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-            vec![p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), human_size(size), size.to_string()]
-        })
-        .collect();
+    let outputs = Outputs {
+        bzimage,
+        kboot_binary,
+        initramfs_raw,
+        initramfs: initramfs_path,
+        kboot_efi,
+        disk_img,
+    };
+    println!(
+        "\nArtifacts in {} (built in {:.1}s):",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    let rows: Vec<Vec<String>> = [
+        &outputs.bzimage,
+        &outputs.kboot_binary,
+        &outputs.initramfs_raw,
+        &outputs.initramfs,
+        &outputs.kboot_efi,
+        &outputs.disk_img,
+    ]
+    .iter()
+    .map(|p| {
+        let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        vec![
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            human_size(size),
+            size.to_string(),
+        ]
+    })
+    .collect();
     print_table(&["artifact", "size", "bytes"], &rows);
     Ok(outputs)
 }
@@ -145,40 +212,80 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
         (deps::RUST_TARGET, "-C relocation-model=static")
     } else {
         println!("    note: rustup target {} is missing; building for x86_64-unknown-linux-gnu with +crt-static", deps::RUST_TARGET);
-        ("x86_64-unknown-linux-gnu", "-C target-feature=+crt-static -C relocation-model=static")
+        (
+            "x86_64-unknown-linux-gnu",
+            "-C target-feature=+crt-static -C relocation-model=static",
+        )
     };
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(&ws.root).args(["build", "--quiet", "--package", "rootfs-rs", "--profile", "kboot", "--target", target]);
+    cmd.current_dir(&ws.root).args([
+        "build",
+        "--quiet",
+        "--package",
+        "rootfs-rs",
+        "--profile",
+        "kboot",
+        "--target",
+        target,
+    ]);
     cmd.env("RUSTFLAGS", rustflags);
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!("building rootfs-rs failed ({status})"));
     }
     let binary = ws.target().join(target).join("kboot/kboot");
-    let size = std::fs::metadata(&binary).map_err(|e| format!("{}: {e}", binary.display()))?.len();
-    println!("    {} ({}, static, {target})", binary.display(), human_size(size));
+    let size = std::fs::metadata(&binary)
+        .map_err(|e| format!("{}: {e}", binary.display()))?
+        .len();
+    println!(
+        "    {} ({}, static, {target})",
+        binary.display(),
+        human_size(size)
+    );
     Ok(binary)
 }
 
 /// The applet names, asked from the binary itself (it is static, so it runs here too).
 pub fn list_applets(binary: &Path) -> crate::Result<Vec<String>> {
-    let output = Command::new(binary).arg("--list").output().map_err(|e| format!("{} --list: {e}", binary.display()))?;
+    let output = Command::new(binary)
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("{} --list: {e}", binary.display()))?;
     if !output.status.success() {
-        return Err(format!("{} --list failed ({})", binary.display(), output.status));
+        return Err(format!(
+            "{} --list failed ({})",
+            binary.display(),
+            output.status
+        ));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect())
 }
 
 /// A unified kernel image: the distro's systemd EFI stub with the kernel, initramfs and
 /// command line as PE sections. Only the initramfs section changes when only the
 /// userspace changes, so the kernel is never relinked.
-pub fn make_uki(bzimage: &Path, initramfs: &Path, cmdline: &str, timestamp: u32, out: &Path) -> crate::Result<()> {
+pub fn make_uki(
+    bzimage: &Path,
+    initramfs: &Path,
+    cmdline: &str,
+    timestamp: u32,
+    out: &Path,
+) -> crate::Result<()> {
     if !Path::new(EFI_STUB).exists() {
-        return Err(format!("{EFI_STUB} is missing (apt install systemd-boot-efi)"));
+        return Err(format!(
+            "{EFI_STUB} is missing (apt install systemd-boot-efi)"
+        ));
     }
     let cmdline_file = out.with_extension("cmdline");
     write(&cmdline_file, format!("{cmdline}\0").as_bytes())?;
-    let kernel_len = std::fs::metadata(bzimage).map_err(|e| format!("{}: {e}", bzimage.display()))?.len();
+    let kernel_len = std::fs::metadata(bzimage)
+        .map_err(|e| format!("{}: {e}", bzimage.display()))?
+        .len();
     // The stub's own image ends below 0x20000; the kernel goes at 32 MiB and the
     // initramfs on the next MiB boundary after it, so no section can overlap.
     let linux_vma: u64 = 0x200_0000;
@@ -210,7 +317,15 @@ pub fn make_uki(bzimage: &Path, initramfs: &Path, cmdline: &str, timestamp: u32,
 fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
     let core = out.join("grub-core.img");
     run(Command::new("grub-mkimage")
-        .args(["-O", "i386-pc", "-d", GRUB_I386_PC, "-p", "(hd0,gpt2)/boot/grub", "-o"])
+        .args([
+            "-O",
+            "i386-pc",
+            "-d",
+            GRUB_I386_PC,
+            "-p",
+            "(hd0,gpt2)/boot/grub",
+            "-o",
+        ])
         .arg(&core)
         .args(GRUB_MODULES))?;
     let bytes = read(&core)?;
@@ -222,14 +337,20 @@ fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
 fn check_bzimage(path: &Path) -> crate::Result<()> {
     let bytes = read(path)?;
     if bytes.len() < 0x210 || &bytes[0x202..0x206] != b"HdrS" {
-        return Err(format!("{}: not an x86 bzImage (no \"HdrS\" boot header at 0x202)", path.display()));
+        return Err(format!(
+            "{}: not an x86 bzImage (no \"HdrS\" boot header at 0x202)",
+            path.display()
+        ));
     }
     Ok(())
 }
 
 fn source_date_epoch() -> crate::Result<u32> {
     match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => v.trim().parse().map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
         Err(_) => Ok(0),
     }
 }

@@ -22,7 +22,9 @@ pub enum KernelSource {
 impl KernelSource {
     /// `--kernel-src`, then `KBOOT_KERNEL_SRC`, then the newest /usr/src/linux-source-*.tar.xz.
     pub fn locate(cli: Option<&Path>) -> crate::Result<KernelSource> {
-        let explicit = cli.map(Path::to_path_buf).or_else(|| std::env::var_os("KBOOT_KERNEL_SRC").map(PathBuf::from));
+        let explicit = cli
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("KBOOT_KERNEL_SRC").map(PathBuf::from));
         if let Some(path) = explicit {
             if path.is_dir() && path.join("Makefile").exists() {
                 return Ok(KernelSource::Tree(path));
@@ -30,12 +32,20 @@ impl KernelSource {
             if path.is_file() {
                 return Ok(KernelSource::Tarball(path));
             }
-            return Err(format!("{}: not a kernel source tree or tarball", path.display()));
+            return Err(format!(
+                "{}: not a kernel source tree or tarball",
+                path.display()
+            ));
         }
         let mut tarballs: Vec<PathBuf> = std::fs::read_dir("/usr/src")
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
             .unwrap_or_default();
-        tarballs.retain(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("linux-source-") && n.to_string_lossy().ends_with(".tar.xz")));
+        tarballs.retain(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy().starts_with("linux-source-")
+                    && n.to_string_lossy().ends_with(".tar.xz")
+            })
+        });
         tarballs.sort();
         tarballs.pop().map(KernelSource::Tarball).ok_or_else(|| {
             "no kernel source: pass --kernel-src DIR, set KBOOT_KERNEL_SRC, or install Debian's linux-source (cargo xtask deps)".to_string()
@@ -47,8 +57,17 @@ impl KernelSource {
         match self {
             KernelSource::Tarball(p) => {
                 let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs());
-                Ok(format!("tarball {} {} {:?}", p.display(), meta.len(), mtime))
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs());
+                Ok(format!(
+                    "tarball {} {} {:?}",
+                    p.display(),
+                    meta.len(),
+                    mtime
+                ))
             }
             KernelSource::Tree(p) => Ok(format!("tree {}", p.display())),
         }
@@ -63,19 +82,32 @@ impl KernelSource {
                 let stamp = src_root.join(".unpacked");
                 let identity = self.identity()?;
                 let existing = std::fs::read_to_string(&stamp).unwrap_or_default();
-                let dir_name = tarball.file_name().map(|n| n.to_string_lossy().trim_end_matches(".tar.xz").to_string()).unwrap_or_default();
+                let dir_name = tarball
+                    .file_name()
+                    .map(|n| n.to_string_lossy().trim_end_matches(".tar.xz").to_string())
+                    .unwrap_or_default();
                 let tree = src_root.join(&dir_name);
                 if existing == identity && tree.join("Makefile").exists() {
                     return Ok(tree);
                 }
                 println!("    unpacking {} (once)", tarball.display());
                 let _ = std::fs::remove_dir_all(&src_root);
-                std::fs::create_dir_all(&src_root).map_err(|e| format!("{}: {e}", src_root.display()))?;
-                run(Command::new("tar").arg("-xf").arg(tarball).arg("-C").arg(&src_root))?;
+                std::fs::create_dir_all(&src_root)
+                    .map_err(|e| format!("{}: {e}", src_root.display()))?;
+                run(Command::new("tar")
+                    .arg("-xf")
+                    .arg(tarball)
+                    .arg("-C")
+                    .arg(&src_root))?;
                 if !tree.join("Makefile").exists() {
-                    return Err(format!("{} did not unpack to {}", tarball.display(), tree.display()));
+                    return Err(format!(
+                        "{} did not unpack to {}",
+                        tarball.display(),
+                        tree.display()
+                    ));
                 }
-                std::fs::write(&stamp, identity).map_err(|e| format!("{}: {e}", stamp.display()))?;
+                std::fs::write(&stamp, identity)
+                    .map_err(|e| format!("{}: {e}", stamp.display()))?;
                 Ok(tree)
             }
         }
@@ -99,9 +131,15 @@ pub fn fragments(ws: &Workspace, extra: &[PathBuf]) -> crate::Result<Vec<PathBuf
 pub fn requested_options(text: &str) -> BTreeMap<String, String> {
     let mut wanted = BTreeMap::new();
     for line in text.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("# ").and_then(|l| l.strip_suffix(" is not set")) {
+        if let Some(rest) = line
+            .strip_prefix("# ")
+            .and_then(|l| l.strip_suffix(" is not set"))
+        {
             wanted.insert(rest.to_string(), "n".to_string());
-        } else if let Some((key, value)) = line.split_once('=').filter(|(k, _)| k.starts_with("CONFIG_")) {
+        } else if let Some((key, value)) = line
+            .split_once('=')
+            .filter(|(k, _)| k.starts_with("CONFIG_"))
+        {
             wanted.insert(key.to_string(), value.to_string());
         }
     }
@@ -115,22 +153,41 @@ pub fn dropped_options(wanted: &BTreeMap<String, String>, final_config: &str) ->
     wanted
         .iter()
         .filter(|(key, value)| got.get(*key).map(String::as_str).unwrap_or("n") != value.as_str())
-        .map(|(key, value)| format!("{key}={value} (got {})", got.get(key).map(String::as_str).unwrap_or("unset")))
+        .map(|(key, value)| {
+            format!(
+                "{key}={value} (got {})",
+                got.get(key).map(String::as_str).unwrap_or("unset")
+            )
+        })
         .collect()
 }
 
 /// Builds (or takes from the cache) the bzImage for these fragments.
-pub fn build(ws: &Workspace, source: &KernelSource, fragment_paths: &[PathBuf]) -> crate::Result<PathBuf> {
+pub fn build(
+    ws: &Workspace,
+    source: &KernelSource,
+    fragment_paths: &[PathBuf],
+) -> crate::Result<PathBuf> {
     let mut hasher = Sha256::new();
     hasher.update(source.identity()?);
     let mut wanted = BTreeMap::new();
     for path in fragment_paths {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("kernel fragment {}: {e}", path.display()))?;
-        hasher.update(path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("kernel fragment {}: {e}", path.display()))?;
+        hasher.update(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
         hasher.update(&text);
         wanted.extend(requested_options(&text));
     }
-    let key: String = hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let key: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let cached = ws.target().join("kernel/cache").join(&key);
     let bzimage = cached.join("bzImage");
     if matches!(source, KernelSource::Tarball(_)) && bzimage.exists() {
@@ -143,10 +200,16 @@ pub fn build(ws: &Workspace, source: &KernelSource, fragment_paths: &[PathBuf]) 
     std::fs::create_dir_all(&build_dir).map_err(|e| format!("{}: {e}", build_dir.display()))?;
     let make = |args: &[&str]| {
         let mut c = Command::new("make");
-        c.arg("-C").arg(&tree).arg(format!("O={}", build_dir.display())).args(args);
+        c.arg("-C")
+            .arg(&tree)
+            .arg(format!("O={}", build_dir.display()))
+            .args(args);
         c
     };
-    println!("    configuring: tinyconfig + {} fragment(s)", fragment_paths.len());
+    println!(
+        "    configuring: tinyconfig + {} fragment(s)",
+        fragment_paths.len()
+    );
     run(make(&["-s", "tinyconfig"]).stdout(Stdio::null()))?;
     run(Command::new(tree.join("scripts/kconfig/merge_config.sh"))
         .arg("-m")
@@ -157,7 +220,8 @@ pub fn build(ws: &Workspace, source: &KernelSource, fragment_paths: &[PathBuf]) 
         .current_dir(&tree)
         .stdout(Stdio::null()))?;
     run(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
-    let config_text = std::fs::read_to_string(build_dir.join(".config")).map_err(|e| format!("reading merged .config: {e}"))?;
+    let config_text = std::fs::read_to_string(build_dir.join(".config"))
+        .map_err(|e| format!("reading merged .config: {e}"))?;
     let dropped = dropped_options(&wanted, &config_text);
     if !dropped.is_empty() {
         return Err(format!(
@@ -168,20 +232,31 @@ pub fn build(ws: &Workspace, source: &KernelSource, fragment_paths: &[PathBuf]) 
     }
     println!("    all {} requested options are set", wanted.len());
 
-    let jobs = std::thread::available_parallelism().map(|n| n.get() + 1).unwrap_or(2);
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get() + 1)
+        .unwrap_or(2);
     println!("    make -j{jobs} bzImage");
-    run_with_progress(make(&[&format!("-j{jobs}"), "bzImage"]), &ws.target().join("kernel/build.log"))?;
+    run_with_progress(
+        make(&[&format!("-j{jobs}"), "bzImage"]),
+        &ws.target().join("kernel/build.log"),
+    )?;
     let built = build_dir.join("arch/x86/boot/bzImage");
     std::fs::create_dir_all(&cached).map_err(|e| format!("{}: {e}", cached.display()))?;
     std::fs::copy(&built, &bzimage).map_err(|e| format!("caching {}: {e}", built.display()))?;
-    std::fs::write(cached.join("config"), &config_text).map_err(|e| format!("caching .config: {e}"))?;
+    std::fs::write(cached.join("config"), &config_text)
+        .map_err(|e| format!("caching .config: {e}"))?;
     Ok(bzimage)
 }
 
 /// Runs the kernel build, logging everything and printing a progress line every 15 s.
 fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
-    let mut log = std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().map_err(|e| format!("cannot run make: {e}"))?;
+    let mut log =
+        std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("cannot run make: {e}"))?;
     let stdout = child.stdout.take().ok_or("make: no stdout")?;
     let start = Instant::now();
     let mut last_report = Instant::now();
@@ -189,28 +264,45 @@ fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         use std::io::Write;
         let _ = writeln!(log, "{line}");
-        if line.trim_start().starts_with("CC") || line.trim_start().starts_with("AR") || line.trim_start().starts_with("LD") {
+        if line.trim_start().starts_with("CC")
+            || line.trim_start().starts_with("AR")
+            || line.trim_start().starts_with("LD")
+        {
             compiled += 1;
         }
         if last_report.elapsed() > Duration::from_secs(15) {
-            println!("    kernel: {compiled} steps in {:.0}s, now: {}", start.elapsed().as_secs_f64(), line.trim());
+            println!(
+                "    kernel: {compiled} steps in {:.0}s, now: {}",
+                start.elapsed().as_secs_f64(),
+                line.trim()
+            );
             last_report = Instant::now();
         }
     }
     let status = child.wait().map_err(|e| format!("make: {e}"))?;
     if !status.success() {
-        return Err(format!("kernel build failed ({status}); full log: {}", log_path.display()));
+        return Err(format!(
+            "kernel build failed ({status}); full log: {}",
+            log_path.display()
+        ));
     }
     Ok(())
 }
 
 pub fn run(cmd: &mut Command) -> crate::Result<()> {
     let shown = format!("{:?}", cmd.get_program());
-    let output = cmd.stderr(Stdio::piped()).output().map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let output = cmd
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(format!("{shown} failed ({}):\n{}", output.status, String::from_utf8_lossy(&output.stderr)))
+        Err(format!(
+            "{shown} failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
     }
 }
 
@@ -220,9 +312,13 @@ mod tests {
 
     #[test]
     fn dropped_options_are_named() {
-        let wanted = requested_options("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\nCONFIG_D=y\n");
+        let wanted =
+            requested_options("CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\nCONFIG_D=y\n");
         let final_config = "CONFIG_A=y\nCONFIG_B=y\nCONFIG_C=\"x\"\n# CONFIG_D is not set\n";
-        assert_eq!(dropped_options(&wanted, final_config), ["CONFIG_B=n (got y)", "CONFIG_D=y (got n)"]);
+        assert_eq!(
+            dropped_options(&wanted, final_config),
+            ["CONFIG_B=n (got y)", "CONFIG_D=y (got n)"]
+        );
     }
 
     #[test]
@@ -232,7 +328,16 @@ mod tests {
         for f in fragments(&ws, &[]).unwrap() {
             all.extend(requested_options(&std::fs::read_to_string(f).unwrap()));
         }
-        for opt in ["CONFIG_KEXEC_FILE", "CONFIG_PROC_VMCORE", "CONFIG_FW_CFG_SYSFS", "CONFIG_EFI_STUB", "CONFIG_ACPI", "CONFIG_BTRFS_FS", "CONFIG_E1000", "CONFIG_RD_GZIP"] {
+        for opt in [
+            "CONFIG_KEXEC_FILE",
+            "CONFIG_PROC_VMCORE",
+            "CONFIG_FW_CFG_SYSFS",
+            "CONFIG_EFI_STUB",
+            "CONFIG_ACPI",
+            "CONFIG_BTRFS_FS",
+            "CONFIG_E1000",
+            "CONFIG_RD_GZIP",
+        ] {
             assert_eq!(all.get(opt).map(String::as_str), Some("y"), "{opt}");
         }
     }

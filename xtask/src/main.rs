@@ -26,7 +26,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn locate() -> Workspace {
-        Workspace { root: qemu_tests::machine::workspace_root() }
+        Workspace {
+            root: qemu_tests::machine::workspace_root(),
+        }
     }
     pub fn target(&self) -> PathBuf {
         self.root.join("target")
@@ -40,7 +42,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ws = Workspace::locate();
     let result = match args.first().map(String::as_str) {
-        Some("image") => image_cmd::ImageOptions::parse(&args[1..]).and_then(|o| image_cmd::run_image(&ws, &o).map(|_| ())),
+        Some("image") => image_cmd::ImageOptions::parse(&args[1..])
+            .and_then(|o| image_cmd::run_image(&ws, &o).map(|_| ())),
         Some("qemu") => tools::qemu_command(&ws, &args[1..]),
         Some("test") => tools::test_command(&ws, &args[1..]),
         Some("bench") => bench::run(&ws, &args[1..]),

@@ -21,7 +21,9 @@ pub fn qemu_command(_ws: &Workspace, args: &[String]) -> crate::Result<()> {
             "--bios" => boot = BootPath::Bios,
             "--direct" => boot = BootPath::Direct,
             "--disk" => disks.push(PathBuf::from(it.next().ok_or("--disk needs a file")?)),
-            "--kernel" => kernel = Some(PathBuf::from(it.next().ok_or("--kernel needs a bzImage")?)),
+            "--kernel" => {
+                kernel = Some(PathBuf::from(it.next().ok_or("--kernel needs a bzImage")?))
+            }
             other => return Err(format!("qemu: unknown option {other:?}")),
         }
     }
@@ -34,8 +36,14 @@ pub fn qemu_command(_ws: &Workspace, args: &[String]) -> crate::Result<()> {
     config.kernel_override = kernel;
     config.interactive = true;
     let (mut cmd, _scratch) = config.command().map_err(|e| e.to_string())?;
-    println!("booting ({}, {}) — Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor", boot.name(), config.accel);
-    let status = cmd.status().map_err(|e| format!("cannot start QEMU: {e}"))?;
+    println!(
+        "booting ({}, {}) — Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor",
+        boot.name(),
+        config.accel
+    );
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start QEMU: {e}"))?;
     if status.success() {
         Ok(())
     } else {
@@ -55,7 +63,9 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     // Dump fixtures are made at test time by QEMU runs; here a fixture that cannot be
     // made fails the run instead of skipping the tests that need it.
     std::env::set_var("KBOOT_REQUIRE_FIXTURES", "1");
-    stage("unit and host tests", || cargo(ws, &["test", "--workspace", "--exclude", "qemu-tests"]))?;
+    stage("unit and host tests", || {
+        cargo(ws, &["test", "--workspace", "--exclude", "qemu-tests"])
+    })?;
     if !run_qemu {
         return Ok(());
     }
@@ -63,11 +73,18 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     let digests = |o: &image_cmd::Outputs| -> crate::Result<Vec<(String, String)>> {
         [&o.initramfs, &o.disk_img, &o.kboot_efi]
             .iter()
-            .map(|p| Ok((p.display().to_string(), format!("{:x}", Sha256::digest(image_cmd::read(p)?)))))
+            .map(|p| {
+                Ok((
+                    p.display().to_string(),
+                    format!("{:x}", Sha256::digest(image_cmd::read(p)?)),
+                ))
+            })
             .collect()
     };
     let before = digests(&first)?;
-    let second = stage("rebuild for the reproducibility check", || image_cmd::run_image(ws, &ImageOptions::default()))?;
+    let second = stage("rebuild for the reproducibility check", || {
+        image_cmd::run_image(ws, &ImageOptions::default())
+    })?;
     let after = digests(&second)?;
     for ((path, a), (_, b)) in before.iter().zip(&after) {
         if a != b {
@@ -75,7 +92,12 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
         }
         println!("    reproducible: {path} sha256 {}", &a[..16]);
     }
-    stage("QEMU boot tests", || cargo(ws, &["test", "--package", "qemu-tests", "--", "--test-threads=1"]))
+    stage("QEMU boot tests", || {
+        cargo(
+            ws,
+            &["test", "--package", "qemu-tests", "--", "--test-threads=1"],
+        )
+    })
 }
 
 fn cargo(ws: &Workspace, args: &[&str]) -> crate::Result<()> {

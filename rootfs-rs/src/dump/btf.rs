@@ -37,8 +37,8 @@ impl Kind {
     fn from_raw(k: u32) -> Option<Kind> {
         use Kind::*;
         const ALL: [Kind; 20] = [
-            Void, Int, Ptr, Array, Struct, Union, Enum, Fwd, Typedef, Volatile, Const, Restrict, Func, FuncProto, Var,
-            Datasec, Float, DeclTag, TypeTag, Enum64,
+            Void, Int, Ptr, Array, Struct, Union, Enum, Fwd, Typedef, Volatile, Const, Restrict,
+            Func, FuncProto, Var, Datasec, Float, DeclTag, TypeTag, Enum64,
         ];
         ALL.get(k as usize).copied().filter(|&k| k != Void)
     }
@@ -115,11 +115,14 @@ impl Btf {
         }
         let magic = le_u16(&data, 0, "BTF header")?;
         if magic != MAGIC {
-            return Err(bad(format!("BTF magic is {magic:#x}, expected {MAGIC:#x} (little-endian)")));
+            return Err(bad(format!(
+                "BTF magic is {magic:#x}, expected {MAGIC:#x} (little-endian)"
+            )));
         }
         let hdr_len = le_u32(&data, 4, "BTF hdr_len")? as usize;
         let field = |off| le_u32(&data, off, "BTF header").map(|v| v as usize);
-        let (type_off, type_len, str_off, str_len) = (field(8)?, field(12)?, field(16)?, field(20)?);
+        let (type_off, type_len, str_off, str_len) =
+            (field(8)?, field(12)?, field(16)?, field(20)?);
         let section = |off: usize, len: usize, what: &str| {
             hdr_len
                 .checked_add(off)
@@ -131,19 +134,33 @@ impl Btf {
         }
         let types_start = section(type_off, type_len, "type")?;
         let strings_start = section(str_off, str_len, "string")?;
-        let mut btf = Btf { data, strings_start, strings_len: str_len, offsets: Vec::new(), by_name: Vec::new() };
+        let mut btf = Btf {
+            data,
+            strings_start,
+            strings_len: str_len,
+            offsets: Vec::new(),
+            by_name: Vec::new(),
+        };
         let mut pos = types_start;
         let end = types_start + type_len;
         while pos < end {
             let info = le_u32(&btf.data, pos + 4, "BTF type")?;
             let raw_kind = (info >> 24) & 0x1f;
-            let kind = Kind::from_raw(raw_kind)
-                .ok_or_else(|| bad(format!("BTF type {} has unknown kind {raw_kind}", btf.offsets.len() + 1)))?;
+            let kind = Kind::from_raw(raw_kind).ok_or_else(|| {
+                bad(format!(
+                    "BTF type {} has unknown kind {raw_kind}",
+                    btf.offsets.len() + 1
+                ))
+            })?;
             let len = 12 + kind.extra_len((info & 0xffff) as usize);
             if pos + len > end {
-                return Err(bad(format!("BTF type {} runs past the type section", btf.offsets.len() + 1)));
+                return Err(bad(format!(
+                    "BTF type {} runs past the type section",
+                    btf.offsets.len() + 1
+                )));
             }
-            btf.offsets.push(u32::try_from(pos).map_err(|_| bad("BTF too large"))?);
+            btf.offsets
+                .push(u32::try_from(pos).map_err(|_| bad("BTF too large"))?);
             pos += len;
         }
         btf.index_names()?;
@@ -155,7 +172,10 @@ impl Btf {
         for id in 1..=self.offsets.len() as u32 {
             let t = self.ty(id)?;
             if !t.name.is_empty() && !matches!(t.kind, Kind::Func | Kind::DeclTag | Kind::Datasec) {
-                by_name.push((le_u32(&self.data, self.offsets[id as usize - 1] as usize, "name")?, id));
+                by_name.push((
+                    le_u32(&self.data, self.offsets[id as usize - 1] as usize, "name")?,
+                    id,
+                ));
             }
         }
         by_name.sort_by(|a, b| self.str_at(a.0).cmp(self.str_at(b.0)).then(a.1.cmp(&b.1)));
@@ -166,7 +186,9 @@ impl Btf {
     /// String at `off` in the string section ("" if out of range or not UTF-8).
     pub fn str_at(&self, off: u32) -> &str {
         let strings = &self.data[self.strings_start..self.strings_start + self.strings_len];
-        let Some(s) = strings.get(off as usize..) else { return "" };
+        let Some(s) = strings.get(off as usize..) else {
+            return "";
+        };
         let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
         std::str::from_utf8(&s[..end]).unwrap_or("")
     }
@@ -178,9 +200,21 @@ impl Btf {
 
     pub fn ty(&self, id: TypeId) -> Result<Type<'_>, DumpError> {
         if id == 0 {
-            return Ok(Type { id, kind: Kind::Void, name: "void", vlen: 0, kind_flag: false, size_or_type: 0, extra: &[] });
+            return Ok(Type {
+                id,
+                kind: Kind::Void,
+                name: "void",
+                vlen: 0,
+                kind_flag: false,
+                size_or_type: 0,
+                extra: &[],
+            });
         }
-        let pos = *self.offsets.get(id as usize - 1).ok_or_else(|| bad(format!("BTF type id {id} out of range")))? as usize;
+        let pos = *self
+            .offsets
+            .get(id as usize - 1)
+            .ok_or_else(|| bad(format!("BTF type id {id} out of range")))?
+            as usize;
         let d = &self.data;
         let info = le_u32(d, pos + 4, "BTF type")?;
         let kind = Kind::from_raw((info >> 24) & 0x1f).ok_or_else(|| bad("BTF kind"))?;
@@ -199,13 +233,19 @@ impl Btf {
 
     /// All ids of types with this name (any kind).
     pub fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = TypeId> + 'a {
-        let start = self.by_name.partition_point(|&(n, _)| self.str_at(n) < name);
-        self.by_name[start..].iter().take_while(move |&&(n, _)| self.str_at(n) == name).map(|&(_, id)| id)
+        let start = self
+            .by_name
+            .partition_point(|&(n, _)| self.str_at(n) < name);
+        self.by_name[start..]
+            .iter()
+            .take_while(move |&&(n, _)| self.str_at(n) == name)
+            .map(|&(_, id)| id)
     }
 
     /// First type of `kind` called `name`; a complete struct/union wins over a FWD.
     pub fn find(&self, kind: Kind, name: &str) -> Option<TypeId> {
-        self.named(name).find(|&id| self.ty(id).is_ok_and(|t| t.kind == kind))
+        self.named(name)
+            .find(|&id| self.ty(id).is_ok_and(|t| t.kind == kind))
     }
 
     /// Strips typedefs and qualifiers.
@@ -213,7 +253,9 @@ impl Btf {
         for _ in 0..64 {
             let t = self.ty(id)?;
             match t.kind {
-                Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => id = t.size_or_type,
+                Kind::Typedef | Kind::Volatile | Kind::Const | Kind::Restrict | Kind::TypeTag => {
+                    id = t.size_or_type
+                }
                 _ => return Ok(t),
             }
         }
@@ -224,15 +266,22 @@ impl Btf {
     pub fn size_of(&self, id: TypeId) -> Result<u64, DumpError> {
         let t = self.resolve(id)?;
         match t.kind {
-            Kind::Int | Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::Float | Kind::Datasec => {
-                Ok(t.size_or_type as u64)
-            }
+            Kind::Int
+            | Kind::Struct
+            | Kind::Union
+            | Kind::Enum
+            | Kind::Enum64
+            | Kind::Float
+            | Kind::Datasec => Ok(t.size_or_type as u64),
             Kind::Ptr => Ok(8),
             Kind::Array => {
                 let a = self.array(&t)?;
                 Ok(self.size_of(a.elem)?.saturating_mul(a.len as u64))
             }
-            _ => Err(DumpError::Type(format!("{} has no size", self.type_name(id)))),
+            _ => Err(DumpError::Type(format!(
+                "{} has no size",
+                self.type_name(id)
+            ))),
         }
     }
 
@@ -242,7 +291,13 @@ impl Btf {
         }
         let v = le_u32(t.extra, 0, "BTF int")?;
         let enc = (v >> 24) & 0xf;
-        Ok(IntInfo { signed: enc & 1 != 0, is_char: enc & 2 != 0, is_bool: enc & 4 != 0, bit_offset: (v >> 16) & 0xff, bits: v & 0xff })
+        Ok(IntInfo {
+            signed: enc & 1 != 0,
+            is_char: enc & 2 != 0,
+            is_bool: enc & 4 != 0,
+            bit_offset: (v >> 16) & 0xff,
+            bits: v & 0xff,
+        })
     }
 
     pub fn array(&self, t: &Type<'_>) -> Result<ArrayInfo, DumpError> {
@@ -259,12 +314,19 @@ impl Btf {
     /// Direct members of a struct or union (anonymous members are returned as-is).
     pub fn members<'a>(&'a self, t: &Type<'a>) -> Result<Vec<Member<'a>>, DumpError> {
         if !matches!(t.kind, Kind::Struct | Kind::Union) {
-            return Err(DumpError::Type(format!("{} is not a struct or union", self.type_name(t.id))));
+            return Err(DumpError::Type(format!(
+                "{} is not a struct or union",
+                self.type_name(t.id)
+            )));
         }
         let mut out = Vec::with_capacity(t.vlen as usize);
         for i in 0..t.vlen as usize {
             let off = le_u32(t.extra, i * 12 + 8, "BTF member")?;
-            let (bit_offset, bitfield_size) = if t.kind_flag { (off & 0xff_ffff, off >> 24) } else { (off, 0) };
+            let (bit_offset, bitfield_size) = if t.kind_flag {
+                (off & 0xff_ffff, off >> 24)
+            } else {
+                (off, 0)
+            };
             out.push(Member {
                 name: self.str_at(le_u32(t.extra, i * 12, "BTF member")?),
                 ty: le_u32(t.extra, i * 12 + 4, "BTF member")?,
@@ -280,7 +342,12 @@ impl Btf {
         self.member_depth(id, name, 0)
     }
 
-    fn member_depth(&self, id: TypeId, name: &str, depth: u32) -> Result<Option<Member<'_>>, DumpError> {
+    fn member_depth(
+        &self,
+        id: TypeId,
+        name: &str,
+        depth: u32,
+    ) -> Result<Option<Member<'_>>, DumpError> {
         if depth > 32 {
             return Err(bad("BTF anonymous member nesting too deep"));
         }
@@ -318,9 +385,17 @@ impl Btf {
                 Kind::Enum64 => {
                     let lo = le_u32(t.extra, i * 12 + 4, "BTF enum64")? as u64;
                     let hi = le_u32(t.extra, i * 12 + 8, "BTF enum64")? as u64;
-                    out.push((self.str_at(le_u32(t.extra, i * 12, "BTF enum64")?), (hi << 32 | lo) as i64));
+                    out.push((
+                        self.str_at(le_u32(t.extra, i * 12, "BTF enum64")?),
+                        (hi << 32 | lo) as i64,
+                    ));
                 }
-                _ => return Err(DumpError::Type(format!("{} is not an enum", self.type_name(t.id)))),
+                _ => {
+                    return Err(DumpError::Type(format!(
+                        "{} is not an enum",
+                        self.type_name(t.id)
+                    )))
+                }
             }
         }
         Ok(out)
@@ -329,7 +404,12 @@ impl Btf {
     /// Parameter (name, type) list of a FUNC_PROTO.
     pub fn params(&self, t: &Type<'_>) -> Result<Vec<(&str, TypeId)>, DumpError> {
         (0..t.vlen as usize)
-            .map(|i| Ok((self.str_at(le_u32(t.extra, i * 8, "BTF param")?), le_u32(t.extra, i * 8 + 4, "BTF param")?)))
+            .map(|i| {
+                Ok((
+                    self.str_at(le_u32(t.extra, i * 8, "BTF param")?),
+                    le_u32(t.extra, i * 8 + 4, "BTF param")?,
+                ))
+            })
             .collect()
     }
 
@@ -352,7 +432,9 @@ impl Btf {
     }
 
     fn type_name_depth(&self, id: TypeId, depth: u32) -> String {
-        let Ok(t) = self.ty(id) else { return format!("<bad type {id}>") };
+        let Ok(t) = self.ty(id) else {
+            return format!("<bad type {id}>");
+        };
         if depth > 16 {
             return "...".into();
         }
@@ -361,7 +443,11 @@ impl Btf {
             Kind::Struct => format!("struct {}", t.name),
             Kind::Union => format!("union {}", t.name),
             Kind::Enum | Kind::Enum64 => format!("enum {}", t.name),
-            Kind::Fwd => format!("{} {}", if t.kind_flag { "union" } else { "struct" }, t.name),
+            Kind::Fwd => format!(
+                "{} {}",
+                if t.kind_flag { "union" } else { "struct" },
+                t.name
+            ),
             Kind::Ptr => format!("{} *", inner(t.size_or_type)),
             Kind::Const => format!("const {}", inner(t.size_or_type)),
             Kind::Volatile => format!("volatile {}", inner(t.size_or_type)),

@@ -3,10 +3,20 @@
 use super::error::{bad, DumpError};
 
 /// Returns `buf[off..off+len]` or a format error naming `what`.
-pub(crate) fn slice<'a>(buf: &'a [u8], off: usize, len: usize, what: &str) -> Result<&'a [u8], DumpError> {
+pub(crate) fn slice<'a>(
+    buf: &'a [u8],
+    off: usize,
+    len: usize,
+    what: &str,
+) -> Result<&'a [u8], DumpError> {
     off.checked_add(len)
         .and_then(|end| buf.get(off..end))
-        .ok_or_else(|| bad(format!("{what}: need {len} bytes at offset {off}, have {}", buf.len())))
+        .ok_or_else(|| {
+            bad(format!(
+                "{what}: need {len} bytes at offset {off}, have {}",
+                buf.len()
+            ))
+        })
 }
 
 fn array<const N: usize>(buf: &[u8], off: usize, what: &str) -> Result<[u8; N], DumpError> {

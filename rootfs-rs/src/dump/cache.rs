@@ -25,7 +25,10 @@ impl CachedPhys {
         CachedPhys {
             inner,
             capacity: capacity.max(1),
-            pages: Mutex::new(Pages { map: HashMap::new(), order: VecDeque::new() }),
+            pages: Mutex::new(Pages {
+                map: HashMap::new(),
+                order: VecDeque::new(),
+            }),
         }
     }
 
@@ -56,11 +59,15 @@ impl PhysMemory for CachedPhys {
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), DumpError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let addr = paddr.checked_add(done as u64).ok_or(DumpError::NotInDump(paddr))?;
+            let addr = paddr
+                .checked_add(done as u64)
+                .ok_or(DumpError::NotInDump(paddr))?;
             let in_page = (addr % PAGE) as usize;
             let n = (PAGE as usize - in_page).min(buf.len() - done);
             let out = &mut buf[done..done + n];
-            let cached = self.with_page(addr / PAGE, |p| out.copy_from_slice(&p[in_page..in_page + n]));
+            let cached = self.with_page(addr / PAGE, |p| {
+                out.copy_from_slice(&p[in_page..in_page + n])
+            });
             if let Err(e) = cached {
                 // The whole page may be unreadable (segment edge) while this part is fine.
                 if matches!(e, DumpError::PageExcluded(_)) {

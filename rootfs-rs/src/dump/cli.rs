@@ -28,7 +28,11 @@ enum Parsed {
 }
 
 fn parse(args: &[OsString]) -> Result<Parsed, String> {
-    let mut a = Args { dump: None, json: false, options: Options::default() };
+    let mut a = Args {
+        dump: None,
+        json: false,
+        options: Options::default(),
+    };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.to_str() {
@@ -37,12 +41,21 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
             Some("--dmesg") => a.options.full_log = true,
             Some("--section") => {
                 let name = it.next().ok_or("option --section needs a NAME")?;
-                let name = name.to_str().filter(|n| SECTIONS.contains(n)).ok_or_else(|| {
-                    format!("unknown section {} (one of: {})", name.to_string_lossy(), SECTIONS.join(" "))
-                })?;
+                let name = name
+                    .to_str()
+                    .filter(|n| SECTIONS.contains(n))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown section {} (one of: {})",
+                            name.to_string_lossy(),
+                            SECTIONS.join(" ")
+                        )
+                    })?;
                 a.options.sections.push(name.to_string());
             }
-            Some(s) if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
+            Some(s) if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unknown option {s}"))
+            }
             _ if a.dump.is_none() => a.dump = Some(PathBuf::from(arg)),
             _ => return Err(format!("unexpected argument {}", arg.to_string_lossy())),
         }
@@ -88,7 +101,11 @@ pub fn triage_main(args: &[OsString]) -> i32 {
         return 1;
     }
     let report = build(&path, &args.options);
-    let text = if args.json { report_json(&report).to_text() + "\n" } else { render_text(&report) };
+    let text = if args.json {
+        report_json(&report).to_text() + "\n"
+    } else {
+        render_text(&report)
+    };
     let mut out = std::io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -109,14 +126,27 @@ mod tests {
 
     #[test]
     fn arguments_parse_and_bad_ones_are_usage_errors() {
-        let Ok(Parsed::Run(a)) = parse(&os(&["d", "--json", "--section", "ps", "--dmesg", "--section", "net"])) else {
+        let Ok(Parsed::Run(a)) = parse(&os(&[
+            "d",
+            "--json",
+            "--section",
+            "ps",
+            "--dmesg",
+            "--section",
+            "net",
+        ])) else {
             panic!()
         };
         assert_eq!(a.dump, Some(PathBuf::from("d")));
         assert!(a.json && a.options.full_log);
         assert_eq!(a.options.sections, ["ps", "net"]);
         assert!(matches!(parse(&os(&["--help"])), Ok(Parsed::Help)));
-        for bad in [&["--section"][..], &["--section", "bogus"], &["--frob"], &["a", "b"]] {
+        for bad in [
+            &["--section"][..],
+            &["--section", "bogus"],
+            &["--frob"],
+            &["a", "b"],
+        ] {
             assert!(parse(&os(bad)).is_err(), "{bad:?}");
         }
         assert_eq!(triage_main(&os(&["--frob"])), 2);

@@ -67,7 +67,9 @@ impl<S: ReadAt> ElfDump<S> {
         let shoff = le_u64(&ehdr, 40, "e_shoff")?;
         let phentsize = le_u16(&ehdr, 54, "e_phentsize")? as usize;
         if phentsize != PHDR_SIZE {
-            return Err(bad(format!("e_phentsize is {phentsize}, expected {PHDR_SIZE}")));
+            return Err(bad(format!(
+                "e_phentsize is {phentsize}, expected {PHDR_SIZE}"
+            )));
         }
         let mut phnum = le_u16(&ehdr, 56, "e_phnum")? as u64;
         if phnum == PN_XNUM as u64 {
@@ -91,7 +93,9 @@ impl<S: ReadAt> ElfDump<S> {
             match p_type {
                 PT_LOAD => {
                     let clipped = allow_truncated && end.is_some();
-                    if (!in_file && !clipped) || paddr.checked_add(mem_size.max(file_size)).is_none() {
+                    if (!in_file && !clipped)
+                        || paddr.checked_add(mem_size.max(file_size)).is_none()
+                    {
                         return Err(bad(format!("PT_LOAD {i} lies outside the file")));
                     }
                     let available = file_size.min(src.size().saturating_sub(file_offset));
@@ -114,11 +118,17 @@ impl<S: ReadAt> ElfDump<S> {
             }
         }
         if segments.iter().all(|s| s.available == 0 && s.file_size > 0) {
-            return Err(bad("ELF core file has no PT_LOAD segment with data in the file"));
+            return Err(bad(
+                "ELF core file has no PT_LOAD segment with data in the file",
+            ));
         }
         segments.sort_by_key(|s| s.paddr);
         let notes = interpret(&parse_notes(&note_bytes)?)?;
-        Ok(ElfDump { src, segments, notes })
+        Ok(ElfDump {
+            src,
+            segments,
+            notes,
+        })
     }
 
     pub fn notes(&self) -> &NoteInfo {
@@ -139,12 +149,18 @@ impl<S: ReadAt> ElfDump<S> {
 
     /// Bytes the program headers promise but the file lacks (0 for a complete file).
     pub fn missing_bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.file_size - s.available).sum()
+        self.segments
+            .iter()
+            .map(|s| s.file_size - s.available)
+            .sum()
     }
 
     fn segment_for(&self, paddr: u64) -> Option<&Segment> {
         let idx = self.segments.partition_point(|s| s.paddr <= paddr);
-        self.segments[..idx].iter().rev().find(|s| paddr - s.paddr < s.mem_size)
+        self.segments[..idx]
+            .iter()
+            .rev()
+            .find(|s| paddr - s.paddr < s.mem_size)
     }
 }
 
@@ -156,7 +172,9 @@ impl<S: ReadAt> PhysMemory for ElfDump<S> {
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<(), DumpError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let addr = paddr.checked_add(done as u64).ok_or(DumpError::NotInDump(paddr))?;
+            let addr = paddr
+                .checked_add(done as u64)
+                .ok_or(DumpError::NotInDump(paddr))?;
             let seg = self.segment_for(addr).ok_or(DumpError::NotInDump(addr))?;
             let rel = addr - seg.paddr;
             let chunk = ((seg.mem_size - rel).min((buf.len() - done) as u64)) as usize;
@@ -168,7 +186,8 @@ impl<S: ReadAt> PhysMemory for ElfDump<S> {
                 if rel + in_file as u64 > seg.available {
                     return Err(DumpError::NotInDump(addr.max(seg.paddr + seg.available)));
                 }
-                self.src.read_at(seg.file_offset + rel, &mut out[..in_file])?;
+                self.src
+                    .read_at(seg.file_offset + rel, &mut out[..in_file])?;
                 out[in_file..].fill(0);
             }
             done += chunk;
@@ -211,14 +230,20 @@ mod tests {
         let mut z = [9u8; 8];
         d.read_phys(0x100e, &mut z).unwrap();
         assert_eq!(z, [15, 16, 0, 0, 0, 0, 0, 0]);
-        assert!(matches!(d.read_phys(0x1020, &mut b), Err(DumpError::NotInDump(0x1020))));
+        assert!(matches!(
+            d.read_phys(0x1020, &mut b),
+            Err(DumpError::NotInDump(0x1020))
+        ));
     }
 
     #[test]
     fn corrupt_headers_are_errors_not_panics() {
         let good = tiny_core();
         for cut in [0, 10, 63, 100, 119] {
-            assert!(ElfDump::open(MemSource(good[..cut].to_vec())).is_err(), "cut at {cut}");
+            assert!(
+                ElfDump::open(MemSource(good[..cut].to_vec())).is_err(),
+                "cut at {cut}"
+            );
         }
         // Every single-byte flip must either open or give an error, never panic.
         for i in 0..120 {

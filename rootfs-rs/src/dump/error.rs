@@ -7,7 +7,10 @@ use std::fmt;
 #[derive(Debug)]
 pub enum DumpError {
     /// An I/O error on the dump file, with what was being read.
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     /// The file does not follow its format (truncated, corrupt, unsupported).
     Format(String),
     /// The page holding this physical address was filtered out of the dump (e.g. makedumpfile -d).
@@ -31,10 +34,16 @@ impl fmt::Display for DumpError {
         match self {
             DumpError::Io { context, source } => write!(f, "{context}: {source}"),
             DumpError::Format(m) => write!(f, "bad dump: {m}"),
-            DumpError::PageExcluded(a) => write!(f, "page of physical address {a:#x} was excluded from the dump"),
+            DumpError::PageExcluded(a) => write!(
+                f,
+                "page of physical address {a:#x} was excluded from the dump"
+            ),
             DumpError::NotInDump(a) => write!(f, "physical address {a:#x} is not in the dump"),
             DumpError::Decompress { paddr, detail } => {
-                write!(f, "cannot decompress page at physical address {paddr:#x}: {detail}")
+                write!(
+                    f,
+                    "cannot decompress page at physical address {paddr:#x}: {detail}"
+                )
             }
             DumpError::Unmapped(a) => write!(f, "virtual address {a:#x} is not mapped"),
             DumpError::Missing(m) => write!(f, "not found: {m}"),

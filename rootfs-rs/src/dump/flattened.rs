@@ -54,14 +54,18 @@ impl<S: ReadAt> Flattened<S> {
         }
         let kind = be_i64(&head, 16, "flattened header type")?;
         if kind != TYPE_FLAT_HEADER {
-            return Err(bad(format!("flattened header type {kind} is not supported")));
+            return Err(bad(format!(
+                "flattened header type {kind} is not supported"
+            )));
         }
         let mut map = BTreeMap::new();
         let mut pos = HEADER_SIZE;
         let file_size = src.size();
         loop {
             if pos + RECORD_HEADER > file_size {
-                return Err(bad(format!("flattened file ends without an end marker (at {pos:#x})")));
+                return Err(bad(format!(
+                    "flattened file ends without an end marker (at {pos:#x})"
+                )));
             }
             let rec = read_vec(&src, pos, RECORD_HEADER, "flattened record header")?;
             let offset = be_i64(&rec, 0, "record offset")?;
@@ -71,18 +75,31 @@ impl<S: ReadAt> Flattened<S> {
             }
             let data = pos + RECORD_HEADER;
             let (Ok(offset), Ok(size)) = (u64::try_from(offset), u64::try_from(size)) else {
-                return Err(bad(format!("flattened record at {pos:#x} has a negative offset or size")));
+                return Err(bad(format!(
+                    "flattened record at {pos:#x} has a negative offset or size"
+                )));
             };
             let Some(data_end) = data.checked_add(size).filter(|&e| e <= file_size) else {
-                return Err(bad(format!("flattened record at {pos:#x} runs past the end of the file")));
+                return Err(bad(format!(
+                    "flattened record at {pos:#x} runs past the end of the file"
+                )));
             };
-            let end = offset.checked_add(size).ok_or_else(|| bad("flattened record offset overflows"))?;
+            let end = offset
+                .checked_add(size)
+                .ok_or_else(|| bad("flattened record offset overflows"))?;
             if size > 0 {
                 insert(&mut map, offset, end, data);
             }
             pos = data_end;
         }
-        let pieces: Vec<Piece> = map.into_iter().map(|(start, (end, file_pos))| Piece { start, end, file_pos }).collect();
+        let pieces: Vec<Piece> = map
+            .into_iter()
+            .map(|(start, (end, file_pos))| Piece {
+                start,
+                end,
+                file_pos,
+            })
+            .collect();
         let size = pieces.last().map_or(0, |p| p.end);
         Ok(Flattened { src, pieces, size })
     }
@@ -94,20 +111,28 @@ impl<S: ReadAt> Flattened<S> {
 
 impl<S: ReadAt> ReadAt for Flattened<S> {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DumpError> {
-        let end = offset.checked_add(buf.len() as u64).filter(|&e| e <= self.size);
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .filter(|&e| e <= self.size);
         if end.is_none() {
-            return Err(bad(format!("read at {offset:#x} past the end of the flattened dump")));
+            return Err(bad(format!(
+                "read at {offset:#x} past the end of the flattened dump"
+            )));
         }
         let mut done = 0usize;
         while done < buf.len() {
             let at = offset + done as u64;
             let idx = self.pieces.partition_point(|p| p.start <= at);
-            let piece = idx.checked_sub(1).map(|i| self.pieces[i]).filter(|p| at < p.end);
+            let piece = idx
+                .checked_sub(1)
+                .map(|i| self.pieces[i])
+                .filter(|p| at < p.end);
             let left = (buf.len() - done) as u64;
             match piece {
                 Some(p) => {
                     let n = (p.end - at).min(left) as usize;
-                    self.src.read_at(p.file_pos + (at - p.start), &mut buf[done..done + n])?;
+                    self.src
+                        .read_at(p.file_pos + (at - p.start), &mut buf[done..done + n])?;
                     done += n;
                 }
                 None => {
@@ -148,7 +173,12 @@ mod tests {
 
     #[test]
     fn later_records_override_and_gaps_read_zero() {
-        let f = Flattened::open(MemSource(flat(&[(0, b"abcdefgh"), (12, b"XYZ"), (2, b"12")]))).unwrap();
+        let f = Flattened::open(MemSource(flat(&[
+            (0, b"abcdefgh"),
+            (12, b"XYZ"),
+            (2, b"12"),
+        ])))
+        .unwrap();
         assert_eq!(f.size(), 15);
         let mut b = [0xffu8; 15];
         f.read_at(0, &mut b).unwrap();

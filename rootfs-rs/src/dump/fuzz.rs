@@ -22,7 +22,11 @@ fn touch(phys: &dyn PhysMemory) {
 pub fn elf(data: &[u8]) {
     for lenient in [false, true] {
         let src = MemSource(data.to_vec());
-        let opened = if lenient { ElfDump::open_truncated(src) } else { ElfDump::open(src) };
+        let opened = if lenient {
+            ElfDump::open_truncated(src)
+        } else {
+            ElfDump::open(src)
+        };
         if let Ok(e) = opened {
             touch(&e);
             let _ = (e.phys_base_from_segments(), e.missing_bytes());
@@ -46,7 +50,11 @@ pub fn flattened(data: &[u8]) {
 
 pub fn vmcoreinfo(data: &[u8]) {
     if let Ok(v) = VmcoreInfo::parse(&String::from_utf8_lossy(data)) {
-        let _ = (v.phys_base(), v.symbols().count(), PrbLayout::from_vmcoreinfo(&v).is_ok());
+        let _ = (
+            v.phys_base(),
+            v.symbols().count(),
+            PrbLayout::from_vmcoreinfo(&v).is_ok(),
+        );
     }
 }
 
@@ -70,9 +78,14 @@ const BASE: u64 = 0xffff_ffff_8100_0000;
 
 impl KernelMemory for Buffer {
     fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), DumpError> {
-        let start = vaddr.checked_sub(BASE).and_then(|o| usize::try_from(o).ok()).ok_or(DumpError::Unmapped(vaddr))?;
-        let src =
-            start.checked_add(buf.len()).and_then(|end| self.0.get(start..end)).ok_or(DumpError::Unmapped(vaddr))?;
+        let start = vaddr
+            .checked_sub(BASE)
+            .and_then(|o| usize::try_from(o).ok())
+            .ok_or(DumpError::Unmapped(vaddr))?;
+        let src = start
+            .checked_add(buf.len())
+            .and_then(|end| self.0.get(start..end))
+            .ok_or(DumpError::Unmapped(vaddr))?;
         buf.copy_from_slice(src);
         Ok(())
     }
@@ -95,7 +108,11 @@ pub fn kallsyms(data: &[u8]) {
     .concat();
     if let Ok(info) = VmcoreInfo::parse(&text) {
         if let Ok(k) = Kallsyms::load(&Buffer(data.to_vec()), &info) {
-            let _ = (k.lookup("_stext"), k.symbolize(BASE + 0x1000), k.iter().count());
+            let _ = (
+                k.lookup("_stext"),
+                k.symbolize(BASE + 0x1000),
+                k.iter().count(),
+            );
         }
     }
 }
@@ -124,8 +141,11 @@ pub fn printk(data: &[u8]) {
         data: 8,
     };
     let third = data.len() / 3;
-    let word =
-        |i: usize| data.get(i * 8..i * 8 + 8).map_or(0, |b| b.iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x)));
+    let word = |i: usize| {
+        data.get(i * 8..i * 8 + 8).map_or(0, |b| {
+            b.iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x))
+        })
+    };
     let snap = PrbSnapshot {
         count_bits: word(0) % 24,
         head_id: word(1),
@@ -160,6 +180,16 @@ pub fn printk(data: &[u8]) {
         data: w(18),
     };
     let _ = decode_prb(&wild, &snap);
-    let lb = LogBufLayout { header_size: 16, ts_nsec: 0, len: 8, text_len: 10 };
-    let _ = decode_log_buf(&lb, data, word(4) % (data.len() as u64 + 1), word(5) % (data.len() as u64 + 1));
+    let lb = LogBufLayout {
+        header_size: 16,
+        ts_nsec: 0,
+        len: 8,
+        text_len: 10,
+    };
+    let _ = decode_log_buf(
+        &lb,
+        data,
+        word(4) % (data.len() as u64 + 1),
+        word(5) % (data.len() as u64 + 1),
+    );
 }

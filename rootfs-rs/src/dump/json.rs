@@ -123,7 +123,12 @@ impl Json {
 }
 
 fn obj(fields: Vec<(&str, Json)>) -> Json {
-    Json::Obj(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    Json::Obj(
+        fields
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    )
 }
 
 fn arr<T>(items: &[T], f: impl Fn(&T) -> Json) -> Json {
@@ -151,7 +156,11 @@ fn system_json(r: &Report) -> Json {
     let Some(s) = &r.system else {
         return Json::Null;
     };
-    let states = r.task_states.iter().map(|(k, v)| (k.to_string(), Json::UInt(*v as u64))).collect();
+    let states = r
+        .task_states
+        .iter()
+        .map(|(k, v)| (k.to_string(), Json::UInt(*v as u64)))
+        .collect();
     obj(vec![
         ("sysname", s.sysname.as_str().into()),
         ("nodename", s.nodename.as_str().into()),
@@ -214,7 +223,10 @@ fn memory_json(r: &Report) -> Json {
         ("slab_kib", m.slab_kib.into()),
         ("swap_total_kib", m.swap_total_kib.into()),
         ("swap_free_kib", m.swap_free_kib.into()),
-        ("free_blocks_per_order", arr(&m.free_per_order, |&n| n.into())),
+        (
+            "free_blocks_per_order",
+            arr(&m.free_per_order, |&n| n.into()),
+        ),
         (
             "zones",
             arr(&m.zones, |z| {
@@ -222,7 +234,10 @@ fn memory_json(r: &Report) -> Json {
                     ("node", u64::from(z.node).into()),
                     ("name", z.name.as_str().into()),
                     ("managed_pages", z.managed_pages.into()),
-                    ("free_blocks_per_order", arr(&z.free_per_order, |&n| n.into())),
+                    (
+                        "free_blocks_per_order",
+                        arr(&z.free_per_order, |&n| n.into()),
+                    ),
                 ])
             }),
         ),
@@ -286,14 +301,27 @@ fn network_json(r: &Report) -> Json {
         })
     });
     let counts = r.sockets.as_ref().map_or(Json::Null, |s| {
-        Json::Obj(socket_counts(s).into_iter().map(|(k, v)| (k, Json::UInt(v as u64))).collect())
+        Json::Obj(
+            socket_counts(s)
+                .into_iter()
+                .map(|(k, v)| (k, Json::UInt(v as u64)))
+                .collect(),
+        )
     });
-    obj(vec![("interfaces", interfaces), ("sockets", sockets), ("counts_by_state", counts)])
+    obj(vec![
+        ("interfaces", interfaces),
+        ("sockets", sockets),
+        ("counts_by_state", counts),
+    ])
 }
 
 /// The whole report as one JSON object (keys: docs/triage-json.md).
 pub fn report_json(r: &Report) -> Json {
-    let log_tail = if r.log.is_some() { arr(&r.log_lines(), |l| l.as_str().into()) } else { Json::Null };
+    let log_tail = if r.log.is_some() {
+        arr(&r.log_lines(), |l| l.as_str().into())
+    } else {
+        Json::Null
+    };
     obj(vec![
         ("dump", dump_json(r)),
         ("system", system_json(r)),
@@ -305,7 +333,12 @@ pub fn report_json(r: &Report) -> Json {
         ("network", network_json(r)),
         (
             "warnings",
-            arr(&r.warnings, |w| obj(vec![("check", w.check.as_str().into()), ("message", w.message.as_str().into())])),
+            arr(&r.warnings, |w| {
+                obj(vec![
+                    ("check", w.check.as_str().into()),
+                    ("message", w.message.as_str().into()),
+                ])
+            }),
         ),
     ])
 }
@@ -316,7 +349,10 @@ mod tests {
 
     #[test]
     fn strings_are_escaped() {
-        let j = Json::Obj(vec![("k\"ey".into(), Json::Str("a\\b\n\t\u{1}\u{7f}é\"".into()))]);
+        let j = Json::Obj(vec![(
+            "k\"ey".into(),
+            Json::Str("a\\b\n\t\u{1}\u{7f}é\"".into()),
+        )]);
         assert_eq!(j.to_text(), r#"{"k\"ey":"a\\b\n\t\u0001\u007fé\""}"#);
     }
 

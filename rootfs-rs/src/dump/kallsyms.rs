@@ -81,7 +81,9 @@ impl<M: KernelMemory + ?Sized> Stream<'_, M> {
 
 fn required(info: &VmcoreInfo, name: &str) -> Result<u64, DumpError> {
     info.required_symbol(name).map_err(|_| {
-        DumpError::Missing(format!("VMCOREINFO SYMBOL({name}) (kallsyms in VMCOREINFO needs kernel ≥ 6.0)"))
+        DumpError::Missing(format!(
+            "VMCOREINFO SYMBOL({name}) (kallsyms in VMCOREINFO needs kernel ≥ 6.0)"
+        ))
     })
 }
 
@@ -91,14 +93,27 @@ impl Kallsyms {
         if num == 0 || num > MAX_SYMS {
             return Err(bad(format!("kallsyms_num_syms = {num} is implausible")));
         }
-        let tokens = read_tokens(mem, required(info, "kallsyms_token_table")?, required(info, "kallsyms_token_index")?)?;
+        let tokens = read_tokens(
+            mem,
+            required(info, "kallsyms_token_table")?,
+            required(info, "kallsyms_token_index")?,
+        )?;
         let mut names = String::new();
         let mut entries = Vec::with_capacity(num as usize);
-        let mut s = Stream { mem, next: required(info, "kallsyms_names")?, buf: Vec::new(), pos: 0 };
+        let mut s = Stream {
+            mem,
+            next: required(info, "kallsyms_names")?,
+            buf: Vec::new(),
+            pos: 0,
+        };
         let mut sym = Vec::new();
         for i in 0..num {
             let b0 = s.byte()?;
-            let len = if b0 & 0x80 != 0 { (b0 & 0x7f) as usize | ((s.byte()? as usize) << 7) } else { b0 as usize };
+            let len = if b0 & 0x80 != 0 {
+                (b0 & 0x7f) as usize | ((s.byte()? as usize) << 7)
+            } else {
+                b0 as usize
+            };
             sym.clear();
             for _ in 0..len {
                 sym.extend_from_slice(tokens[s.byte()? as usize].as_bytes());
@@ -108,10 +123,17 @@ impl Kallsyms {
             };
             // Length after lossy decoding: corrupt bytes become longer replacement characters.
             let text = String::from_utf8_lossy(name);
-            let name_off = u32::try_from(names.len()).map_err(|_| bad("kallsyms names too large"))?;
-            let name_len = u16::try_from(text.len()).map_err(|_| bad(format!("kallsyms symbol {i} too long")))?;
+            let name_off =
+                u32::try_from(names.len()).map_err(|_| bad("kallsyms names too large"))?;
+            let name_len = u16::try_from(text.len())
+                .map_err(|_| bad(format!("kallsyms symbol {i} too long")))?;
             names.push_str(&text);
-            entries.push(Entry { addr: 0, name_off, name_len, kind });
+            entries.push(Entry {
+                addr: 0,
+                name_off,
+                name_len,
+                kind,
+            });
         }
         let mut table = Kallsyms {
             names,
@@ -136,25 +158,48 @@ impl Kallsyms {
         &self.names[e.name_off as usize..e.name_off as usize + e.name_len as usize]
     }
 
-    fn decode_addresses(&mut self, mem: &(impl KernelMemory + ?Sized), info: &VmcoreInfo, num: u32) -> Result<(), DumpError> {
+    fn decode_addresses(
+        &mut self,
+        mem: &(impl KernelMemory + ?Sized),
+        info: &VmcoreInfo,
+        num: u32,
+    ) -> Result<(), DumpError> {
         let mut raw = vec![0u8; num as usize * 8];
-        let candidates: Vec<(AddressEncoding, Vec<u64>)> = if let Some(addrs) = info.symbol("kallsyms_addresses") {
-            mem.read_virt(addrs, &mut raw)?;
-            let v = raw.chunks_exact(8).map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
-            vec![(AddressEncoding::Absolute, v.collect())]
-        } else {
-            let offsets = required(info, "kallsyms_offsets")?;
-            let base = mem.read_u64(required(info, "kallsyms_relative_base")?)?;
-            raw.truncate(num as usize * 4);
-            mem.read_virt(offsets, &mut raw)?;
-            let offs: Vec<i32> = raw.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            let rel = offs.iter().map(|&o| base.wrapping_add(o as u32 as u64)).collect();
-            let pcpu = offs
-                .iter()
-                .map(|&o| if o >= 0 { o as u64 } else { base.wrapping_sub(1).wrapping_sub(o as i64 as u64) })
-                .collect();
-            vec![(AddressEncoding::AbsolutePercpu, pcpu), (AddressEncoding::Relative, rel)]
-        };
+        let candidates: Vec<(AddressEncoding, Vec<u64>)> =
+            if let Some(addrs) = info.symbol("kallsyms_addresses") {
+                mem.read_virt(addrs, &mut raw)?;
+                let v = raw
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+                vec![(AddressEncoding::Absolute, v.collect())]
+            } else {
+                let offsets = required(info, "kallsyms_offsets")?;
+                let base = mem.read_u64(required(info, "kallsyms_relative_base")?)?;
+                raw.truncate(num as usize * 4);
+                mem.read_virt(offsets, &mut raw)?;
+                let offs: Vec<i32> = raw
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect();
+                let rel = offs
+                    .iter()
+                    .map(|&o| base.wrapping_add(o as u32 as u64))
+                    .collect();
+                let pcpu = offs
+                    .iter()
+                    .map(|&o| {
+                        if o >= 0 {
+                            o as u64
+                        } else {
+                            base.wrapping_sub(1).wrapping_sub(o as i64 as u64)
+                        }
+                    })
+                    .collect();
+                vec![
+                    (AddressEncoding::AbsolutePercpu, pcpu),
+                    (AddressEncoding::Relative, rel),
+                ]
+            };
         let mut best: Option<(usize, usize, AddressEncoding, Vec<u64>)> = None;
         for (enc, addrs) in candidates {
             let (checked, matched) = self.check_against(info, &addrs);
@@ -170,7 +215,9 @@ impl Kallsyms {
             _ => matched > 0 || checked == 0,
         };
         if !stext_ok || (checked > 0 && matched * 2 < checked) {
-            return Err(bad(format!("kallsyms addresses do not match VMCOREINFO ({matched} of {checked} symbols agree)")));
+            return Err(bad(format!(
+                "kallsyms addresses do not match VMCOREINFO ({matched} of {checked} symbols agree)"
+            )));
         }
         for (e, a) in self.entries.iter_mut().zip(addrs) {
             e.addr = a;
@@ -199,12 +246,19 @@ impl Kallsyms {
 
     fn index_of(&self, name: &str) -> Option<u32> {
         let pos = self.by_name.partition_point(|&i| self.name_of(i) < name);
-        self.by_name.get(pos).copied().filter(|&i| self.name_of(i) == name)
+        self.by_name
+            .get(pos)
+            .copied()
+            .filter(|&i| self.name_of(i) == name)
     }
 
     fn symbol(&self, i: u32) -> Symbol<'_> {
         let e = &self.entries[i as usize];
-        Symbol { name: self.name_of(i), addr: e.addr, kind: e.kind as char }
+        Symbol {
+            name: self.name_of(i),
+            addr: e.addr,
+            kind: e.kind as char,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -222,12 +276,15 @@ impl Kallsyms {
 
     /// Like `lookup`, with an error naming the symbol.
     pub fn require(&self, name: &str) -> Result<u64, DumpError> {
-        self.lookup(name).ok_or_else(|| DumpError::Missing(format!("kallsyms symbol {name}")))
+        self.lookup(name)
+            .ok_or_else(|| DumpError::Missing(format!("kallsyms symbol {name}")))
     }
 
     /// The symbol at or before `addr` and the offset into it.
     pub fn symbolize(&self, addr: u64) -> Option<(Symbol<'_>, u64)> {
-        let pos = self.by_addr.partition_point(|&i| self.entries[i as usize].addr <= addr);
+        let pos = self
+            .by_addr
+            .partition_point(|&i| self.entries[i as usize].addr <= addr);
         let i = *self.by_addr.get(pos.checked_sub(1)?)?;
         let sym = self.symbol(i);
         Some((sym, addr - sym.addr))
@@ -239,7 +296,11 @@ impl Kallsyms {
     }
 }
 
-fn read_tokens(mem: &(impl KernelMemory + ?Sized), table: u64, index: u64) -> Result<Vec<String>, DumpError> {
+fn read_tokens(
+    mem: &(impl KernelMemory + ?Sized),
+    table: u64,
+    index: u64,
+) -> Result<Vec<String>, DumpError> {
     let mut idx = [0u8; 512];
     mem.read_virt(index, &mut idx)?;
     let mut tokens = Vec::with_capacity(256);

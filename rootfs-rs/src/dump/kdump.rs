@@ -79,7 +79,10 @@ fn parse_header(h: &[u8], sub: &[u8]) -> Result<KdumpHeader, DumpError> {
         if header_version < min_version {
             return Ok(None);
         }
-        let (o, s) = (le_u64(sub, off, "sub header offset")?, le_u64(sub, off + 8, "sub header size")?);
+        let (o, s) = (
+            le_u64(sub, off, "sub header offset")?,
+            le_u64(sub, off + 8, "sub header size")?,
+        );
         Ok((o != 0 && s != 0).then_some((o, s)))
     };
     Ok(KdumpHeader {
@@ -93,7 +96,11 @@ fn parse_header(h: &[u8], sub: &[u8]) -> Result<KdumpHeader, DumpError> {
         nr_cpus: le_i32(h, 460, "nr_cpus")?,
         phys_base: le_u64(sub, 0, "phys_base")?,
         status: le_u32(h, 424, "status")?,
-        dump_level: if header_version >= 1 { le_i32(sub, 8, "dump_level")? } else { 0 },
+        dump_level: if header_version >= 1 {
+            le_i32(sub, 8, "dump_level")?
+        } else {
+            0
+        },
         vmcoreinfo: range(32, 3)?,
         note: range(48, 4)?,
     })
@@ -128,10 +135,16 @@ impl<S: ReadAt> KdumpDump<S> {
         let bitmap_len = header.bitmap_blocks * bs / 2;
         let descs_off = bitmap_off + header.bitmap_blocks * bs;
         if header.bitmap_blocks == 0 || descs_off > src.size() {
-            return Err(bad(format!("kdump bitmaps ({} blocks) do not fit in the file", header.bitmap_blocks)));
+            return Err(bad(format!(
+                "kdump bitmaps ({} blocks) do not fit in the file",
+                header.bitmap_blocks
+            )));
         }
         if header.max_mapnr > bitmap_len * 8 {
-            return Err(bad(format!("kdump max_mapnr {} exceeds the bitmap", header.max_mapnr)));
+            return Err(bad(format!(
+                "kdump max_mapnr {} exceeds the bitmap",
+                header.max_mapnr
+            )));
         }
         let mut rank = Vec::with_capacity(bitmap_len.div_ceil(bs) as usize);
         let mut total = 0u64;
@@ -144,7 +157,9 @@ impl<S: ReadAt> KdumpDump<S> {
             off += n;
         }
         if descs_off + total * PAGE_DESC_LEN > src.size() {
-            return Err(bad(format!("kdump file too short for {total} page descriptors")));
+            return Err(bad(format!(
+                "kdump file too short for {total} page descriptors"
+            )));
         }
         let mut notes = match header.note {
             Some((o, s)) => interpret(&parse_notes(&read_vec(&src, o, s, "kdump notes")?)?)?,
@@ -154,7 +169,16 @@ impl<S: ReadAt> KdumpDump<S> {
             let text = read_vec(&src, o, s, "kdump vmcoreinfo")?;
             notes.vmcoreinfo = Some(String::from_utf8_lossy(&text).into_owned());
         }
-        Ok(KdumpDump { src, header, bitmap_off, bitmap_len, rank, descs_off, notes, bitmap_cache: Mutex::new(None) })
+        Ok(KdumpDump {
+            src,
+            header,
+            bitmap_off,
+            bitmap_len,
+            rank,
+            descs_off,
+            notes,
+            bitmap_cache: Mutex::new(None),
+        })
     }
 
     pub fn header(&self) -> &KdumpHeader {
@@ -176,15 +200,24 @@ impl<S: ReadAt> KdumpDump<S> {
             let start = block * bs;
             let n = bs.min(self.bitmap_len - start);
             let base = self.bitmap_off + u64::from(which) * self.bitmap_len;
-            *cache = Some((which, block, read_vec(&self.src, base + start, n, "kdump bitmap")?));
+            *cache = Some((
+                which,
+                block,
+                read_vec(&self.src, base + start, n, "kdump bitmap")?,
+            ));
         }
         let Some((_, _, bytes)) = cache.as_ref() else {
             return Err(bad("kdump bitmap cache empty"));
         };
         let byte = ((pfn / 8) % bs) as usize;
         let bit = (pfn % 8) as u32;
-        let b = *bytes.get(byte).ok_or_else(|| bad("kdump bitmap index out of range"))?;
-        let before: u64 = bytes[..byte].iter().map(|x| x.count_ones() as u64).sum::<u64>()
+        let b = *bytes
+            .get(byte)
+            .ok_or_else(|| bad("kdump bitmap index out of range"))?;
+        let before: u64 = bytes[..byte]
+            .iter()
+            .map(|x| x.count_ones() as u64)
+            .sum::<u64>()
             + (b & ((1u16 << bit) - 1) as u8).count_ones() as u64;
         Ok((b & (1 << bit) != 0, before))
     }
@@ -199,35 +232,57 @@ impl<S: ReadAt> KdumpDump<S> {
         let (dumped, before) = self.bitmap_bit(1, pfn)?;
         if !dumped {
             let (present, _) = self.bitmap_bit(0, pfn)?;
-            return Err(if present { DumpError::PageExcluded(paddr) } else { DumpError::NotInDump(paddr) });
+            return Err(if present {
+                DumpError::PageExcluded(paddr)
+            } else {
+                DumpError::NotInDump(paddr)
+            });
         }
         let block = (pfn / 8 / bs) as usize;
-        let index = self.rank.get(block).copied().ok_or_else(|| bad("kdump rank index out of range"))? + before;
-        let d = read_vec(&self.src, self.descs_off + index * PAGE_DESC_LEN, PAGE_DESC_LEN, "page descriptor")?;
+        let index = self
+            .rank
+            .get(block)
+            .copied()
+            .ok_or_else(|| bad("kdump rank index out of range"))?
+            + before;
+        let d = read_vec(
+            &self.src,
+            self.descs_off + index * PAGE_DESC_LEN,
+            PAGE_DESC_LEN,
+            "page descriptor",
+        )?;
         let offset = le_u64(&d, 0, "page offset")?;
         let size = le_u32(&d, 8, "page size")? as u64;
         let flags = le_u32(&d, 12, "page flags")?;
         if size > bs || offset.checked_add(size).is_none_or(|e| e > self.src.size()) {
-            return Err(bad(format!("page descriptor of pfn {pfn:#x} is invalid (offset {offset:#x}, size {size})")));
+            return Err(bad(format!(
+                "page descriptor of pfn {pfn:#x} is invalid (offset {offset:#x}, size {size})"
+            )));
         }
         let data = read_vec(&self.src, offset, size, "page data")?;
-        decompress(flags, &data, bs as usize).map_err(|detail| DumpError::Decompress { paddr, detail })
+        decompress(flags, &data, bs as usize)
+            .map_err(|detail| DumpError::Decompress { paddr, detail })
     }
 }
 
 /// Decompresses one page according to its descriptor flags.
 pub fn decompress(flags: u32, data: &[u8], page_size: usize) -> Result<Vec<u8>, String> {
     let page = if flags & DUMP_DH_COMPRESSED_ZLIB != 0 {
-        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, page_size).map_err(|e| format!("zlib: {e:?}"))?
+        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, page_size)
+            .map_err(|e| format!("zlib: {e:?}"))?
     } else if flags & DUMP_DH_COMPRESSED_LZO != 0 {
         lzokay_native::decompress_all(data, Some(page_size)).map_err(|e| format!("lzo: {e}"))?
     } else if flags & DUMP_DH_COMPRESSED_SNAPPY != 0 {
         let len = snap::raw::decompress_len(data).map_err(|e| format!("snappy: {e}"))?;
         if len != page_size {
-            return Err(format!("snappy: page expands to {len} bytes, expected {page_size}"));
+            return Err(format!(
+                "snappy: page expands to {len} bytes, expected {page_size}"
+            ));
         }
         let mut out = vec![0u8; page_size];
-        snap::raw::Decoder::new().decompress(data, &mut out).map_err(|e| format!("snappy: {e}"))?;
+        snap::raw::Decoder::new()
+            .decompress(data, &mut out)
+            .map_err(|e| format!("snappy: {e}"))?;
         out
     } else if flags & DUMP_DH_COMPRESSED_ZSTD != 0 {
         let mut out = vec![0u8; page_size];
@@ -240,7 +295,10 @@ pub fn decompress(flags: u32, data: &[u8], page_size: usize) -> Result<Vec<u8>, 
         data.to_vec()
     };
     if page.len() != page_size {
-        return Err(format!("page has {} bytes, expected {page_size}", page.len()));
+        return Err(format!(
+            "page has {} bytes, expected {page_size}",
+            page.len()
+        ));
     }
     Ok(page)
 }
@@ -254,7 +312,9 @@ impl<S: ReadAt> PhysMemory for KdumpDump<S> {
         let bs = self.header.block_size;
         let mut done = 0usize;
         while done < buf.len() {
-            let addr = paddr.checked_add(done as u64).ok_or(DumpError::NotInDump(paddr))?;
+            let addr = paddr
+                .checked_add(done as u64)
+                .ok_or(DumpError::NotInDump(paddr))?;
             let page = self.page(addr / bs)?;
             let in_page = (addr % bs) as usize;
             let n = (page.len() - in_page).min(buf.len() - done);

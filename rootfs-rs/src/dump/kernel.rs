@@ -3,11 +3,11 @@
 
 use super::btf::Btf;
 use super::cache::CachedPhys;
-use super::source::PhysMemory;
 use super::error::{bad, DumpError};
 use super::kallsyms::Kallsyms;
 use super::notes::NoteInfo;
 use super::open::{open_path_with, DumpFormat};
+use super::source::PhysMemory;
 use super::vmcoreinfo::VmcoreInfo;
 use super::x86_64::{KernelMemory, X86_64};
 use std::path::Path;
@@ -54,10 +54,9 @@ impl KernelCore {
             ))
         })?;
         let vmcoreinfo = VmcoreInfo::parse(text)?;
-        let phys_base = vmcoreinfo
-            .phys_base()
-            .or(opened.phys_base)
-            .ok_or_else(|| DumpError::Missing("phys_base (no NUMBER(phys_base), no kernel text segment)".into()))?;
+        let phys_base = vmcoreinfo.phys_base().or(opened.phys_base).ok_or_else(|| {
+            DumpError::Missing("phys_base (no NUMBER(phys_base), no kernel text segment)".into())
+        })?;
         let phys = Arc::new(CachedPhys::new(opened.phys, PAGE_CACHE_PAGES));
         let phys_end = phys.phys_end();
         let mem = X86_64::new(phys, &vmcoreinfo, phys_base)?;
@@ -87,7 +86,15 @@ impl Dump {
 
     /// Completes an opened core with kallsyms and BTF.
     pub fn from_core(core: KernelCore) -> Result<Dump, DumpError> {
-        let KernelCore { format, compression, incomplete, notes, vmcoreinfo, mut mem, phys_end } = core;
+        let KernelCore {
+            format,
+            compression,
+            incomplete,
+            notes,
+            vmcoreinfo,
+            mut mem,
+            phys_end,
+        } = core;
         let kallsyms = Kallsyms::load(&mem, &vmcoreinfo)?;
         if let Some(end) = phys_end {
             let base = match kallsyms.lookup("page_offset_base") {
@@ -133,16 +140,18 @@ impl Dump {
             return Err(bad(format!("nr_cpu_ids = {n} is implausible")));
         }
         let base = self.symbol("__per_cpu_offset")?;
-        let offsets = (0..n as u64).map(|cpu| self.read_u64(base + cpu * 8)).collect::<Result<Vec<_>, _>>()?;
+        let offsets = (0..n as u64)
+            .map(|cpu| self.read_u64(base + cpu * 8))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(self.percpu_offsets.get_or_init(|| offsets))
     }
 
     /// Address of a per-CPU variable's instance on `cpu`.
     pub fn per_cpu_addr(&self, var_addr: u64, cpu: u32) -> Result<u64, DumpError> {
         let offsets = self.percpu_offsets()?;
-        let off = offsets
-            .get(cpu as usize)
-            .ok_or_else(|| DumpError::Missing(format!("cpu {cpu} (nr_cpu_ids = {})", offsets.len())))?;
+        let off = offsets.get(cpu as usize).ok_or_else(|| {
+            DumpError::Missing(format!("cpu {cpu} (nr_cpu_ids = {})", offsets.len()))
+        })?;
         Ok(var_addr.wrapping_add(*off))
     }
 
@@ -162,9 +171,14 @@ impl KernelMemory for Dump {
 fn load_btf(mem: &X86_64, syms: &Kallsyms) -> Result<Btf, DumpError> {
     let start = syms.require("__start_BTF")?;
     let stop = syms.require("__stop_BTF")?;
-    let len = stop.checked_sub(start).filter(|&l| l > 0 && l <= MAX_BTF).ok_or_else(|| {
-        bad(format!("__start_BTF {start:#x} .. __stop_BTF {stop:#x} is not a plausible BTF range"))
-    })?;
+    let len = stop
+        .checked_sub(start)
+        .filter(|&l| l > 0 && l <= MAX_BTF)
+        .ok_or_else(|| {
+            bad(format!(
+                "__start_BTF {start:#x} .. __stop_BTF {stop:#x} is not a plausible BTF range"
+            ))
+        })?;
     let mut blob = vec![0u8; len as usize];
     mem.read_virt(start, &mut blob)?;
     Btf::parse(blob)

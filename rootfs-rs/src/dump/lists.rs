@@ -31,9 +31,17 @@ pub struct ListIter<'d> {
 }
 
 impl<'d> ListIter<'d> {
-    fn new(dump: &'d Dump, entry_type: &str, member: &str, first: u64, stop: u64) -> Result<Self, DumpError> {
+    fn new(
+        dump: &'d Dump,
+        entry_type: &str,
+        member: &str,
+        first: u64,
+        stop: u64,
+    ) -> Result<Self, DumpError> {
         let Ty::Btf(entry_ty) = types::parse_type(&dump.btf, entry_type)? else {
-            return Err(DumpError::Type(format!("list entries must be a struct type, not {entry_type}")));
+            return Err(DumpError::Type(format!(
+                "list entries must be a struct type, not {entry_type}"
+            )));
         };
         let member_off = types::offset_of(&dump.btf, entry_ty, member)?;
         Ok(ListIter {
@@ -73,13 +81,17 @@ impl<'d> Iterator for ListIter<'d> {
         }
         let node = self.next;
         if node == 0 {
-            return self.fail(DumpError::Loop("NULL pointer inside a circular list".into()));
+            return self.fail(DumpError::Loop(
+                "NULL pointer inside a circular list".into(),
+            ));
         }
         if self.count >= self.max {
             return self.fail(DumpError::Loop(format!("more than {} entries", self.max)));
         }
         if node == self.tortoise {
-            return self.fail(DumpError::Loop(format!("cycle at {node:#x} not passing through the head")));
+            return self.fail(DumpError::Loop(format!(
+                "cycle at {node:#x} not passing through the head"
+            )));
         }
         self.steps += 1;
         if self.steps == self.power {
@@ -106,7 +118,11 @@ fn list_head_addr(head: &Value<'_>) -> Result<u64, DumpError> {
 
 /// Entries of type `entry_type` linked through their `member` (a struct list_head) on the list
 /// headed by `head` (a struct list_head value, or a pointer to one).
-pub fn list_for_each_entry<'d>(head: &Value<'d>, entry_type: &str, member: &str) -> Result<ListIter<'d>, DumpError> {
+pub fn list_for_each_entry<'d>(
+    head: &Value<'d>,
+    entry_type: &str,
+    member: &str,
+) -> Result<ListIter<'d>, DumpError> {
     let dump = head.dump();
     let h = list_head_addr(head)?;
     let first = dump.read_u64(h)?;
@@ -115,7 +131,11 @@ pub fn list_for_each_entry<'d>(head: &Value<'d>, entry_type: &str, member: &str)
 
 /// Entries on an hlist headed by `head` (struct hlist_head), linked through `member`
 /// (a struct hlist_node); ends at NULL.
-pub fn hlist_for_each_entry<'d>(head: &Value<'d>, entry_type: &str, member: &str) -> Result<ListIter<'d>, DumpError> {
+pub fn hlist_for_each_entry<'d>(
+    head: &Value<'d>,
+    entry_type: &str,
+    member: &str,
+) -> Result<ListIter<'d>, DumpError> {
     let dump = head.dump();
     let first = dump.read_u64(list_head_addr(head)?)?;
     ListIter::new(dump, entry_type, member, first, 0)
@@ -146,6 +166,11 @@ pub fn hlist_nulls_from<'d>(
 }
 
 /// An hlist walk from its first node pointer (for tables read in bulk).
-pub fn hlist_from<'d>(dump: &'d Dump, first: u64, entry_type: &str, member: &str) -> Result<ListIter<'d>, DumpError> {
+pub fn hlist_from<'d>(
+    dump: &'d Dump,
+    first: u64,
+    entry_type: &str,
+    member: &str,
+) -> Result<ListIter<'d>, DumpError> {
     ListIter::new(dump, entry_type, member, first, 0)
 }

@@ -3,9 +3,9 @@
 //! → typed values → helpers.
 
 pub mod btf;
-pub mod cli;
 pub mod bytes;
 pub mod cache;
+pub mod cli;
 pub mod elf;
 pub mod error;
 pub mod flattened;
@@ -29,6 +29,6 @@ pub mod x86_64;
 pub use error::DumpError;
 pub use kernel::Dump;
 pub use lists::{hlist_for_each_entry, hlist_nulls_for_each_entry, list_for_each_entry};
+pub use source::{PhysMemory, ReadAt};
 pub use value::Value;
 pub use x86_64::KernelMemory;
-pub use source::{PhysMemory, ReadAt};

@@ -10,7 +10,8 @@ const PRSTATUS_REGS: usize = 112;
 /// Order of `struct user_regs_struct` on x86_64.
 const PRSTATUS_REG_NAMES: [&str; 27] = [
     "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi",
-    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+    "rdi", "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs",
+    "gs",
 ];
 /// Order of the general registers in QEMU's `QEMUCPUState` (after version and size).
 const QEMU_REG_NAMES: [&str; 18] = [
@@ -42,9 +43,13 @@ pub fn parse_notes(buf: &[u8]) -> Result<Vec<Note>, DumpError> {
         }
         let name_off = off + 12;
         let name = c_string(slice(buf, name_off, namesz, "note name")?);
-        let desc_off = align4(namesz).and_then(|n| n.checked_add(name_off)).ok_or_else(|| bad("note name size overflows"))?;
+        let desc_off = align4(namesz)
+            .and_then(|n| n.checked_add(name_off))
+            .ok_or_else(|| bad("note name size overflows"))?;
         let desc = slice(buf, desc_off, descsz, "note descriptor")?.to_vec();
-        off = align4(descsz).and_then(|d| d.checked_add(desc_off)).ok_or_else(|| bad("note size overflows"))?;
+        off = align4(descsz)
+            .and_then(|d| d.checked_add(desc_off))
+            .ok_or_else(|| bad("note size overflows"))?;
         notes.push(Note { name, kind, desc });
     }
     Ok(notes)
@@ -82,9 +87,16 @@ fn prstatus(desc: &[u8]) -> Result<CpuState, DumpError> {
     let pid = le_u32(desc, PRSTATUS_PID, "prstatus pid")?;
     let mut regs = Vec::with_capacity(PRSTATUS_REG_NAMES.len());
     for (i, name) in PRSTATUS_REG_NAMES.iter().enumerate() {
-        regs.push((*name, le_u64(desc, PRSTATUS_REGS + 8 * i, "prstatus registers")?));
+        regs.push((
+            *name,
+            le_u64(desc, PRSTATUS_REGS + 8 * i, "prstatus registers")?,
+        ));
     }
-    Ok(CpuState { pid: Some(pid), regs, ..CpuState::default() })
+    Ok(CpuState {
+        pid: Some(pid),
+        regs,
+        ..CpuState::default()
+    })
 }
 
 fn qemu_state(desc: &[u8], cpu: &mut CpuState) -> Result<(), DumpError> {
@@ -94,7 +106,11 @@ fn qemu_state(desc: &[u8], cpu: &mut CpuState) -> Result<(), DumpError> {
         regs.push((*name, le_u64(desc, regs_off + 8 * i, "QEMU cpu state")?));
     }
     let seg_off = regs_off + 8 * QEMU_REG_NAMES.len();
-    let gs_base = le_u64(desc, seg_off + QEMU_GS_INDEX * QEMU_SEGMENT_SIZE + 16, "QEMU gs base")?;
+    let gs_base = le_u64(
+        desc,
+        seg_off + QEMU_GS_INDEX * QEMU_SEGMENT_SIZE + 16,
+        "QEMU gs base",
+    )?;
     let cr_off = seg_off + QEMU_SEGMENTS * QEMU_SEGMENT_SIZE;
     cpu.cr3 = Some(le_u64(desc, cr_off + 3 * 8, "QEMU cr3")?);
     cpu.gs_base = Some(gs_base);
@@ -119,7 +135,9 @@ pub fn interpret(notes: &[Note]) -> Result<NoteInfo, DumpError> {
                 qemu_state(&n.desc, &mut info.cpus[qemu_index])?;
                 qemu_index += 1;
             }
-            ("VMCOREINFO", _) => info.vmcoreinfo = Some(String::from_utf8_lossy(&n.desc).into_owned()),
+            ("VMCOREINFO", _) => {
+                info.vmcoreinfo = Some(String::from_utf8_lossy(&n.desc).into_owned())
+            }
             _ => {}
         }
     }

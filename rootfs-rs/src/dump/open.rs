@@ -32,13 +32,30 @@ pub struct OpenedMemory {
     pub incomplete: Option<String>,
 }
 
-fn from_elf<S: ReadAt + 'static>(src: S, format: DumpFormat, lenient: bool) -> Result<OpenedMemory, DumpError> {
-    let elf = if lenient { ElfDump::open_truncated(src)? } else { ElfDump::open(src)? };
+fn from_elf<S: ReadAt + 'static>(
+    src: S,
+    format: DumpFormat,
+    lenient: bool,
+) -> Result<OpenedMemory, DumpError> {
+    let elf = if lenient {
+        ElfDump::open_truncated(src)?
+    } else {
+        ElfDump::open(src)?
+    };
     let notes = elf.notes().clone();
     let phys_base = elf.phys_base_from_segments();
     let missing = elf.missing_bytes();
-    let incomplete = (missing > 0).then(|| format!("ELF file truncated: {missing} bytes of memory missing"));
-    Ok(OpenedMemory { format, phys: Box::new(elf), notes, phys_base, release: None, compression: "none", incomplete })
+    let incomplete =
+        (missing > 0).then(|| format!("ELF file truncated: {missing} bytes of memory missing"));
+    Ok(OpenedMemory {
+        format,
+        phys: Box::new(elf),
+        notes,
+        phys_base,
+        release: None,
+        compression: "none",
+        incomplete,
+    })
 }
 
 fn from_kdump<S: ReadAt + 'static>(src: S, format: DumpFormat) -> Result<OpenedMemory, DumpError> {
@@ -46,10 +63,19 @@ fn from_kdump<S: ReadAt + 'static>(src: S, format: DumpFormat) -> Result<OpenedM
     let notes = k.notes().clone();
     let h = k.header();
     let (phys_base, release) = (Some(h.phys_base), Some(h.release.clone()));
-    let incomplete =
-        h.incomplete().then(|| "kdump header flags the dump incomplete (DUMP_DH_COMPRESSED_INCOMPLETE)".to_string());
+    let incomplete = h.incomplete().then(|| {
+        "kdump header flags the dump incomplete (DUMP_DH_COMPRESSED_INCOMPLETE)".to_string()
+    });
     let compression = h.compression();
-    Ok(OpenedMemory { format, phys: Box::new(k), notes, phys_base, release, compression, incomplete })
+    Ok(OpenedMemory {
+        format,
+        phys: Box::new(k),
+        notes,
+        phys_base,
+        release,
+        compression,
+        incomplete,
+    })
 }
 
 /// Opens any supported dump container from a source; a truncated ELF file is an error.
@@ -59,7 +85,10 @@ pub fn open_source<S: ReadAt + 'static>(src: S) -> Result<OpenedMemory, DumpErro
 
 /// Like `open_source`; with `lenient` a truncated ELF file opens with its missing memory
 /// reported in `incomplete` (what triage wants: a partial report beats none).
-pub fn open_source_with<S: ReadAt + 'static>(src: S, lenient: bool) -> Result<OpenedMemory, DumpError> {
+pub fn open_source_with<S: ReadAt + 'static>(
+    src: S,
+    lenient: bool,
+) -> Result<OpenedMemory, DumpError> {
     let magic = read_vec(&src, 0, 16.min(src.size()), "file signature")?;
     if magic.starts_with(b"\x7fELF") {
         from_elf(src, DumpFormat::Elf, lenient)
@@ -67,7 +96,12 @@ pub fn open_source_with<S: ReadAt + 'static>(src: S, lenient: bool) -> Result<Op
         from_kdump(src, DumpFormat::Kdump)
     } else if magic.starts_with(flattened::SIGNATURE) {
         let flat = Flattened::open(src)?;
-        let inner = read_vec(&flat, 0, 16.min(flat.size()), "flattened contents signature")?;
+        let inner = read_vec(
+            &flat,
+            0,
+            16.min(flat.size()),
+            "flattened contents signature",
+        )?;
         if inner.starts_with(kdump::SIGNATURE) {
             from_kdump(flat, DumpFormat::FlattenedKdump)
         } else if inner.starts_with(b"\x7fELF") {
@@ -76,7 +110,9 @@ pub fn open_source_with<S: ReadAt + 'static>(src: S, lenient: bool) -> Result<Op
             Err(bad("flattened file holds neither a kdump nor an ELF dump"))
         }
     } else {
-        Err(bad("unknown dump format (not ELF core, kdump-compressed or flattened)"))
+        Err(bad(
+            "unknown dump format (not ELF core, kdump-compressed or flattened)",
+        ))
     }
 }
 

@@ -17,7 +17,9 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// Section names accepted by `--section`, in report order.
-pub const SECTIONS: &[&str] = &["sys", "panic", "log", "ps", "mem", "runq", "net", "warnings"];
+pub const SECTIONS: &[&str] = &[
+    "sys", "panic", "log", "ps", "mem", "runq", "net", "warnings",
+];
 /// Log lines shown without --dmesg.
 pub const LOG_TAIL: usize = 40;
 
@@ -71,18 +73,30 @@ pub struct Report {
 
 impl Report {
     fn section<T>(&mut self, name: &str, r: Result<T, super::DumpError>) -> Option<T> {
-        r.map_err(|e| self.warnings.push(Warning::new(format!("section:{name}"), e.to_string()))).ok()
+        r.map_err(|e| {
+            self.warnings
+                .push(Warning::new(format!("section:{name}"), e.to_string()))
+        })
+        .ok()
     }
 
     fn partial(&mut self, name: &str, errors: Vec<String>) {
         for e in errors.into_iter().take(5) {
-            self.warnings.push(Warning::new(format!("section:{name}"), format!("partial: {e}")));
+            self.warnings.push(Warning::new(
+                format!("section:{name}"),
+                format!("partial: {e}"),
+            ));
         }
     }
 
     /// The log lines the report shows (all, or the last LOG_TAIL).
     pub fn log_lines(&self) -> Vec<String> {
-        let all: Vec<String> = self.log.iter().flatten().flat_map(LogRecord::lines).collect();
+        let all: Vec<String> = self
+            .log
+            .iter()
+            .flatten()
+            .flat_map(LogRecord::lines)
+            .collect();
         if self.options.full_log {
             return all;
         }
@@ -101,7 +115,10 @@ fn container_facts(path: &Path, d: &mut DumpSection) -> Result<(), super::DumpEr
 
 /// Opens the dump and computes the wanted sections; never fails: problems become warnings.
 pub fn build(path: &Path, options: &Options) -> Report {
-    let mut r = Report { options: options.clone(), ..Default::default() };
+    let mut r = Report {
+        options: options.clone(),
+        ..Default::default()
+    };
     r.dump.path = path.display().to_string();
     r.dump.file_size = std::fs::metadata(path).ok().map(|m| m.len());
     let core = match KernelCore::open(path) {
@@ -111,7 +128,8 @@ pub fn build(path: &Path, options: &Options) -> Report {
             let mut d = std::mem::take(&mut r.dump);
             if let Err(e2) = container_facts(path, &mut d) {
                 if e2.to_string() != e.to_string() {
-                    r.warnings.push(Warning::new("section:dump", e2.to_string()));
+                    r.warnings
+                        .push(Warning::new("section:dump", e2.to_string()));
                 }
             }
             r.dump = d;
@@ -129,7 +147,10 @@ pub fn build(path: &Path, options: &Options) -> Report {
         Ok(d) => d,
         Err(e) => {
             // kallsyms or BTF unusable: what VMCOREINFO alone describes is still readable.
-            r.warnings.push(Warning::new("section:dump", format!("{e} (only the log can be read)")));
+            r.warnings.push(Warning::new(
+                "section:dump",
+                format!("{e} (only the log can be read)"),
+            ));
             match KernelCore::open(path) {
                 Ok(core) => fill_from_core(&mut r, &core, options),
                 Err(e) => r.warnings.push(Warning::new("section:dump", e.to_string())),
@@ -153,7 +174,12 @@ fn fill_from_core(r: &mut Report, core: &KernelCore, o: &Options) {
         let log = r.section("log", log_from(core, &core.vmcoreinfo));
         if o.wants("panic") {
             let (message, context) = find_panic(log.as_deref().unwrap_or(&[]));
-            r.panic = Some(PanicInfo { message, context, cpu: None, task: None });
+            r.panic = Some(PanicInfo {
+                message,
+                context,
+                cpu: None,
+                task: None,
+            });
         }
         r.log = log;
     }
@@ -195,7 +221,11 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
         }
         r.tasks = Some(list.tasks);
     }
-    let log = if o.wants("log") || o.wants("panic") { r.section("log", kernel_log(dump)) } else { None };
+    let log = if o.wants("log") || o.wants("panic") {
+        r.section("log", kernel_log(dump))
+    } else {
+        None
+    };
     if o.wants("panic") {
         r.panic = r.section("panic", panic_info(dump, log.as_deref().unwrap_or(&[])));
     }
@@ -211,7 +241,10 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
         }
     }
     if o.wants("net") {
-        let (jiffies, hz) = r.system.as_ref().map_or((None, None), |s| (s.jiffies, s.hz));
+        let (jiffies, hz) = r
+            .system
+            .as_ref()
+            .map_or((None, None), |s| (s.jiffies, s.hz));
         r.interfaces = r.section("net", interfaces(dump, jiffies, hz));
         let (socks, errors) = sockets(dump);
         r.partial("net", errors);
@@ -239,25 +272,56 @@ fn secs_text(v: Option<f64>) -> String {
 
 fn render_sys(r: &Report, out: &mut String) {
     let d = &r.dump;
-    let _ =
-        writeln!(out, "    DUMPFILE: {}  [{}, {}]", d.path, opt(d.format.as_deref()), opt(d.compression.as_deref()));
-    let _ =
-        writeln!(out, "    COMPLETE: {}", d.incomplete.as_deref().map_or("yes".to_string(), |w| format!("NO ({w})")));
+    let _ = writeln!(
+        out,
+        "    DUMPFILE: {}  [{}, {}]",
+        d.path,
+        opt(d.format.as_deref()),
+        opt(d.compression.as_deref())
+    );
+    let _ = writeln!(
+        out,
+        "    COMPLETE: {}",
+        d.incomplete
+            .as_deref()
+            .map_or("yes".to_string(), |w| format!("NO ({w})"))
+    );
     let Some(s) = &r.system else { return };
-    let _ = writeln!(out, "        CPUS: {} ({} online)", s.cpus, opt(s.cpus_online));
-    let _ = writeln!(out, "        DATE: {}", s.crash_time.map_or("n/a".into(), utc_text));
-    let _ = writeln!(out, "      UPTIME: {}", s.uptime_secs.map_or("n/a".into(), uptime_text));
+    let _ = writeln!(
+        out,
+        "        CPUS: {} ({} online)",
+        s.cpus,
+        opt(s.cpus_online)
+    );
+    let _ = writeln!(
+        out,
+        "        DATE: {}",
+        s.crash_time.map_or("n/a".into(), utc_text)
+    );
+    let _ = writeln!(
+        out,
+        "      UPTIME: {}",
+        s.uptime_secs.map_or("n/a".into(), uptime_text)
+    );
     let l = s.load_avg.map(load_text);
     let _ = writeln!(out, "LOAD AVERAGE: {}, {}, {}", l[0], l[1], l[2]);
     let total: usize = r.task_states.values().sum();
-    let states: Vec<String> = r.task_states.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+    let states: Vec<String> = r
+        .task_states
+        .iter()
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect();
     let _ = writeln!(out, "       TASKS: {total} ({})", states.join(" "));
     let _ = writeln!(out, "    NODENAME: {}", s.nodename);
     let _ = writeln!(out, "     RELEASE: {}", s.release);
     let _ = writeln!(out, "     VERSION: {}", s.version);
     let _ = writeln!(out, "     MACHINE: {}", s.machine);
     let _ = writeln!(out, "      MEMORY: {} KiB", s.memory_total_kib);
-    let _ = writeln!(out, "       KASLR: {}", s.kaslr_offset.map_or("n/a".into(), |k| format!("{k:#x}")));
+    let _ = writeln!(
+        out,
+        "       KASLR: {}",
+        s.kaslr_offset.map_or("n/a".into(), |k| format!("{k:#x}"))
+    );
 }
 
 fn render_panic(r: &Report, out: &mut String) {
@@ -265,9 +329,15 @@ fn render_panic(r: &Report, out: &mut String) {
     let _ = writeln!(
         out,
         "       PANIC: {}",
-        p.message.as_deref().map_or("(none found in the log)".into(), |m| format!("\"{m}\""))
+        p.message
+            .as_deref()
+            .map_or("(none found in the log)".into(), |m| format!("\"{m}\""))
     );
-    for c in p.context.iter().filter(|c| Some(c.as_str()) != p.message.as_deref()) {
+    for c in p
+        .context
+        .iter()
+        .filter(|c| Some(c.as_str()) != p.message.as_deref())
+    {
         let _ = writeln!(out, "              {c}");
     }
     let _ = writeln!(out, "         CPU: {}", opt(p.cpu));
@@ -278,9 +348,16 @@ fn render_panic(r: &Report, out: &mut String) {
 
 fn render_ps(r: &Report, out: &mut String) {
     let Some(tasks) = &r.tasks else { return };
-    let _ = writeln!(out, "   PID    PPID  CPU       TASK        ST  POLICY   RTPRIO  RSS(KiB)  COMM");
+    let _ = writeln!(
+        out,
+        "   PID    PPID  CPU       TASK        ST  POLICY   RTPRIO  RSS(KiB)  COMM"
+    );
     for t in tasks {
-        let comm = if t.kthread { format!("[{}]", t.comm) } else { t.comm.clone() };
+        let comm = if t.kthread {
+            format!("[{}]", t.comm)
+        } else {
+            t.comm.clone()
+        };
         let _ = writeln!(
             out,
             "{:>6} {:>7} {:>4}  {:016x}  {}   {:<8} {:>6} {:>9}  {comm}",
@@ -307,8 +384,18 @@ fn render_mem(r: &Report, out: &mut String) {
     };
     let _ = writeln!(out, "                 KiB      PERCENTAGE OF TOTAL MEM");
     let _ = writeln!(out, "  TOTAL MEM  {:>10}", m.total_kib);
-    let _ = writeln!(out, "       FREE  {:>10}   {:5.1}%", m.free_kib, pct(m.free_kib));
-    let _ = writeln!(out, "       USED  {:>10}   {:5.1}%", m.used_kib, pct(m.used_kib));
+    let _ = writeln!(
+        out,
+        "       FREE  {:>10}   {:5.1}%",
+        m.free_kib,
+        pct(m.free_kib)
+    );
+    let _ = writeln!(
+        out,
+        "       USED  {:>10}   {:5.1}%",
+        m.used_kib,
+        pct(m.used_kib)
+    );
     let _ = writeln!(out, "     CACHED  {:>10}", opt(m.page_cache_kib));
     let _ = writeln!(out, "       SLAB  {:>10}", opt(m.slab_kib));
     let _ = writeln!(out, " TOTAL SWAP  {:>10}", opt(m.swap_total_kib));
@@ -353,20 +440,41 @@ fn render_net(r: &Report, out: &mut String) {
         for i in ifs {
             let up = if i.flags & IFF_UP != 0 { "UP" } else { "DOWN" };
             let (rx, tx) = (secs_text(i.last_rx_secs), secs_text(i.last_tx_secs));
-            let _ = writeln!(out, "{:<10} {up:<6} {:<6} {rx:<8} {tx:<8} {}", i.name, i.mtu, i.ipv4.join(" "));
+            let _ = writeln!(
+                out,
+                "{:<10} {up:<6} {:<6} {rx:<8} {tx:<8} {}",
+                i.name,
+                i.mtu,
+                i.ipv4.join(" ")
+            );
         }
     }
     let Some(socks) = &r.sockets else { return };
-    let _ = writeln!(out, "Proto  Local Address            Foreign Address          State");
+    let _ = writeln!(
+        out,
+        "Proto  Local Address            Foreign Address          State"
+    );
     for s in socks.iter().filter(|s| s.proto != "unix") {
-        let _ = writeln!(out, "{:<6} {:<24} {:<24} {}", s.proto, s.local, s.remote, s.state);
+        let _ = writeln!(
+            out,
+            "{:<6} {:<24} {:<24} {}",
+            s.proto, s.local, s.remote, s.state
+        );
     }
     let _ = writeln!(out, "Proto  Type       State         Path");
     for s in socks.iter().filter(|s| s.proto == "unix") {
-        let _ =
-            writeln!(out, "unix   {:<10} {:<13} {}", opt(s.kind.as_deref()), s.state, s.path.as_deref().unwrap_or(""));
+        let _ = writeln!(
+            out,
+            "unix   {:<10} {:<13} {}",
+            opt(s.kind.as_deref()),
+            s.state,
+            s.path.as_deref().unwrap_or("")
+        );
     }
-    let counts: Vec<String> = socket_counts(socks).iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    let counts: Vec<String> = socket_counts(socks)
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
     let _ = writeln!(out, "SOCKETS BY STATE: {}", counts.join(", "));
 }
 
@@ -374,7 +482,9 @@ fn render_net(r: &Report, out: &mut String) {
 pub fn socket_counts(socks: &[Socket]) -> BTreeMap<String, usize> {
     let mut by_state = BTreeMap::new();
     for s in socks {
-        *by_state.entry(format!("{} {}", s.proto, s.state)).or_default() += 1;
+        *by_state
+            .entry(format!("{} {}", s.proto, s.state))
+            .or_default() += 1;
     }
     by_state
 }

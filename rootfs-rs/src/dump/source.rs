@@ -31,10 +31,16 @@ pub struct DumpFile {
 impl DumpFile {
     pub fn open(path: &Path) -> Result<Self, DumpError> {
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|source| DumpError::Io { context: name.clone(), source })?;
+        let file = File::open(path).map_err(|source| DumpError::Io {
+            context: name.clone(),
+            source,
+        })?;
         let size = file
             .metadata()
-            .map_err(|source| DumpError::Io { context: name.clone(), source })?
+            .map_err(|source| DumpError::Io {
+                context: name.clone(),
+                source,
+            })?
             .len();
         Ok(DumpFile { file, size, name })
     }
@@ -51,10 +57,12 @@ impl ReadAt for DumpFile {
                 self.size
             )));
         }
-        self.file.read_exact_at(buf, offset).map_err(|source| DumpError::Io {
-            context: format!("{}: read at {offset:#x}", self.name),
-            source,
-        })
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|source| DumpError::Io {
+                context: format!("{}: read at {offset:#x}", self.name),
+                source,
+            })
     }
     fn size(&self) -> u64 {
         self.size
@@ -77,10 +85,17 @@ impl ReadAt for MemSource {
 }
 
 /// Reads `len` bytes at `offset` into a new vector, refusing absurd sizes from corrupt headers.
-pub(crate) fn read_vec(src: &dyn ReadAt, offset: u64, len: u64, what: &str) -> Result<Vec<u8>, DumpError> {
+pub(crate) fn read_vec(
+    src: &dyn ReadAt,
+    offset: u64,
+    len: u64,
+    what: &str,
+) -> Result<Vec<u8>, DumpError> {
     const LIMIT: u64 = 64 << 20;
     if len > LIMIT {
-        return Err(bad(format!("{what}: size {len} is implausible (limit {LIMIT})")));
+        return Err(bad(format!(
+            "{what}: size {len} is implausible (limit {LIMIT})"
+        )));
     }
     let mut v = vec![0u8; len as usize];
     src.read_at(offset, &mut v).map_err(|e| match e {

@@ -24,7 +24,11 @@ const TASK_REPORT_IDLE: u64 = 0x80;
 
 /// The /proc state letter for the raw `__state` and `exit_state` values.
 pub fn state_letter(state: u64, exit_state: u64) -> char {
-    let reported = if state == TASK_IDLE { TASK_REPORT_IDLE } else { (state | exit_state) & TASK_REPORT };
+    let reported = if state == TASK_IDLE {
+        TASK_REPORT_IDLE
+    } else {
+        (state | exit_state) & TASK_REPORT
+    };
     let index = (64 - reported.leading_zeros()) as usize; // fls(): 0 for running
     STATE_LETTERS.get(index).map_or('?', |&b| b as char)
 }

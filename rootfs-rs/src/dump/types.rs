@@ -64,7 +64,10 @@ pub const GLOBAL_TYPES: &[(&str, &str)] = &[
 
 /// The built-in C type of a global, if known.
 pub fn global_type(name: &str) -> Option<&'static str> {
-    GLOBAL_TYPES.iter().find(|(n, _)| *n == name).map(|&(_, t)| t)
+    GLOBAL_TYPES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, t)| t)
 }
 
 /// C spellings of integer types → the names the compiler writes into BTF.
@@ -87,12 +90,18 @@ pub fn find_base(btf: &Btf, spec: &str) -> Result<TypeId, DumpError> {
     } else if let Some(n) = spec.strip_prefix("union ") {
         btf.find(Kind::Union, n.trim())
     } else if let Some(n) = spec.strip_prefix("enum ") {
-        btf.find(Kind::Enum, n.trim()).or_else(|| btf.find(Kind::Enum64, n.trim()))
+        btf.find(Kind::Enum, n.trim())
+            .or_else(|| btf.find(Kind::Enum64, n.trim()))
     } else if spec == "void" {
         Some(0)
     } else {
-        let name = INT_ALIASES.iter().find(|(c, _)| *c == spec).map_or(spec, |&(_, b)| b);
-        [Kind::Typedef, Kind::Int, Kind::Float].iter().find_map(|&k| btf.find(k, name))
+        let name = INT_ALIASES
+            .iter()
+            .find(|(c, _)| *c == spec)
+            .map_or(spec, |&(_, b)| b);
+        [Kind::Typedef, Kind::Int, Kind::Float]
+            .iter()
+            .find_map(|&k| btf.find(k, name))
     };
     found.ok_or_else(|| DumpError::Missing(format!("type {spec} in BTF")))
 }
@@ -103,11 +112,18 @@ pub fn parse_type(btf: &Btf, spec: &str) -> Result<Ty, DumpError> {
     let spec = spec.trim();
     if let Some(open) = spec.find('[') {
         let inner = &spec[open + 1..];
-        let len_text = inner.strip_suffix(']').ok_or_else(|| DumpError::Type(format!("bad type {spec}")))?;
+        let len_text = inner
+            .strip_suffix(']')
+            .ok_or_else(|| DumpError::Type(format!("bad type {spec}")))?;
         let len = if len_text.trim().is_empty() {
             None
         } else {
-            Some(len_text.trim().parse::<u32>().map_err(|_| DumpError::Type(format!("bad array length in {spec}")))?)
+            Some(
+                len_text
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| DumpError::Type(format!("bad array length in {spec}")))?,
+            )
         };
         let elem_spec = spec[..open].trim();
         let elem = match elem_spec.strip_suffix('*') {
@@ -125,7 +141,10 @@ pub fn parse_type(btf: &Btf, spec: &str) -> Result<Ty, DumpError> {
 
 /// An existing BTF PTR type to `target` (needed only for arrays of pointers).
 fn pointer_type(btf: &Btf, target: TypeId) -> Option<TypeId> {
-    (1..=btf.count()).find(|&id| btf.ty(id).is_ok_and(|t| t.kind == Kind::Ptr && t.size_or_type == target))
+    (1..=btf.count()).find(|&id| {
+        btf.ty(id)
+            .is_ok_and(|t| t.kind == Kind::Ptr && t.size_or_type == target)
+    })
 }
 
 /// Type of a global: the built-in table, else a BTF VAR of that name (per-CPU variables).
@@ -136,7 +155,9 @@ pub fn global_ty(btf: &Btf, name: &str) -> Result<Ty, DumpError> {
     if let Some(var) = btf.find(Kind::Var, name) {
         return Ok(Ty::Btf(btf.ty(var)?.size_or_type));
     }
-    Err(DumpError::Missing(format!("type of global {name} (not in BTF; add it to GLOBAL_TYPES)")))
+    Err(DumpError::Missing(format!(
+        "type of global {name} (not in BTF; add it to GLOBAL_TYPES)"
+    )))
 }
 
 /// Size in bytes of a `Ty`.
@@ -144,7 +165,9 @@ pub fn size_of(btf: &Btf, ty: Ty) -> Result<u64, DumpError> {
     match ty {
         Ty::Btf(id) => btf.size_of(id),
         Ty::Ptr(_) => Ok(8),
-        Ty::Array(elem, len) => Ok(btf.size_of(elem)?.saturating_mul(u64::from(len.unwrap_or(0)))),
+        Ty::Array(elem, len) => Ok(btf
+            .size_of(elem)?
+            .saturating_mul(u64::from(len.unwrap_or(0)))),
     }
 }
 
@@ -164,9 +187,9 @@ pub fn offset_of(btf: &Btf, id: TypeId, path: &str) -> Result<u64, DumpError> {
     let mut cur = id;
     let mut bits = 0u64;
     for comp in path.split('.') {
-        let m = btf
-            .member(cur, comp)?
-            .ok_or_else(|| DumpError::Missing(format!("member {comp} of {}", btf.type_name(cur))))?;
+        let m = btf.member(cur, comp)?.ok_or_else(|| {
+            DumpError::Missing(format!("member {comp} of {}", btf.type_name(cur)))
+        })?;
         if m.bitfield_size != 0 {
             return Err(DumpError::Type(format!("{path} is a bitfield")));
         }

@@ -43,32 +43,62 @@ impl Dump {
     /// A global variable, typed by the built-in table or BTF.
     pub fn var(&self, name: &str) -> Result<Value<'_>, DumpError> {
         let ty = types::global_ty(&self.btf, name)?;
-        Ok(Value { dump: self, addr: self.symbol(name)?, ty, bitfield: None })
+        Ok(Value {
+            dump: self,
+            addr: self.symbol(name)?,
+            ty,
+            bitfield: None,
+        })
     }
 
     /// The instance of per-CPU variable `name` on `cpu`.
     pub fn per_cpu(&self, name: &str, cpu: u32) -> Result<Value<'_>, DumpError> {
         let v = self.var(name)?;
-        Ok(Value { addr: self.per_cpu_addr(v.addr, cpu)?, ..v })
+        Ok(Value {
+            addr: self.per_cpu_addr(v.addr, cpu)?,
+            ..v
+        })
     }
 
     /// An object of type `type_spec` ("struct task_struct", "unsigned long[4]", …) at `addr`.
     pub fn value_at(&self, addr: u64, type_spec: &str) -> Result<Value<'_>, DumpError> {
-        Ok(Value { dump: self, addr, ty: types::parse_type(&self.btf, type_spec)?, bitfield: None })
+        Ok(Value {
+            dump: self,
+            addr,
+            ty: types::parse_type(&self.btf, type_spec)?,
+            bitfield: None,
+        })
     }
 
     /// An object of an already resolved type at `addr`.
     pub fn typed(&self, addr: u64, ty: Ty) -> Value<'_> {
-        Value { dump: self, addr, ty, bitfield: None }
+        Value {
+            dump: self,
+            addr,
+            ty,
+            bitfield: None,
+        }
     }
 
     /// The struct containing the member `member` (dotted path) located at `addr`.
-    pub fn container_of(&self, addr: u64, type_spec: &str, member: &str) -> Result<Value<'_>, DumpError> {
+    pub fn container_of(
+        &self,
+        addr: u64,
+        type_spec: &str,
+        member: &str,
+    ) -> Result<Value<'_>, DumpError> {
         let Ty::Btf(id) = types::parse_type(&self.btf, type_spec)? else {
-            return Err(DumpError::Type(format!("container_of needs a struct type, not {type_spec}")));
+            return Err(DumpError::Type(format!(
+                "container_of needs a struct type, not {type_spec}"
+            )));
         };
         let off = types::offset_of(&self.btf, id, member)?;
-        Ok(Value { dump: self, addr: addr.wrapping_sub(off), ty: Ty::Btf(id), bitfield: None })
+        Ok(Value {
+            dump: self,
+            addr: addr.wrapping_sub(off),
+            ty: Ty::Btf(id),
+            bitfield: None,
+        })
     }
 }
 
@@ -90,7 +120,12 @@ impl<'d> Value<'d> {
     }
 
     fn at(&self, addr: u64, ty: Ty) -> Value<'d> {
-        Value { dump: self.dump, addr, ty, bitfield: None }
+        Value {
+            dump: self.dump,
+            addr,
+            ty,
+            bitfield: None,
+        }
     }
 
     /// Kind after stripping typedefs and qualifiers.
@@ -111,10 +146,16 @@ impl<'d> Value<'d> {
                 if t.kind == Kind::Ptr {
                     Ok(t.size_or_type)
                 } else {
-                    Err(DumpError::Type(format!("{} is not a pointer", self.type_name())))
+                    Err(DumpError::Type(format!(
+                        "{} is not a pointer",
+                        self.type_name()
+                    )))
                 }
             }
-            Ty::Array(..) => Err(DumpError::Type(format!("{} is not a pointer", self.type_name()))),
+            Ty::Array(..) => Err(DumpError::Type(format!(
+                "{} is not a pointer",
+                self.type_name()
+            ))),
         }
     }
 
@@ -123,7 +164,11 @@ impl<'d> Value<'d> {
         let target = self.pointee()?;
         let p = self.dump.read_u64(self.addr)?;
         if p == 0 {
-            return Err(DumpError::Type(format!("NULL {} at {:#x}", self.type_name(), self.addr)));
+            return Err(DumpError::Type(format!(
+                "NULL {} at {:#x}",
+                self.type_name(),
+                self.addr
+            )));
         }
         if target == 0 {
             return Err(DumpError::Type("cannot dereference void *".into()));
@@ -137,7 +182,10 @@ impl<'d> Value<'d> {
     }
 
     fn is_struct_like(&self, id: TypeId) -> bool {
-        self.dump.btf.resolve(id).is_ok_and(|t| matches!(t.kind, Kind::Struct | Kind::Union))
+        self.dump
+            .btf
+            .resolve(id)
+            .is_ok_and(|t| matches!(t.kind, Kind::Struct | Kind::Union))
     }
 
     /// One path component: a member of this struct, or of the struct this points to.
@@ -145,10 +193,18 @@ impl<'d> Value<'d> {
         let base = match self.kind()? {
             Kind::Ptr if self.is_struct_like(self.pointee()?) => self.deref()?,
             Kind::Struct | Kind::Union => *self,
-            _ => return Err(DumpError::Type(format!("{} has no member {name}", self.type_name()))),
+            _ => {
+                return Err(DumpError::Type(format!(
+                    "{} has no member {name}",
+                    self.type_name()
+                )))
+            }
         };
         let Ty::Btf(id) = base.ty else {
-            return Err(DumpError::Type(format!("{} has no members", base.type_name())));
+            return Err(DumpError::Type(format!(
+                "{} has no members",
+                base.type_name()
+            )));
         };
         let m = self.dump.btf.member(id, name)?.ok_or_else(|| {
             DumpError::Missing(format!("member {name} of {}", self.dump.btf.type_name(id)))
@@ -182,7 +238,10 @@ impl<'d> Value<'d> {
                 return self.field(p);
             }
         }
-        Err(DumpError::Missing(format!("none of {paths:?} in {}", self.type_name())))
+        Err(DumpError::Missing(format!(
+            "none of {paths:?} in {}",
+            self.type_name()
+        )))
     }
 
     /// Whether a dotted path exists, checked on types alone (no memory is read).
@@ -194,8 +253,12 @@ impl<'d> Value<'d> {
             Ty::Array(..) => return false,
         };
         for comp in path.split('.') {
-            let Ok((name, index)) = split_index(comp) else { return false };
-            let Ok(mut t) = btf.resolve(cur) else { return false };
+            let Ok((name, index)) = split_index(comp) else {
+                return false;
+            };
+            let Ok(mut t) = btf.resolve(cur) else {
+                return false;
+            };
             if t.kind == Kind::Ptr {
                 match btf.resolve(t.size_or_type) {
                     Ok(inner) => t = inner,
@@ -230,13 +293,21 @@ impl<'d> Value<'d> {
                         (self.addr, a.elem, (a.len > 0).then_some(a.len))
                     }
                     Kind::Ptr => (self.dump.read_u64(self.addr)?, t.size_or_type, None),
-                    _ => return Err(DumpError::Type(format!("{} cannot be indexed", self.type_name()))),
+                    _ => {
+                        return Err(DumpError::Type(format!(
+                            "{} cannot be indexed",
+                            self.type_name()
+                        )))
+                    }
                 }
             }
         };
         if let Some(n) = len {
             if i >= u64::from(n) {
-                return Err(DumpError::Type(format!("index {i} out of bounds for {}", self.type_name())));
+                return Err(DumpError::Type(format!(
+                    "index {i} out of bounds for {}",
+                    self.type_name()
+                )));
             }
         }
         let size = btf.size_of(elem)?;
@@ -248,7 +319,12 @@ impl<'d> Value<'d> {
         let btf = &self.dump.btf;
         let (size, signed) = match self.ty {
             Ty::Ptr(_) => (8, false),
-            Ty::Array(..) => return Err(DumpError::Type(format!("{} is not an integer", self.type_name()))),
+            Ty::Array(..) => {
+                return Err(DumpError::Type(format!(
+                    "{} is not an integer",
+                    self.type_name()
+                )))
+            }
             Ty::Btf(id) => {
                 let t = btf.resolve(id)?;
                 match t.kind {
@@ -258,25 +334,42 @@ impl<'d> Value<'d> {
                     Kind::Struct | Kind::Union if t.vlen == 1 => {
                         // atomic_t and friends: a struct around one integer.
                         let m = btf.members(&t)?[0];
-                        return self.at(self.addr + u64::from(m.bit_offset / 8), Ty::Btf(m.ty)).raw_int();
+                        return self
+                            .at(self.addr + u64::from(m.bit_offset / 8), Ty::Btf(m.ty))
+                            .raw_int();
                     }
-                    _ => return Err(DumpError::Type(format!("{} is not an integer", self.type_name()))),
+                    _ => {
+                        return Err(DumpError::Type(format!(
+                            "{} is not an integer",
+                            self.type_name()
+                        )))
+                    }
                 }
             }
         };
         if let Some((bit, width)) = self.bitfield {
             if width == 0 || width > 64 {
-                return Err(DumpError::Type(format!("bitfield of {width} bits in {}", self.type_name())));
+                return Err(DumpError::Type(format!(
+                    "bitfield of {width} bits in {}",
+                    self.type_name()
+                )));
             }
             let nbytes = (bit + width).div_ceil(8) as usize;
             let mut b = [0u8; 16];
             self.dump.read_virt(self.addr, &mut b[..nbytes])?;
             let v = u128::from_le_bytes(b) >> bit;
-            let mask = if width >= 64 { u64::MAX } else { (1u64 << width) - 1 };
+            let mask = if width >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << width) - 1
+            };
             return Ok((v as u64 & mask, signed, width));
         }
         if !matches!(size, 1 | 2 | 4 | 8) {
-            return Err(DumpError::Type(format!("{} has unsupported integer size {size}", self.type_name())));
+            return Err(DumpError::Type(format!(
+                "{} has unsupported integer size {size}",
+                self.type_name()
+            )));
         }
         let mut b = [0u8; 8];
         self.dump.read_virt(self.addr, &mut b[..size as usize])?;
@@ -300,18 +393,29 @@ impl<'d> Value<'d> {
 
     /// For enums: the enumerator's name, if the value has one.
     pub fn enum_name(&self) -> Result<Option<String>, DumpError> {
-        let Ty::Btf(id) = self.ty else { return Err(DumpError::Type(format!("{} is not an enum", self.type_name()))) };
+        let Ty::Btf(id) = self.ty else {
+            return Err(DumpError::Type(format!(
+                "{} is not an enum",
+                self.type_name()
+            )));
+        };
         let t = self.dump.btf.resolve(id)?;
         let v = self.as_i64()?;
         let names = self.dump.btf.enumerators(&t)?;
-        Ok(names.iter().find(|&&(_, ev)| ev == v).map(|(n, _)| n.to_string()))
+        Ok(names
+            .iter()
+            .find(|&&(_, ev)| ev == v)
+            .map(|(n, _)| n.to_string()))
     }
 
     /// Raw bytes of the whole object.
     pub fn bytes(&self) -> Result<Vec<u8>, DumpError> {
         let size = self.size()?;
         if size > 64 << 20 {
-            return Err(DumpError::Type(format!("{} is too large to read whole", self.type_name())));
+            return Err(DumpError::Type(format!(
+                "{} is too large to read whole",
+                self.type_name()
+            )));
         }
         let mut b = vec![0u8; size as usize];
         self.dump.read_virt(self.addr, &mut b)?;
@@ -331,11 +435,18 @@ impl<'d> Value<'d> {
             Kind::Ptr => {
                 let p = self.as_u64()?;
                 if p == 0 {
-                    return Err(DumpError::Type(format!("NULL {} at {:#x}", self.type_name(), self.addr)));
+                    return Err(DumpError::Type(format!(
+                        "NULL {} at {:#x}",
+                        self.type_name(),
+                        self.addr
+                    )));
                 }
                 self.dump.read_cstr(p, MAX_C_STRING)
             }
-            _ => Err(DumpError::Type(format!("{} is not a string", self.type_name()))),
+            _ => Err(DumpError::Type(format!(
+                "{} is not a string",
+                self.type_name()
+            ))),
         }
     }
 

@@ -30,7 +30,9 @@ fn parse_dec(v: &str) -> Option<i64> {
 
 /// `PREFIX(name)` → name.
 fn inner<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
-    key.strip_prefix(prefix)?.strip_prefix('(')?.strip_suffix(')')
+    key.strip_prefix(prefix)?
+        .strip_prefix('(')?
+        .strip_suffix(')')
 }
 
 impl VmcoreInfo {
@@ -40,7 +42,9 @@ impl VmcoreInfo {
         let mut info = VmcoreInfo::default();
         for line in text.lines() {
             let line = line.trim_end_matches('\0').trim();
-            let Some((key, value)) = line.split_once('=') else { continue };
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
             info.raw.push((key.to_string(), value.to_string()));
             match key {
                 "OSRELEASE" => info.osrelease = Some(value.to_string()),
@@ -93,7 +97,8 @@ impl VmcoreInfo {
         self.number("phys_base").map(|v| v as u64)
     }
     pub fn required_symbol(&self, name: &str) -> Result<u64, DumpError> {
-        self.symbol(name).ok_or_else(|| DumpError::Missing(format!("VMCOREINFO SYMBOL({name})")))
+        self.symbol(name)
+            .ok_or_else(|| DumpError::Missing(format!("VMCOREINFO SYMBOL({name})")))
     }
 }
 

@@ -48,9 +48,13 @@ pub trait KernelMemory {
         let mut out = Vec::new();
         let mut chunk = [0u8; 64];
         while out.len() < max {
-            let at = vaddr.checked_add(out.len() as u64).ok_or(DumpError::Unmapped(vaddr))?;
+            let at = vaddr
+                .checked_add(out.len() as u64)
+                .ok_or(DumpError::Unmapped(vaddr))?;
             // Stay within one page per read so a string ending just before an unmapped page works.
-            let mut n = (4096 - (at % 4096) as usize).min(chunk.len()).min(max - out.len());
+            let mut n = (4096 - (at % 4096) as usize)
+                .min(chunk.len())
+                .min(max - out.len());
             if self.read_virt(at, &mut chunk[..n]).is_err() {
                 // The string may end just before unreadable memory: go byte by byte there.
                 n = 1;
@@ -83,9 +87,15 @@ pub struct X86_64 {
 
 impl X86_64 {
     /// `phys_base` comes from VMCOREINFO NUMBER(phys_base) or an ELF kernel-text segment.
-    pub fn new(phys: Arc<dyn PhysMemory>, info: &VmcoreInfo, phys_base: u64) -> Result<Self, DumpError> {
+    pub fn new(
+        phys: Arc<dyn PhysMemory>,
+        info: &VmcoreInfo,
+        phys_base: u64,
+    ) -> Result<Self, DumpError> {
         let top = info.required_symbol("init_top_pgt")?;
-        let image = info.number("KERNEL_IMAGE_SIZE").map_or(DEFAULT_KERNEL_IMAGE_SIZE, |v| v as u64);
+        let image = info
+            .number("KERNEL_IMAGE_SIZE")
+            .map_or(DEFAULT_KERNEL_IMAGE_SIZE, |v| v as u64);
         let mut t = X86_64 {
             phys,
             phys_base,
@@ -97,7 +107,9 @@ impl X86_64 {
             tlb: Mutex::new(Vec::with_capacity(TLB_SLOTS)),
         };
         t.pgd = t.kernel_text_to_phys(top).ok_or_else(|| {
-            DumpError::Format(format!("init_top_pgt {top:#x} is not in the kernel text mapping"))
+            DumpError::Format(format!(
+                "init_top_pgt {top:#x} is not in the kernel text mapping"
+            ))
         })?;
         Ok(t)
     }
@@ -145,7 +157,11 @@ impl X86_64 {
 
     /// Walks the page tables rooted at `pgd` (a physical address).
     pub fn walk(&self, pgd: u64, vaddr: u64) -> Result<(u64, u64), DumpError> {
-        let shifts: &[u32] = if self.five_level { &[48, 39, 30, 21, 12] } else { &[39, 30, 21, 12] };
+        let shifts: &[u32] = if self.five_level {
+            &[48, 39, 30, 21, 12]
+        } else {
+            &[39, 30, 21, 12]
+        };
         let mut table = pgd;
         for (level, &shift) in shifts.iter().enumerate() {
             let e = self.entry(table, (vaddr >> shift) & 511)?;
@@ -165,7 +181,10 @@ impl X86_64 {
 
     /// Physical address of a kernel virtual address.
     pub fn to_phys(&self, vaddr: u64) -> Result<u64, DumpError> {
-        if let Some(p) = self.kernel_text_to_phys(vaddr).or_else(|| self.direct_map_to_phys(vaddr)) {
+        if let Some(p) = self
+            .kernel_text_to_phys(vaddr)
+            .or_else(|| self.direct_map_to_phys(vaddr))
+        {
             return Ok(p);
         }
         let mut tlb = self.tlb.lock().unwrap_or_else(|p| p.into_inner());
@@ -185,7 +204,9 @@ impl KernelMemory for X86_64 {
     fn read_virt(&self, vaddr: u64, buf: &mut [u8]) -> Result<(), DumpError> {
         let mut done = 0usize;
         while done < buf.len() {
-            let at = vaddr.checked_add(done as u64).ok_or(DumpError::Unmapped(vaddr))?;
+            let at = vaddr
+                .checked_add(done as u64)
+                .ok_or(DumpError::Unmapped(vaddr))?;
             let n = (4096 - (at % 4096) as usize).min(buf.len() - done);
             let paddr = self.to_phys(at)?;
             self.phys.read_phys(paddr, &mut buf[done..done + n])?;
@@ -228,7 +249,10 @@ mod tests {
         let i = VmcoreInfo::parse("OSRELEASE=x\nSYMBOL(init_top_pgt)=ffffffffb8210000\nNUMBER(KERNEL_IMAGE_SIZE)=1073741824\n")
             .unwrap();
         let m = X86_64::new(Arc::new(Words(HashMap::new())), &i, phys_base).unwrap();
-        assert_eq!(m.kernel_text_to_phys(0xffff_ffff_b680_0000), Some(0x36800000 - 614_465_536));
+        assert_eq!(
+            m.kernel_text_to_phys(0xffff_ffff_b680_0000),
+            Some(0x36800000 - 614_465_536)
+        );
     }
 
     #[test]
@@ -243,7 +267,10 @@ mod tests {
         m.insert(pgd + idx(va_4k, 39) * 8, 0x10000 | 0x63);
         m.insert(0x10000 + idx(va_4k, 30) * 8, 0x11000 | 0x63);
         m.insert(0x11000 + idx(va_4k, 21) * 8, 0x12000 | 0x63);
-        m.insert(0x12000 + idx(va_4k, 12) * 8, 0x777000 | 0x8000_0000_0000_0063);
+        m.insert(
+            0x12000 + idx(va_4k, 12) * 8,
+            0x777000 | 0x8000_0000_0000_0063,
+        );
         // 2M page at 0x4000000 and 1G page at 0x80000000 (another pgd slot).
         m.insert(pgd + idx(va_2m, 39) * 8, 0x20000 | 0x63);
         m.insert(0x20000 + idx(va_2m, 30) * 8, 0x21000 | 0x63);
@@ -255,7 +282,10 @@ mod tests {
         assert_eq!(t.to_phys(va_2m).unwrap(), 0x4000123);
         assert_eq!(t.to_phys(va_1g).unwrap(), 0x80000042);
         assert_eq!(t.to_phys(0xffffffff81000010).unwrap(), 0x1100010);
-        assert!(matches!(t.to_phys(0xffff_a000_0000_0000), Err(DumpError::Unmapped(_))));
+        assert!(matches!(
+            t.to_phys(0xffff_a000_0000_0000),
+            Err(DumpError::Unmapped(_))
+        ));
     }
 
     #[test]

@@ -18,7 +18,9 @@ pub fn fixture_dir(script: &str, dir: &str, marker: &str) -> Option<PathBuf> {
     // Tests in several threads and test binaries want the same fixture at once: one makes
     // it under a lock, the others find the marker when they get the lock.
     let _ = std::fs::create_dir_all(root().join("../target/fixtures"));
-    let lock = root().join("../target/fixtures").join(format!("{dir}.lock"));
+    let lock = root()
+        .join("../target/fixtures")
+        .join(format!("{dir}.lock"));
     let status = Command::new("flock")
         .arg(&lock)
         .arg("sh")
@@ -80,7 +82,14 @@ fn parse_stat(line: &str) -> Option<(i32, (i32, u32, u32))> {
     let pid = line.split(' ').next()?.parse().ok()?;
     let rest: Vec<&str> = line.rsplit_once(") ")?.1.split(' ').collect();
     // rest[0] is field 3 (state).
-    Some((pid, (rest.get(1)?.parse().ok()?, rest.get(37)?.parse().ok()?, rest.get(38)?.parse().ok()?)))
+    Some((
+        pid,
+        (
+            rest.get(1)?.parse().ok()?,
+            rest.get(37)?.parse().ok()?,
+            rest.get(38)?.parse().ok()?,
+        ),
+    ))
 }
 
 /// A /proc/net/{tcp,udp}[6] line: "sl local rem st ..." with local "0100007F:1E61"; st "0A"
@@ -92,7 +101,9 @@ fn parse_inet_line(line: &str) -> Option<(u16, &str)> {
 }
 
 fn listen_port(line: &str) -> Option<u16> {
-    parse_inet_line(line).filter(|(_, st)| *st == "0A").map(|(p, _)| p)
+    parse_inet_line(line)
+        .filter(|(_, st)| *st == "0A")
+        .map(|(p, _)| p)
 }
 
 pub fn guest_view(dir: &Path) -> GuestView {
@@ -102,7 +113,9 @@ pub fn guest_view(dir: &Path) -> GuestView {
         let mut parts = line.splitn(3, ' ');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("KBOOT-GUEST-RELEASE"), Some(r), None) => g.release = r.to_string(),
-            (Some("KBOOT-GUEST-MEMTOTAL-KB"), Some(kb), None) => g.mem_total_kb = kb.parse().expect("MemTotal"),
+            (Some("KBOOT-GUEST-MEMTOTAL-KB"), Some(kb), None) => {
+                g.mem_total_kb = kb.parse().expect("MemTotal")
+            }
             (Some("KBOOT-GUEST-TASK"), Some(pid), Some(comm)) => {
                 g.tasks.insert(pid.parse().expect("pid"), comm.to_string());
             }
@@ -110,15 +123,21 @@ pub fn guest_view(dir: &Path) -> GuestView {
                 let stat = &line["KBOOT-GUEST-STAT ".len()..];
                 let (pid, st) = parse_stat(stat).expect("stat line");
                 g.stats.insert(pid, st);
-                let rss = stat.rsplit_once(") ").and_then(|(_, r)| r.split(' ').nth(21)?.parse().ok());
+                let rss = stat
+                    .rsplit_once(") ")
+                    .and_then(|(_, r)| r.split(' ').nth(21)?.parse().ok());
                 g.rss_pages.insert(pid, rss.expect("rss field"));
             }
             (Some("KBOOT-GUEST-THREAD"), Some(tid), Some(tgid)) => {
-                g.threads.insert(tid.parse().expect("tid"), tgid.parse().expect("tgid"));
+                g.threads
+                    .insert(tid.parse().expect("tid"), tgid.parse().expect("tgid"));
             }
             (
                 Some(
-                    key @ ("KBOOT-GUEST-NETTCP" | "KBOOT-GUEST-NETTCP6" | "KBOOT-GUEST-NETUDP" | "KBOOT-GUEST-NETUDP6"),
+                    key @ ("KBOOT-GUEST-NETTCP"
+                    | "KBOOT-GUEST-NETTCP6"
+                    | "KBOOT-GUEST-NETUDP"
+                    | "KBOOT-GUEST-NETUDP6"),
                 ),
                 Some(_),
                 Some(_),
@@ -127,7 +146,9 @@ pub fn guest_view(dir: &Path) -> GuestView {
                 match key {
                     "KBOOT-GUEST-NETTCP" => g.tcp_listen_ports.extend(listen_port(rest)),
                     "KBOOT-GUEST-NETTCP6" => g.tcp6_listen_ports.extend(listen_port(rest)),
-                    "KBOOT-GUEST-NETUDP" => g.udp_ports.extend(parse_inet_line(rest).map(|(p, _)| p)),
+                    "KBOOT-GUEST-NETUDP" => {
+                        g.udp_ports.extend(parse_inet_line(rest).map(|(p, _)| p))
+                    }
                     _ => g.udp6_ports.extend(parse_inet_line(rest).map(|(p, _)| p)),
                 }
             }
@@ -139,17 +160,29 @@ pub fn guest_view(dir: &Path) -> GuestView {
                 }
             }
             (Some("KBOOT-GUEST-LOADAVG"), Some(one), Some(rest)) => {
-                let more = rest.split(' ').take(2).map(|v| v.parse::<f64>().expect("loadavg"));
-                g.load_avg = std::iter::once(one.parse().expect("loadavg")).chain(more).collect();
+                let more = rest
+                    .split(' ')
+                    .take(2)
+                    .map(|v| v.parse::<f64>().expect("loadavg"));
+                g.load_avg = std::iter::once(one.parse().expect("loadavg"))
+                    .chain(more)
+                    .collect();
             }
             (Some("KBOOT-GUEST-MEMINFO"), Some(key), Some(rest)) => {
-                let kb = rest.split_whitespace().next().and_then(|v| v.parse().ok()).expect("meminfo value");
+                let kb = rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("meminfo value");
                 g.meminfo.insert(key.trim_end_matches(':').to_string(), kb);
             }
             _ => {}
         }
     }
-    assert!(!g.release.is_empty() && g.mem_total_kb > 0 && g.tasks.len() > 10, "guest.txt is incomplete: {g:?}");
+    assert!(
+        !g.release.is_empty() && g.mem_total_kb > 0 && g.tasks.len() > 10,
+        "guest.txt is incomplete: {g:?}"
+    );
     g
 }
 
@@ -158,28 +191,56 @@ pub fn guest_view(dir: &Path) -> GuestView {
 pub fn comm_matches(engine: &str, proc_comm: &str) -> bool {
     engine == proc_comm
         || (engine.len() == 15 && proc_comm.starts_with(engine))
-        || (engine.starts_with("kworker/") && proc_comm.strip_prefix(engine).is_some_and(|r| r.starts_with('-')))
+        || (engine.starts_with("kworker/")
+            && proc_comm
+                .strip_prefix(engine)
+                .is_some_and(|r| r.starts_with('-')))
 }
 
 /// Release, MemTotal and the (pid, comm) set seen by the engine equal the guest's own view.
 pub fn assert_matches_guest(dump: &Dump, guest: &GuestView, name: &str) {
-    assert_eq!(tasks::release(dump).unwrap(), guest.release, "{name}: init_uts_ns release");
-    assert_eq!(dump.vmcoreinfo.osrelease.as_deref(), Some(guest.release.as_str()));
-    assert_eq!(tasks::mem_total_kb(dump).unwrap(), guest.mem_total_kb, "{name}: MemTotal");
+    assert_eq!(
+        tasks::release(dump).unwrap(),
+        guest.release,
+        "{name}: init_uts_ns release"
+    );
+    assert_eq!(
+        dump.vmcoreinfo.osrelease.as_deref(),
+        Some(guest.release.as_str())
+    );
+    assert_eq!(
+        tasks::mem_total_kb(dump).unwrap(),
+        guest.mem_total_kb,
+        "{name}: MemTotal"
+    );
 
     let list = tasks::tasks(dump).unwrap();
     let engine: BTreeMap<i32, String> = list.iter().map(|t| (t.pid, t.comm.clone())).collect();
     assert_eq!(engine.len(), list.len(), "{name}: pids are unique");
     assert_eq!(engine.get(&0).map(String::as_str), Some("swapper/0"));
     for (pid, comm) in &guest.tasks {
-        let got = engine.get(pid).unwrap_or_else(|| panic!("{name}: pid {pid} ({comm}) missing"));
-        assert!(comm_matches(got, comm), "{name}: pid {pid}: engine {got:?}, guest {comm:?}");
+        let got = engine
+            .get(pid)
+            .unwrap_or_else(|| panic!("{name}: pid {pid} ({comm}) missing"));
+        assert!(
+            comm_matches(got, comm),
+            "{name}: pid {pid}: engine {got:?}, guest {comm:?}"
+        );
     }
     // Besides pid 0, only what the guest started after listing itself (sleep, ps, cat…).
-    let extra: Vec<_> = engine.iter().filter(|(p, _)| **p != 0 && !guest.tasks.contains_key(p)).collect();
+    let extra: Vec<_> = engine
+        .iter()
+        .filter(|(p, _)| **p != 0 && !guest.tasks.contains_key(p))
+        .collect();
     assert!(extra.len() <= 4, "{name}: unexpected tasks {extra:?}");
-    assert!(list.iter().all(|t| "RSDTtXZPI".contains(t.state)), "{name}: states");
-    assert!(list.iter().any(|t| t.state == 'I'), "{name}: idle kthreads report I");
+    assert!(
+        list.iter().all(|t| "RSDTtXZPI".contains(t.state)),
+        "{name}: states"
+    );
+    assert!(
+        list.iter().any(|t| t.state == 'I'),
+        "{name}: idle kthreads report I"
+    );
 }
 
 pub fn kdump_fixture() -> Option<PathBuf> {

@@ -369,5 +369,10 @@ mod tests {
 
 /// Sets IFF_UP on interface `index` (PID 1 uses it for loopback, always index 1).
 pub fn set_link_up(index: i32) -> io::Result<()> {
-    transact(Message::new(RTM_NEWLINK, NLM_F_ACK, &ifinfo(index, IFF_UP, IFF_UP))).map(|_| ())
+    transact(Message::new(
+        RTM_NEWLINK,
+        NLM_F_ACK,
+        &ifinfo(index, IFF_UP, IFF_UP),
+    ))
+    .map(|_| ())
 }

@@ -21,7 +21,9 @@ pub(crate) fn debian_btf() -> Option<Btf> {
     if !out.exists() {
         let status = std::process::Command::new(root.join("scripts/extract-btf.sh")).status();
         if !status.is_ok_and(|s| s.success()) {
-            eprintln!("SKIP: could not extract Debian kernel BTF (apt-get install linux-image-amd64)");
+            eprintln!(
+                "SKIP: could not extract Debian kernel BTF (apt-get install linux-image-amd64)"
+            );
             return None;
         }
     }
@@ -29,16 +31,24 @@ pub(crate) fn debian_btf() -> Option<Btf> {
 }
 
 fn struct_id(btf: &Btf, name: &str) -> TypeId {
-    btf.find(Kind::Struct, name).unwrap_or_else(|| panic!("struct {name} not found"))
+    btf.find(Kind::Struct, name)
+        .unwrap_or_else(|| panic!("struct {name} not found"))
 }
 
 fn member_offset(btf: &Btf, s: &str, m: &str) -> u32 {
     let id = struct_id(btf, s);
-    btf.member(id, m).unwrap().unwrap_or_else(|| panic!("{s}.{m} missing")).bit_offset / 8
+    btf.member(id, m)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{s}.{m} missing"))
+        .bit_offset
+        / 8
 }
 
 fn check_common_kernel_facts(btf: &Btf) {
-    assert!(btf.count() > 10_000, "a vmlinux BTF has tens of thousands of types");
+    assert!(
+        btf.count() > 10_000,
+        "a vmlinux BTF has tens of thousands of types"
+    );
     let lh = struct_id(btf, "list_head");
     assert_eq!(btf.size_of(lh).unwrap(), 16);
     assert_eq!(member_offset(btf, "list_head", "prev"), 8);
@@ -48,19 +58,32 @@ fn check_common_kernel_facts(btf: &Btf) {
     let task = struct_id(btf, "task_struct");
     let pid = btf.member(task, "pid").unwrap().expect("task_struct.pid");
     let pid_t = btf.resolve(pid.ty).unwrap();
-    assert_eq!(pid_t.kind, Kind::Int, "pid_t resolves through typedefs to int");
+    assert_eq!(
+        pid_t.kind,
+        Kind::Int,
+        "pid_t resolves through typedefs to int"
+    );
     assert!(btf.int_info(&pid_t).unwrap().signed);
     assert_eq!(btf.size_of(pid.ty).unwrap(), 4);
     assert_eq!(btf.type_name(pid.ty), "pid_t");
     let comm = btf.member(task, "comm").unwrap().expect("task_struct.comm");
     assert_eq!(btf.type_name(comm.ty), "char[16]");
     assert_eq!(btf.size_of(comm.ty).unwrap(), 16);
-    assert!(comm.bit_offset > pid.bit_offset, "comm comes after pid in task_struct");
+    assert!(
+        comm.bit_offset > pid.bit_offset,
+        "comm comes after pid in task_struct"
+    );
     assert_eq!(pid.bit_offset % 32, 0);
-    let tasks = btf.member(task, "tasks").unwrap().expect("task_struct.tasks");
+    let tasks = btf
+        .member(task, "tasks")
+        .unwrap()
+        .expect("task_struct.tasks");
     assert_eq!(btf.type_name(tasks.ty), "struct list_head");
     assert!(btf.size_of(task).unwrap() > 2000);
-    let u64_t = btf.named("u64").find(|&id| btf.ty(id).unwrap().kind == Kind::Typedef).expect("typedef u64");
+    let u64_t = btf
+        .named("u64")
+        .find(|&id| btf.ty(id).unwrap().kind == Kind::Typedef)
+        .expect("typedef u64");
     assert_eq!(btf.size_of(u64_t).unwrap(), 8);
     assert!(!btf.int_info(&btf.resolve(u64_t).unwrap()).unwrap().signed);
 }
@@ -84,15 +107,26 @@ fn debian_kernel_btf_matches_its_vmcoreinfo() {
     assert_eq!(btf.size_of(struct_id(&btf, "zone")).unwrap(), 1536);
     assert_eq!(member_offset(&btf, "zone", "free_area"), 256);
     assert_eq!(btf.size_of(struct_id(&btf, "pglist_data")).unwrap(), 174208);
-    assert_eq!(member_offset(&btf, "printk_ringbuffer", "text_data_ring"), 48);
+    assert_eq!(
+        member_offset(&btf, "printk_ringbuffer", "text_data_ring"),
+        48
+    );
     // Bitfields: task_struct has single-bit flags such as sched_reset_on_fork.
     let task = struct_id(&btf, "task_struct");
-    let bit = btf.member(task, "sched_reset_on_fork").unwrap().expect("bitfield member");
+    let bit = btf
+        .member(task, "sched_reset_on_fork")
+        .unwrap()
+        .expect("bitfield member");
     assert_eq!(bit.bitfield_size, 1);
     // Enums: TASK_COMM_LEN is an enumerator in 6.1.
     let found = (1..=btf.count()).any(|id| {
         let t = btf.ty(id).unwrap();
-        t.kind == Kind::Enum && btf.enumerators(&t).unwrap().iter().any(|&(n, v)| n == "TASK_COMM_LEN" && v == 16)
+        t.kind == Kind::Enum
+            && btf
+                .enumerators(&t)
+                .unwrap()
+                .iter()
+                .any(|&(n, v)| n == "TASK_COMM_LEN" && v == 16)
     });
     assert!(found, "enum with TASK_COMM_LEN = 16");
 }
@@ -101,7 +135,8 @@ fn debian_kernel_btf_matches_its_vmcoreinfo() {
 fn corrupt_btf_is_an_error_not_a_panic() {
     let Some(blob) = std::fs::read("/sys/kernel/btf/vmlinux").ok().or_else(|| {
         debian_btf()?;
-        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fixtures/vmlinux.btf")).ok()
+        std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fixtures/vmlinux.btf"))
+            .ok()
     }) else {
         eprintln!("SKIP: no BTF blob available");
         return;

@@ -23,7 +23,10 @@ impl LogRecord {
     pub fn lines(&self) -> Vec<String> {
         let secs = self.ts_nsec / 1_000_000_000;
         let micros = (self.ts_nsec % 1_000_000_000) / 1000;
-        self.text.split('\n').map(|l| format!("[{secs:5}.{micros:06}] {l}")).collect()
+        self.text
+            .split('\n')
+            .map(|l| format!("[{secs:5}.{micros:06}] {l}"))
+            .collect()
     }
 }
 
@@ -57,11 +60,13 @@ pub struct PrbLayout {
 }
 
 fn need_offset(info: &VmcoreInfo, name: &str) -> Result<u64, DumpError> {
-    info.offset(name).ok_or_else(|| DumpError::Missing(format!("VMCOREINFO OFFSET({name})")))
+    info.offset(name)
+        .ok_or_else(|| DumpError::Missing(format!("VMCOREINFO OFFSET({name})")))
 }
 
 fn need_size(info: &VmcoreInfo, name: &str) -> Result<u64, DumpError> {
-    info.size(name).ok_or_else(|| DumpError::Missing(format!("VMCOREINFO SIZE({name})")))
+    info.size(name)
+        .ok_or_else(|| DumpError::Missing(format!("VMCOREINFO SIZE({name})")))
 }
 
 impl PrbLayout {
@@ -109,7 +114,11 @@ fn rd_u64(buf: &[u8], off: u64) -> Option<u64> {
 fn rd_uint(buf: &[u8], off: u64, len: usize) -> Option<u64> {
     let start = usize::try_from(off).ok()?;
     let b = buf.get(start..start.checked_add(len)?)?;
-    Some(b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+    Some(
+        b.iter()
+            .rev()
+            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)),
+    )
 }
 
 /// The ring's raw arrays, read out of the dump.
@@ -132,7 +141,9 @@ pub fn decode_prb(l: &PrbLayout, s: &PrbSnapshot) -> Vec<LogRecord> {
     }
     let count = 1u64 << s.count_bits;
     let data_size = 1u64 << s.size_bits;
-    if (s.descs.len() as u64) < count.saturating_mul(l.desc_size) || (s.data.len() as u64) < data_size {
+    if (s.descs.len() as u64) < count.saturating_mul(l.desc_size)
+        || (s.data.len() as u64) < data_size
+    {
         return out; // arrays shorter than the header says: not a ring we can trust
     }
     let mut id = s.tail_id & DESC_ID_MASK;
@@ -151,7 +162,13 @@ pub fn decode_prb(l: &PrbLayout, s: &PrbSnapshot) -> Vec<LogRecord> {
     out
 }
 
-fn decode_desc(l: &PrbLayout, s: &PrbSnapshot, id: u64, idx: u64, data_size: u64) -> Option<LogRecord> {
+fn decode_desc(
+    l: &PrbLayout,
+    s: &PrbSnapshot,
+    id: u64,
+    idx: u64,
+    data_size: u64,
+) -> Option<LogRecord> {
     let d = idx.checked_mul(l.desc_size)?;
     let sv = rd_u64(&s.descs, off(&[d, l.state_var]))?;
     let state = sv >> DESC_STATE_SHIFT;
@@ -198,7 +215,12 @@ fn block_text(data: &[u8], bits: u64, size: u64, begin: u64, next: u64, text_len
     }
 }
 
-fn read_bytes(mem: &(impl KernelMemory + ?Sized), addr: u64, len: u64, what: &str) -> Result<Vec<u8>, DumpError> {
+fn read_bytes(
+    mem: &(impl KernelMemory + ?Sized),
+    addr: u64,
+    len: u64,
+    what: &str,
+) -> Result<Vec<u8>, DumpError> {
     if len > MAX_LOG_BUF {
         return Err(bad(format!("{what}: size {len} is implausible")));
     }
@@ -208,7 +230,10 @@ fn read_bytes(mem: &(impl KernelMemory + ?Sized), addr: u64, len: u64, what: &st
 }
 
 /// Reads the 5.10+ ring buffer the `prb` pointer refers to.
-pub fn read_prb(mem: &(impl KernelMemory + ?Sized), info: &VmcoreInfo) -> Result<Vec<LogRecord>, DumpError> {
+pub fn read_prb(
+    mem: &(impl KernelMemory + ?Sized),
+    info: &VmcoreInfo,
+) -> Result<Vec<LogRecord>, DumpError> {
     let l = PrbLayout::from_vmcoreinfo(info)?;
     let ring = mem.read_u64(info.required_symbol("prb")?)?;
     let dr = ring.wrapping_add(l.desc_ring);
@@ -238,7 +263,12 @@ pub fn read_prb(mem: &(impl KernelMemory + ?Sized), info: &VmcoreInfo) -> Result
             count.saturating_mul(l.info_size),
             "prb infos",
         )?,
-        data: read_bytes(mem, mem.read_u64(tr.wrapping_add(l.data))?, 1 << size_bits, "prb text data")?,
+        data: read_bytes(
+            mem,
+            mem.read_u64(tr.wrapping_add(l.data))?,
+            1 << size_bits,
+            "prb text data",
+        )?,
     };
     Ok(decode_prb(&l, &snap))
 }
@@ -269,17 +299,26 @@ pub fn decode_log_buf(l: &LogBufLayout, buf: &[u8], first: u64, next: u64) -> Ve
             idx = 0;
             continue;
         }
-        let (Some(ts), Some(text_len)) =
-            (rd_u64(buf, off(&[idx, l.ts_nsec])), rd_uint(buf, off(&[idx, l.text_len]), 2))
-        else {
+        let (Some(ts), Some(text_len)) = (
+            rd_u64(buf, off(&[idx, l.ts_nsec])),
+            rd_uint(buf, off(&[idx, l.text_len]), 2),
+        ) else {
             break;
         };
         // printk_log: text_len (u16), dict_len (u16), facility (u8), flags:5 + level:3.
         let level = rd_uint(buf, off(&[idx, l.text_len, 5]), 1).unwrap_or(0) as u8 >> 5;
         let from = usize::try_from(off(&[idx, l.header_size])).unwrap_or(usize::MAX);
-        let text = buf.get(from..from.saturating_add(text_len as usize)).map(String::from_utf8_lossy);
+        let text = buf
+            .get(from..from.saturating_add(text_len as usize))
+            .map(String::from_utf8_lossy);
         let Some(text) = text else { break };
-        out.push(LogRecord { seq, ts_nsec: ts, level, caller_id: 0, text: text.into_owned() });
+        out.push(LogRecord {
+            seq,
+            ts_nsec: ts,
+            level,
+            caller_id: 0,
+            text: text.into_owned(),
+        });
         seq += 1;
         idx = idx.wrapping_add(len);
     }
@@ -287,7 +326,10 @@ pub fn decode_log_buf(l: &LogBufLayout, buf: &[u8], first: u64, next: u64) -> Ve
 }
 
 /// Reads the pre-5.10 `log_buf`.
-pub fn read_log_buf(mem: &(impl KernelMemory + ?Sized), info: &VmcoreInfo) -> Result<Vec<LogRecord>, DumpError> {
+pub fn read_log_buf(
+    mem: &(impl KernelMemory + ?Sized),
+    info: &VmcoreInfo,
+) -> Result<Vec<LogRecord>, DumpError> {
     let l = LogBufLayout {
         header_size: need_size(info, "printk_log")?,
         ts_nsec: need_offset(info, "printk_log.ts_nsec")?,
@@ -304,7 +346,10 @@ pub fn read_log_buf(mem: &(impl KernelMemory + ?Sized), info: &VmcoreInfo) -> Re
 
 /// The kernel log, oldest record first, from whichever buffer this kernel has. Needs only
 /// memory and VMCOREINFO (SYMBOL/OFFSET/SIZE lines), not kallsyms or BTF.
-pub fn log_from(mem: &(impl KernelMemory + ?Sized), info: &VmcoreInfo) -> Result<Vec<LogRecord>, DumpError> {
+pub fn log_from(
+    mem: &(impl KernelMemory + ?Sized),
+    info: &VmcoreInfo,
+) -> Result<Vec<LogRecord>, DumpError> {
     if info.symbol("prb").is_some() {
         read_prb(mem, info)
     } else {
@@ -351,16 +396,32 @@ mod tests {
     }
 
     /// Descriptor `idx` with id, state and data block [begin, next); info with seq/ts/text.
-    fn record(s: &mut PrbSnapshot, idx: usize, id: u64, state: u64, lpos: (u64, u64), seq: u64, text: &str) {
+    fn record(
+        s: &mut PrbSnapshot,
+        idx: usize,
+        id: u64,
+        state: u64,
+        lpos: (u64, u64),
+        seq: u64,
+        text: &str,
+    ) {
         put(&mut s.descs, idx * 24, &(state << 62 | id).to_le_bytes());
         put(&mut s.descs, idx * 24 + 8, &lpos.0.to_le_bytes());
         put(&mut s.descs, idx * 24 + 16, &lpos.1.to_le_bytes());
         let i = idx * 88;
         put(&mut s.infos, i, &seq.to_le_bytes());
-        put(&mut s.infos, i + 8, &(seq * 1_500_000_000 + 250_000).to_le_bytes());
+        put(
+            &mut s.infos,
+            i + 8,
+            &(seq * 1_500_000_000 + 250_000).to_le_bytes(),
+        );
         put(&mut s.infos, i + 16, &(text.len() as u16).to_le_bytes());
         put(&mut s.infos, i + 19, &[(4 << 5) | 1]);
-        put(&mut s.infos, i + 20, &(0x8000_0000u32 | seq as u32).to_le_bytes());
+        put(
+            &mut s.infos,
+            i + 20,
+            &(0x8000_0000u32 | seq as u32).to_le_bytes(),
+        );
         // The block: descriptor id then text; a wrapping block lives at offset 0.
         let wraps = lpos.0 >> 7 != lpos.1 >> 7;
         let at = if wraps { 0 } else { (lpos.0 & 127) as usize };
@@ -386,8 +447,14 @@ mod tests {
         let recs = decode_prb(&layout(), &s);
         let texts: Vec<&str> = recs.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(texts, ["one", "two\nlines", "third-wrap!"]);
-        assert_eq!((recs[0].seq, recs[0].level, recs[0].caller_id), (10, 4, 0x8000_000a));
-        assert_eq!(recs[1].lines(), ["[   16.500250] two", "[   16.500250] lines"]);
+        assert_eq!(
+            (recs[0].seq, recs[0].level, recs[0].caller_id),
+            (10, 4, 0x8000_000a)
+        );
+        assert_eq!(
+            recs[1].lines(),
+            ["[   16.500250] two", "[   16.500250] lines"]
+        );
         // A descriptor whose id does not match the walk (overwritten) is skipped.
         s.head_id = 7;
         put(&mut s.descs, 3 * 24, &(2u64 << 62 | 99).to_le_bytes());
@@ -399,7 +466,12 @@ mod tests {
 
     #[test]
     fn log_buf_records_follow_the_wrap_marker() {
-        let l = LogBufLayout { header_size: 16, ts_nsec: 0, len: 8, text_len: 10 };
+        let l = LogBufLayout {
+            header_size: 16,
+            ts_nsec: 0,
+            len: 8,
+            text_len: 10,
+        };
         let mut buf = vec![0u8; 72];
         let mut rec = |at: usize, ts: u64, text: &str| {
             put(&mut buf, at, &ts.to_le_bytes());
@@ -415,6 +487,9 @@ mod tests {
         let texts: Vec<&str> = recs.iter().map(|r| r.text.as_str()).collect();
         assert_eq!(texts, ["world", "again"]);
         assert_eq!((recs[0].level, recs[1].ts_nsec), (6, 2_000));
-        assert!(decode_log_buf(&l, &buf, 70, 24).is_empty(), "a record past the end stops the walk");
+        assert!(
+            decode_log_buf(&l, &buf, 70, 24).is_empty(),
+            "a record past the end stops the walk"
+        );
     }
 }

@@ -32,7 +32,8 @@ pub struct MemInfo {
 
 /// An entry of vm_zone_stat / vm_node_stat by enumerator name.
 fn stat(dump: &Dump, array: &str, item: &str) -> Result<u64, DumpError> {
-    let i = enum_value(dump, item).ok_or_else(|| DumpError::Missing(format!("enumerator {item}")))?;
+    let i =
+        enum_value(dump, item).ok_or_else(|| DumpError::Missing(format!("enumerator {item}")))?;
     Ok(dump.var(array)?.index(i as u64)?.as_i64()?.max(0) as u64)
 }
 
@@ -45,7 +46,11 @@ fn nodes(dump: &Dump) -> Result<Vec<(u32, Value<'_>)>, DumpError> {
     let Ok(node_data) = dump.var("node_data") else {
         return Ok(vec![(0, dump.var("contig_page_data")?)]);
     };
-    let n = dump.var("nr_node_ids").and_then(|v| v.as_u64()).unwrap_or(1).min(1024);
+    let n = dump
+        .var("nr_node_ids")
+        .and_then(|v| v.as_u64())
+        .unwrap_or(1)
+        .min(1024);
     let mut out = Vec::new();
     for nid in 0..n {
         let p = node_data.index(nid)?;
@@ -62,23 +67,29 @@ fn zones(dump: &Dump) -> Result<Vec<ZoneInfo>, DumpError> {
         let nr_zones = node.field("nr_zones").and_then(|v| v.as_u64()).unwrap_or(0);
         let zones = node.field("node_zones")?;
         let count = match zones.ty() {
-            crate::dump::types::Ty::Btf(id) => {
-                dump.btf.resolve(id).and_then(|t| dump.btf.array(&t)).map_or(nr_zones, |a| u64::from(a.len))
-            }
+            crate::dump::types::Ty::Btf(id) => dump
+                .btf
+                .resolve(id)
+                .and_then(|t| dump.btf.array(&t))
+                .map_or(nr_zones, |a| u64::from(a.len)),
             _ => nr_zones,
         };
         for z in 0..count.min(16) {
             let zone = zones.index(z)?;
-            let managed = zone.field_any(&["managed_pages", "present_pages"])?.as_u64()?;
+            let managed = zone
+                .field_any(&["managed_pages", "present_pages"])?
+                .as_u64()?;
             if managed == 0 {
                 continue;
             }
             let areas = zone.field("free_area")?;
             let orders = dump.vmcoreinfo.length("zone.free_area").unwrap_or_else(|| {
-                areas.size().unwrap_or(0) / areas.index(0).and_then(|a| a.size()).unwrap_or(1).max(1)
+                areas.size().unwrap_or(0)
+                    / areas.index(0).and_then(|a| a.size()).unwrap_or(1).max(1)
             });
-            let free_per_order =
-                (0..orders.min(64)).map(|o| areas.index(o)?.field("nr_free")?.as_u64()).collect::<Result<_, _>>()?;
+            let free_per_order = (0..orders.min(64))
+                .map(|o| areas.index(o)?.field("nr_free")?.as_u64())
+                .collect::<Result<_, _>>()?;
             out.push(ZoneInfo {
                 node: nid,
                 name: zone.field("name")?.string()?,
@@ -94,9 +105,15 @@ pub fn mem_info(dump: &Dump) -> Result<MemInfo, DumpError> {
     let kib = |pages: u64| pages.saturating_mul(dump.page_size()) / 1024;
     let total_kib = total_ram_kib(dump)?;
     let free_kib = kib(stat(dump, "vm_zone_stat", "NR_FREE_PAGES")?);
-    let slab = match (node_stat(dump, "NR_SLAB_RECLAIMABLE_B"), node_stat(dump, "NR_SLAB_UNRECLAIMABLE_B")) {
+    let slab = match (
+        node_stat(dump, "NR_SLAB_RECLAIMABLE_B"),
+        node_stat(dump, "NR_SLAB_UNRECLAIMABLE_B"),
+    ) {
         (Ok(a), Ok(b)) => Some(a.saturating_add(b)),
-        _ => match (node_stat(dump, "NR_SLAB_RECLAIMABLE"), node_stat(dump, "NR_SLAB_UNRECLAIMABLE")) {
+        _ => match (
+            node_stat(dump, "NR_SLAB_RECLAIMABLE"),
+            node_stat(dump, "NR_SLAB_UNRECLAIMABLE"),
+        ) {
             (Ok(a), Ok(b)) => Some(a.saturating_add(b)),
             _ => None,
         },
@@ -104,9 +121,18 @@ pub fn mem_info(dump: &Dump) -> Result<MemInfo, DumpError> {
     let swap_total = dump.var("total_swap_pages").and_then(|v| v.as_i64()).ok();
     let swap_free = dump.var("nr_swap_pages").and_then(|v| v.as_i64()).ok();
     let zones = zones(dump)?;
-    let max_order = zones.iter().map(|z| z.free_per_order.len()).max().unwrap_or(0);
+    let max_order = zones
+        .iter()
+        .map(|z| z.free_per_order.len())
+        .max()
+        .unwrap_or(0);
     let free_per_order = (0..max_order)
-        .map(|o| zones.iter().filter_map(|z| z.free_per_order.get(o)).fold(0u64, |a, &n| a.saturating_add(n)))
+        .map(|o| {
+            zones
+                .iter()
+                .filter_map(|z| z.free_per_order.get(o))
+                .fold(0u64, |a, &n| a.saturating_add(n))
+        })
         .collect();
     Ok(MemInfo {
         total_kib,

@@ -23,7 +23,11 @@ pub fn enum_value(dump: &Dump, name: &str) -> Option<i64> {
         if !matches!(t.kind, Kind::Enum | Kind::Enum64) {
             return None;
         }
-        btf.enumerators(&t).ok()?.into_iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        btf.enumerators(&t)
+            .ok()?
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     })
 }
 

@@ -69,12 +69,20 @@ fn last_tx(dev: &Value<'_>) -> Result<u64, DumpError> {
 }
 
 /// Interfaces of the initial network namespace, in dev_base_head order.
-pub fn interfaces(dump: &Dump, jiffies: Option<u64>, hz: Option<u64>) -> Result<Vec<Interface>, DumpError> {
+pub fn interfaces(
+    dump: &Dump,
+    jiffies: Option<u64>,
+    hz: Option<u64>,
+) -> Result<Vec<Interface>, DumpError> {
     let head = dump.var("init_net")?.field("dev_base_head")?;
     let mut out = Vec::new();
     for dev in list_for_each_entry(&head, "struct net_device", "dev_list")?.take(4096) {
         let dev = dev?;
-        let last_rx = if dev.has_field("last_rx") { Some(dev.field("last_rx")?.as_u64()?) } else { None };
+        let last_rx = if dev.has_field("last_rx") {
+            Some(dev.field("last_rx")?.as_u64()?)
+        } else {
+            None
+        };
         out.push(Interface {
             name: dev.field("name")?.string()?,
             flags: dev.field("flags")?.as_u64()?,

@@ -51,7 +51,11 @@ pub fn panic_cpu(dump: &Dump) -> Result<Option<i64>, DumpError> {
     if cpu >= 0 {
         return Ok(Some(cpu));
     }
-    Ok(dump.var("crashing_cpu").and_then(|v| v.as_i64()).ok().filter(|&c| c >= 0))
+    Ok(dump
+        .var("crashing_cpu")
+        .and_then(|v| v.as_i64())
+        .ok()
+        .filter(|&c| c >= 0))
 }
 
 pub fn panic_info(dump: &Dump, log: &[LogRecord]) -> Result<PanicInfo, DumpError> {
@@ -60,11 +64,19 @@ pub fn panic_info(dump: &Dump, log: &[LogRecord]) -> Result<PanicInfo, DumpError
     let task = match cpu {
         Some(c) => {
             let curr = dump.per_cpu("runqueues", c as u32)?.field("curr")?;
-            Some((curr.field("pid")?.as_i64()? as i32, curr.field("comm")?.string()?))
+            Some((
+                curr.field("pid")?.as_i64()? as i32,
+                curr.field("comm")?.string()?,
+            ))
         }
         None => None,
     };
-    Ok(PanicInfo { message, context, cpu, task })
+    Ok(PanicInfo {
+        message,
+        context,
+        cpu,
+        task,
+    })
 }
 
 #[cfg(test)]
@@ -72,18 +84,33 @@ mod tests {
     use super::*;
 
     fn rec(text: &str) -> LogRecord {
-        LogRecord { seq: 0, ts_nsec: 0, level: 0, caller_id: 0, text: text.into() }
+        LogRecord {
+            seq: 0,
+            ts_nsec: 0,
+            level: 0,
+            caller_id: 0,
+            text: text.into(),
+        }
     }
 
     #[test]
     fn the_panic_line_wins_over_oops_context() {
-        let log =
-            [rec("booting"), rec("sysrq: Trigger a crash"), rec("Kernel panic - not syncing: sysrq triggered crash")];
+        let log = [
+            rec("booting"),
+            rec("sysrq: Trigger a crash"),
+            rec("Kernel panic - not syncing: sysrq triggered crash"),
+        ];
         let (msg, ctx) = find_panic(&log);
-        assert_eq!(msg.as_deref(), Some("Kernel panic - not syncing: sysrq triggered crash"));
+        assert_eq!(
+            msg.as_deref(),
+            Some("Kernel panic - not syncing: sysrq triggered crash")
+        );
         assert_eq!(ctx, vec!["sysrq: Trigger a crash"]);
         let (msg, _) = find_panic(&[rec("x\nBUG: unable to handle page fault for address: 0")]);
-        assert_eq!(msg.as_deref(), Some("BUG: unable to handle page fault for address: 0"));
+        assert_eq!(
+            msg.as_deref(),
+            Some("BUG: unable to handle page fault for address: 0")
+        );
         assert_eq!(find_panic(&[rec("all fine")]).0, None);
     }
 }

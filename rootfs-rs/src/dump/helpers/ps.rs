@@ -59,8 +59,17 @@ struct RssIndexes(Vec<u64>);
 
 impl RssIndexes {
     fn new(dump: &Dump) -> Self {
-        let names = [("MM_FILEPAGES", 0), ("MM_ANONPAGES", 1), ("MM_SHMEMPAGES", 3)];
-        RssIndexes(names.iter().map(|&(n, d)| enum_value(dump, n).map_or(d, |v| v as u64)).collect())
+        let names = [
+            ("MM_FILEPAGES", 0),
+            ("MM_ANONPAGES", 1),
+            ("MM_SHMEMPAGES", 3),
+        ];
+        RssIndexes(
+            names
+                .iter()
+                .map(|&(n, d)| enum_value(dump, n).map_or(d, |v| v as u64))
+                .collect(),
+        )
     }
 }
 
@@ -75,7 +84,9 @@ fn mm_counter(dump: &Dump, counter: &Value<'_>) -> Result<i64, DumpError> {
     if pcpu != 0 {
         for cpu in 0..dump.nr_cpu_ids()? {
             let a = dump.per_cpu_addr(pcpu, cpu)?;
-            sum = sum.saturating_add(i64::from(crate::dump::x86_64::KernelMemory::read_i32(dump, a)?));
+            sum = sum.saturating_add(i64::from(crate::dump::x86_64::KernelMemory::read_i32(
+                dump, a,
+            )?));
         }
     }
     Ok(sum)
@@ -87,19 +98,29 @@ fn rss_kib(dump: &Dump, task: &Value<'_>, idx: &RssIndexes) -> Result<(u64, bool
         return Ok((0, true));
     }
     let stat = mm.field("rss_stat")?;
-    let counters = if stat.has_field("count") { stat.field("count")? } else { stat };
+    let counters = if stat.has_field("count") {
+        stat.field("count")?
+    } else {
+        stat
+    };
     let mut pages = 0i64;
     for &i in &idx.0 {
         pages = pages.saturating_add(mm_counter(dump, &counters.index(i)?)?.max(0));
     }
-    Ok(((pages as u64).saturating_mul(dump.page_size()) / 1024, false))
+    Ok((
+        (pages as u64).saturating_mul(dump.page_size()) / 1024,
+        false,
+    ))
 }
 
 fn task(dump: &Dump, t: &Value<'_>, idx: &RssIndexes) -> Result<Task, DumpError> {
     let state = t.field_any(&["__state", "state"])?.as_u64()?;
     let exit_state = t.field("exit_state")?.as_u64()?;
     let (rss_kib, kthread) = rss_kib(dump, t, idx)?;
-    let last_arrival_ns = t.field("sched_info.last_arrival").and_then(|v| v.as_u64()).ok();
+    let last_arrival_ns = t
+        .field("sched_info.last_arrival")
+        .and_then(|v| v.as_u64())
+        .ok();
     Ok(Task {
         addr: t.address(),
         pid: t.field("pid")?.as_i64()? as i32,
@@ -121,11 +142,20 @@ fn task(dump: &Dump, t: &Value<'_>, idx: &RssIndexes) -> Result<Task, DumpError>
 /// or the older thread_group ring.
 fn threads<'d>(leader: &Value<'d>) -> Result<Vec<Result<Value<'d>, DumpError>>, DumpError> {
     let out: Vec<_> = if leader.has_field("thread_node") && leader.has_field("signal.thread_head") {
-        list_for_each_entry(&leader.field("signal.thread_head")?, "struct task_struct", "thread_node")?
-            .filter(|t| t.as_ref().map_or(true, |t| t.address() != leader.address()))
-            .collect()
+        list_for_each_entry(
+            &leader.field("signal.thread_head")?,
+            "struct task_struct",
+            "thread_node",
+        )?
+        .filter(|t| t.as_ref().map_or(true, |t| t.address() != leader.address()))
+        .collect()
     } else {
-        list_for_each_entry(&leader.field("thread_group")?, "struct task_struct", "thread_group")?.collect()
+        list_for_each_entry(
+            &leader.field("thread_group")?,
+            "struct task_struct",
+            "thread_group",
+        )?
+        .collect()
     };
     Ok(out)
 }
@@ -149,13 +179,19 @@ pub fn all_tasks(dump: &Dump) -> TaskList {
     push(&mut list, &init);
     // Idle tasks of the other CPUs are not on the task list: rq->idle.
     for cpu in 1..dump.nr_cpu_ids().unwrap_or(1) {
-        match dump.per_cpu("runqueues", cpu).and_then(|rq| rq.field("idle")?.deref()) {
+        match dump
+            .per_cpu("runqueues", cpu)
+            .and_then(|rq| rq.field("idle")?.deref())
+        {
             Ok(idle) if idle.address() != init.address() => push(&mut list, &idle),
             Ok(_) => {}
             Err(e) => list.errors.push(format!("idle task of cpu {cpu}: {e}")),
         }
     }
-    let leaders = match init.field("tasks").and_then(|h| list_for_each_entry(&h, "struct task_struct", "tasks")) {
+    let leaders = match init
+        .field("tasks")
+        .and_then(|h| list_for_each_entry(&h, "struct task_struct", "tasks"))
+    {
         Ok(it) => it,
         Err(e) => {
             list.errors.push(format!("init_task.tasks: {e}"));
@@ -176,11 +212,15 @@ pub fn all_tasks(dump: &Dump) -> TaskList {
                 for t in ts {
                     match t {
                         Ok(t) => push(&mut list, &t),
-                        Err(e) => list.errors.push(format!("threads of task at {:#x}: {e}", leader.address())),
+                        Err(e) => list
+                            .errors
+                            .push(format!("threads of task at {:#x}: {e}", leader.address())),
                     }
                 }
             }
-            Err(e) => list.errors.push(format!("threads of task at {:#x}: {e}", leader.address())),
+            Err(e) => list
+                .errors
+                .push(format!("threads of task at {:#x}: {e}", leader.address())),
         }
     }
     list

@@ -50,12 +50,19 @@ pub fn tcp_state_name(state: u64) -> &'static str {
 }
 
 fn ipv6_text(b: &[u8]) -> String {
-    let words: Vec<u16> = b.chunks(2).map(|c| u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])).collect();
+    let words: Vec<u16> = b
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]))
+        .collect();
     // Longest run of zero words becomes "::".
     let (mut best, mut run) = ((0usize, 0usize), (0usize, 0usize));
     for (i, &w) in words.iter().enumerate() {
         if w == 0 {
-            run = if run.1 == 0 { (i, 1) } else { (run.0, run.1 + 1) };
+            run = if run.1 == 0 {
+                (i, 1)
+            } else {
+                (run.0, run.1 + 1)
+            };
             if run.1 > best.1 {
                 best = run;
             }
@@ -63,11 +70,20 @@ fn ipv6_text(b: &[u8]) -> String {
             run = (0, 0);
         }
     }
-    let hex = |ws: &[u16]| ws.iter().map(|w| format!("{w:x}")).collect::<Vec<_>>().join(":");
+    let hex = |ws: &[u16]| {
+        ws.iter()
+            .map(|w| format!("{w:x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
     if best.1 < 2 {
         return hex(&words);
     }
-    format!("{}::{}", hex(&words[..best.0]), hex(&words[best.0 + best.1..]))
+    format!(
+        "{}::{}",
+        hex(&words[..best.0]),
+        hex(&words[best.0 + best.1..])
+    )
 }
 
 /// Address:port pair text of one end of an inet socket.
@@ -78,7 +94,11 @@ fn endpoint(sk: &Value<'_>, family: u64, local: bool) -> Result<String, DumpErro
         u64::from((sk.field("skc_dport")?.as_u64()? as u16).swap_bytes())
     };
     if family == AF_INET6 {
-        let f = if local { "skc_v6_rcv_saddr" } else { "skc_v6_daddr" };
+        let f = if local {
+            "skc_v6_rcv_saddr"
+        } else {
+            "skc_v6_daddr"
+        };
         let b = sk.field(f)?.bytes()?;
         return Ok(format!("[{}]:{port}", ipv6_text(&b)));
     }
@@ -102,7 +122,11 @@ fn inet_socket(sk: &Value<'_>, proto: &str) -> Result<Option<Socket>, DumpError>
         tcp_state_name(state)
     };
     Ok(Some(Socket {
-        proto: if family == AF_INET6 { format!("{proto}6") } else { proto.to_string() },
+        proto: if family == AF_INET6 {
+            format!("{proto}6")
+        } else {
+            proto.to_string()
+        },
         local: endpoint(sk, family, true)?,
         remote: endpoint(sk, family, false)?,
         state: state_name.to_string(),
@@ -113,9 +137,17 @@ fn inet_socket(sk: &Value<'_>, proto: &str) -> Result<Option<Socket>, DumpError>
 
 /// The first-node pointers of a bucket array: `count` buckets of `stride` bytes whose list
 /// head lies `head_off` bytes in, read in one go.
-fn bucket_heads(dump: &Dump, base: u64, count: u64, stride: u64, head_off: u64) -> Result<Vec<u64>, DumpError> {
+fn bucket_heads(
+    dump: &Dump,
+    base: u64,
+    count: u64,
+    stride: u64,
+    head_off: u64,
+) -> Result<Vec<u64>, DumpError> {
     if count == 0 || count > MAX_BUCKETS || stride == 0 || stride > 4096 {
-        return Err(DumpError::Format(format!("hash table of {count} buckets × {stride} bytes is implausible")));
+        return Err(DumpError::Format(format!(
+            "hash table of {count} buckets × {stride} bytes is implausible"
+        )));
     }
     let mut raw = vec![0u8; (count * stride) as usize];
     dump.read_virt(base, &mut raw)?;
@@ -180,7 +212,11 @@ fn offset_in(dump: &Dump, spec: &str, member: &str) -> Result<u64, DumpError> {
     crate::dump::types::offset_of(&dump.btf, id, member)
 }
 
-fn tcp_sockets(dump: &Dump, out: &mut Vec<Socket>, errors: &mut Vec<String>) -> Result<(), DumpError> {
+fn tcp_sockets(
+    dump: &Dump,
+    out: &mut Vec<Socket>,
+    errors: &mut Vec<String>,
+) -> Result<(), DumpError> {
     let h = tcp_hashinfo(dump)?;
     // Listening sockets: lhash2 buckets (5.19+: hlist_nulls of sock_common.skc_nulls_node;
     // before: hlist of inet_connection_sock.icsk_listen_portaddr_node).
@@ -189,33 +225,77 @@ fn tcp_sockets(dump: &Dump, out: &mut Vec<Socket>, errors: &mut Vec<String>) -> 
     let bucket = "struct inet_listen_hashbucket";
     let stride = size_of(dump, bucket)?;
     if offset_in(dump, bucket, "nulls_head").is_ok() && offset_in(dump, bucket, "head").is_err() {
-        let heads = bucket_heads(dump, lbase, lmask.wrapping_add(1), stride, offset_in(dump, bucket, "nulls_head")?)?;
+        let heads = bucket_heads(
+            dump,
+            lbase,
+            lmask.wrapping_add(1),
+            stride,
+            offset_in(dump, bucket, "nulls_head")?,
+        )?;
         let chains = heads
             .into_iter()
             .filter(|p| p & 1 == 0)
             .map(|p| hlist_nulls_from(dump, p, "struct sock_common", "skc_nulls_node"));
-        walk(chains, |sk| inet_socket(sk, "tcp"), out, errors, "tcp listening hash");
+        walk(
+            chains,
+            |sk| inet_socket(sk, "tcp"),
+            out,
+            errors,
+            "tcp listening hash",
+        );
     } else {
-        let heads = bucket_heads(dump, lbase, lmask.wrapping_add(1), stride, offset_in(dump, bucket, "head")?)?;
-        let chains = heads
-            .into_iter()
-            .filter(|&p| p != 0)
-            .map(|p| hlist_from(dump, p, "struct inet_connection_sock", "icsk_listen_portaddr_node"));
-        walk(chains, |icsk| inet_socket(&icsk.cast("struct sock_common")?, "tcp"), out, errors, "tcp listening hash");
+        let heads = bucket_heads(
+            dump,
+            lbase,
+            lmask.wrapping_add(1),
+            stride,
+            offset_in(dump, bucket, "head")?,
+        )?;
+        let chains = heads.into_iter().filter(|&p| p != 0).map(|p| {
+            hlist_from(
+                dump,
+                p,
+                "struct inet_connection_sock",
+                "icsk_listen_portaddr_node",
+            )
+        });
+        walk(
+            chains,
+            |icsk| inet_socket(&icsk.cast("struct sock_common")?, "tcp"),
+            out,
+            errors,
+            "tcp listening hash",
+        );
     }
     // Established (and time-wait, request) sockets: every entry starts with a sock_common.
     let emask = h.field("ehash_mask")?.as_u64()?;
     let ebase = h.field("ehash")?.as_u64()?;
-    let heads = bucket_heads(dump, ebase, emask.wrapping_add(1), size_of(dump, "struct inet_ehash_bucket")?, 0)?;
+    let heads = bucket_heads(
+        dump,
+        ebase,
+        emask.wrapping_add(1),
+        size_of(dump, "struct inet_ehash_bucket")?,
+        0,
+    )?;
     let chains = heads
         .into_iter()
         .filter(|p| p & 1 == 0)
         .map(|p| hlist_nulls_from(dump, p, "struct sock_common", "skc_nulls_node"));
-    walk(chains, |sk| inet_socket(sk, "tcp"), out, errors, "tcp established hash");
+    walk(
+        chains,
+        |sk| inet_socket(sk, "tcp"),
+        out,
+        errors,
+        "tcp established hash",
+    );
     Ok(())
 }
 
-fn udp_sockets(dump: &Dump, out: &mut Vec<Socket>, errors: &mut Vec<String>) -> Result<(), DumpError> {
+fn udp_sockets(
+    dump: &Dump,
+    out: &mut Vec<Socket>,
+    errors: &mut Vec<String>,
+) -> Result<(), DumpError> {
     let net = dump.var("init_net")?;
     let table = match net.field("ipv4.udp_table") {
         Ok(p) if p.as_u64().is_ok_and(|a| a != 0) => p.deref()?,
@@ -229,8 +309,17 @@ fn udp_sockets(dump: &Dump, out: &mut Vec<Socket>, errors: &mut Vec<String>) -> 
         size_of(dump, "struct udp_hslot")?,
         0,
     )?;
-    let chains = heads.into_iter().filter(|&p| p != 0).map(|p| hlist_from(dump, p, "struct sock_common", "skc_node"));
-    walk(chains, |sk| inet_socket(sk, "udp"), out, errors, "udp table");
+    let chains = heads
+        .into_iter()
+        .filter(|&p| p != 0)
+        .map(|p| hlist_from(dump, p, "struct sock_common", "skc_node"));
+    walk(
+        chains,
+        |sk| inet_socket(sk, "udp"),
+        out,
+        errors,
+        "udp table",
+    );
     Ok(())
 }
 
@@ -276,7 +365,11 @@ fn unix_socket(sk: &Value<'_>) -> Result<Option<Socket>, DumpError> {
     }))
 }
 
-fn unix_sockets(dump: &Dump, out: &mut Vec<Socket>, errors: &mut Vec<String>) -> Result<(), DumpError> {
+fn unix_sockets(
+    dump: &Dump,
+    out: &mut Vec<Socket>,
+    errors: &mut Vec<String>,
+) -> Result<(), DumpError> {
     let net = dump.var("init_net")?;
     let base = if net.has_field("unx.table.buckets") {
         net.field("unx.table.buckets")?.as_u64()?
@@ -284,8 +377,10 @@ fn unix_sockets(dump: &Dump, out: &mut Vec<Socket>, errors: &mut Vec<String>) ->
         dump.symbol("unix_socket_table")?
     };
     let heads = bucket_heads(dump, base, UNIX_BUCKETS, 8, 0)?;
-    let chains =
-        heads.into_iter().filter(|&p| p != 0).map(|p| hlist_from(dump, p, "struct sock", "__sk_common.skc_node"));
+    let chains = heads
+        .into_iter()
+        .filter(|&p| p != 0)
+        .map(|p| hlist_from(dump, p, "struct sock", "__sk_common.skc_node"));
     walk(chains, unix_socket, out, errors, "unix socket table");
     Ok(())
 }
@@ -297,7 +392,11 @@ type TableWalker = fn(&Dump, &mut Vec<Socket>, &mut Vec<String>) -> Result<(), D
 pub fn sockets(dump: &Dump) -> (Vec<Socket>, Vec<String>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    let tables: [(&str, TableWalker); 3] = [("tcp", tcp_sockets), ("udp", udp_sockets), ("unix", unix_sockets)];
+    let tables: [(&str, TableWalker); 3] = [
+        ("tcp", tcp_sockets),
+        ("udp", udp_sockets),
+        ("unix", unix_sockets),
+    ];
     for (name, f) in tables {
         if let Err(e) = f(dump, &mut out, &mut errors) {
             errors.push(format!("{name}: {e}"));

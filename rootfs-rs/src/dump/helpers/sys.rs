@@ -50,12 +50,15 @@ fn timekeeper(dump: &Dump) -> Result<Value<'_>, DumpError> {
         .iter()
         .find_map(|t| dump.value_at(0, t).ok()?.size().ok())
         .unwrap_or(4);
-    let tk_off =
-        seq_size.checked_next_multiple_of(8).ok_or_else(|| DumpError::Format("seqcount size overflows".into()))?;
+    let tk_off = seq_size
+        .checked_next_multiple_of(8)
+        .ok_or_else(|| DumpError::Format("seqcount size overflows".into()))?;
     let tk = dump.value_at(base.wrapping_add(tk_off), "struct timekeeper")?;
     let wall = tk.field("xtime_sec")?.as_u64()?;
     if !(EPOCH_2000..EPOCH_2200).contains(&wall) {
-        return Err(DumpError::Format(format!("timekeeper wall clock {wall} is implausible")));
+        return Err(DumpError::Format(format!(
+            "timekeeper wall clock {wall} is implausible"
+        )));
     }
     Ok(tk)
 }
@@ -65,7 +68,10 @@ pub fn clocks(dump: &Dump) -> Result<(f64, u64), DumpError> {
     let tk = timekeeper(dump)?;
     let mono_ns = tk.field("tkr_mono.base")?.as_i64()?;
     let boot_off = tk.field("offs_boot").and_then(|v| v.as_i64()).unwrap_or(0);
-    Ok((mono_ns.saturating_add(boot_off) as f64 / 1e9, tk.field("xtime_sec")?.as_u64()?))
+    Ok((
+        mono_ns.saturating_add(boot_off) as f64 / 1e9,
+        tk.field("xtime_sec")?.as_u64()?,
+    ))
 }
 
 /// INITIAL_JIFFIES for a given HZ: jiffies start 5 minutes before the 32-bit wrap.
@@ -78,14 +84,21 @@ pub fn initial_jiffies(hz: u64) -> u64 {
 pub fn infer_hz(jiffies: u64, uptime: f64) -> Option<u64> {
     [100u64, 250, 300, 1000]
         .into_iter()
-        .map(|hz| (hz, (jiffies.wrapping_sub(initial_jiffies(hz)) as f64 / hz as f64 - uptime).abs()))
+        .map(|hz| {
+            (
+                hz,
+                (jiffies.wrapping_sub(initial_jiffies(hz)) as f64 / hz as f64 - uptime).abs(),
+            )
+        })
         .filter(|&(_, err)| err < 2.0 + uptime * 0.01)
         .min_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(hz, _)| hz)
 }
 
 pub fn jiffies(dump: &Dump) -> Result<u64, DumpError> {
-    dump.var("jiffies_64").or_else(|_| dump.var("jiffies"))?.as_u64()
+    dump.var("jiffies_64")
+        .or_else(|_| dump.var("jiffies"))?
+        .as_u64()
 }
 
 /// The system facts; each one that cannot be read is left at its default and its error
@@ -118,10 +131,14 @@ pub fn sys_info(dump: &Dump) -> (SysInfo, Vec<String>) {
         Ok(n) => s.cpus = n,
         Err(e) => note("nr_cpu_ids", e),
     }
-    s.cpus_online = cpumask_cpus(dump, "__cpu_online_mask", s.cpus).ok().map(|v| v.len() as u32);
-    let load = dump
-        .var("avenrun")
-        .and_then(|a| (0..3).map(|i| Ok(load_float(a.index(i)?.as_u64()?))).collect::<Result<Vec<_>, _>>());
+    s.cpus_online = cpumask_cpus(dump, "__cpu_online_mask", s.cpus)
+        .ok()
+        .map(|v| v.len() as u32);
+    let load = dump.var("avenrun").and_then(|a| {
+        (0..3)
+            .map(|i| Ok(load_float(a.index(i)?.as_u64()?)))
+            .collect::<Result<Vec<_>, _>>()
+    });
     match load {
         Ok(l) => s.load_avg.copy_from_slice(&l),
         Err(e) => note("avenrun", e),
@@ -165,7 +182,12 @@ pub fn utc_text(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 /// "1 days, 02:03:04" like crash's UPTIME.
@@ -186,8 +208,14 @@ mod tests {
     #[test]
     fn hz_is_inferred_from_jiffies_and_uptime() {
         // 250 Hz, 100 s after boot.
-        assert_eq!(infer_hz(initial_jiffies(250).wrapping_add(25_000), 100.2), Some(250));
-        assert_eq!(infer_hz(initial_jiffies(1000).wrapping_add(100_000), 100.0), Some(1000));
+        assert_eq!(
+            infer_hz(initial_jiffies(250).wrapping_add(25_000), 100.2),
+            Some(250)
+        );
+        assert_eq!(
+            infer_hz(initial_jiffies(1000).wrapping_add(100_000), 100.0),
+            Some(1000)
+        );
         assert_eq!(infer_hz(12345, 100.0), None);
     }
 

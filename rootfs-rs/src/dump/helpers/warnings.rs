@@ -15,7 +15,10 @@ pub struct Warning {
 
 impl Warning {
     pub fn new(check: impl Into<String>, message: impl Into<String>) -> Self {
-        Warning { check: check.into(), message: message.into() }
+        Warning {
+            check: check.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -23,7 +26,13 @@ pub const HUNG_SECS: f64 = 120.0;
 pub const RT_HOG_SECS: f64 = 1.0;
 const LOW_FREE_PERCENT: u64 = 5;
 const HIGH_ORDER: usize = 3;
-const SYSLOG_COMMS: &[&str] = &["syslogd", "rsyslogd", "syslog-ng", "systemd-journal", "journald"];
+const SYSLOG_COMMS: &[&str] = &[
+    "syslogd",
+    "rsyslogd",
+    "syslog-ng",
+    "systemd-journal",
+    "journald",
+];
 
 /// Everything the checks look at; absent sections are skipped.
 pub struct Inputs<'a> {
@@ -47,18 +56,30 @@ pub fn check(i: &Inputs<'_>) -> Vec<Warning> {
         w.push(Warning::new("dump", format!("dump is incomplete: {why}")));
     }
     if let Some(m) = i.mem {
-        if m.total_kib > 0 && m.free_kib.saturating_mul(100) < m.total_kib.saturating_mul(LOW_FREE_PERCENT) {
+        if m.total_kib > 0
+            && m.free_kib.saturating_mul(100) < m.total_kib.saturating_mul(LOW_FREE_PERCENT)
+        {
             w.push(Warning::new(
                 "memory",
-                format!("free memory {} KiB is below 5% of {} KiB", m.free_kib, m.total_kib),
+                format!(
+                    "free memory {} KiB is below 5% of {} KiB",
+                    m.free_kib, m.total_kib
+                ),
             ));
         }
-        if m.free_per_order.len() > HIGH_ORDER && m.free_per_order[HIGH_ORDER..].iter().all(|&n| n == 0) {
-            w.push(Warning::new("fragmentation", format!("no free pages at order {HIGH_ORDER} or above")));
+        if m.free_per_order.len() > HIGH_ORDER
+            && m.free_per_order[HIGH_ORDER..].iter().all(|&n| n == 0)
+        {
+            w.push(Warning::new(
+                "fragmentation",
+                format!("no free pages at order {HIGH_ORDER} or above"),
+            ));
         }
     }
     if let Some(rqs) = i.runqueues {
-        for rq in rqs.iter().filter(|r| !r.curr_is_idle && is_rt(r.curr_policy) && r.curr_running_secs > RT_HOG_SECS) {
+        for rq in rqs.iter().filter(|r| {
+            !r.curr_is_idle && is_rt(r.curr_policy) && r.curr_running_secs > RT_HOG_SECS
+        }) {
             w.push(Warning::new(
                 "rt-task",
                 format!(
@@ -79,7 +100,12 @@ pub fn check(i: &Inputs<'_>) -> Vec<Warning> {
             if t.state == 'D' && idle.is_some_and(|s| s > HUNG_SECS) {
                 w.push(Warning::new(
                     "hung-task",
-                    format!("task {} ({}) has been in D state for {:.0} s", t.pid, t.comm, idle.unwrap_or(0.0)),
+                    format!(
+                        "task {} ({}) has been in D state for {:.0} s",
+                        t.pid,
+                        t.comm,
+                        idle.unwrap_or(0.0)
+                    ),
                 ));
             }
             if SYSLOG_COMMS.contains(&t.comm.as_str()) && t.pid == t.tgid {
@@ -89,7 +115,10 @@ pub fn check(i: &Inputs<'_>) -> Vec<Warning> {
                         format!("{} (pid {}) is in D state: logging is stuck", t.comm, t.pid),
                     ));
                 } else if let Some(s) = idle.filter(|&s| s > HUNG_SECS) {
-                    w.push(Warning::new("syslog", format!("{} (pid {}) has not run for {s:.0} s", t.comm, t.pid)));
+                    w.push(Warning::new(
+                        "syslog",
+                        format!("{} (pid {}) has not run for {s:.0} s", t.comm, t.pid),
+                    ));
                 }
             }
         }
@@ -97,7 +126,10 @@ pub fn check(i: &Inputs<'_>) -> Vec<Warning> {
     if let Some(s) = i.sys {
         let cpus = s.cpus_online.unwrap_or(s.cpus).max(1);
         if s.load_avg[0] > 4.0 * f64::from(cpus) {
-            w.push(Warning::new("load", format!("load average {:.2} is above 4 × {cpus} CPUs", s.load_avg[0])));
+            w.push(Warning::new(
+                "load",
+                format!("load average {:.2} is above 4 × {cpus} CPUs", s.load_avg[0]),
+            ));
         }
     }
     w
@@ -144,9 +176,17 @@ mod tests {
             task(12, "syslogd", 'S', 100 * sec),
             task(13, "busy", 'R', 100 * sec),
         ];
-        let mem =
-            MemInfo { total_kib: 1000, free_kib: 10, free_per_order: vec![5, 3, 1, 0, 0, 0], ..Default::default() };
-        let sys = SysInfo { cpus: 2, load_avg: [9.0, 1.0, 1.0], ..Default::default() };
+        let mem = MemInfo {
+            total_kib: 1000,
+            free_kib: 10,
+            free_per_order: vec![5, 3, 1, 0, 0, 0],
+            ..Default::default()
+        };
+        let sys = SysInfo {
+            cpus: 2,
+            load_avg: [9.0, 1.0, 1.0],
+            ..Default::default()
+        };
         let rqs = [rq];
         let w = check(&Inputs {
             sys: Some(&sys),
@@ -156,14 +196,38 @@ mod tests {
             incomplete: Some("cut"),
         });
         let checks: Vec<&str> = w.iter().map(|w| w.check.as_str()).collect();
-        assert_eq!(checks, ["dump", "memory", "fragmentation", "rt-task", "hung-task", "syslog", "load"], "{w:?}");
+        assert_eq!(
+            checks,
+            [
+                "dump",
+                "memory",
+                "fragmentation",
+                "rt-task",
+                "hung-task",
+                "syslog",
+                "load"
+            ],
+            "{w:?}"
+        );
         assert!(w[4].message.contains("stuck") && w[5].message.contains("syslogd"));
 
-        let calm_mem =
-            MemInfo { total_kib: 1000, free_kib: 500, free_per_order: vec![5, 3, 1, 1], ..Default::default() };
-        let calm_sys = SysInfo { cpus: 2, load_avg: [7.9, 1.0, 1.0], ..Default::default() };
-        let calm_rq =
-            [RunQueue { curr_policy: 0, curr_running_secs: 30.0, clock_ns: 1000 * sec, ..Default::default() }];
+        let calm_mem = MemInfo {
+            total_kib: 1000,
+            free_kib: 500,
+            free_per_order: vec![5, 3, 1, 1],
+            ..Default::default()
+        };
+        let calm_sys = SysInfo {
+            cpus: 2,
+            load_avg: [7.9, 1.0, 1.0],
+            ..Default::default()
+        };
+        let calm_rq = [RunQueue {
+            curr_policy: 0,
+            curr_running_secs: 30.0,
+            clock_ns: 1000 * sec,
+            ..Default::default()
+        }];
         let w = check(&Inputs {
             sys: Some(&calm_sys),
             mem: Some(&calm_mem),

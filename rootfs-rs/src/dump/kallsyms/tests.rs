@@ -66,9 +66,15 @@ fn memory(encoding: AddressEncoding) -> (Regions, VmcoreInfo) {
     for &(_, a) in &syms {
         match encoding {
             AddressEncoding::Absolute => addrs.extend_from_slice(&a.to_le_bytes()),
-            AddressEncoding::Relative => addrs.extend_from_slice(&((a.wrapping_sub(BASE)) as u32).to_le_bytes()),
+            AddressEncoding::Relative => {
+                addrs.extend_from_slice(&((a.wrapping_sub(BASE)) as u32).to_le_bytes())
+            }
             AddressEncoding::AbsolutePercpu => {
-                let off = if a < BASE { a as i32 } else { (BASE as i64 - 1 - a as i64) as i32 };
+                let off = if a < BASE {
+                    a as i32
+                } else {
+                    (BASE as i64 - 1 - a as i64) as i32
+                };
                 addrs.extend_from_slice(&off.to_le_bytes());
             }
         }
@@ -83,7 +89,9 @@ fn memory(encoding: AddressEncoding) -> (Regions, VmcoreInfo) {
     ];
     let addr_key = match encoding {
         AddressEncoding::Absolute => format!("SYMBOL(kallsyms_addresses)={ADDRS:x}\n"),
-        _ => format!("SYMBOL(kallsyms_offsets)={ADDRS:x}\nSYMBOL(kallsyms_relative_base)={BASE_VAR:x}\n"),
+        _ => format!(
+            "SYMBOL(kallsyms_offsets)={ADDRS:x}\nSYMBOL(kallsyms_relative_base)={BASE_VAR:x}\n"
+        ),
     };
     let text = format!(
         "OSRELEASE=test\nSYMBOL(kallsyms_names)={NAMES:x}\nSYMBOL(kallsyms_num_syms)={NUM:x}\n\
@@ -117,7 +125,11 @@ fn relative_offsets_without_percpu_symbols() {
     // Rebuild with text symbols only: every offset is base-relative.
     let (_, addrs) = mem.0.iter_mut().find(|(a, _)| *a == ADDRS).unwrap();
     for (i, (_, a)) in symbols().iter().enumerate() {
-        let a = if *a < BASE { BASE + 0x1000 * i as u64 } else { *a };
+        let a = if *a < BASE {
+            BASE + 0x1000 * i as u64
+        } else {
+            *a
+        };
         addrs[i * 4..i * 4 + 4].copy_from_slice(&((a - BASE) as u32).to_le_bytes());
     }
     let k = Kallsyms::load(&mem, &info).unwrap();
@@ -129,20 +141,37 @@ fn relative_offsets_without_percpu_symbols() {
 #[test]
 fn disagreeing_stext_and_bad_tables_are_errors() {
     let (mem, info) = memory(AddressEncoding::AbsolutePercpu);
-    let text: String = info.raw.iter().map(|(k, v)| {
-        let v = if k == "SYMBOL(_stext)" { "ffffffff81234567".to_string() } else { v.clone() };
-        format!("{k}={v}\n")
-    }).collect();
+    let text: String = info
+        .raw
+        .iter()
+        .map(|(k, v)| {
+            let v = if k == "SYMBOL(_stext)" {
+                "ffffffff81234567".to_string()
+            } else {
+                v.clone()
+            };
+            format!("{k}={v}\n")
+        })
+        .collect();
     assert!(Kallsyms::load(&mem, &VmcoreInfo::parse(&text).unwrap()).is_err());
 
     let (mut mem, info) = memory(AddressEncoding::Absolute);
     let (_, num) = mem.0.iter_mut().find(|(a, _)| *a == NUM).unwrap();
     num.copy_from_slice(&u32::MAX.to_le_bytes());
-    assert!(Kallsyms::load(&mem, &info).is_err(), "implausible symbol count");
+    assert!(
+        Kallsyms::load(&mem, &info).is_err(),
+        "implausible symbol count"
+    );
     let (_, num) = mem.0.iter_mut().find(|(a, _)| *a == NUM).unwrap();
     num.copy_from_slice(&50u32.to_le_bytes());
-    assert!(Kallsyms::load(&mem, &info).is_err(), "names run past their memory");
+    assert!(
+        Kallsyms::load(&mem, &info).is_err(),
+        "names run past their memory"
+    );
 
     let without = VmcoreInfo::parse("OSRELEASE=x\n").unwrap();
-    assert!(matches!(Kallsyms::load(&mem, &without), Err(DumpError::Missing(_))));
+    assert!(matches!(
+        Kallsyms::load(&mem, &without),
+        Err(DumpError::Missing(_))
+    ));
 }

@@ -6,7 +6,9 @@ use crate::dump::source::MemSource;
 const BS: usize = 4096;
 
 fn page_pattern(pfn: u8) -> Vec<u8> {
-    (0..BS).map(|i| (i as u8).wrapping_mul(pfn).wrapping_add(pfn)).collect()
+    (0..BS)
+        .map(|i| (i as u8).wrapping_mul(pfn).wrapping_add(pfn))
+        .collect()
 }
 
 /// Builds a file with pfns 0..8: 0 raw, 1 zlib, 2 lzo, 3 snappy, 4 zstd, 5 excluded, 6 hole, 7 raw.
@@ -30,12 +32,24 @@ fn build() -> Vec<u8> {
     for (i, &pfn) in dumped.iter().enumerate() {
         let page = page_pattern(pfn);
         let (flags, data) = match pfn {
-            1 => (DUMP_DH_COMPRESSED_ZLIB, miniz_oxide::deflate::compress_to_vec_zlib(&page, 6)),
-            2 => (DUMP_DH_COMPRESSED_LZO, lzokay_native::compress(&page).unwrap()),
-            3 => (DUMP_DH_COMPRESSED_SNAPPY, snap::raw::Encoder::new().compress_vec(&page).unwrap()),
+            1 => (
+                DUMP_DH_COMPRESSED_ZLIB,
+                miniz_oxide::deflate::compress_to_vec_zlib(&page, 6),
+            ),
+            2 => (
+                DUMP_DH_COMPRESSED_LZO,
+                lzokay_native::compress(&page).unwrap(),
+            ),
+            3 => (
+                DUMP_DH_COMPRESSED_SNAPPY,
+                snap::raw::Encoder::new().compress_vec(&page).unwrap(),
+            ),
             4 => (
                 DUMP_DH_COMPRESSED_ZSTD,
-                ruzstd::encoding::compress_to_vec(page.as_slice(), ruzstd::encoding::CompressionLevel::Fastest),
+                ruzstd::encoding::compress_to_vec(
+                    page.as_slice(),
+                    ruzstd::encoding::CompressionLevel::Fastest,
+                ),
             ),
             _ => (0, page),
         };
@@ -56,7 +70,8 @@ fn every_compression_kind_decodes() {
     assert_eq!(d.header().phys_base, 0x1234000);
     for pfn in [0u8, 1, 2, 3, 4, 7] {
         let mut buf = vec![0u8; BS];
-        d.read_phys(pfn as u64 * BS as u64, &mut buf).unwrap_or_else(|e| panic!("pfn {pfn}: {e}"));
+        d.read_phys(pfn as u64 * BS as u64, &mut buf)
+            .unwrap_or_else(|e| panic!("pfn {pfn}: {e}"));
         assert_eq!(buf, page_pattern(pfn), "pfn {pfn}");
     }
     // A read that spans two differently compressed pages.
@@ -70,16 +85,27 @@ fn every_compression_kind_decodes() {
 fn excluded_and_missing_pages_are_clear_errors() {
     let d = KdumpDump::open(MemSource(build())).unwrap();
     let mut b = [0u8; 8];
-    assert!(matches!(d.read_phys(5 * BS as u64 + 8, &mut b), Err(DumpError::PageExcluded(a)) if a == 5 * BS as u64));
-    assert!(matches!(d.read_phys(6 * BS as u64, &mut b), Err(DumpError::NotInDump(_))));
-    assert!(matches!(d.read_phys(100 * BS as u64, &mut b), Err(DumpError::NotInDump(_))));
+    assert!(
+        matches!(d.read_phys(5 * BS as u64 + 8, &mut b), Err(DumpError::PageExcluded(a)) if a == 5 * BS as u64)
+    );
+    assert!(matches!(
+        d.read_phys(6 * BS as u64, &mut b),
+        Err(DumpError::NotInDump(_))
+    ));
+    assert!(matches!(
+        d.read_phys(100 * BS as u64, &mut b),
+        Err(DumpError::NotInDump(_))
+    ));
 }
 
 #[test]
 fn corrupt_files_are_errors_not_panics() {
     let good = build();
     for cut in [0, 7, 400, BS + 50, 3 * BS, 4 * BS + 30] {
-        assert!(KdumpDump::open(MemSource(good[..cut].to_vec())).is_err(), "cut at {cut}");
+        assert!(
+            KdumpDump::open(MemSource(good[..cut].to_vec())).is_err(),
+            "cut at {cut}"
+        );
     }
     let mut bad_bs = good.clone();
     bad_bs[428..432].copy_from_slice(&3000i32.to_le_bytes());
