@@ -22,7 +22,6 @@ struct Serial {
 }
 
 pub struct Qemu {
-    name: String,
     child: Child,
     stdin: Option<ChildStdin>,
     serial: Arc<(Mutex<Serial>, Condvar)>,
@@ -112,7 +111,6 @@ impl Qemu {
         }
         std::fs::create_dir_all(log_dir())?;
         Ok(Qemu {
-            name: name.to_string(),
             stdin: child.stdin.take(),
             child,
             serial,
@@ -193,8 +191,10 @@ impl Qemu {
         let start = self.cursor;
         self.send(&format!("{command}; echo \"@@END\"\"{n}@@ $?\"\n"))?;
         self.expect(&format!("@@END{n}@@ "), timeout)?;
-        let status_end = self.expect("\n", timeout)?;
-        let _ = status_end;
+        self.expect(
+            "
+", timeout,
+        )?;
         let text = self.output_range(start, self.cursor);
         let (before_marker, status) = text
             .rsplit_once(&format!("@@END{n}@@ "))
@@ -258,7 +258,6 @@ impl Drop for Qemu {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.save_log();
-        let _ = &self.name;
     }
 }
 

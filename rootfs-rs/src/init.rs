@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -241,5 +242,3 @@ impl Supervisor {
         }
     }
 }
-
-use std::os::unix::process::CommandExt;

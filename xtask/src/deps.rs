@@ -65,19 +65,24 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
 
 pub const RUST_TARGET: &str = "x86_64-unknown-linux-musl";
 
-fn package_installed(name: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", name])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
-        .unwrap_or(false)
-}
-
+/// One dpkg-query for all packages (it prints nothing for unknown ones).
 pub fn missing_packages() -> Vec<&'static str> {
-    APT_PACKAGES
-        .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| !package_installed(p))
+    let names: Vec<&str> = APT_PACKAGES.iter().map(|(p, _)| *p).collect();
+    let listing = Command::new("dpkg-query")
+        .arg("-W")
+        .arg("-f=${Package} ${Status}\n")
+        .args(&names)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let installed: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.ends_with("install ok installed"))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    names
+        .into_iter()
+        .filter(|p| !installed.contains(p))
         .collect()
 }
 

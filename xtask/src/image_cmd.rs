@@ -72,6 +72,7 @@ pub struct Outputs {
 pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> {
     let started = std::time::Instant::now();
     let config = BuildConfig::load(opts.config.as_deref())?;
+    let epoch = source_date_epoch()?;
     stage("host dependencies", deps::ensure)?;
     let out = ws.out_dir();
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -104,7 +105,7 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
                 .map_err(|e| format!("{}: {e}", kboot_binary.display()))?,
             applets: applets.clone(),
             config_files,
-            mtime: source_date_epoch()?,
+            mtime: epoch,
         };
         let cpio = initramfs::initramfs_archive(&spec).map_err(|e| format!("initramfs: {e}"))?;
         let archive = cpio.finish();
@@ -135,7 +136,7 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
                 &bzimage,
                 &initramfs_path,
                 &config.cmdline,
-                source_date_epoch()?,
+                epoch,
                 &kboot_efi,
             )
         },
