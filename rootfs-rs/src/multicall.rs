@@ -43,6 +43,11 @@ pub const KBOOT_APPLETS: &[(&str, &str, Applet)] = &[
     ),
     ("reboot", "sync, unmount and reboot", power::reboot_main),
     (
+        "savedump",
+        "save a vmcore as a filtered, compressed kdump file",
+        dump::save::cli::savedump_main,
+    ),
+    (
         "triage",
         "crash-dump triage: report from a vmcore with no debuginfo",
         dump::cli::triage_main,

@@ -33,6 +33,8 @@ pub struct ElfDump<S: ReadAt> {
     /// Sorted by physical address.
     segments: Vec<Segment>,
     notes: NoteInfo,
+    /// The PT_NOTE contents as stored (a saved dump carries them unchanged).
+    note_bytes: Vec<u8>,
 }
 
 fn check_ident(ehdr: &[u8]) -> Result<(), DumpError> {
@@ -128,11 +130,16 @@ impl<S: ReadAt> ElfDump<S> {
             src,
             segments,
             notes,
+            note_bytes,
         })
     }
 
     pub fn notes(&self) -> &NoteInfo {
         &self.notes
+    }
+
+    pub fn note_bytes(&self) -> &[u8] {
+        &self.note_bytes
     }
 
     pub fn segments(&self) -> &[Segment] {

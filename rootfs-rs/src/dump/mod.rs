@@ -19,6 +19,7 @@ pub mod lists;
 pub mod notes;
 pub mod open;
 pub mod report;
+pub mod save;
 pub mod source;
 pub mod tasks;
 pub mod types;
