@@ -71,3 +71,27 @@ pub fn debian_grub_cfg(kernel: &str, initrd: &str, cmdline: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// A newc cpio archive of the tree at `root` (sorted, so it is reproducible).
+pub fn cpio_newc(root: &Path) -> Result<Vec<u8>, String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("find . | sort | cpio -o -H newc --quiet")
+        .current_dir(root)
+        .output()
+        .map_err(|e| format!("cpio: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cpio: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(out.stdout)
+}
+
+/// An unpartitioned ext4 image of `mib` MiB labelled `label` (mke2fs, no root needed).
+pub fn ext4_image(path: &Path, label: &str, mib: u64) -> Result<(), String> {
+    let _ = std::fs::remove_file(path);
+    std::fs::File::create(path)
+        .and_then(|f| f.set_len(mib << 20))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let p = path.to_str().ok_or("non-UTF-8 path")?;
+    host("mke2fs", &["-q", "-F", "-t", "ext4", "-L", label, p])
+}

@@ -102,6 +102,8 @@ pub struct MachineConfig {
     pub artifacts: Artifacts,
     /// For the direct path: the kernel to boot instead of ours (e.g. a distro kernel).
     pub kernel_override: Option<PathBuf>,
+    /// For the direct path: the initrd to boot instead of ours.
+    pub initrd_override: Option<PathBuf>,
     pub cmdline: String,
     pub memory_mib: u32,
     pub cpus: u32,
@@ -130,6 +132,7 @@ impl MachineConfig {
             boot,
             artifacts,
             kernel_override: None,
+            initrd_override: None,
             cmdline: DEFAULT_CMDLINE.into(),
             memory_mib: 512,
             cpus: 2,
@@ -199,10 +202,11 @@ impl MachineConfig {
                     .kernel_override
                     .clone()
                     .unwrap_or_else(|| self.artifacts.bzimage());
-                cmd.arg("-kernel")
-                    .arg(kernel)
-                    .arg("-initrd")
-                    .arg(self.artifacts.initramfs());
+                cmd.arg("-kernel").arg(kernel).arg("-initrd").arg(
+                    self.initrd_override
+                        .clone()
+                        .unwrap_or_else(|| self.artifacts.initramfs()),
+                );
                 cmd.arg("-append").arg(&self.cmdline);
             }
         }
@@ -234,4 +238,33 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Debian's newest kernel in /boot: the "distro kernel" of the tests.
+pub fn debian_kernel() -> PathBuf {
+    let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .expect("/boot")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .collect();
+    kernels.sort();
+    kernels
+        .pop()
+        .expect("Debian's kernel in /boot (apt install linux-image-amd64; cargo xtask deps does)")
+}
+
+/// The static kboot binary `cargo xtask image` built.
+pub fn kboot_binary() -> PathBuf {
+    let ws = workspace_root();
+    [
+        "target/x86_64-unknown-linux-musl/kboot/kboot",
+        "target/x86_64-unknown-linux-gnu/kboot/kboot",
+    ]
+    .iter()
+    .map(|p| ws.join(p))
+    .find(|p| p.exists())
+    .expect("the kboot binary (cargo xtask image)")
 }

@@ -84,21 +84,6 @@ fn menu_finds_grub_entry_and_kexecs_it() {
     );
 }
 
-fn debian_kernel() -> PathBuf {
-    let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
-        .expect("/boot")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .collect();
-    kernels.sort();
-    kernels
-        .pop()
-        .expect("Debian's kernel in /boot (apt install linux-image-amd64; cargo xtask deps does)")
-}
-
 /// A tiny target initrd: our static binary as /bin/sh and an /init script that proves
 /// the target booted and with which command line, then powers off.
 fn target_initrd(dir: &Path) -> Vec<u8> {
@@ -106,15 +91,7 @@ fn target_initrd(dir: &Path) -> Vec<u8> {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("proc")).unwrap();
-    let ws = qemu_tests::machine::workspace_root();
-    let binary = [
-        "target/x86_64-unknown-linux-musl/kboot/kboot",
-        "target/x86_64-unknown-linux-gnu/kboot/kboot",
-    ]
-    .iter()
-    .map(|p| ws.join(p))
-    .find(|p| p.exists())
-    .expect("the kboot binary (cargo xtask image)");
+    let binary = qemu_tests::machine::kboot_binary();
     std::fs::copy(binary, root.join("bin/kboot")).unwrap();
     for applet in ["sh", "mount", "echo", "cat", "poweroff"] {
         std::os::unix::fs::symlink("kboot", root.join("bin").join(applet)).unwrap();
@@ -124,18 +101,7 @@ fn target_initrd(dir: &Path) -> Vec<u8> {
         .args(["755", root.join("init").to_str().unwrap()])
         .status()
         .unwrap();
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("find . | sort | cpio -o -H newc --quiet")
-        .current_dir(&root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cpio: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    qemu_tests::disks::cpio_newc(&root).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn sha256(path: &Path) -> String {
@@ -191,7 +157,7 @@ fn bls_entry_edited_and_booted_after_a_corrupt_kernel_fails() {
             ("loader/entries/debian-test.conf", bls.as_bytes().to_vec()),
             (
                 "boot/vmlinuz-debian",
-                std::fs::read(debian_kernel()).unwrap(),
+                std::fs::read(qemu_tests::machine::debian_kernel()).unwrap(),
             ),
             ("boot/target-initrd.img", target_initrd(&dir)),
         ],

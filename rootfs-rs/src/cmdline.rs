@@ -1,6 +1,6 @@
 //! kboot's switches on the kernel command line:
 //! `kboot.shell`, `kboot.timeout=N`, `kboot.debug`, `kboot=local`,
-//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME`.
+//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME` (`kboot.dump*`: see capture::settings).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -77,6 +77,8 @@ pub fn parse(text: &str) -> KbootArgs {
             ("kboot.mode", Some("dump")) => args.mode = Mode::Dump,
             ("kboot.mode", Some("shell")) => args.mode = Mode::Shell,
             ("kboot.hostname", Some(v)) if !v.is_empty() => args.hostname = v.to_string(),
+            // Capture settings: read by capture::settings, which reports their problems.
+            (k, Some(_)) if k == "kboot.dump" || k.starts_with("kboot.dump.") => {}
             (k, _) if k == "kboot" || k.starts_with("kboot.") => args.unknown.push(word.clone()),
             _ => {}
         }

@@ -20,11 +20,7 @@ pub fn main(args: &[OsString]) -> i32 {
     }
 }
 
-/// dump: the front end when we are a kdump capture kernel: the triage report of
-/// /proc/vmcore on the console, then the shell. (Saving the dump and rebooting is
-/// issue #6, not done yet.)
+/// dump: the front end when we are a kdump capture kernel (see `capture`).
 pub fn dump_main(_args: &[OsString]) -> i32 {
-    let status = crate::dump::cli::triage_main(&["/proc/vmcore".into()]);
-    println!("kboot: triage finished (status {status}); starting a shell");
-    crate::shell::main(&[])
+    crate::capture::run()
 }

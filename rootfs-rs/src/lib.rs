@@ -3,6 +3,7 @@
 
 pub mod applets;
 pub mod boot;
+pub mod capture;
 pub mod cmdline;
 pub mod console;
 pub mod dump;

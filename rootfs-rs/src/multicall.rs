@@ -13,7 +13,7 @@ type Applet = fn(&[OsString]) -> i32;
 pub const KBOOT_APPLETS: &[(&str, &str, Applet)] = &[
     (
         "dump",
-        "capture-kernel front end: triage /proc/vmcore, then the shell",
+        "capture-kernel front end: triage /proc/vmcore, save report and dump, reboot",
         frontend::dump_main,
     ),
     (

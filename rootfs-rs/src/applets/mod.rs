@@ -32,6 +32,7 @@ pub mod head;
 pub mod hexdump;
 pub mod hostname;
 pub mod ip;
+pub mod kexec;
 pub mod kill;
 pub mod ln;
 pub mod ls;
@@ -93,6 +94,7 @@ applets! {
     "hostname" => hostname::main, "print or set the host name";
     "insmod" => modules::main_insmod, "load a kernel module";
     "ip" => ip::main, "show and configure links, addresses and routes";
+    "kexec" => kexec::main, "load a kernel to reboot into, or as the crash kernel";
     "kill" => kill::main, "send signals to processes";
     "ln" => ln::main, "make links";
     "ls" => ls::main, "list directory contents";

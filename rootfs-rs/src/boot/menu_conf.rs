@@ -2,7 +2,7 @@
 //! kernel command line, and choosing an entry by number, label or id.
 
 use super::disks::DiscoveredEntry;
-use super::text::{strip_comment, unquote};
+use super::text::{toml_table, unquote, TableEntry};
 
 pub const CONFIG_PATH: &str = "/etc/kboot/kboot.toml";
 /// Countdown when no config says otherwise.
@@ -42,26 +42,9 @@ impl MenuSettings {
 /// Reads the `[menu]` table of kboot.toml; other tables belong to other parts of kboot.
 pub fn parse_menu_settings(text: &str, source: &str) -> (MenuSettings, Vec<String>) {
     let mut settings = MenuSettings::default();
-    let mut warnings = Vec::new();
-    let mut in_menu = false;
-    for (index, raw) in text.lines().enumerate() {
-        let line = strip_comment(raw).trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('[') {
-            in_menu = line.trim_start_matches('[').trim_end_matches(']').trim() == "menu";
-            continue;
-        }
-        if !in_menu {
-            continue;
-        }
-        let at = format!("{source}:{}", index + 1);
-        let Some((key, value)) = line.split_once('=') else {
-            warnings.push(format!("{at}: expected key = value"));
-            continue;
-        };
-        let (key, value) = (key.trim(), value.trim());
+    let (entries, mut warnings) = toml_table(text, "menu", source);
+    for TableEntry { at, key, value } in entries {
+        let (key, value) = (key.as_str(), value.as_str());
         let number = || {
             value
                 .parse::<i64>()

@@ -32,7 +32,7 @@ pub mod partitions;
 pub mod probe;
 pub mod resolve;
 pub mod syslinux;
-mod text;
+pub mod text;
 pub mod version;
 
 pub use discover::{discover, discover_across, discover_in};

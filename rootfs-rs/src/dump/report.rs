@@ -494,6 +494,12 @@ type Renderer = fn(&Report, &mut String);
 
 /// The report as text, one block per wanted section.
 pub fn render_text(r: &Report) -> String {
+    render_sections(r, &["sys", "panic", "log", "ps", "mem", "runq", "net"])
+}
+
+/// The report's text with the wanted sections in the given order (a capture console shows
+/// the panic first); warnings come last.
+pub fn render_sections(r: &Report, order: &[&str]) -> String {
     let mut out = String::new();
     let o = &r.options;
     let blocks: [(&str, &str, Renderer); 7] = [
@@ -509,7 +515,10 @@ pub fn render_text(r: &Report) -> String {
         ("runq", "RUN QUEUES", render_runq),
         ("net", "NETWORK", render_net),
     ];
-    for (name, title, f) in blocks {
+    for wanted in order {
+        let Some((name, title, f)) = blocks.iter().find(|(n, _, _)| n == wanted) else {
+            continue;
+        };
         if o.wants(name) {
             let _ = writeln!(out, "== {title} ==");
             f(r, &mut out);

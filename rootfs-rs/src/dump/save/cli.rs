@@ -88,13 +88,19 @@ pub fn summary(s: &SaveStats) -> String {
     )
 }
 
-/// Progress as a line per step, for consoles that cannot redraw (serial).
-pub fn progress_line(p: &Progress) -> String {
+/// The step and its percentage.
+pub fn progress_parts(p: &Progress) -> (&'static str, u64) {
     let (what, done, total) = match p {
         Progress::Classified { done, total } => ("checking page flags", done, total),
         Progress::Written { done, total } => ("writing pages", done, total),
     };
-    format!("{what}: {}%", done * 100 / (*total).max(1))
+    (what, done * 100 / (*total).max(1))
+}
+
+/// Progress as a line per step, for consoles that cannot redraw (serial).
+pub fn progress_line(p: &Progress) -> String {
+    let (what, percent) = progress_parts(p);
+    format!("{what}: {percent}%")
 }
 
 pub fn savedump_main(args: &[OsString]) -> i32 {

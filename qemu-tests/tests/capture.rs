@@ -1,0 +1,295 @@
+//! kboot as the kdump capture kernel, end to end. Debian's kernel (the "production" kernel)
+//! boots with crashkernel=, starts two named processes, loads kboot's bzImage + initramfs
+//! with `kboot kexec -p`, and crashes through sysrq. kboot must print the report, save to an
+//! ext4 disk labelled KBOOT-DUMP and reboot. The disk is then read from the host without
+//! mounting (debugfs) and the saved dump checked with kboot triage, makedumpfile and crash.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use qemu_tests::machine::{debian_kernel, kboot_binary, workspace_root};
+use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
+
+const BOOT: Duration = Duration::from_secs(180);
+const SAVE: Duration = Duration::from_secs(300);
+const WORKERS: [&str; 2] = ["kb-worker-alpha", "kb-worker-beta"];
+/// What the production kernel reserves for kboot (the bench measures the smallest that works).
+const CRASHKERNEL: &str = "128M";
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = workspace_root()
+        .join("target/qemu-tests/capture")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write_exec(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+    let status = Command::new("chmod").arg("755").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+/// The production system's initramfs: busybox, kboot (for `kexec -p`), the capture kernel
+/// and initramfs, two long-running named processes, and an init that crashes on purpose.
+fn production_initrd(dir: &Path, artifacts: &Artifacts) -> PathBuf {
+    let root = dir.join("production-root");
+    for sub in ["bin", "proc", "sys", "dev", "capture"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
+        .expect("static /bin/busybox (apt install busybox-static)");
+    std::fs::copy(kboot_binary(), root.join("bin/kboot")).unwrap();
+    std::fs::copy(artifacts.bzimage(), root.join("capture/bzImage")).unwrap();
+    std::fs::copy(artifacts.initramfs(), root.join("capture/initramfs")).unwrap();
+    for worker in WORKERS {
+        // A script's comm is its file name: the task list must show it.
+        write_exec(
+            &root.join("bin").join(worker),
+            "#!/bin/busybox sh\nwhile :; do /bin/busybox sleep 1; done\n",
+        );
+    }
+    let capture_cmdline = "console=ttyS0,115200 nr_cpus=1 irqpoll reset_devices panic=-1";
+    write_exec(
+        &root.join("init"),
+        &format!(
+            "#!/bin/busybox sh\n\
+             /bin/busybox --install -s /bin\n\
+             mount -t proc proc /proc\n\
+             mount -t sysfs sysfs /sys\n\
+             mount -t devtmpfs devtmpfs /dev\n\
+             {w0} &\n{w1} &\n\
+             kboot kexec -p /capture/bzImage --initrd=/capture/initramfs --append='{capture_cmdline}' \
+               || echo PROD-KEXEC-FAILED\n\
+             echo PROD-CRASH-LOADED-$(cat /sys/kernel/kexec_crash_loaded)\n\
+             sleep 1\n\
+             echo c > /proc/sysrq-trigger\n",
+            w0 = WORKERS[0],
+            w1 = WORKERS[1],
+        ),
+    );
+    let initrd = dir.join("production.cpio");
+    let archive = qemu_tests::disks::cpio_newc(&root).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&initrd, archive).unwrap();
+    initrd
+}
+
+/// Boots production, crashes it, and follows the capture until kboot reboots.
+/// Returns the console output.
+fn crash_and_capture(name: &str, dir: &Path, dump_disk: &Path) -> String {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let initrd = production_initrd(dir, &artifacts);
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.kernel_override = Some(debian_kernel());
+    config.cmdline = format!("console=ttyS0,115200 crashkernel={CRASHKERNEL} panic=-1");
+    config.memory_mib = 512;
+    config.extra_disks = vec![dump_disk.to_path_buf()];
+    config.initrd_override = Some(initrd);
+    let mut qemu = Qemu::start(name, &config).unwrap();
+    let step = |qemu: &mut Qemu, marker: &str, limit: Duration, what: &str| {
+        qemu.expect(marker, limit)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+    };
+    step(
+        &mut qemu,
+        "PROD-CRASH-LOADED-1",
+        BOOT,
+        "production kernel did not load kboot with kexec -p",
+    );
+    step(
+        &mut qemu,
+        "sysrq triggered crash",
+        BOOT,
+        "production kernel did not panic",
+    );
+    step(
+        &mut qemu,
+        "kboot: ready",
+        BOOT,
+        "capture kernel did not reach kboot",
+    );
+    step(
+        &mut qemu,
+        "== PANIC ==",
+        SAVE,
+        "no triage report on the console",
+    );
+    step(
+        &mut qemu,
+        "kboot: dump: rebooting",
+        SAVE,
+        "capture did not finish with a reboot",
+    );
+    let status = qemu.wait_exit(Duration::from_secs(60));
+    assert!(
+        status.is_some(),
+        "QEMU did not exit after the reboot (-no-reboot)"
+    );
+    qemu.save_log();
+    qemu.output()
+}
+
+/// Copies /var/crash out of an ext4 image with debugfs (no mount, no root).
+fn read_crash_dir(image: &Path, into: &Path) -> Vec<PathBuf> {
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("rdump /var/crash {}", into.display()))
+        .arg(image)
+        .output()
+        .expect("debugfs (apt install e2fsprogs)");
+    assert!(
+        out.status.success(),
+        "debugfs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(into.join("crash"))
+        .unwrap_or_else(|e| panic!("no /var/crash on the dump disk: {e}"))
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The text of one `== NAME ==` section of a report.
+fn section<'a>(report: &'a str, name: &str) -> &'a str {
+    let head = format!("== {name} ==\n");
+    let start = report
+        .find(&head)
+        .map(|i| i + head.len())
+        .unwrap_or_else(|| panic!("no {name} in:\n{report}"));
+    let rest = &report[start..];
+    rest[..rest.find("\n== ").unwrap_or(rest.len())].trim_end()
+}
+
+fn is_capture_dir_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    name.len() > 16
+        && b[..8].iter().all(u8::is_ascii_digit)
+        && b[8] == b'-'
+        && b[9..15].iter().all(u8::is_ascii_digit)
+        && b[15] == b'-'
+}
+
+#[test]
+fn crash_is_captured_reported_saved_and_rebooted() {
+    let dir = work_dir("full");
+    let disk = dir.join("dump-disk.img");
+    qemu_tests::disks::ext4_image(&disk, "KBOOT-DUMP", 256).unwrap_or_else(|e| panic!("{e}"));
+    let console = crash_and_capture("capture_full", &dir, &disk);
+    let panic_line = "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\"";
+    assert!(console.contains(panic_line), "console lacks the panic line");
+    for w in WORKERS {
+        assert!(console.contains(w), "console task list lacks {w}");
+    }
+    assert!(
+        console.contains("kboot: dump: saved to"),
+        "no 'saved to' line"
+    );
+
+    let out = dir.join("extracted");
+    std::fs::create_dir_all(&out).unwrap();
+    let dirs = read_crash_dir(&disk, &out);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let capture = &dirs[0];
+    let name = capture.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(is_capture_dir_name(&name), "{name}");
+    let dump_name = format!("dump.{}", &name[..15]);
+    assert_eq!(
+        files_in(capture),
+        ["dmesg.txt", dump_name.as_str(), "triage.json", "triage.txt"]
+    );
+
+    let read = |f: &str| std::fs::read_to_string(capture.join(f)).unwrap();
+    let (report, json, dmesg) = (read("triage.txt"), read("triage.json"), read("dmesg.txt"));
+    assert!(report.contains(panic_line));
+    assert!(dmesg.contains("Kernel panic - not syncing: sysrq triggered crash"));
+    // The JSON says what the text report says.
+    assert!(
+        json.contains("\"message\":\"Kernel panic - not syncing: sysrq triggered crash\""),
+        "{json}"
+    );
+    for w in WORKERS {
+        assert!(
+            json.contains(&format!("\"comm\":\"{w}\"")),
+            "triage.json lacks {w}"
+        );
+        assert!(section(&report, "PS").contains(w));
+    }
+
+    // The saved dump re-opens on the host with the same panic and the same task list.
+    let dump = capture.join(&dump_name);
+    let host = Command::new(kboot_binary())
+        .args(["triage", "--section", "panic", "--section", "ps"])
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let host_report = String::from_utf8_lossy(&host.stdout);
+    assert!(host.status.success(), "{host_report}");
+    assert_eq!(section(&host_report, "PANIC"), section(&report, "PANIC"));
+    assert_eq!(section(&host_report, "PS"), section(&report, "PS"));
+    assert!(!host_report.contains("incomplete"), "{host_report}");
+
+    // Debian's makedumpfile and crash read it too.
+    let log = dir.join("makedumpfile.dmesg");
+    let m = Command::new("makedumpfile")
+        .arg("--dump-dmesg")
+        .arg(&dump)
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        m.status.success(),
+        "makedumpfile: {}",
+        String::from_utf8_lossy(&m.stdout)
+    );
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("sysrq triggered crash"));
+    let c = Command::new("crash")
+        .arg("--osrelease")
+        .arg(&dump)
+        .output()
+        .unwrap();
+    let release = debian_kernel()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace("vmlinuz-", "");
+    assert_eq!(String::from_utf8_lossy(&c.stdout).trim(), release);
+}
+
+#[test]
+fn a_full_target_keeps_report_and_log_and_still_reboots() {
+    let dir = work_dir("small");
+    let disk = dir.join("small-disk.img");
+    qemu_tests::disks::ext4_image(&disk, "KBOOT-DUMP", 4).unwrap_or_else(|e| panic!("{e}"));
+    let console = crash_and_capture("capture_small", &dir, &disk);
+    assert!(
+        console.contains("No space left on device"),
+        "no out-of-space error on the console"
+    );
+    assert!(console.contains("partial dump removed"));
+    let out = dir.join("extracted");
+    std::fs::create_dir_all(&out).unwrap();
+    let dirs = read_crash_dir(&disk, &out);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    // The small files are there; no dump and no temp file is left behind.
+    assert_eq!(
+        files_in(&dirs[0]),
+        ["dmesg.txt", "triage.json", "triage.txt"]
+    );
+    let report = std::fs::read_to_string(dirs[0].join("triage.txt")).unwrap();
+    assert!(report.contains("sysrq triggered crash"));
+}

@@ -1,0 +1,214 @@
+//! Capture mode: what kboot does as a kdump capture kernel. Triage /proc/vmcore and show the
+//! summary on every console (panic first), save the report, the log and a filtered,
+//! compressed dump to the target filesystem, then reboot (or what `action` says).
+//! Runs once per boot: a marker under /run stops a respawned front end from capturing again.
+
+pub mod files;
+pub mod settings;
+pub mod target;
+
+use crate::console::announce;
+use crate::dump::json::report_json;
+use crate::dump::report::{build, render_sections, render_text, Options, Report};
+use crate::dump::save::cli::{progress_parts, summary};
+use crate::dump::save::{save_kdump, Progress, SaveOptions};
+use settings::{Action, DumpSettings};
+use std::path::{Path, PathBuf};
+use target::{Found, TargetSpec, DUMP_LABEL};
+
+const VMCORE: &str = "/proc/vmcore";
+const DONE_MARKER: &str = "/run/kboot/capture.done";
+const MOUNT_POINT: &str = "/run/kboot/dump-target";
+
+fn say(text: &str) {
+    announce(&format!("kboot: dump: {text}\n"));
+}
+
+/// The front end in dump mode; returns only when the action is the shell or the menu (or a
+/// reboot failed), with the status of what ran last.
+pub fn run() -> i32 {
+    let toml = std::fs::read_to_string(crate::boot::menu_conf::CONFIG_PATH).unwrap_or_default();
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let (settings, warnings) =
+        DumpSettings::load(&toml, crate::boot::menu_conf::CONFIG_PATH, &cmdline);
+    if !Path::new(DONE_MARKER).exists() {
+        for w in &warnings {
+            say(&format!("warning: {w}"));
+        }
+        capture(Path::new(VMCORE), &settings, &cmdline);
+        let _ = std::fs::create_dir_all("/run/kboot");
+        let _ = std::fs::write(DONE_MARKER, b"");
+    }
+    finish(settings.action)
+}
+
+fn finish(action: Action) -> i32 {
+    match action {
+        Action::Reboot => {
+            say("rebooting");
+            crate::power::reboot_main(&[]);
+            say("reboot failed; starting a shell");
+            crate::shell::main(&[])
+        }
+        Action::Poweroff => {
+            say("powering off");
+            crate::power::poweroff_main(&[]);
+            crate::shell::main(&[])
+        }
+        Action::Menu => crate::frontend::main(&[]),
+        Action::Shell => crate::shell::main(&[]),
+    }
+}
+
+/// Everything before the action. Never fails: each problem is said and the next step runs.
+pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
+    if !vmcore.exists() {
+        say(&format!(
+            "no {}: not a capture kernel, nothing to do",
+            vmcore.display()
+        ));
+        return;
+    }
+    say(&format!("reading {} (triage)", vmcore.display()));
+    let report = build(
+        vmcore,
+        &Options {
+            full_log: true,
+            sections: Vec::new(),
+        },
+    );
+    announce(&render_sections(&report, &["panic", "sys", "ps", "runq"]));
+    let Some(found) = find_target(settings, vmcore, our_cmdline) else {
+        say("no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)");
+        return;
+    };
+    let at = Path::new(MOUNT_POINT);
+    if let Err(e) = target::mount_writable(&found, at) {
+        say(&format!("error: {e}"));
+        return;
+    }
+    match save_all(&report, vmcore, settings, at) {
+        Ok(dir) => say(&format!(
+            "saved to {}:{}",
+            found.node.display(),
+            Path::new("/")
+                .join(dir.strip_prefix(at).unwrap_or(&dir))
+                .display()
+        )),
+        Err(e) => say(&format!("error: {e}")),
+    }
+    rustix::fs::sync();
+    if let Err(e) = crate::boot::mounts::unmount(at) {
+        say(&format!("warning: {e}"));
+    }
+}
+
+/// The configured target, else the KBOOT-DUMP label, else the crashed kernel's root=.
+fn find_target(settings: &DumpSettings, vmcore: &Path, our_cmdline: &str) -> Option<Found> {
+    let (sys, dev) = (Path::new("/sys/class/block"), Path::new("/dev"));
+    let mut specs = Vec::new();
+    match settings.target.as_deref() {
+        Some(t) => match TargetSpec::parse(t) {
+            Some(spec) => specs.push(spec),
+            None => say(&format!("warning: target {t}: not LABEL=, UUID= or /dev/…")),
+        },
+        None => {
+            specs.push(TargetSpec::Label(DUMP_LABEL.into()));
+            if let Some(root) = crashed_kernel_root(vmcore, our_cmdline) {
+                specs.push(root);
+            }
+        }
+    }
+    for spec in specs {
+        // Disks can appear late (USB, slow controllers): look a few times.
+        for attempt in 0..5 {
+            if let Some(found) = target::find(&spec, sys, dev) {
+                say(&format!("target {spec} is {}", found.node.display()));
+                return Some(found);
+            }
+            if attempt < 4 {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+        say(&format!("target {spec} not found"));
+    }
+    None
+}
+
+/// root= of the crashed kernel (its saved command line), else of our own.
+fn crashed_kernel_root(vmcore: &Path, our_cmdline: &str) -> Option<TargetSpec> {
+    let crashed = crate::dump::Dump::open(vmcore)
+        .and_then(|d| d.var("saved_command_line")?.string())
+        .ok();
+    crashed
+        .as_deref()
+        .and_then(target::root_from_cmdline)
+        .or_else(|| target::root_from_cmdline(our_cmdline))
+}
+
+/// Writes the capture directory; the small files first, so they exist even when the dump
+/// does not fit.
+fn save_all(
+    report: &Report,
+    vmcore: &Path,
+    settings: &DumpSettings,
+    mount: &Path,
+) -> Result<PathBuf, String> {
+    let sys = report.system.clone().unwrap_or_default();
+    let crash_time = sys
+        .crash_time
+        .map_or_else(crate::util::fmt::now, |t| t as i64);
+    let name = files::dump_dir_name(crash_time, &sys.nodename);
+    let base = mount.join(settings.path.trim_start_matches('/'));
+    let dir =
+        files::create_unique_dir(&base, &name).map_err(|e| format!("{}: {e}", base.display()))?;
+    let small = [
+        ("dmesg.txt", report.log_lines().join("\n") + "\n"),
+        ("triage.txt", render_text(report)),
+        ("triage.json", report_json(report).to_text() + "\n"),
+    ];
+    for (file, text) in small {
+        files::write_text(&dir, file, &text)
+            .map_err(|e| format!("{}: {e}", dir.join(file).display()))?;
+    }
+    if !settings.save_dump {
+        say("action=none: dump not saved");
+        return Ok(dir);
+    }
+    let dump_name = format!("dump.{}", &name[..15]);
+    say(&format!(
+        "saving {dump_name} (level {}, {:?})",
+        settings.dump_level, settings.compression
+    ));
+    let opts = SaveOptions {
+        dump_level: settings.dump_level,
+        compression: settings.compression,
+    };
+    // Serial consoles are slow: a line per step and 10 %.
+    let mut shown = ("", u64::MAX);
+    let mut progress = |p: Progress| {
+        let (what, percent) = progress_parts(&p);
+        if (what, percent / 10) != (shown.0, shown.1 / 10) {
+            say(&format!("{what}: {percent}%"));
+            shown = (what, percent);
+        }
+    };
+    let stats = files::write_atomically(&dir, &dump_name, |f| {
+        save_kdump(vmcore, f, &opts, &mut progress)
+    })
+    .map_err(|e| {
+        let space = if e.out_of_space() {
+            " (target full: partial dump removed, report and log kept)"
+        } else {
+            ""
+        };
+        format!("{}: {e}{space}", dir.join(&dump_name).display())
+    })?;
+    if let Some(p) = &stats.filter_problem {
+        say(&format!(
+            "warning: page flags unusable, nothing filtered: {p}"
+        ));
+    }
+    say(&format!("{dump_name}: {}", summary(&stats)));
+    Ok(dir)
+}

@@ -1,0 +1,147 @@
+//! Capture settings: `[dump]` of kboot.toml, overridden by `kboot.dump=TARGET`,
+//! `kboot.dump.path=DIR`, `kboot.dump.action=reboot|poweroff|menu|shell|none`,
+//! `kboot.dump.compress=zlib|lzo|snappy|zstd|none` and `kboot.dump.level=N` on the command line.
+
+use crate::boot::text::{toml_table, unquote};
+use crate::dump::save::Compression;
+
+/// What happens once the capture is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Reboot,
+    Poweroff,
+    Menu,
+    Shell,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DumpSettings {
+    /// `LABEL=…`, `UUID=…` or a device path; None: the KBOOT-DUMP label, else the crashed
+    /// kernel's root=.
+    pub target: Option<String>,
+    /// Directory on the target filesystem.
+    pub path: String,
+    pub action: Action,
+    /// False with `action=none`: the report and log are saved, the dump is not.
+    pub save_dump: bool,
+    pub compression: Compression,
+    pub dump_level: u8,
+}
+
+impl Default for DumpSettings {
+    fn default() -> Self {
+        DumpSettings {
+            target: None,
+            path: "/var/crash".into(),
+            action: Action::Reboot,
+            save_dump: true,
+            compression: Compression::Zlib,
+            dump_level: 31,
+        }
+    }
+}
+
+impl DumpSettings {
+    /// Applies one setting; Err names what is wrong with the value.
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "target" if !value.is_empty() => self.target = Some(value.to_string()),
+            "path" if value.starts_with('/') => self.path = value.to_string(),
+            "path" => return Err(format!("path must be absolute: {value}")),
+            "action" => {
+                (self.action, self.save_dump) = match value {
+                    "reboot" => (Action::Reboot, true),
+                    "poweroff" => (Action::Poweroff, true),
+                    "menu" => (Action::Menu, true),
+                    "shell" => (Action::Shell, true),
+                    "none" => (Action::Reboot, false),
+                    _ => return Err(format!("action: unknown value {value}")),
+                }
+            }
+            "compress" => {
+                self.compression = Compression::parse(value)
+                    .ok_or_else(|| format!("compress: unknown method {value}"))?
+            }
+            "level" => {
+                self.dump_level = value
+                    .parse()
+                    .ok()
+                    .filter(|l| *l <= 31)
+                    .ok_or_else(|| format!("level: not 0-31: {value}"))?
+            }
+            _ => return Err(format!("unknown key '{key}'")),
+        }
+        Ok(())
+    }
+
+    /// Settings from kboot.toml text (may be empty) then the kernel command line; returns
+    /// the warnings about what was ignored.
+    pub fn load(toml: &str, source: &str, cmdline: &str) -> (DumpSettings, Vec<String>) {
+        let mut s = DumpSettings::default();
+        let (entries, mut warnings) = toml_table(toml, "dump", source);
+        for e in entries {
+            if let Err(w) = s.set(&e.key, &unquote(&e.value)) {
+                warnings.push(format!("{}: [dump] {w}", e.at));
+            }
+        }
+        for word in crate::cmdline::split_kernel_cmdline(cmdline) {
+            let Some((key, value)) = word.split_once('=') else {
+                continue;
+            };
+            let key = match key {
+                "kboot.dump" => "target",
+                k => match k.strip_prefix("kboot.dump.") {
+                    Some(k) => k,
+                    None => continue,
+                },
+            };
+            if let Err(w) = s.set(key, value) {
+                warnings.push(format!("kernel command line: {word}: {w}"));
+            }
+        }
+        (s, warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_overrides_the_config_file() {
+        let toml = "[menu]\ntimeout = 3\n[dump]\ntarget = \"UUID=1234\"\npath = \"/srv/crash\"\n\
+                    action = \"shell\"\ncompress = \"lzo\"\n";
+        let (s, w) = DumpSettings::load(toml, "kboot.toml", "quiet kboot.dump=LABEL=CRASH");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(s.target.as_deref(), Some("LABEL=CRASH"));
+        assert_eq!(s.path, "/srv/crash");
+        assert_eq!(s.action, Action::Shell);
+        assert_eq!(s.compression, Compression::Lzo);
+        let (s, _) = DumpSettings::load(
+            toml,
+            "kboot.toml",
+            "kboot.dump.action=none kboot.dump.level=1",
+        );
+        assert_eq!(
+            (s.action, s.save_dump, s.dump_level),
+            (Action::Reboot, false, 1)
+        );
+    }
+
+    #[test]
+    fn bad_values_are_warnings_and_keep_the_defaults() {
+        let toml = "[dump]\npath = relative\nfrobnicate = 1\nbroken line\n";
+        let (s, w) = DumpSettings::load(
+            toml,
+            "kboot.toml",
+            "kboot.dump.action=explode kboot.dump.level=99 kboot.dump.compress=rar",
+        );
+        assert_eq!(s, DumpSettings::default());
+        assert_eq!(w.len(), 6, "{w:?}");
+        assert!(w[0].starts_with("kboot.toml:4"), "{w:?}");
+        assert!(
+            w.iter().any(|m| m.contains("kboot.dump.action=explode")),
+            "{w:?}"
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! Where a capture saves: the filesystem named by `LABEL=`, `UUID=` or a device path, found
+//! by probing every block device read-only; mounted read-write only for the save.
+
+use crate::boot::disks::list_block_devices;
+use crate::boot::mounts::mount_attempts;
+use crate::boot::probe::{probe_file, FsInfo};
+use rustix::mount::MountFlags;
+use std::path::{Path, PathBuf};
+
+/// The label that marks a filesystem as meant for dumps.
+pub const DUMP_LABEL: &str = "KBOOT-DUMP";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    Label(String),
+    Uuid(String),
+    Device(PathBuf),
+}
+
+impl std::fmt::Display for TargetSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TargetSpec::Label(l) => write!(f, "LABEL={l}"),
+            TargetSpec::Uuid(u) => write!(f, "UUID={u}"),
+            TargetSpec::Device(d) => write!(f, "{}", d.display()),
+        }
+    }
+}
+
+impl TargetSpec {
+    pub fn parse(text: &str) -> Option<TargetSpec> {
+        let text = text.trim().trim_matches('"');
+        if let Some(label) = text.strip_prefix("LABEL=") {
+            Some(TargetSpec::Label(label.to_string()))
+        } else if let Some(uuid) = text.strip_prefix("UUID=") {
+            Some(TargetSpec::Uuid(uuid.to_ascii_lowercase()))
+        } else if text.starts_with("/dev/") {
+            Some(TargetSpec::Device(PathBuf::from(text)))
+        } else {
+            None
+        }
+    }
+
+    fn matches(&self, node: &Path, fs: &FsInfo) -> bool {
+        match self {
+            TargetSpec::Label(l) => fs.label.as_deref() == Some(l.as_str()),
+            TargetSpec::Uuid(u) => fs
+                .uuid
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(u)),
+            TargetSpec::Device(d) => d == node,
+        }
+    }
+}
+
+/// `root=` of a kernel command line as a target (PARTUUID= and the like are not
+/// filesystem identities and give None).
+pub fn root_from_cmdline(cmdline: &str) -> Option<TargetSpec> {
+    crate::cmdline::split_kernel_cmdline(cmdline)
+        .iter()
+        .filter_map(|w| w.strip_prefix("root="))
+        .last()
+        .and_then(TargetSpec::parse)
+}
+
+/// A filesystem found for a spec.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub node: PathBuf,
+    pub fs: FsInfo,
+}
+
+/// Probes the block devices under `sys_block` for the first filesystem `spec` names.
+pub fn find(spec: &TargetSpec, sys_block: &Path, dev_dir: &Path) -> Option<Found> {
+    let (devices, _) = list_block_devices(sys_block, dev_dir);
+    devices.into_iter().find_map(|d| {
+        let file = std::fs::File::open(&d.node).ok()?;
+        let fs = probe_file(&file, 0, d.size_bytes).ok()??;
+        spec.matches(&d.node, &fs)
+            .then_some(Found { node: d.node, fs })
+    })
+}
+
+/// Mounts the target read-write (no exec, no devices) on `at`.
+pub fn mount_writable(found: &Found, at: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(at).map_err(|e| format!("mkdir {}: {e}", at.display()))?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    let mut errors = Vec::new();
+    let mut tried = Vec::new();
+    for (fstype, _) in mount_attempts(found.fs.kind) {
+        if tried.contains(fstype) {
+            continue;
+        }
+        tried.push(*fstype);
+        match rustix::mount::mount(&found.node, at, *fstype, flags, None) {
+            Ok(()) => return Ok(()),
+            Err(e) => errors.push(format!("{fstype}: {}", std::io::Error::from(e))),
+        }
+    }
+    Err(format!(
+        "cannot mount {} read-write ({})",
+        found.node.display(),
+        errors.join("; ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_and_root_arguments_parse() {
+        assert_eq!(
+            TargetSpec::parse("LABEL=KBOOT-DUMP"),
+            Some(TargetSpec::Label("KBOOT-DUMP".into()))
+        );
+        assert_eq!(
+            TargetSpec::parse("UUID=ABCD-1234"),
+            Some(TargetSpec::Uuid("abcd-1234".into()))
+        );
+        assert_eq!(
+            TargetSpec::parse("/dev/vdb1"),
+            Some(TargetSpec::Device("/dev/vdb1".into()))
+        );
+        assert_eq!(TargetSpec::parse("vdb1"), None);
+        assert_eq!(
+            root_from_cmdline("BOOT_IMAGE=/vmlinuz root=UUID=1f2e ro quiet"),
+            Some(TargetSpec::Uuid("1f2e".into()))
+        );
+        assert_eq!(root_from_cmdline("root=PARTUUID=1234-01 ro"), None);
+        assert_eq!(root_from_cmdline("quiet"), None);
+    }
+}
