@@ -14,8 +14,13 @@ use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 const BOOT: Duration = Duration::from_secs(180);
 const SAVE: Duration = Duration::from_secs(300);
 const WORKERS: [&str; 2] = ["kb-worker-alpha", "kb-worker-beta"];
-/// What the production kernel reserves for kboot (the bench measures the smallest that works).
+/// What the production kernel reserves for kboot; `KBOOT_CRASHKERNEL` overrides it (the
+/// bench uses that to find the smallest reservation that works).
 const CRASHKERNEL: &str = "128M";
+
+fn crashkernel() -> String {
+    std::env::var("KBOOT_CRASHKERNEL").unwrap_or_else(|_| CRASHKERNEL.into())
+}
 
 fn work_dir(name: &str) -> PathBuf {
     let dir = workspace_root()
@@ -42,8 +47,12 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts) -> PathBuf {
     std::fs::copy("/bin/busybox", root.join("bin/busybox"))
         .expect("static /bin/busybox (apt install busybox-static)");
     std::fs::copy(kboot_binary(), root.join("bin/kboot")).unwrap();
-    std::fs::copy(artifacts.bzimage(), root.join("capture/bzImage")).unwrap();
-    std::fs::copy(artifacts.initramfs(), root.join("capture/initramfs")).unwrap();
+    // The files a distro would install: `cargo xtask image`'s kdump bundle.
+    let bundle = artifacts.dir.join("kdump");
+    let initramfs_name = artifacts.initramfs().file_name().unwrap().to_owned();
+    std::fs::copy(bundle.join("bzImage"), root.join("capture/bzImage"))
+        .expect("target/kboot/kdump/bzImage (cargo xtask image)");
+    std::fs::copy(bundle.join(initramfs_name), root.join("capture/initramfs")).unwrap();
     for worker in WORKERS {
         // A script's comm is its file name: the task list must show it.
         write_exec(
@@ -84,7 +93,10 @@ fn crash_and_capture(name: &str, dir: &Path, dump_disk: &Path) -> String {
     let initrd = production_initrd(dir, &artifacts);
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.kernel_override = Some(debian_kernel());
-    config.cmdline = format!("console=ttyS0,115200 crashkernel={CRASHKERNEL} panic=-1");
+    config.cmdline = format!(
+        "console=ttyS0,115200 crashkernel={} panic=-1",
+        crashkernel()
+    );
     config.memory_mib = 512;
     config.extra_disks = vec![dump_disk.to_path_buf()];
     config.initrd_override = Some(initrd);

@@ -1,12 +1,13 @@
 //! `cargo xtask bench`: artifact sizes, and the time from QEMU start to `kboot: ready`
 //! for each boot path (median of 3 under TCG), with Debian's own kernel booting our
-//! initramfs measured side by side in the same run.
+//! initramfs measured side by side in the same run; triage, menu and kdump figures.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
+use crate::bench_kdump;
 use crate::image_cmd::{self, ImageOptions};
 use crate::report::{human_size, print_table, stage};
 use crate::Workspace;
@@ -17,12 +18,13 @@ const DEADLINE: Duration = Duration::from_secs(180);
 pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     let only = match args {
         [] => None,
-        [flag] if flag == "--triage" || flag == "--menu" => Some(flag.as_str()),
-        _ => return Err("usage: cargo xtask bench [--triage|--menu]".into()),
+        [flag] if ["--triage", "--menu", "--kdump"].contains(&flag.as_str()) => Some(flag.as_str()),
+        _ => return Err("usage: cargo xtask bench [--triage|--menu|--kdump]".into()),
     };
     let outputs = image_cmd::run_image(ws, &ImageOptions::default())?;
     match only {
         Some("--triage") => return triage_figures(ws, &outputs.kboot_binary),
+        Some("--kdump") => return bench_kdump::kdump_figures(ws, &outputs.kboot_binary),
         Some(_) => return menu_figures(ws),
         None => {}
     }
@@ -92,7 +94,8 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
         ]);
     }
     print_table(&["boot", "median", "runs (s)"], &rows);
-    menu_figures(ws)
+    menu_figures(ws)?;
+    bench_kdump::kdump_figures(ws, &outputs.kboot_binary)
 }
 
 /// The menu path: QEMU start → menu drawn (disk scan included), and the choice (the
@@ -332,7 +335,7 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
 }
 
 /// Median wall time and the largest peak RSS (KiB) over `runs`, via /usr/bin/time.
-fn timed_median(
+pub fn timed_median(
     program: &std::ffi::OsStr,
     args: &[&std::ffi::OsStr],
     runs: usize,

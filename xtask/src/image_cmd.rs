@@ -168,6 +168,11 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
         Ok(())
     })?;
 
+    stage(
+        "kdump bundle (kdump/: kernel, initramfs, unit, README)",
+        || crate::kdump_bundle::write_bundle(&out.join("kdump"), &bzimage, &initramfs_path),
+    )?;
+
     let outputs = Outputs {
         bzimage,
         kboot_binary,

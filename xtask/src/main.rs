@@ -7,9 +7,11 @@
 //!   deps  [--check]
 
 mod bench;
+mod bench_kdump;
 mod config;
 mod deps;
 mod image_cmd;
+mod kdump_bundle;
 mod kernel;
 mod report;
 mod tools;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use target::{Found, TargetSpec, DUMP_LABEL};
 
 const VMCORE: &str = "/proc/vmcore";
-const DONE_MARKER: &str = "/run/kboot/capture.done";
+const ATTEMPT_MARKER: &str = "/run/kboot/capture.attempted";
 const MOUNT_POINT: &str = "/run/kboot/dump-target";
 
 fn say(text: &str) {
@@ -31,13 +31,18 @@ pub fn run() -> i32 {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let (settings, warnings) =
         DumpSettings::load(&toml, crate::boot::menu_conf::CONFIG_PATH, &cmdline);
-    if !Path::new(DONE_MARKER).exists() {
+    // The marker is written before the attempt: a capture killed half way (out of memory
+    // in a small crashkernel= reservation) must not be retried by the respawning init
+    // for ever; the next start goes straight to the action.
+    if Path::new(ATTEMPT_MARKER).exists() {
+        say("an earlier capture attempt in this boot did not finish (killed? out of memory?); not retrying");
+    } else {
+        let _ = std::fs::create_dir_all("/run/kboot");
+        let _ = std::fs::write(ATTEMPT_MARKER, b"");
         for w in &warnings {
             say(&format!("warning: {w}"));
         }
         capture(Path::new(VMCORE), &settings, &cmdline);
-        let _ = std::fs::create_dir_all("/run/kboot");
-        let _ = std::fs::write(DONE_MARKER, b"");
     }
     finish(settings.action)
 }
@@ -193,6 +198,7 @@ fn save_all(
             shown = (what, percent);
         }
     };
+    let started = std::time::Instant::now();
     let stats = files::write_atomically(&dir, &dump_name, |f| {
         save_kdump(vmcore, f, &opts, &mut progress)
     })
@@ -209,6 +215,10 @@ fn save_all(
             "warning: page flags unusable, nothing filtered: {p}"
         ));
     }
-    say(&format!("{dump_name}: {}", summary(&stats)));
+    say(&format!(
+        "{dump_name}: {}; took {:.1} s",
+        summary(&stats),
+        started.elapsed().as_secs_f64()
+    ));
     Ok(dir)
 }
