@@ -2,7 +2,7 @@
 //! for each boot path (median of 3 under TCG), with Debian's own kernel booting our
 //! initramfs measured side by side in the same run; triage, menu and kdump figures.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
@@ -31,7 +31,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
 
     println!("\nSizes");
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let debian = debian_kernel();
+    let debian = qemu_tests::machine::find_debian_kernel();
     let mut rows = vec![
         row("bzImage (kboot lean kernel)", size(&outputs.bzimage)),
         row(
@@ -398,18 +398,4 @@ fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// The newest Debian kernel in /boot (linux-image-amd64).
-pub fn debian_kernel() -> Option<PathBuf> {
-    let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .collect();
-    kernels.sort();
-    kernels.pop()
 }

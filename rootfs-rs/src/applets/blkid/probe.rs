@@ -90,22 +90,35 @@ fn vfat(b: &[u8]) -> Option<Probe> {
         return None;
     }
     let bytes_per_sector = le16(b, 11);
-    if !matches!(bytes_per_sector, 512 | 1024 | 2048 | 4096) || b[13] == 0 {
+    let sane = matches!(bytes_per_sector, 512 | 1024 | 2048 | 4096)
+        && b[13].is_power_of_two()
+        && le16(b, 14) > 0
+        && matches!(b[16], 1 | 2);
+    if !sane {
         return None;
     }
-    let (label_at, serial_at, fat32) = if &b[0x52..0x57] == b"FAT32" {
-        (0x47, 0x43, true)
+    // FAT32 keeps its extended BPB at 0x40, FAT12/16 at 0x24; signature 0x29 marks that
+    // the volume id and label that follow are valid.
+    let (ebpb, fat32) = if &b[0x52..0x57] == b"FAT32" {
+        (0x40, true)
     } else if &b[0x36..0x39] == b"FAT" {
-        (0x2B, 0x27, false)
+        (0x24, false)
     } else {
         return None;
     };
-    let label = label_text(&b[label_at..label_at + 11], true).filter(|l| l != "NO NAME");
-    let serial = le32(b, serial_at);
+    let (label, uuid) = if b[ebpb + 2] == 0x29 {
+        let serial = le32(b, ebpb + 3);
+        (
+            label_text(&b[ebpb + 7..ebpb + 18], true).filter(|l| l != "NO NAME"),
+            Some(format!("{:04X}-{:04X}", serial >> 16, serial & 0xFFFF)),
+        )
+    } else {
+        (None, None)
+    };
     Some(Probe {
         fs_type: "vfat",
         label,
-        uuid: Some(format!("{:04X}-{:04X}", serial >> 16, serial & 0xFFFF)),
+        uuid,
         block_size: Some(u32::from(bytes_per_sector)),
         sec_type: (!fat32).then_some("msdos"),
     })
