@@ -16,7 +16,7 @@ pub struct KbootArgs {
     pub mode: Mode,
     pub timeout_secs: Option<u32>,
     pub debug: bool,
-    /// kboot 2006's `kboot=local`: use only the initramfs configuration.
+    /// kboot 2006's `kboot=local`: the menu uses only the initramfs's configuration.
     pub local_only: bool,
     pub hostname: String,
     /// Switches we did not understand, reported once on the console.

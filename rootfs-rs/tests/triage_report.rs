@@ -44,11 +44,12 @@ fn assert_agrees_with_guest(r: &Report, g: &GuestView, name: &str) {
         "{name}: unexpected warnings {checks:?}"
     );
     let sys = r.system.as_ref().expect("system");
-    // The load average moves a little between the guest's listing and the dump (the RT hog
-    // keeps one CPU busy); /proc/loadavg rounds to two decimals.
+    // The load average moves between the guest's listing and the dump: the RT hog keeps a
+    // CPU busy, and 10-20 s under TCG can lift the 1-minute figure from 0.00 to 0.32 (seen
+    // in CI). A wrong decoding (fixed-point shift, wrong variable) is off by far more.
     for (ours, theirs) in sys.load_avg.iter().zip(&g.load_avg) {
         assert!(
-            (ours - theirs).abs() < 0.3,
+            (ours - theirs).abs() < 1.0,
             "{name}: load {:?} vs guest {:?}",
             sys.load_avg,
             g.load_avg

@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::disks::{
@@ -138,7 +138,32 @@ fn tree_volumes(options: &Options, warnings: &mut Vec<String>) -> Vec<(Volume, P
     trees
 }
 
+/// The entries of the initramfs's own configuration, its root at `root`.
+fn local_tree(root: &Path) -> Discovery {
+    let initramfs = Volume {
+        device: "initramfs".into(),
+        disk_index: 0,
+        partition: None,
+        fs: FsInfo {
+            kind: FsKind::Ext4,
+            uuid: None,
+            label: None,
+        },
+    };
+    discover_trees(vec![(initramfs, root.to_path_buf())])
+}
+
+/// kboot 2006's `kboot=local`: only the configuration inside the initramfs (/etc/kboot.conf
+/// and the like, kernels by paths in the initramfs); no disk is probed or mounted.
+fn local_only() -> bool {
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    crate::cmdline::parse(&cmdline).local_only
+}
+
 fn scan(options: &Options, settings: &MenuSettings) -> (Discovery, Mounts) {
+    if options.trees.is_empty() && options.images.is_empty() && local_only() {
+        return (local_tree(Path::new("/")), Mounts::default());
+    }
     if options.trees.is_empty() && options.images.is_empty() {
         let mut scan_options = ScanOptions::default();
         if let Some(seconds) = settings.scan_timeout {
@@ -363,5 +388,20 @@ fn run_until_rescan(
                 state.message = Some(message);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_mode_reads_only_the_initramfs_tree() {
+        // The kboot tree stands in for an initramfs carrying its own /boot/kboot.conf.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/trees/kboot/root");
+        let found = local_tree(&root);
+        assert!(!found.entries.is_empty(), "{:?}", found.warnings);
+        assert!(found.entries.iter().all(|e| e.device == "initramfs"));
+        assert_eq!(found.entries[0].entry.label, "Debian 12");
     }
 }
