@@ -14,19 +14,33 @@ use crate::dump::save::cli::{progress_parts, summary};
 use crate::dump::save::{save_kdump, Progress, SaveOptions};
 use settings::{Action, DumpSettings};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use target::{Found, TargetSpec, DUMP_LABEL};
 
 const VMCORE: &str = "/proc/vmcore";
 const ATTEMPT_MARKER: &str = "/run/kboot/capture.attempted";
 const MOUNT_POINT: &str = "/run/kboot/dump-target";
 
+/// Set by `run`: in the capture kernel every console gets the messages; anywhere else
+/// (tests, a workstation) they go to stderr only.
+static ON_ALL_CONSOLES: AtomicBool = AtomicBool::new(false);
+
+fn show(text: &str) {
+    if ON_ALL_CONSOLES.load(Ordering::Relaxed) {
+        announce(text);
+    } else {
+        eprint!("{text}");
+    }
+}
+
 fn say(text: &str) {
-    announce(&format!("kboot: dump: {text}\n"));
+    show(&format!("kboot: dump: {text}\n"));
 }
 
 /// The front end in dump mode; returns only when the action is the shell or the menu (or a
 /// reboot failed), with the status of what ran last.
 pub fn run() -> i32 {
+    ON_ALL_CONSOLES.store(true, Ordering::Relaxed);
     let toml = std::fs::read_to_string(crate::boot::menu_conf::CONFIG_PATH).unwrap_or_default();
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let (settings, warnings) =
@@ -82,7 +96,7 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
             sections: Vec::new(),
         },
     );
-    announce(&render_sections(&report, &["panic", "sys", "ps", "runq"]));
+    show(&render_sections(&report, &["panic", "sys", "ps", "runq"]));
     let Some(found) = find_target(settings, vmcore, our_cmdline) else {
         say("no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)");
         return;
@@ -151,9 +165,9 @@ fn crashed_kernel_root(vmcore: &Path, our_cmdline: &str) -> Option<TargetSpec> {
         .or_else(|| target::root_from_cmdline(our_cmdline))
 }
 
-/// Writes the capture directory; the small files first, so they exist even when the dump
-/// does not fit.
-fn save_all(
+/// Writes the capture directory under `mount` (the target's mount point); the small files
+/// first, so they exist even when the dump does not fit. Returns the directory.
+pub fn save_all(
     report: &Report,
     vmcore: &Path,
     settings: &DumpSettings,
