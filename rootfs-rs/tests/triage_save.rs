@@ -121,6 +121,11 @@ fn filtering_matches_makedumpfile_and_its_readers_accept_the_file() {
     let log = dmesg(&ours, "ours.dmesg");
     assert_eq!(log, dmesg(&dir.join("vmcore.d31.zlib"), "theirs.dmesg"));
     assert!(String::from_utf8_lossy(&log).contains("sysrq triggered crash"));
+    // Our own LZO1X encoder, decoded by makedumpfile's liblzo2.
+    let ours_lzo = scratch("dump.d31.lzo");
+    save(&dir.join("vmcore.proc.elf"), &ours_lzo, &["-l"]);
+    assert_eq!(dmesg(&ours_lzo, "ours-lzo.dmesg"), log);
+    let _ = std::fs::remove_file(&ours_lzo);
 
     // crash recognises the file and finds the release without a vmlinux.
     let guest = guest_view(&dir);

@@ -36,10 +36,11 @@ fn build() -> Vec<u8> {
                 DUMP_DH_COMPRESSED_ZLIB,
                 miniz_oxide::deflate::compress_to_vec_zlib(&page, 6),
             ),
-            2 => (
-                DUMP_DH_COMPRESSED_LZO,
-                lzokay_native::compress(&page).unwrap(),
-            ),
+            2 => (DUMP_DH_COMPRESSED_LZO, {
+                let (mut table, mut out) = (Vec::new(), Vec::new());
+                crate::dump::save::lzo::compress(&page, &mut table, &mut out);
+                out
+            }),
             3 => (
                 DUMP_DH_COMPRESSED_SNAPPY,
                 snap::raw::Encoder::new().compress_vec(&page).unwrap(),

@@ -45,7 +45,7 @@ const ZLIB_LEVEL: i32 = 1;
 
 enum State {
     Zlib(Box<CompressorOxide>),
-    Lzo(Box<lzokay_native::Dict>),
+    Lzo(Vec<u16>),
     Snappy(snap::raw::Encoder),
     Zstd,
     None,
@@ -63,7 +63,7 @@ impl PageCompressor {
             Compression::Zlib => State::Zlib(Box::new(CompressorOxide::new(
                 create_comp_flags_from_zip_params(ZLIB_LEVEL, 15, 0),
             ))),
-            Compression::Lzo => State::Lzo(Box::new(lzokay_native::Dict::new())),
+            Compression::Lzo => State::Lzo(Vec::new()),
             Compression::Snappy => State::Snappy(snap::raw::Encoder::new()),
             Compression::Zstd => State::Zstd,
             Compression::None => State::None,
@@ -80,13 +80,10 @@ impl PageCompressor {
     pub fn compress<'a>(&'a mut self, page: &'a [u8]) -> (&'a [u8], u32) {
         let ok = match &mut self.state {
             State::Zlib(c) => zlib(c, page, &mut self.out),
-            State::Lzo(dict) => match lzokay_native::compress_with_dict(page, dict) {
-                Ok(v) => {
-                    self.out = v;
-                    true
-                }
-                Err(_) => false,
-            },
+            State::Lzo(table) => {
+                super::lzo::compress(page, table, &mut self.out);
+                true
+            }
             State::Snappy(enc) => {
                 self.out.resize(snap::raw::max_compress_len(page.len()), 0);
                 match enc.compress(page, &mut self.out) {

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod compress;
+pub mod lzo;
 pub mod pages;
 pub mod writer;
 
