@@ -169,6 +169,16 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     })?;
 
     stage(
+        "boot-loader entries (grub.d/40_kboot, grub-kboot.cfg, BLS, LILO)",
+        || {
+            let name = initramfs_path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            crate::install::write_entry_files(&out, &config.cmdline, &name)
+        },
+    )?;
+    stage(
         "kdump bundle (kdump/: kernel, initramfs, unit, README)",
         || crate::kdump_bundle::write_bundle(&out.join("kdump"), &bzimage, &initramfs_path),
     )?;

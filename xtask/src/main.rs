@@ -5,12 +5,14 @@
 //!   test  [--no-qemu]
 //!   bench [--triage]
 //!   deps  [--check]
+//!   install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
 
 mod bench;
 mod bench_kdump;
 mod config;
 mod deps;
 mod image_cmd;
+mod install;
 mod kdump_bundle;
 mod kernel;
 mod report;
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Some("test") => tools::test_command(&ws, &args[1..]),
         Some("bench") => bench::run(&ws, &args[1..]),
         Some("deps") => deps::cli(&args[1..]),
+        Some("install") => install::cli(&ws, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
             Ok(())
@@ -72,5 +75,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
         boot the media on this terminal (serial console; Ctrl-A X quits)
   test  [--no-qemu]   unit tests, then QEMU boot tests (builds the media first)
+  install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
+        put kboot and one boot-loader entry into a mounted system (backs up, never overwrites)
   bench [--triage]    sizes, boot times and triage figures, side by side with the peers
   deps  [--check]     install the host packages and rustup target the build needs";

@@ -1,0 +1,332 @@
+//! Chaining from an existing boot loader: the entry files `cargo xtask image` writes under
+//! target/kboot/ (GRUB snippet, BLS entry, LILO stanza), and `cargo xtask install`, which
+//! puts kboot and one entry into a mounted target system without losing any existing file.
+
+use std::path::{Path, PathBuf};
+
+/// Where kboot's kernel and initramfs live inside the target's /boot.
+const BOOT_SUBDIR: &str = "kboot";
+
+/// The entries, each a (path under target/kboot, contents) pair.
+pub fn entry_files(cmdline: &str, initramfs: &str) -> Vec<(&'static str, String, u32)> {
+    let grub_d = format!(
+        r#"#!/bin/sh
+# grub-mkconfig snippet: a menu entry for kboot (installed by `cargo xtask install --grub`).
+set -e
+. "${{pkgdatadir:-/usr/share/grub}}/grub-mkconfig_lib"
+dir=/boot/{BOOT_SUBDIR}
+[ -f "$dir/bzImage" ] || exit 0
+echo "Found kboot: $dir/bzImage" >&2
+rel=$(make_system_path_relative_to_its_root "$dir")
+echo "menuentry 'kboot' --class kboot --id kboot {{"
+prepare_grub_to_access_device "${{GRUB_DEVICE_BOOT}}" | sed -e 's/^/\t/'
+echo "	linux $rel/bzImage {cmdline}"
+echo "	initrd $rel/{initramfs}"
+echo "}}"
+"#
+    );
+    let grub_cfg = format!(
+        "# For hand-written grub.cfg files: finds the filesystem holding kboot by file.\n\
+         menuentry 'kboot' --class kboot --id kboot {{\n\
+         \tsearch --no-floppy --file --set=root /boot/{BOOT_SUBDIR}/bzImage\n\
+         \tlinux /boot/{BOOT_SUBDIR}/bzImage {cmdline}\n\
+         \tinitrd /boot/{BOOT_SUBDIR}/{initramfs}\n}}\n"
+    );
+    // BLS paths are relative to the partition holding loader/entries (/boot here).
+    let bls = format!(
+        "title      kboot\n\
+         version    kboot-rs {}\n\
+         linux      /{BOOT_SUBDIR}/bzImage\n\
+         initrd     /{BOOT_SUBDIR}/{initramfs}\n\
+         options    {cmdline}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let lilo = format!(
+        "# Append to /etc/lilo.conf, then run `lilo`.\n\
+         image=/boot/{BOOT_SUBDIR}/bzImage\n\
+         \tlabel=kboot\n\
+         \tinitrd=/boot/{BOOT_SUBDIR}/{initramfs}\n\
+         \tappend=\"{cmdline}\"\n"
+    );
+    vec![
+        ("grub.d/40_kboot", grub_d, 0o755),
+        ("grub-kboot.cfg", grub_cfg, 0o644),
+        ("loader/entries/kboot.conf", bls, 0o644),
+        ("lilo.conf.kboot", lilo, 0o644),
+    ]
+}
+
+/// Writes the entry files into `out` (target/kboot).
+pub fn write_entry_files(out: &Path, cmdline: &str, initramfs: &str) -> crate::Result<()> {
+    for (name, text, mode) in entry_files(cmdline, initramfs) {
+        let path = out.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        image::write_atomically(&path, text.as_bytes())
+            .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+        set_mode(&path, mode)?;
+    }
+    Ok(())
+}
+
+fn set_mode(path: &Path, mode: u32) -> crate::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("chmod {}: {e}", path.display()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Grub,
+    Bls,
+    Lilo,
+    Efi,
+}
+
+#[derive(Debug)]
+pub struct InstallOptions {
+    /// The target system's root (its /etc), "/" for this machine.
+    pub root: PathBuf,
+    /// Its mounted /boot (default ROOT/boot).
+    pub boot: PathBuf,
+    /// Its mounted EFI system partition (default BOOT/efi), for --efi.
+    pub esp: PathBuf,
+    pub entry: Entry,
+}
+
+impl InstallOptions {
+    pub fn parse(args: &[String]) -> crate::Result<InstallOptions> {
+        let mut root = None;
+        let (mut boot, mut esp, mut entry) = (None, None, None);
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| format!("{name} needs a directory"))
+            };
+            match a.as_str() {
+                "--root" => root = Some(value("--root")?),
+                "--boot" => boot = Some(value("--boot")?),
+                "--esp" => esp = Some(value("--esp")?),
+                "--grub" => entry = Some(Entry::Grub),
+                "--bls" => entry = Some(Entry::Bls),
+                "--lilo" => entry = Some(Entry::Lilo),
+                "--efi" => entry = Some(Entry::Efi),
+                other => return Err(format!("install: unknown argument {other:?}\n{USAGE}")),
+            }
+        }
+        let entry = entry.ok_or_else(|| format!("install: choose an entry kind\n{USAGE}"))?;
+        let root = root.ok_or_else(|| format!("install: --root is required\n{USAGE}"))?;
+        let boot = boot.unwrap_or_else(|| root.join("boot"));
+        let esp = esp.unwrap_or_else(|| boot.join("efi"));
+        Ok(InstallOptions {
+            root,
+            boot,
+            esp,
+            entry,
+        })
+    }
+}
+
+pub const USAGE: &str =
+    "usage: cargo xtask install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
+  Copies kboot (target/kboot) into the target system mounted at DIR and adds one entry
+  to its boot loader. Existing files with other contents are kept as NAME.bak.";
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Written(PathBuf),
+    Unchanged(PathBuf),
+    /// Written; the old contents were moved to the second path.
+    Replaced(PathBuf, PathBuf),
+}
+
+/// Writes `data` to `path` unless it already holds exactly that; other contents are first
+/// renamed to `path.bak` (`.bak.1`, … if that is taken), never lost.
+pub fn place(path: &Path, data: &[u8], mode: u32) -> crate::Result<Outcome> {
+    let outcome = match std::fs::read(path) {
+        Ok(old) if old == data => return Ok(Outcome::Unchanged(path.to_path_buf())),
+        Ok(_) => {
+            let backup = (0..)
+                .map(|n| match n {
+                    0 => PathBuf::from(format!("{}.bak", path.display())),
+                    n => PathBuf::from(format!("{}.bak.{n}", path.display())),
+                })
+                .find(|p| !p.exists())
+                .ok_or("no free backup name")?;
+            std::fs::rename(path, &backup)
+                .map_err(|e| format!("cannot back up {}: {e}", path.display()))?;
+            Outcome::Replaced(path.to_path_buf(), backup)
+        }
+        Err(_) => Outcome::Written(path.to_path_buf()),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    image::write_atomically(path, data)
+        .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    set_mode(path, mode)?;
+    Ok(outcome)
+}
+
+/// Installs from `artifacts` (target/kboot); returns what was done and the next command.
+pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outcome>, String)> {
+    let read = |name: &str| {
+        let p = artifacts.join(name);
+        std::fs::read(&p)
+            .map_err(|e| format!("{}: {e} (run `cargo xtask image` first)", p.display()))
+    };
+    let initramfs = ["initramfs.cpio.zst", "initramfs.cpio.gz"]
+        .into_iter()
+        .find(|n| artifacts.join(n).exists())
+        .ok_or("no initramfs in target/kboot (run `cargo xtask image` first)")?;
+    let mut done = Vec::new();
+    let next;
+    if o.entry == Entry::Efi {
+        let efi = o.esp.join("EFI/kboot/kboot.efi");
+        done.push(place(&efi, &read("kboot.efi")?, 0o644)?);
+        next = "efibootmgr --create --disk /dev/<disk> --part <esp number> --label kboot \
+                --loader '\\EFI\\kboot\\kboot.efi'"
+            .to_string();
+        return Ok((done, next));
+    }
+    let dir = o.boot.join(BOOT_SUBDIR);
+    done.push(place(&dir.join("bzImage"), &read("bzImage")?, 0o644)?);
+    done.push(place(&dir.join(initramfs), &read(initramfs)?, 0o644)?);
+    let (source, dest, mode, command) = match o.entry {
+        Entry::Grub => (
+            "grub.d/40_kboot",
+            o.root.join("etc/grub.d/40_kboot"),
+            0o755,
+            "update-grub",
+        ),
+        Entry::Bls => (
+            "loader/entries/kboot.conf",
+            o.boot.join("loader/entries/kboot.conf"),
+            0o644,
+            "nothing: systemd-boot and BLS-aware GRUB read loader/entries directly",
+        ),
+        Entry::Lilo => (
+            "lilo.conf.kboot",
+            o.root.join("etc/lilo.conf.kboot"),
+            0o644,
+            "cat /etc/lilo.conf.kboot >> /etc/lilo.conf && lilo",
+        ),
+        Entry::Efi => unreachable!("handled above"),
+    };
+    done.push(place(&dest, &read(source)?, mode)?);
+    next = command.to_string();
+    Ok((done, next))
+}
+
+pub fn cli(ws: &crate::Workspace, args: &[String]) -> crate::Result<()> {
+    let options = InstallOptions::parse(args)?;
+    let (done, next) = install(&ws.out_dir(), &options)?;
+    for outcome in &done {
+        match outcome {
+            Outcome::Written(p) => println!("  wrote      {}", p.display()),
+            Outcome::Unchanged(p) => println!("  unchanged  {}", p.display()),
+            Outcome::Replaced(p, b) => {
+                println!(
+                    "  replaced   {} (old contents in {})",
+                    p.display(),
+                    b.display()
+                )
+            }
+        }
+    }
+    println!("next: {next}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kboot-install-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    /// Stand-in artifacts: the real entry files, small fake kernel images.
+    fn artifacts(name: &str) -> PathBuf {
+        let d = scratch(name);
+        for (name, data) in [
+            ("bzImage", "kernel"),
+            ("initramfs.cpio.gz", "cpio"),
+            ("kboot.efi", "efi"),
+        ] {
+            std::fs::write(d.join(name), data).unwrap();
+        }
+        write_entry_files(&d, "console=ttyS0,115200", "initramfs.cpio.gz").unwrap();
+        d
+    }
+
+    #[test]
+    fn install_twice_changes_nothing_and_backs_up_foreign_files() {
+        let art = artifacts("artifacts-a");
+        let root = scratch("root");
+        let opts = |entry| {
+            InstallOptions::parse(&["--root".into(), root.display().to_string(), entry]).unwrap()
+        };
+        // A different 40_kboot already there is kept as .bak.
+        std::fs::create_dir_all(root.join("etc/grub.d")).unwrap();
+        std::fs::write(root.join("etc/grub.d/40_kboot"), "old").unwrap();
+        let (first, next) = install(&art, &opts("--grub".into())).unwrap();
+        assert_eq!(next, "update-grub");
+        assert!(matches!(&first[2], Outcome::Replaced(_, b) if b.ends_with("40_kboot.bak")));
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/grub.d/40_kboot.bak")).unwrap(),
+            "old"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("boot/kboot/bzImage")).unwrap(),
+            "kernel"
+        );
+        let (second, _) = install(&art, &opts("--grub".into())).unwrap();
+        assert!(
+            second.iter().all(|o| matches!(o, Outcome::Unchanged(_))),
+            "{second:?}"
+        );
+
+        let (bls, _) = install(&art, &opts("--bls".into())).unwrap();
+        assert!(matches!(&bls[2], Outcome::Written(p) if p.ends_with("loader/entries/kboot.conf")));
+        let entry = std::fs::read_to_string(root.join("boot/loader/entries/kboot.conf")).unwrap();
+        assert!(
+            entry.contains("linux      /kboot/bzImage")
+                && entry.contains("options    console=ttyS0,115200")
+        );
+
+        install(&art, &opts("--lilo".into())).unwrap();
+        let lilo = std::fs::read_to_string(root.join("etc/lilo.conf.kboot")).unwrap();
+        assert!(lilo.contains("image=/boot/kboot/bzImage") && lilo.contains("label=kboot"));
+
+        let (efi, next) = install(&art, &opts("--efi".into())).unwrap();
+        assert!(
+            matches!(&efi[0], Outcome::Written(p) if p.ends_with("boot/efi/EFI/kboot/kboot.efi"))
+        );
+        assert!(next.starts_with("efibootmgr --create"));
+        std::fs::remove_dir_all(&root).unwrap();
+        std::fs::remove_dir_all(&art).unwrap();
+    }
+
+    #[test]
+    fn the_grub_snippet_is_valid_shell_and_the_options_are_checked() {
+        let art = artifacts("artifacts-b");
+        let status = std::process::Command::new("sh")
+            .arg("-n")
+            .arg(art.join("grub.d/40_kboot"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(InstallOptions::parse(&["--grub".into()]).is_err());
+        assert!(InstallOptions::parse(&["--root".into(), "/x".into()]).is_err());
+        assert!(InstallOptions::parse(&["--root".into()]).is_err());
+        std::fs::remove_dir_all(&art).unwrap();
+    }
+}
