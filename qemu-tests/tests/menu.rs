@@ -206,3 +206,117 @@ fn bls_entry_edited_and_booted_after_a_corrupt_kernel_fails() {
     );
     assert_eq!(sha256(&disk), before, "the menu wrote to the disk");
 }
+
+/// Issue #7's hand-back to GRUB: a chainload entry (Windows) chosen in kboot's menu is
+/// booted by GRUB after a reboot, through `next_entry` in the disk's grubenv, exactly as
+/// grub-reboot writes it (checked with grub-editenv); then kboot reboots.
+#[test]
+fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir: PathBuf =
+        qemu_tests::machine::workspace_root().join("target/qemu-tests/menu-handback");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let title = "Windows Boot Manager (on /dev/sda1)";
+    let mut cfg = qemu_tests::disks::debian_grub_cfg("/boot/vmlinuz", "/boot/initrd.img", "quiet");
+    cfg.extend_from_slice(
+        format!(
+            "menuentry '{title}' --class windows --class os $menuentry_id_option 'osprober-efi-1234' {{\n\
+             \tinsmod part_gpt\n\tinsmod fat\n\tchainloader /EFI/Microsoft/Boot/bootmgfw.efi\n}}\n"
+        )
+        .as_bytes(),
+    );
+    let env = dir.join("grubenv.orig");
+    let made = Command::new("grub-editenv")
+        .arg(&env)
+        .arg("create")
+        .status();
+    assert!(
+        made.is_ok_and(|s| s.success()),
+        "grub-editenv (apt install grub-common)"
+    );
+    let made = Command::new("grub-editenv")
+        .arg(&env)
+        .args(["set", "saved_entry=gnulinux-simple-1234"])
+        .status();
+    assert!(made.is_ok_and(|s| s.success()));
+    let disk = dir.join("handback.img");
+    gpt_ext4_disk(
+        &disk,
+        "HANDBACK",
+        &[
+            ("boot/grub/grub.cfg", cfg),
+            ("boot/grub/grubenv", std::fs::read(&env).unwrap()),
+            ("boot/vmlinuz", std::fs::read(artifacts.bzimage()).unwrap()),
+            (
+                "boot/initrd.img",
+                std::fs::read(artifacts.initramfs()).unwrap(),
+            ),
+        ],
+    );
+
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 kboot.timeout=60".into();
+    config.extra_disks = vec![disk.clone()];
+    let mut qemu = Qemu::start("menu_handback", &config).unwrap();
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("Windows Boot Manager", STEP)
+        .unwrap_or_else(|e| panic!("chainload entry not listed: {e}"));
+    std::thread::sleep(Duration::from_secs(1));
+    let number = entry_number(&qemu.output(), "Windows Boot Manager");
+    qemu.send(&format!("{number}\r")).unwrap();
+    qemu.expect(
+        &format!("set next_entry='{title}'; rebooting into GRUB"),
+        STEP,
+    )
+    .unwrap_or_else(|e| panic!("no hand-back: {e}"));
+    assert!(
+        qemu.wait_exit(STEP).is_some(),
+        "kboot did not reboot after the hand-back"
+    );
+    drop(qemu);
+
+    // The ext4 partition (1 MiB in, 60 MiB) read from the host without mounting.
+    let part = dir.join("part.img");
+    let dd = Command::new("dd")
+        .arg(format!("if={}", disk.display()))
+        .arg(format!("of={}", part.display()))
+        .args(["bs=1M", "skip=1", "count=60", "status=none"])
+        .status()
+        .unwrap();
+    assert!(dd.success());
+    let fsck = Command::new("e2fsck")
+        .arg("-fn")
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert!(
+        fsck.status.success(),
+        "filesystem damaged: {}",
+        String::from_utf8_lossy(&fsck.stdout)
+    );
+    let got = dir.join("grubenv.after");
+    let dumped = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("dump /boot/grub/grubenv {}", got.display()))
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert!(dumped.status.success());
+    assert_eq!(std::fs::metadata(&got).unwrap().len(), 1024);
+    let listed = Command::new("grub-editenv")
+        .arg(&got)
+        .arg("list")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        [
+            "saved_entry=gnulinux-simple-1234",
+            &format!("next_entry={title}")
+        ]
+    );
+}

@@ -234,6 +234,9 @@ fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), Boo
         chosen.device,
         chosen.entry.kernel.display()
     );
+    if super::handback::can_hand_back(&chosen) && !dry_run {
+        return Err(hand_back_to_grub(&chosen));
+    }
     let plan = kexec::plan(&chosen)?;
     if dry_run {
         let image = kexec::check_plan(&plan, false)?;
@@ -258,6 +261,31 @@ fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), Boo
         error: kexec::execute(),
         disks_released: true,
     })
+}
+
+/// A chainload entry of a grub.cfg: GRUB boots it after a reboot (`next_entry`, what
+/// grub-reboot writes). Returns only on failure.
+fn hand_back_to_grub(chosen: &DiscoveredEntry) -> BootFailure {
+    let error = match super::handback::grub_reboot(chosen) {
+        Ok(env) => {
+            say!(
+                "kboot: {} set next_entry='{}'; rebooting into GRUB",
+                env.display(),
+                chosen.entry.label
+            );
+            let _ = std::io::stdout().flush();
+            let code = crate::power::reboot_main(&[]);
+            std::io::Error::other(format!("reboot failed (status {code})"))
+        }
+        Err(message) => std::io::Error::other(message),
+    };
+    BootFailure {
+        error: KexecError::Other {
+            what: "hand-back to GRUB",
+            error,
+        },
+        disks_released: true,
+    }
 }
 
 pub fn menu_main(args: &[OsString]) -> i32 {

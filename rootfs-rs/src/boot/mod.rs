@@ -19,6 +19,7 @@ mod grub_expand;
 mod grub_lex;
 mod grub_parse;
 pub mod grubenv;
+pub mod handback;
 pub mod kboot_conf;
 pub mod kexec;
 pub mod lilo;

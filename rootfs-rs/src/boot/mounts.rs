@@ -58,6 +58,30 @@ fn mount_error(errno: Errno) -> String {
     }
 }
 
+/// Mounts `node` read-write (no exec, no devices) on `target`: only for the few writes kboot
+/// makes on purpose (a dump, a grubenv), and only for as long as they take.
+pub fn mount_writable(node: &Path, target: &Path, kind: FsKind) -> Result<(), String> {
+    std::fs::create_dir_all(target).map_err(|e| format!("mkdir {}: {e}", target.display()))?;
+    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+    let mut errors = Vec::new();
+    let mut tried = Vec::new();
+    for (fstype, _) in mount_attempts(kind) {
+        if tried.contains(fstype) {
+            continue;
+        }
+        tried.push(*fstype);
+        match rustix::mount::mount(node, target, *fstype, flags, None) {
+            Ok(()) => return Ok(()),
+            Err(errno) => errors.push(format!("{fstype}: {}", mount_error(errno))),
+        }
+    }
+    Err(format!(
+        "cannot mount {} read-write ({})",
+        node.display(),
+        errors.join("; ")
+    ))
+}
+
 /// Unmounts `target` and removes the empty mount point; a busy mount is detached lazily so
 /// the name is free again.
 pub fn unmount(target: &Path) -> Result<(), String> {

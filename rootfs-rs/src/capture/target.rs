@@ -2,9 +2,7 @@
 //! by probing every block device read-only; mounted read-write only for the save.
 
 use crate::boot::disks::list_block_devices;
-use crate::boot::mounts::mount_attempts;
 use crate::boot::probe::{probe_file, FsInfo};
-use rustix::mount::MountFlags;
 use std::path::{Path, PathBuf};
 
 /// The label that marks a filesystem as meant for dumps.
@@ -83,25 +81,7 @@ pub fn find(spec: &TargetSpec, sys_block: &Path, dev_dir: &Path) -> Option<Found
 
 /// Mounts the target read-write (no exec, no devices) on `at`.
 pub fn mount_writable(found: &Found, at: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(at).map_err(|e| format!("mkdir {}: {e}", at.display()))?;
-    let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
-    let mut errors = Vec::new();
-    let mut tried = Vec::new();
-    for (fstype, _) in mount_attempts(found.fs.kind) {
-        if tried.contains(fstype) {
-            continue;
-        }
-        tried.push(*fstype);
-        match rustix::mount::mount(&found.node, at, *fstype, flags, None) {
-            Ok(()) => return Ok(()),
-            Err(e) => errors.push(format!("{fstype}: {}", std::io::Error::from(e))),
-        }
-    }
-    Err(format!(
-        "cannot mount {} read-write ({})",
-        found.node.display(),
-        errors.join("; ")
-    ))
+    crate::boot::mounts::mount_writable(&found.node, at, found.fs.kind)
 }
 
 #[cfg(test)]
