@@ -39,7 +39,7 @@ fn release(node: &Path) {
 }
 
 /// Sets next_entry=<entry label> in the grubenv of the entry's GRUB config, in place.
-pub fn grub_reboot(entry: &DiscoveredEntry) -> Result<PathBuf, String> {
+pub fn grub_reboot(entry: &DiscoveredEntry) -> Result<String, String> {
     let env = grubenv_path(entry).ok_or("not an entry of a grub.cfg")?;
     let node = Path::new("/dev").join(&entry.config_device);
     let device = std::fs::File::open(&node).map_err(|e| format!("{}: {e}", node.display()))?;
@@ -66,7 +66,7 @@ pub fn grub_reboot(entry: &DiscoveredEntry) -> Result<PathBuf, String> {
     let unmounted = unmount(at);
     result?;
     unmounted?;
-    Ok(node.join(env.strip_prefix("/").unwrap_or(&env)))
+    Ok(format!("{}:{}", entry.config_device, env.display()))
 }
 
 /// Edits (or creates) a grubenv file in place: GRUB itself later rewrites the same blocks.

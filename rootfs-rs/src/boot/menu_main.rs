@@ -228,15 +228,19 @@ impl From<KexecError> for BootFailure {
 fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
     let mut chosen = found.clone();
     chosen.entry.cmdline = cmdline.to_string();
+    if super::handback::can_hand_back(&chosen) && !dry_run {
+        say!(
+            "kboot: '{}' is not Linux: handing it back to GRUB",
+            chosen.entry.label
+        );
+        return Err(hand_back_to_grub(&chosen));
+    }
     say!(
         "kboot: booting '{}' from {} ({})",
         chosen.entry.label,
         chosen.device,
         chosen.entry.kernel.display()
     );
-    if super::handback::can_hand_back(&chosen) && !dry_run {
-        return Err(hand_back_to_grub(&chosen));
-    }
     let plan = kexec::plan(&chosen)?;
     if dry_run {
         let image = kexec::check_plan(&plan, false)?;
@@ -270,7 +274,7 @@ fn hand_back_to_grub(chosen: &DiscoveredEntry) -> BootFailure {
         Ok(env) => {
             say!(
                 "kboot: {} set next_entry='{}'; rebooting into GRUB",
-                env.display(),
+                env,
                 chosen.entry.label
             );
             let _ = std::io::stdout().flush();
