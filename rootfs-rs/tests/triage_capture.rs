@@ -7,7 +7,7 @@ mod common;
 use common::{guest_view, kdump_fixture};
 use rootfs_rs::capture::save_all;
 use rootfs_rs::capture::settings::DumpSettings;
-use rootfs_rs::dump::report::{build, Options};
+use rootfs_rs::dump::report::{build, Options, Report};
 use rootfs_rs::dump::Dump;
 use std::path::PathBuf;
 
@@ -29,17 +29,21 @@ fn files(dir: &std::path::Path) -> Vec<String> {
     v
 }
 
+/// The genuine vmcore and its full report, as the capture builds it.
+fn full_report(dir: &std::path::Path) -> (PathBuf, Report) {
+    let vmcore = dir.join("vmcore.proc.elf");
+    let options = Options {
+        full_log: true,
+        sections: Vec::new(),
+    };
+    let report = build(&vmcore, &options);
+    (vmcore, report)
+}
+
 #[test]
 fn capture_directory_holds_report_log_json_and_a_dump_that_reopens() {
     let Some(dir) = kdump_fixture() else { return };
-    let vmcore = dir.join("vmcore.proc.elf");
-    let report = build(
-        &vmcore,
-        &Options {
-            full_log: true,
-            sections: Vec::new(),
-        },
-    );
+    let (vmcore, report) = full_report(&dir);
     let mount = target("full");
     let (settings, warnings) = DumpSettings::load("", "-", "kboot.dump.path=/var/crash");
     assert!(warnings.is_empty());
@@ -72,14 +76,7 @@ fn capture_directory_holds_report_log_json_and_a_dump_that_reopens() {
 #[test]
 fn action_none_saves_report_and_log_but_no_dump() {
     let Some(dir) = kdump_fixture() else { return };
-    let vmcore = dir.join("vmcore.proc.elf");
-    let report = build(
-        &vmcore,
-        &Options {
-            full_log: true,
-            sections: Vec::new(),
-        },
-    );
+    let (vmcore, report) = full_report(&dir);
     let mount = target("none");
     let (settings, _) = DumpSettings::load("[dump]\naction = \"none\"\n", "kboot.toml", "");
     let saved = save_all(&report, &vmcore, &settings, &mount).unwrap();
