@@ -110,6 +110,8 @@ pub struct MachineConfig {
     pub extra_disks: Vec<PathBuf>,
     pub extra_args: Vec<String>,
     pub accel: String,
+    /// Let the guest reboot (warm reset) instead of ending QEMU: firmware hand-back tests.
+    pub allow_reboot: bool,
     /// Serial multiplexed with the monitor on the terminal (Ctrl-A X quits, Ctrl-A C
     /// for the monitor) instead of a plain pipe for tests.
     pub interactive: bool,
@@ -139,6 +141,7 @@ impl MachineConfig {
             extra_disks: Vec::new(),
             extra_args: Vec::new(),
             accel: std::env::var("KBOOT_QEMU_ACCEL").unwrap_or_else(|_| "tcg".into()),
+            allow_reboot: false,
             interactive: false,
         }
     }
@@ -154,7 +157,10 @@ impl MachineConfig {
             &self.cpus.to_string(),
         ]);
         // Serial on stdio, nothing else: no monitor mux, no graphical window.
-        cmd.args(["-display", "none", "-vga", "std", "-no-reboot"]);
+        cmd.args(["-display", "none", "-vga", "std"]);
+        if !self.allow_reboot {
+            cmd.arg("-no-reboot");
+        }
         if self.interactive {
             cmd.args(["-serial", "mon:stdio"]);
         } else {

@@ -100,3 +100,106 @@ fn grub_menu_entry_from_the_snippet_boots_kboot() {
         "GRUB booted the wrong entry"
     );
 }
+
+/// kboot.efi with another command line of the same length (the UKI's .cmdline section is
+/// patched in place): an EFI application whose boot is recognisable on the console.
+fn marked_uki(artifacts: &Artifacts) -> Vec<u8> {
+    let normal = qemu_tests::machine::DEFAULT_CMDLINE.as_bytes();
+    let marked = b"console=ttyS0,115200 kboot.shell ";
+    assert_eq!(normal.len(), marked.len());
+    let mut efi = std::fs::read(artifacts.kboot_efi()).unwrap();
+    let at = efi
+        .windows(normal.len())
+        .position(|w| w == normal)
+        .expect("the default command line inside kboot.efi");
+    efi[at..at + normal.len()].copy_from_slice(marked);
+    efi
+}
+
+/// Issue #7's UEFI hand-back: an EFI application on an EFI system partition of a second
+/// disk is listed in kboot's menu; choosing it creates a Boot#### option, sets BootNext and
+/// reboots; the firmware starts the application; the boot after that is kboot's own again.
+#[test]
+fn efi_application_is_handed_back_to_the_firmware_with_boot_next() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir = workspace_root().join("target/qemu-tests/chain-efi");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let esp = dir.join("esp-disk.img");
+    std::fs::File::create(&esp)
+        .and_then(|f| f.set_len(64 << 20))
+        .unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(program).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let esp_path = esp.to_str().unwrap();
+    run("sgdisk", &["-n", "1:2048:+60M", "-t", "1:ef00", esp_path]);
+    run(
+        "mkfs.fat",
+        &[
+            "-F", "32", "--offset", "2048", "-n", "TESTESP", esp_path, "61440",
+        ],
+    );
+    let image = format!("{esp_path}@@1048576");
+    run("mmd", &["-i", &image, "::EFI", "::EFI/test"]);
+    let app = dir.join("app.efi");
+    std::fs::write(&app, marked_uki(&artifacts)).unwrap();
+    run(
+        "mcopy",
+        &["-i", &image, app.to_str().unwrap(), "::EFI/test/app.efi"],
+    );
+
+    let mut config = MachineConfig::new(BootPath::Uefi, artifacts);
+    config.extra_disks = vec![esp.clone()];
+    config.allow_reboot = true;
+    let mut qemu = Qemu::start("chain_efi_bootnext", &config).unwrap();
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("EFI: vdb1:", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("the EFI application is not in the menu: {e}"));
+    std::thread::sleep(Duration::from_secs(1));
+    let screen = qemu.output();
+    let line = screen
+        .lines()
+        .rev()
+        .find(|l| l.contains("EFI: vdb1:"))
+        .unwrap();
+    let before = &line[..line.find("EFI: vdb1:").unwrap()];
+    let number: String = before
+        .chars()
+        .rev()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    qemu.send(&format!("{number}\r")).unwrap();
+    qemu.expect("rebooting into the firmware", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("no BootNext hand-back: {e}"));
+    // The firmware starts the application: its kernel reports the marked command line.
+    qemu.expect("kboot.shell", BOOT)
+        .unwrap_or_else(|e| panic!("the firmware did not start the EFI application: {e}"));
+    qemu.expect("kboot: ready", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_secs(2));
+    qemu.send("reboot\n").unwrap();
+    // BootNext is one-shot: the next boot is kboot's own entry with its own command line.
+    qemu.expect("Command line:", BOOT)
+        .unwrap_or_else(|e| panic!("no boot after the application: {e}"));
+    qemu.expect("kboot: ready", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = qemu.output();
+    let last_boot = &out[out.rfind("Command line:").unwrap()..];
+    let cmdline = last_boot.lines().next().unwrap();
+    assert!(
+        !cmdline.contains("kboot.shell"),
+        "BootNext was not one-shot: {cmdline}"
+    );
+}

@@ -16,6 +16,7 @@ use super::menu_conf::{
 };
 use super::menu_term::run_menu;
 use super::probe::{FsInfo, FsKind};
+use super::{efi, efi_entries};
 
 /// Console output that cannot panic: a console that went away must not kill the menu.
 macro_rules! say {
@@ -169,7 +170,13 @@ fn scan(options: &Options, settings: &MenuSettings) -> (Discovery, Mounts) {
         if let Some(seconds) = settings.scan_timeout {
             scan_options.time_limit = Duration::from_secs(u64::from(seconds.max(1)));
         }
-        return discover_disks(&scan_options);
+        let (mut discovery, mounts) = discover_disks(&scan_options);
+        discovery.entries.extend(efi_entries::firmware_entries(
+            Path::new(efi::EFIVARS),
+            &scan_options.sys_block,
+            &scan_options.dev_dir,
+        ));
+        return (discovery, mounts);
     }
     let mut warnings = Vec::new();
     let trees = tree_volumes(options, &mut warnings);
@@ -228,12 +235,10 @@ impl From<KexecError> for BootFailure {
 fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
     let mut chosen = found.clone();
     chosen.entry.cmdline = cmdline.to_string();
-    if super::handback::can_hand_back(&chosen) && !dry_run {
-        say!(
-            "kboot: '{}' is not Linux: handing it back to GRUB",
-            chosen.entry.label
-        );
-        return Err(hand_back_to_grub(&chosen));
+    if !dry_run {
+        if let Some(failure) = hand_back(&chosen) {
+            return Err(failure);
+        }
     }
     say!(
         "kboot: booting '{}' from {} ({})",
@@ -267,16 +272,12 @@ fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), Boo
     })
 }
 
-/// A chainload entry of a grub.cfg: GRUB boots it after a reboot (`next_entry`, what
-/// grub-reboot writes). Returns only on failure.
-fn hand_back_to_grub(chosen: &DiscoveredEntry) -> BootFailure {
-    let error = match super::handback::grub_reboot(chosen) {
-        Ok(env) => {
-            say!(
-                "kboot: {} set next_entry='{}'; rebooting into GRUB",
-                env,
-                chosen.entry.label
-            );
+/// Reboots after a hand-back to the first stage (`target`: who boots the entry next).
+/// Returns only on failure.
+fn reboot_after_hand_back(done: Result<String, String>, target: &'static str) -> BootFailure {
+    let error = match done {
+        Ok(what) => {
+            say!("kboot: {what}; rebooting into {target}");
             let _ = std::io::stdout().flush();
             let code = crate::power::reboot_main(&[]);
             std::io::Error::other(format!("reboot failed (status {code})"))
@@ -285,11 +286,35 @@ fn hand_back_to_grub(chosen: &DiscoveredEntry) -> BootFailure {
     };
     BootFailure {
         error: KexecError::Other {
-            what: "hand-back to GRUB",
+            what: "hand-back",
             error,
         },
         disks_released: true,
     }
+}
+
+/// Entries kexec cannot start: firmware boot options and EFI files go back to the
+/// firmware (BootNext), a grub.cfg's chainload entries to GRUB (next_entry).
+fn hand_back(chosen: &DiscoveredEntry) -> Option<BootFailure> {
+    let label = &chosen.entry.label;
+    if efi_entries::is_firmware_entry(chosen) {
+        say!("kboot: '{label}' is booted by the firmware");
+        let done = efi_entries::hand_back(
+            chosen,
+            Path::new(efi::EFIVARS),
+            Path::new("/sys/class/block"),
+            Path::new("/dev"),
+        )
+        .map(|n| format!("BootNext=Boot{n:04X} ('{label}')"));
+        return Some(reboot_after_hand_back(done, "the firmware"));
+    }
+    if super::handback::can_hand_back(chosen) {
+        say!("kboot: '{label}' is not Linux: handing it back to GRUB");
+        let done = super::handback::grub_reboot(chosen)
+            .map(|env| format!("{env} set next_entry='{label}'"));
+        return Some(reboot_after_hand_back(done, "GRUB"));
+    }
+    None
 }
 
 pub fn menu_main(args: &[OsString]) -> i32 {

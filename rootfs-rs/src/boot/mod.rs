@@ -11,6 +11,8 @@
 pub mod bls;
 pub mod discover;
 pub mod disks;
+pub mod efi;
+pub mod efi_entries;
 pub mod entry;
 pub mod fs;
 pub mod grub;
