@@ -137,12 +137,20 @@ fn discover_with(fs: &dyn ConfigFs, defer_foreign: bool) -> Parsed {
     out
 }
 
+/// The id of the entries that start kboot itself: its media's grub.cfg and the snippets
+/// `cargo xtask image` writes (GRUB `--id kboot`, BLS kboot.conf, LILO `label=kboot`).
+/// Offering them would let the countdown kexec kboot into itself, again and again.
+pub const SELF_ID: &str = "kboot";
+
 fn keep_entry(
     fs: &dyn ConfigFs,
     entry: &BootEntry,
     defer_foreign: bool,
     warnings: &mut Vec<Warning>,
 ) -> bool {
+    if entry.id == SELF_ID {
+        return false;
+    }
     if entry.kind != EntryKind::Linux {
         return true;
     }

@@ -154,6 +154,29 @@ pub fn option_for(dir: &Path, description: &str, device_path: &[u8]) -> io::Resu
     Ok(free)
 }
 
+/// EFI_OS_INDICATIONS_BOOT_TO_FW_UI.
+const BOOT_TO_FW_UI: u64 = 0x1;
+
+fn read_u64(dir: &Path, name: &str) -> Option<u64> {
+    let b = read_var(dir, name)?;
+    Some(u64::from_le_bytes(b.get(..8)?.try_into().ok()?))
+}
+
+/// Whether the firmware can be asked to stop in its setup screen on the next start.
+pub fn firmware_setup_supported(dir: &Path) -> bool {
+    read_u64(dir, "OsIndicationsSupported").is_some_and(|v| v & BOOT_TO_FW_UI != 0)
+}
+
+/// Asks the firmware to enter its setup screen on the next start.
+pub fn request_firmware_setup(dir: &Path) -> io::Result<()> {
+    let current = read_u64(dir, "OsIndications").unwrap_or(0);
+    write_var(
+        dir,
+        "OsIndications",
+        &(current | BOOT_TO_FW_UI).to_le_bytes(),
+    )
+}
+
 /// Boot `number` once, on the next start.
 pub fn set_boot_next(dir: &Path, number: u16) -> io::Result<()> {
     write_var(dir, "BootNext", &number.to_le_bytes())
@@ -197,6 +220,11 @@ mod tests {
             "found again, not duplicated"
         );
         set_boot_next(&dir, n).unwrap();
+        assert!(!firmware_setup_supported(&dir));
+        write_var(&dir, "OsIndicationsSupported", &1u64.to_le_bytes()).unwrap();
+        assert!(firmware_setup_supported(&dir));
+        request_firmware_setup(&dir).unwrap();
+        assert_eq!(read_var(&dir, "OsIndications").unwrap(), 1u64.to_le_bytes());
         assert_eq!(read_var(&dir, "BootNext").unwrap(), vec![1, 0]);
         let raw = std::fs::read(var_path(&dir, "BootNext")).unwrap();
         assert_eq!(&raw[..4], &7u32.to_le_bytes());

@@ -16,6 +16,7 @@ const ESP_TYPE: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 const SKIPPED_DIRS: [&str; 2] = ["boot", "kboot"];
 const SOURCE_OPTION: &str = "uefi: ";
 const SOURCE_FILE: &str = "efi: ";
+const SOURCE_SETUP: &str = "fwsetup";
 
 fn firmware_entry(
     label: String,
@@ -139,6 +140,15 @@ pub fn firmware_entries(efivars: &Path, sys_block: &Path, dev: &Path) -> Vec<Dis
             )
         })
         .collect();
+    if efi::firmware_setup_supported(efivars) {
+        entries.push(firmware_entry(
+            "Reboot into firmware setup".into(),
+            "firmware setup".into(),
+            SOURCE_SETUP.into(),
+            "firmware",
+            PathBuf::new(),
+        ));
+    }
     for esp in esps(sys_block, dev) {
         let at = Path::new("/run/kboot/esp").join(&esp.name);
         if mount_readonly(&esp.node, &at, FsKind::Vfat).is_err() {
@@ -160,11 +170,18 @@ pub fn firmware_entries(efivars: &Path, sys_block: &Path, dev: &Path) -> Vec<Dis
 
 /// Whether the firmware, not kexec, boots this entry.
 pub fn is_firmware_entry(e: &DiscoveredEntry) -> bool {
-    e.entry.source.starts_with(SOURCE_OPTION) || e.entry.source.starts_with(SOURCE_FILE)
+    e.entry.source.starts_with(SOURCE_OPTION)
+        || e.entry.source.starts_with(SOURCE_FILE)
+        || e.entry.source == SOURCE_SETUP
+}
+
+/// Whether the entry is "Reboot into firmware setup".
+pub fn is_firmware_setup(e: &DiscoveredEntry) -> bool {
+    e.entry.source == SOURCE_SETUP
 }
 
 /// Sets BootNext for the entry (creating a Boot#### option for an EFI file); returns the
-/// option number.
+/// option number. (The firmware-setup entry is `efi::request_firmware_setup` instead.)
 pub fn hand_back(
     e: &DiscoveredEntry,
     efivars: &Path,

@@ -297,6 +297,12 @@ fn reboot_after_hand_back(done: Result<String, String>, target: &'static str) ->
 /// firmware (BootNext), a grub.cfg's chainload entries to GRUB (next_entry).
 fn hand_back(chosen: &DiscoveredEntry) -> Option<BootFailure> {
     let label = &chosen.entry.label;
+    if efi_entries::is_firmware_setup(chosen) {
+        let done = efi::request_firmware_setup(Path::new(efi::EFIVARS))
+            .map(|()| "OsIndications: boot to firmware UI".to_string())
+            .map_err(|e| format!("OsIndications: {e}"));
+        return Some(reboot_after_hand_back(done, "the firmware setup"));
+    }
     if efi_entries::is_firmware_entry(chosen) {
         say!("kboot: '{label}' is booted by the firmware");
         let done = efi_entries::hand_back(
