@@ -188,9 +188,29 @@ pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outco
     if o.entry == Entry::Efi {
         let efi = o.esp.join("EFI/kboot/kboot.efi");
         done.push(place(&efi, &read("kboot.efi")?, 0o644)?);
-        next = "efibootmgr --create --disk /dev/<disk> --part <esp number> --label kboot \
-                --loader '\\EFI\\kboot\\kboot.efi'"
-            .to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let (disk, part) = esp_disk_and_partition(&mounts, Path::new("/sys/class/block"), &o.esp)
+            .unwrap_or_else(|| ("/dev/<disk>".into(), "<esp number>".into()));
+        let args = [
+            "--create",
+            "--disk",
+            &disk,
+            "--part",
+            &part,
+            "--label",
+            "kboot",
+            "--loader",
+            "\\EFI\\kboot\\kboot.efi",
+        ];
+        // Shown for a shell: the loader path in single quotes keeps its backslashes.
+        next = format!(
+            "efibootmgr --create --disk {disk} --part {part} --label kboot --loader '{}'",
+            args[8]
+        );
+        // Only this machine's firmware, and only once: never for a target mounted elsewhere.
+        if o.root == Path::new("/") && !disk.contains('<') {
+            return Ok((done, run_efibootmgr(&args).unwrap_or(next)));
+        }
         return Ok((done, next));
     }
     let dir = o.boot.join(BOOT_SUBDIR);
@@ -220,6 +240,42 @@ pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outco
     done.push(place(&dest, &read(source)?, mode)?);
     next = command.to_string();
     Ok((done, next))
+}
+
+/// The whole disk and partition number of the filesystem mounted at `dir`.
+fn esp_disk_and_partition(mounts: &str, sys_block: &Path, dir: &Path) -> Option<(String, String)> {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let source = mounts.lines().find_map(|l| {
+        let mut f = l.split_whitespace();
+        let (source, target) = (f.next()?, f.next()?);
+        (Path::new(target) == dir).then(|| source.to_string())
+    })?;
+    let name = Path::new(&source)
+        .file_name()?
+        .to_string_lossy()
+        .into_owned();
+    let number = std::fs::read_to_string(sys_block.join(&name).join("partition")).ok()?;
+    let parent = std::fs::canonicalize(sys_block.join(&name)).ok()?;
+    let disk = parent.parent()?.file_name()?.to_string_lossy().into_owned();
+    Some((format!("/dev/{disk}"), number.trim().to_string()))
+}
+
+/// Creates the firmware entry unless one labelled kboot exists; None when efibootmgr is
+/// missing or fails (the caller then prints the command).
+fn run_efibootmgr(args: &[&str]) -> Option<String> {
+    let listed = std::process::Command::new("efibootmgr").output().ok()?;
+    if String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some("kboot"))
+    {
+        return Some("nothing: the firmware already has a kboot entry (efibootmgr)".into());
+    }
+    let made = std::process::Command::new("efibootmgr")
+        .args(args)
+        .status()
+        .ok()?;
+    made.success()
+        .then(|| "nothing: efibootmgr created the kboot entry".to_string())
 }
 
 pub fn cli(ws: &crate::Workspace, args: &[String]) -> crate::Result<()> {
@@ -313,6 +369,25 @@ mod tests {
         assert!(next.starts_with("efibootmgr --create"));
         std::fs::remove_dir_all(&root).unwrap();
         std::fs::remove_dir_all(&art).unwrap();
+    }
+
+    #[test]
+    fn the_esp_mount_is_traced_to_its_disk_and_partition() {
+        let sys = scratch("sysfs");
+        let part = sys.join("devices/pci0/block/sda/sda1");
+        std::fs::create_dir_all(&part).unwrap();
+        std::fs::write(part.join("partition"), "1\n").unwrap();
+        std::fs::create_dir_all(sys.join("class")).unwrap();
+        std::os::unix::fs::symlink(&part, sys.join("class/sda1")).unwrap();
+        let esp = scratch("esp-mount");
+        let mounts = format!("/dev/sda1 {} vfat rw 0 0\n", esp.display());
+        assert_eq!(
+            esp_disk_and_partition(&mounts, &sys.join("class"), &esp),
+            Some(("/dev/sda".to_string(), "1".to_string()))
+        );
+        assert_eq!(esp_disk_and_partition("", &sys.join("class"), &esp), None);
+        std::fs::remove_dir_all(&sys).unwrap();
+        std::fs::remove_dir_all(&esp).unwrap();
     }
 
     #[test]

@@ -59,7 +59,9 @@ impl fmt::Display for KexecError {
         match self {
             KexecError::NotLinux { label, target } => write!(
                 f,
-                "'{label}' chainloads {target}: only Linux kernels can be started with kexec"
+                "'{label}' chainloads {target}: only Linux kernels can be started with kexec, \
+                 and this loader cannot be asked to boot it once (LILO would need its map \
+                 file): choose it in the first-stage loader's own menu"
             ),
             KexecError::Io { context, error } => write!(f, "{context}: {error}"),
             KexecError::NotBzImage { path, reason } => {
