@@ -48,7 +48,13 @@ impl VmcoreInfo {
             info.raw.push((key.to_string(), value.to_string()));
             match key {
                 "OSRELEASE" => info.osrelease = Some(value.to_string()),
-                "PAGESIZE" => info.page_size = value.parse().ok(),
+                // Only page sizes a kernel can have: everything below divides and shifts by it.
+                "PAGESIZE" => {
+                    info.page_size = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|p| p.is_power_of_two() && (4096..=65536).contains(p))
+                }
                 "KERNELOFFSET" => info.kernel_offset = parse_hex(value),
                 "CRASHTIME" => info.crash_time = value.parse().ok(),
                 _ => {

@@ -143,11 +143,11 @@ impl PageFilter {
             .filter(|&s| (8..=256).contains(&s))
             .ok_or_else(|| missing("SIZE(mem_section)"))?;
         let map_off = v.offset("mem_section.section_mem_map").unwrap_or(0);
+        let page_shift = v.page_size.unwrap_or(4096).trailing_zeros() as i64;
         let section_bits = v
             .number("SECTION_SIZE_BITS")
-            .filter(|b| (12..=40).contains(b))
+            .filter(|b| (page_shift..=40).contains(b))
             .ok_or_else(|| missing("NUMBER(SECTION_SIZE_BITS)"))?;
-        let page_shift = v.page_size.unwrap_or(4096).trailing_zeros() as i64;
         let per_root = v.page_size.unwrap_or(4096) / section_size;
         let mut roots = vec![0u8; (nr_roots * 8) as usize];
         mem.read_virt(roots_addr, &mut roots)?;
