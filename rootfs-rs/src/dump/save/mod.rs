@@ -27,6 +27,7 @@ const CLASSIFY_CHUNK: u64 = 512;
 /// Pages of data read from the vmcore in one go.
 const READ_CHUNK: u64 = 256;
 const PROGRESS_EVERY: u64 = 8192;
+const MAX_PAGE_FRAMES: u64 = 1 << 34;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SaveOptions {
@@ -232,6 +233,19 @@ pub fn save_kdump(
         other => other,
     })?;
     let page = core.vmcoreinfo.page_size.unwrap_or(4096);
+    let highest = elf
+        .segments()
+        .iter()
+        .map(|s| (s.paddr + s.mem_size).div_ceil(page))
+        .max()
+        .unwrap_or(0);
+    // 64 TiB of page frames: the bitmaps alone would not fit in a capture kernel beyond.
+    if highest > MAX_PAGE_FRAMES {
+        return Err(SaveError::Read(DumpError::Format(format!(
+            "physical memory up to page frame {highest:#x} is beyond what can be saved \
+             ({MAX_PAGE_FRAMES:#x}); corrupt program headers?"
+        ))));
+    }
     let (present, max_mapnr) = present_pages(&elf, page);
     let mut stats = SaveStats {
         present: present.count(),
