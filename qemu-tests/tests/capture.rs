@@ -305,3 +305,22 @@ fn a_full_target_keeps_report_and_log_and_still_reboots() {
     let report = std::fs::read_to_string(dirs[0].join("triage.txt")).unwrap();
     assert!(report.contains("sysrq triggered crash"));
 }
+
+/// `kboot.mode=dump` on a machine that did not crash: no capture, no reboot loop, a shell.
+#[test]
+fn dump_mode_without_a_vmcore_gives_a_shell() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 kboot.mode=dump".into();
+    let mut qemu = Qemu::start("capture_no_vmcore", &config).unwrap();
+    qemu.expect("not a capture kernel", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_secs(1));
+    let (out, status) = qemu
+        .shell("echo alive-$((40+2))", Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("no shell after dump mode without a vmcore: {e}"));
+    assert_eq!((out.trim(), status), ("alive-42", 0));
+    qemu.send("poweroff\n").unwrap();
+    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some());
+}

@@ -45,6 +45,12 @@ pub fn run() -> i32 {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let (settings, warnings) =
         DumpSettings::load(&toml, crate::boot::menu_conf::CONFIG_PATH, &cmdline);
+    // kboot.mode=dump on a machine that did not crash: nothing to save, and rebooting
+    // would only come back here.
+    if !Path::new(VMCORE).exists() {
+        say("no /proc/vmcore: this is not a capture kernel; starting a shell");
+        return crate::shell::main(&[]);
+    }
     // The marker is written before the attempt: a capture killed half way (out of memory
     // in a small crashkernel= reservation) must not be retried by the respawning init
     // for ever; the next start goes straight to the action.
