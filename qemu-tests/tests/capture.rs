@@ -85,16 +85,16 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts) -> PathBuf {
     initrd
 }
 
-/// Boots production, crashes it, and follows the capture until kboot reboots.
-/// Returns the console output.
-fn crash_and_capture(name: &str, dir: &Path, dump_disk: &Path) -> String {
+/// Boots production (with `extra` on its command line), crashes it, and follows the capture
+/// until kboot reboots. Returns the console output.
+fn crash_and_capture(name: &str, dir: &Path, dump_disk: &Path, extra: &str) -> String {
     let artifacts = Artifacts::default_location();
     artifacts.check().unwrap_or_else(|m| panic!("{m}"));
     let initrd = production_initrd(dir, &artifacts);
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.kernel_override = Some(debian_kernel());
     config.cmdline = format!(
-        "console=ttyS0,115200 crashkernel={} panic=-1",
+        "console=ttyS0,115200 crashkernel={} panic=-1 {extra}",
         crashkernel()
     );
     config.memory_mib = 512;
@@ -199,7 +199,7 @@ fn crash_is_captured_reported_saved_and_rebooted() {
     let dir = work_dir("full");
     let disk = dir.join("dump-disk.img");
     qemu_tests::disks::ext4_image(&disk, "KBOOT-DUMP", 256).unwrap_or_else(|e| panic!("{e}"));
-    let console = crash_and_capture("capture_full", &dir, &disk);
+    let console = crash_and_capture("capture_full", &dir, &disk, "");
     let panic_line = "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\"";
     assert!(console.contains(panic_line), "console lacks the panic line");
     for w in WORKERS {
@@ -287,7 +287,7 @@ fn a_full_target_keeps_report_and_log_and_still_reboots() {
     let dir = work_dir("small");
     let disk = dir.join("small-disk.img");
     qemu_tests::disks::ext4_image(&disk, "KBOOT-DUMP", 4).unwrap_or_else(|e| panic!("{e}"));
-    let console = crash_and_capture("capture_small", &dir, &disk);
+    let console = crash_and_capture("capture_small", &dir, &disk, "");
     assert!(
         console.contains("No space left on device"),
         "no out-of-space error on the console"
@@ -323,4 +323,24 @@ fn dump_mode_without_a_vmcore_gives_a_shell() {
     assert_eq!((out.trim(), status), ("alive-42", 0));
     qemu.send("poweroff\n").unwrap();
     assert!(qemu.wait_exit(Duration::from_secs(60)).is_some());
+}
+
+/// Without a KBOOT-DUMP filesystem the target is the crashed system's root=, read from the
+/// dead kernel's saved command line (here `root=LABEL=PRODROOT`; the production system runs
+/// from its initramfs, so the kernel itself never mounts it).
+#[test]
+fn without_a_dump_label_the_crashed_root_filesystem_is_the_target() {
+    let dir = work_dir("root");
+    let disk = dir.join("root-disk.img");
+    qemu_tests::disks::ext4_image(&disk, "PRODROOT", 128).unwrap_or_else(|e| panic!("{e}"));
+    let console = crash_and_capture("capture_root", &dir, &disk, "root=LABEL=PRODROOT");
+    assert!(
+        console.contains("target LABEL=PRODROOT is /dev/vda"),
+        "the crashed root= was not used as the target"
+    );
+    let out = dir.join("extracted");
+    std::fs::create_dir_all(&out).unwrap();
+    let dirs = read_crash_dir(&disk, &out);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    assert!(files_in(&dirs[0]).iter().any(|f| f.starts_with("dump.")));
 }
