@@ -130,33 +130,38 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
 
 /// The configured target, else the KBOOT-DUMP label, else the crashed kernel's root=.
 fn find_target(settings: &DumpSettings, vmcore: &Path, our_cmdline: &str) -> Option<Found> {
-    let (sys, dev) = (Path::new("/sys/class/block"), Path::new("/dev"));
-    let mut specs = Vec::new();
-    match settings.target.as_deref() {
+    let explicit = match settings.target.as_deref() {
         Some(t) => match TargetSpec::parse(t) {
-            Some(spec) => specs.push(spec),
-            None => say(&format!("warning: target {t}: not LABEL=, UUID= or /dev/…")),
+            Some(spec) => Some(spec),
+            None => {
+                say(&format!("warning: target {t}: not LABEL=, UUID= or /dev/…"));
+                return None;
+            }
         },
-        None => {
-            specs.push(TargetSpec::Label(DUMP_LABEL.into()));
-            if let Some(root) = crashed_kernel_root(vmcore, our_cmdline) {
-                specs.push(root);
-            }
+        None => None,
+    };
+    if let Some(spec) = explicit {
+        return look_for(&spec);
+    }
+    // The crashed kernel's root= costs a full open of the dump: only when needed.
+    look_for(&TargetSpec::Label(DUMP_LABEL.into()))
+        .or_else(|| look_for(&crashed_kernel_root(vmcore, our_cmdline)?))
+}
+
+/// Probes the block devices for `spec`, a few times: disks can appear late (USB, slow
+/// controllers).
+fn look_for(spec: &TargetSpec) -> Option<Found> {
+    let (sys, dev) = (Path::new("/sys/class/block"), Path::new("/dev"));
+    for attempt in 0..5 {
+        if let Some(found) = target::find(spec, sys, dev) {
+            say(&format!("target {spec} is {}", found.node.display()));
+            return Some(found);
+        }
+        if attempt < 4 {
+            std::thread::sleep(std::time::Duration::from_millis(500));
         }
     }
-    for spec in specs {
-        // Disks can appear late (USB, slow controllers): look a few times.
-        for attempt in 0..5 {
-            if let Some(found) = target::find(&spec, sys, dev) {
-                say(&format!("target {spec} is {}", found.node.display()));
-                return Some(found);
-            }
-            if attempt < 4 {
-                std::thread::sleep(std::time::Duration::from_millis(500));
-            }
-        }
-        say(&format!("target {spec} not found"));
-    }
+    say(&format!("target {spec} not found"));
     None
 }
 
