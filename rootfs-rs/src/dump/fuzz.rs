@@ -119,27 +119,7 @@ pub fn kallsyms(data: &[u8]) {
 
 /// Both printk formats over the input (layout of Debian 6.1, which VMCOREINFO states).
 pub fn printk(data: &[u8]) {
-    let l = PrbLayout {
-        desc_ring: 0,
-        text_data_ring: 48,
-        count_bits: 0,
-        descs: 8,
-        infos: 16,
-        head_id: 24,
-        tail_id: 32,
-        desc_size: 24,
-        state_var: 0,
-        text_blk_lpos: 8,
-        lpos_begin: 0,
-        lpos_next: 8,
-        info_size: 88,
-        info_seq: 0,
-        info_ts_nsec: 8,
-        info_text_len: 16,
-        info_caller_id: 20,
-        size_bits: 0,
-        data: 8,
-    };
+    let l = PrbLayout::DEBIAN_6_1;
     let third = data.len() / 3;
     let word = |i: usize| {
         data.get(i * 8..i * 8 + 8).map_or(0, |b| {

@@ -59,6 +59,32 @@ pub struct PrbLayout {
     pub data: u64,
 }
 
+impl PrbLayout {
+    /// Debian 6.1's layout (as its VMCOREINFO states it): tests and fuzzing feed raw bytes
+    /// through it.
+    pub const DEBIAN_6_1: PrbLayout = PrbLayout {
+        desc_ring: 0,
+        text_data_ring: 48,
+        count_bits: 0,
+        descs: 8,
+        infos: 16,
+        head_id: 24,
+        tail_id: 32,
+        desc_size: 24,
+        state_var: 0,
+        text_blk_lpos: 8,
+        lpos_begin: 0,
+        lpos_next: 8,
+        info_size: 88,
+        info_seq: 0,
+        info_ts_nsec: 8,
+        info_text_len: 16,
+        info_caller_id: 20,
+        size_bits: 0,
+        data: 8,
+    };
+}
+
 fn need_offset(info: &VmcoreInfo, name: &str) -> Result<u64, DumpError> {
     info.offset(name)
         .ok_or_else(|| DumpError::Missing(format!("VMCOREINFO OFFSET({name})")))
@@ -366,29 +392,8 @@ pub fn kernel_log(dump: &Dump) -> Result<Vec<LogRecord>, DumpError> {
 mod tests {
     use super::*;
 
-    /// Debian 6.1's layout (as its VMCOREINFO states it).
     fn layout() -> PrbLayout {
-        PrbLayout {
-            desc_ring: 0,
-            text_data_ring: 48,
-            count_bits: 0,
-            descs: 8,
-            infos: 16,
-            head_id: 24,
-            tail_id: 32,
-            desc_size: 24,
-            state_var: 0,
-            text_blk_lpos: 8,
-            lpos_begin: 0,
-            lpos_next: 8,
-            info_size: 88,
-            info_seq: 0,
-            info_ts_nsec: 8,
-            info_text_len: 16,
-            info_caller_id: 20,
-            size_bits: 0,
-            data: 8,
-        }
+        PrbLayout::DEBIAN_6_1
     }
 
     fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {

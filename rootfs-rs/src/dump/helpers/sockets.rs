@@ -225,24 +225,9 @@ fn tcp_sockets(
     let bucket = "struct inet_listen_hashbucket";
     let stride = size_of(dump, bucket)?;
     if offset_in(dump, bucket, "nulls_head").is_ok() && offset_in(dump, bucket, "head").is_err() {
-        let heads = bucket_heads(
-            dump,
-            lbase,
-            lmask.wrapping_add(1),
-            stride,
-            offset_in(dump, bucket, "nulls_head")?,
-        )?;
-        let chains = heads
-            .into_iter()
-            .filter(|p| p & 1 == 0)
-            .map(|p| hlist_nulls_from(dump, p, "struct sock_common", "skc_nulls_node"));
-        walk(
-            chains,
-            |sk| inet_socket(sk, "tcp"),
-            out,
-            errors,
-            "tcp listening hash",
-        );
+        let head = offset_in(dump, bucket, "nulls_head")?;
+        let heads = bucket_heads(dump, lbase, lmask.wrapping_add(1), stride, head)?;
+        walk_tcp_nulls_chains(dump, heads, out, errors, "tcp listening hash");
     } else {
         let heads = bucket_heads(
             dump,
@@ -277,18 +262,24 @@ fn tcp_sockets(
         size_of(dump, "struct inet_ehash_bucket")?,
         0,
     )?;
+    walk_tcp_nulls_chains(dump, heads, out, errors, "tcp established hash");
+    Ok(())
+}
+
+/// TCP sockets on hlist_nulls chains of sock_common.skc_nulls_node (an odd head is an
+/// empty chain's nulls marker).
+fn walk_tcp_nulls_chains(
+    dump: &Dump,
+    heads: Vec<u64>,
+    out: &mut Vec<Socket>,
+    errors: &mut Vec<String>,
+    what: &str,
+) {
     let chains = heads
         .into_iter()
         .filter(|p| p & 1 == 0)
         .map(|p| hlist_nulls_from(dump, p, "struct sock_common", "skc_nulls_node"));
-    walk(
-        chains,
-        |sk| inet_socket(sk, "tcp"),
-        out,
-        errors,
-        "tcp established hash",
-    );
-    Ok(())
+    walk(chains, |sk| inet_socket(sk, "tcp"), out, errors, what);
 }
 
 fn udp_sockets(
