@@ -9,15 +9,33 @@ use image::cpio::CpioBuilder;
 use image::initramfs::{initramfs_archive, InitramfsSpec};
 use image::{DiskImageBuilder, ESP_GRUB_CFG, ESP_UEFI_APP};
 
-/// A fresh directory per call: tests run in parallel.
-fn scratch(name: &str) -> PathBuf {
+/// A fresh directory per call (tests run in parallel), removed when the test passes and
+/// kept for a look when it fails: each holds up to 130 MB of disk images.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn tool(program: &str, args: &[&str]) -> (bool, String) {
