@@ -12,6 +12,7 @@ pub const APT_PACKAGES: &[(&str, &str)] = &[
     ("grub-common", "grub-mkimage"),
     ("systemd-boot-efi", "the EFI stub kboot.efi is built on"),
     ("binutils", "objcopy, to assemble kboot.efi"),
+    ("lld", "links the kboot binary (identical code folding)"),
     ("linux-source", "kernel sources for the lean kernel"),
     ("make", "kernel build"),
     ("gcc", "kernel build"),

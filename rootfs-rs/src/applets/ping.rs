@@ -81,15 +81,15 @@ fn parse_reply(buf: &[u8], raw: bool, id: u16) -> Option<Reply> {
 
 pub fn main(args: &[OsString]) -> i32 {
     let mut count: Option<u64> = None;
-    let mut interval = 1.0f64;
-    let mut timeout = 1.0f64;
+    let mut interval = Duration::from_secs(1);
+    let mut timeout = Duration::from_secs(1);
     let mut size = 56usize;
     let mut quiet = false;
     let ops = match Parser::new("ping", USAGE, args).code(2).parse(|p, c| {
         match c {
             'c' => count = Some(p.number()?),
-            'i' => interval = p.number()?,
-            'W' => timeout = p.number()?,
+            'i' => interval = p.seconds()?,
+            'W' => timeout = p.seconds()?,
             's' => size = p.number::<usize>()?.min(65000),
             'q' => quiet = true,
             '4' => {}
@@ -100,9 +100,6 @@ pub fn main(args: &[OsString]) -> i32 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    if !(interval.is_finite() && timeout.is_finite()) {
-        return Parser::usage_error("ping", USAGE, "invalid interval or timeout", 2);
-    }
     let Some(host) = ops.first().map(|h| h.to_string_lossy().into_owned()) else {
         return Parser::usage_error("ping", USAGE, "missing host", 2);
     };
@@ -133,8 +130,8 @@ pub fn main(args: &[OsString]) -> i32 {
             &host,
             target,
             count,
-            interval.max(0.01),
-            timeout.max(0.01),
+            interval.max(Duration::from_millis(10)),
+            timeout.max(Duration::from_millis(10)),
             size,
             quiet,
         ),
@@ -147,8 +144,8 @@ fn run(
     host: &str,
     target: Ipv4Addr,
     count: Option<u64>,
-    interval: f64,
-    timeout: f64,
+    interval: Duration,
+    timeout: Duration,
     size: usize,
     quiet: bool,
 ) -> std::io::Result<i32> {
@@ -172,7 +169,7 @@ fn run(
             return Ok(2);
         }
         sent += 1;
-        let deadline = started + Duration::from_secs_f64(timeout);
+        let deadline = started + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -209,7 +206,7 @@ fn run(
             break;
         }
         if count.is_none_or(|c| sent < c) {
-            std::thread::sleep(Duration::from_secs_f64(interval).saturating_sub(started.elapsed()));
+            std::thread::sleep(interval.saturating_sub(started.elapsed()));
         }
     }
     let loss = ((sent - received) * 100).checked_div(sent).unwrap_or(0);

@@ -96,6 +96,12 @@ impl<'a> Parser<'a> {
             .map_err(|_| Stop::Usage(format!("invalid number: '{v}'")))
     }
 
+    /// A duration option value in seconds, fractions allowed ("0.2").
+    pub fn seconds(&mut self) -> Result<std::time::Duration, Stop> {
+        let v = self.value()?;
+        parse_seconds(v.trim()).ok_or_else(|| Stop::Usage(format!("invalid number: '{v}'")))
+    }
+
     pub fn unknown(&self, opt: char) -> Stop {
         Stop::Usage(format!("invalid option -- '{opt}'"))
     }
@@ -202,5 +208,54 @@ impl<'a> Parser<'a> {
         warn!("{applet}: {msg}");
         warn!("{}", usage.lines().next().unwrap_or(""));
         code
+    }
+}
+
+/// `DIGITS[.DIGITS]` seconds as a Duration, exact to the nanosecond; unlike going
+/// through f64 it refuses "inf", "nan", exponents and signs.
+pub fn parse_seconds(text: &str) -> Option<std::time::Duration> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let secs: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    Some(std::time::Duration::new(secs, nanos))
+}
+
+#[cfg(test)]
+mod seconds_tests {
+    use super::parse_seconds;
+    use std::time::Duration;
+
+    #[test]
+    fn decimal_seconds() {
+        assert_eq!(parse_seconds("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_seconds("0.25"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_seconds(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_seconds("1."), Some(Duration::from_secs(1)));
+        assert_eq!(parse_seconds("0.0000000019"), Some(Duration::from_nanos(1)));
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1e3",
+            "inf",
+            "nan",
+            "1.2.3",
+            " 1",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_seconds(bad), None, "{bad:?}");
+        }
     }
 }
