@@ -95,3 +95,33 @@ pub fn ext4_image(path: &Path, label: &str, mib: u64) -> Result<(), String> {
     let p = path.to_str().ok_or("non-UTF-8 path")?;
     host("mke2fs", &["-q", "-F", "-t", "ext4", "-L", label, p])
 }
+
+/// An initrd whose /init prints TARGET-BOOTED and the command line, then powers off:
+/// proof that a kexec'd distro kernel started with what the entry said.
+pub fn target_initrd(dir: &Path) -> Vec<u8> {
+    let root = dir.join("initrd-root");
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("proc")).unwrap();
+    let binary = crate::machine::kboot_binary();
+    std::fs::copy(binary, root.join("bin/kboot")).unwrap();
+    for applet in ["sh", "mount", "echo", "cat", "poweroff"] {
+        std::os::unix::fs::symlink("kboot", root.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(root.join("init"), "#!/bin/sh\nmount -t proc proc /proc\necho TARGET-\"\"BOOTED\ncat /proc/cmdline\npoweroff\n").unwrap();
+    Command::new("chmod")
+        .args(["755", root.join("init").to_str().unwrap()])
+        .status()
+        .unwrap();
+    cpio_newc(&root).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The host's sha256sum of a file.
+pub fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}

@@ -86,33 +86,6 @@ fn menu_finds_grub_entry_and_kexecs_it() {
 
 /// A tiny target initrd: our static binary as /bin/sh and an /init script that proves
 /// the target booted and with which command line, then powers off.
-fn target_initrd(dir: &Path) -> Vec<u8> {
-    let root = dir.join("initrd-root");
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(root.join("bin")).unwrap();
-    std::fs::create_dir_all(root.join("proc")).unwrap();
-    let binary = qemu_tests::machine::kboot_binary();
-    std::fs::copy(binary, root.join("bin/kboot")).unwrap();
-    for applet in ["sh", "mount", "echo", "cat", "poweroff"] {
-        std::os::unix::fs::symlink("kboot", root.join("bin").join(applet)).unwrap();
-    }
-    std::fs::write(root.join("init"), "#!/bin/sh\nmount -t proc proc /proc\necho TARGET-\"\"BOOTED\ncat /proc/cmdline\npoweroff\n").unwrap();
-    Command::new("chmod")
-        .args(["755", root.join("init").to_str().unwrap()])
-        .status()
-        .unwrap();
-    qemu_tests::disks::cpio_newc(&root).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// The number the menu shows in front of `label` (its last rendering).
 fn entry_number(screen: &str, label: &str) -> String {
     // Menu rows look like " 3* Label  vda1  /boot/…"; status lines mention labels too.
@@ -159,10 +132,13 @@ fn bls_entry_edited_and_booted_after_a_corrupt_kernel_fails() {
                 "boot/vmlinuz-debian",
                 std::fs::read(qemu_tests::machine::debian_kernel()).unwrap(),
             ),
-            ("boot/target-initrd.img", target_initrd(&dir)),
+            (
+                "boot/target-initrd.img",
+                qemu_tests::disks::target_initrd(&dir),
+            ),
         ],
     );
-    let before = sha256(&disk);
+    let before = qemu_tests::disks::sha256(&disk);
 
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.cmdline = "console=ttyS0,115200 kboot.timeout=60".into();
@@ -204,7 +180,11 @@ fn bls_entry_edited_and_booted_after_a_corrupt_kernel_fails() {
         qemu.wait_exit(Duration::from_secs(60)).is_some(),
         "target did not power off"
     );
-    assert_eq!(sha256(&disk), before, "the menu wrote to the disk");
+    assert_eq!(
+        qemu_tests::disks::sha256(&disk),
+        before,
+        "the menu wrote to the disk"
+    );
 }
 
 /// Issue #7's hand-back to GRUB: a chainload entry (Windows) chosen in kboot's menu is

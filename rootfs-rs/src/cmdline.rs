@@ -1,6 +1,7 @@
 //! kboot's switches on the kernel command line:
 //! `kboot.shell`, `kboot.timeout=N`, `kboot.debug`, `kboot=local`,
-//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME` (`kboot.dump*`: see capture::settings).
+//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME` (`kboot.dump*`: see capture::settings;
+//! `kboot.net*`: see net::setup).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -79,6 +80,8 @@ pub fn parse(text: &str) -> KbootArgs {
             ("kboot.hostname", Some(v)) if !v.is_empty() => args.hostname = v.to_string(),
             // Capture settings: read by capture::settings, which reports their problems.
             (k, Some(_)) if k == "kboot.dump" || k.starts_with("kboot.dump.") => {}
+            // Network settings: read by net::setup, which reports their problems.
+            (k, Some(_)) if k == "kboot.net" || k.starts_with("kboot.net.") => {}
             (k, _) if k == "kboot" || k.starts_with("kboot.") => args.unknown.push(word.clone()),
             _ => {}
         }

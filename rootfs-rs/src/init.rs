@@ -28,7 +28,7 @@ pub fn main(_args: &[OsString]) -> i32 {
     if let Err(err) = rustix::system::sethostname(args.hostname.as_bytes()) {
         console::announce(&format!("init: sethostname: {err}\n"));
     }
-    if let Err(err) = crate::applets::ip::netlink::set_link_up(1) {
+    if let Err(err) = crate::net::netlink::set_link_up(1) {
         console::announce(&format!("init: bringing up lo: {err}\n"));
     }
     for word in &args.unknown {

@@ -11,6 +11,8 @@ pub mod frontend;
 pub mod getty;
 pub mod init;
 pub mod multicall;
+pub mod net;
+pub mod pathname;
 pub mod power;
 pub mod shell;
 pub mod sys;

@@ -1,5 +1,5 @@
 //! The only raw system calls kboot needs that rustix does not wrap: klogctl, sigprocmask, the
-//! loop-device ioctls, and kexec_file_load. Every unsafe block in the crate is in this file.
+//! loop-device ioctls, kexec_file_load and SO_BINDTODEVICE. Every unsafe block in the crate is in this file.
 
 /// `klogctl(SYSLOG_ACTION_CLEAR)`: empty the kernel ring buffer (what `dmesg -c` does after reading).
 pub fn clear_kernel_log() -> std::io::Result<()> {
@@ -135,6 +135,30 @@ pub fn kexec_file_load(
             cmdline_len as libc::c_ulong,
             cmdline.as_ptr(),
             libc::c_ulong::from(flags),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `setsockopt(SO_BINDTODEVICE)`: the DHCP client must send its broadcast out of one
+/// interface before that interface has an address or a route.
+pub fn bind_to_device(socket: &impl std::os::fd::AsRawFd, interface: &str) -> std::io::Result<()> {
+    let name = interface.as_bytes();
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(&0) {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: the option value is a pointer to `name.len()` readable bytes that live for
+    // the call; the kernel copies them and reads nothing else of this process.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            name.as_ptr().cast(),
+            name.len() as libc::socklen_t,
         )
     };
     if rc < 0 {

@@ -132,7 +132,8 @@ fn wget_downloads_follows_redirects_and_reports_errors() {
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(
-        std::fs::read(d.join("kernel.img")).unwrap_or_default(),
+        // Named after the URL asked for, as GNU wget does without --trust-server-names.
+        std::fs::read(d.join("start")).unwrap_or_default(),
         body
     );
     let o = kboot_in(
@@ -142,7 +143,11 @@ fn wget_downloads_follows_redirects_and_reports_errors() {
         "",
     );
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("wget: server returned error: HTTP 404"));
+    assert!(
+        stderr(&o).contains("server returned error: HTTP 404"),
+        "{}",
+        stderr(&o)
+    );
     let requests = server.join().expect("server thread");
     assert!(
         requests[0].starts_with("GET /start HTTP/1.0\r\n"),

@@ -19,6 +19,7 @@ pub mod cut;
 pub mod date;
 pub mod dd;
 pub mod df;
+pub mod dhcp;
 pub mod dmesg;
 pub mod du;
 pub mod echo;
@@ -80,6 +81,7 @@ applets! {
     "date" => date::main, "print or set the date (UTC)";
     "dd" => dd::main, "copy and convert blocks";
     "df" => df::main, "file system space usage";
+    "dhcp" => dhcp::main, "configure network interfaces with DHCP";
     "dmesg" => dmesg::main, "print or control the kernel log";
     "du" => du::main, "disk usage of files and trees";
     "echo" => echo::main, "print arguments";
@@ -130,7 +132,7 @@ applets! {
     "uniq" => uniq::main, "collapse repeated lines";
     "uptime" => uptime::main, "time since boot and load";
     "wc" => wc::main, "count lines, words and bytes";
-    "wget" => wget::main, "download a file over HTTP";
+    "wget" => wget::main, "download a file over HTTP or FTP";
     "which" => which::main, "locate a command in PATH";
 }
 

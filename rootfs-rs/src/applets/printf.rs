@@ -236,9 +236,8 @@ fn conversion(spec: &str, conv: u8, arg: &str, out: &mut Vec<u8>) -> Result<bool
             let v: f64 = if arg.trim().is_empty() {
                 0.0
             } else {
-                arg.trim()
-                    .parse()
-                    .map_err(|_| format!("{arg}: invalid number"))?
+                crate::util::fmt::parse_decimal(arg.trim())
+                    .ok_or_else(|| format!("{arg}: invalid number"))?
             };
             let p = s.precision.unwrap_or(6);
             let body = match conv {

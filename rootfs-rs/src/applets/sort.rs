@@ -97,7 +97,7 @@ fn numeric_value(text: &[u8]) -> f64 {
         .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && c == '-')))
         .map(|(i, _)| i)
         .unwrap_or(t.len());
-    t[..end].parse().unwrap_or(0.0)
+    crate::util::fmt::parse_decimal(&t[..end]).unwrap_or(0.0)
 }
 
 fn compare_keys(a: &[u8], b: &[u8], o: &Options) -> Ordering {

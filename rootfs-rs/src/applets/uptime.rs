@@ -32,10 +32,11 @@ pub fn main(args: &[OsString]) -> i32 {
             .map(|_| 0),
         );
     }
-    let up: f64 = std::fs::read_to_string("/proc/uptime")
+    // "12345.67 …": whole seconds are enough.
+    let up: u64 = std::fs::read_to_string("/proc/uptime")
         .ok()
-        .and_then(|t| t.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
+        .and_then(|t| t.split(['.', ' ']).next()?.parse().ok())
+        .unwrap_or(0);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let loads: Vec<&str> = load.split_whitespace().take(3).collect();
     let c = civil(now());
@@ -44,7 +45,7 @@ pub fn main(args: &[OsString]) -> i32 {
         c.hour,
         c.minute,
         c.second,
-        format_uptime(up as u64),
+        format_uptime(up),
         loads.join(", ")
     );
     finish("uptime", writeln!(std::io::stdout(), "{line}").map(|_| 0))

@@ -1,94 +1,13 @@
-//! wget: fetch an http:// URL with HTTP/1.0 GET into a file (-O FILE, "-" for stdout),
-//! following up to 5 redirects; -q quiet.
+//! wget: fetch an http:// or ftp:// URL into a file (-O FILE, "-" for stdout), following
+//! up to 5 HTTP redirects; progress on stderr unless -q; -T SECONDS per connect or read.
 use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
-use crate::util::{reason, Parser};
+use crate::net::http::{fetch, parse_url, Transfer};
+use crate::util::Parser;
 
-const USAGE: &str = "usage: wget [-q] [-O FILE] [-T SECONDS] http://HOST[:PORT]/PATH\nDownload a file over plain HTTP.";
-
-pub struct Url {
-    pub host: String,
-    pub port: u16,
-    pub path: String,
-}
-
-pub fn parse_url(text: &str) -> Result<Url, String> {
-    let rest = text.strip_prefix("http://").ok_or_else(|| {
-        if text.starts_with("https://") {
-            "https is not supported".to_string()
-        } else {
-            format!("{text}: unsupported URL (need http://)")
-        }
-    })?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().map_err(|_| format!("invalid port '{p}'"))?),
-        None => (authority, 80),
-    };
-    if host.is_empty() {
-        return Err(format!("{text}: missing host"));
-    }
-    Ok(Url {
-        host: host.to_string(),
-        port,
-        path: path.to_string(),
-    })
-}
-
-/// Status code, headers (lower-cased names) and body of a raw HTTP response.
-/// (status code, headers, body)
-pub type Response<'a> = (u16, Vec<(String, String)>, &'a [u8]);
-
-pub fn split_response(raw: &[u8]) -> Result<Response<'_>, String> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("malformed HTTP response (no header end)")?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let code = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("malformed status line '{status_line}'"))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Ok((code, headers, &raw[end + 4..]))
-}
-
-fn fetch(url: &Url, timeout: Duration) -> Result<Vec<u8>, String> {
-    let addr = format!("{}:{}", url.host, url.port);
-    let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&addr)
-        .map_err(|e| format!("{}: {}", url.host, reason(&e)))?
-        .collect();
-    let first = addrs
-        .first()
-        .ok_or_else(|| format!("{}: unknown host", url.host))?;
-    let mut stream = TcpStream::connect_timeout(first, timeout)
-        .map_err(|e| format!("can't connect to {addr}: {}", reason(&e)))?;
-    let _ = stream.set_read_timeout(Some(timeout));
-    let request = format!(
-        "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: kboot-wget\r\nConnection: close\r\n\r\n",
-        url.path, url.host
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| reason(&e))?;
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .map_err(|e| format!("read error: {}", reason(&e)))?;
-    Ok(raw)
-}
+const USAGE: &str = "usage: wget [-q] [-O FILE] [-T SECONDS] http://HOST[:PORT]/PATH | ftp://HOST/PATH\nDownload a file over plain HTTP or anonymous FTP.";
 
 pub fn main(args: &[OsString]) -> i32 {
     let mut output: Option<String> = None;
@@ -109,70 +28,81 @@ pub fn main(args: &[OsString]) -> i32 {
     let Some(first) = ops.first() else {
         return Parser::usage_error("wget", USAGE, "missing URL", 1);
     };
-    let mut location = first.to_string_lossy().into_owned();
-    for _ in 0..6 {
-        let url = match parse_url(&location) {
-            Ok(u) => u,
-            Err(msg) => return fail(&msg),
-        };
-        if !quiet {
-            crate::warn!("Connecting to {}:{}", url.host, url.port);
-        }
-        let raw = match fetch(&url, Duration::from_secs(timeout.max(1))) {
-            Ok(r) => r,
-            Err(msg) => return fail(&msg),
-        };
-        let (code, headers, body) = match split_response(&raw) {
-            Ok(parts) => parts,
-            Err(msg) => return fail(&msg),
-        };
-        if (300..400).contains(&code) {
-            match headers.iter().find(|(k, _)| k == "location") {
-                Some((_, l)) if l.starts_with('/') => {
-                    location = format!("http://{}:{}{l}", url.host, url.port)
-                }
-                Some((_, l)) => location = l.clone(),
-                None => return fail(&format!("server returned {code} without a Location")),
-            }
-            continue;
-        }
-        if code != 200 {
-            return fail(&format!("server returned error: HTTP {code}"));
-        }
-        let name = output.clone().unwrap_or_else(|| {
-            let last = url
-                .path
-                .split('?')
-                .next()
-                .unwrap_or("")
-                .rsplit('/')
-                .next()
-                .unwrap_or("");
-            if last.is_empty() {
-                "index.html".into()
-            } else {
-                last.to_string()
-            }
-        });
-        let written = if name == "-" {
-            let mut out = std::io::stdout().lock();
-            out.write_all(body).and_then(|_| out.flush())
-        } else {
-            std::fs::write(&name, body)
-        };
-        if let Err(e) = written {
-            if name == "-" && crate::util::io::is_broken_pipe(&e) {
-                return 141;
-            }
-            crate::util::warn_err("wget", &name, &e);
-            return 1;
-        }
-        if !quiet && name != "-" {
-            crate::warn!("saved '{name}' ({} bytes)", body.len());
-        }
-        return 0;
+    let url = match parse_url(&first.to_string_lossy()) {
+        Ok(u) => u,
+        Err(msg) => return fail(&msg),
+    };
+    let name = output.unwrap_or_else(|| default_name(&url.path));
+    if !quiet {
+        crate::warn!("Connecting to {}:{}", url.host, url.port);
     }
-    fail("too many redirects")
+    let started = Instant::now();
+    let mut progress =
+        |done: u64, total: Option<u64>| crate::util::fmt::progress_line(&name, done, total);
+    let mut transfer = Transfer {
+        timeout: Duration::from_secs(timeout.max(1)),
+        progress: if quiet || name == "-" {
+            None
+        } else {
+            Some(&mut progress)
+        },
+        ..Transfer::default()
+    };
+    let result = if name == "-" {
+        let mut out = std::io::stdout().lock();
+        fetch(&url, &mut out, &mut transfer)
+            .and_then(|n| out.flush().map(|_| n).map_err(|e| e.to_string()))
+    } else {
+        // Written beside the target and renamed, so a failed download leaves no half file.
+        let partial = format!("{name}.part");
+        let written = std::fs::File::create(&partial)
+            .map_err(|e| format!("{partial}: {}", crate::util::reason(&e)))
+            .and_then(|mut f| fetch(&url, &mut f, &mut transfer));
+        match written.and_then(|n| {
+            std::fs::rename(&partial, &name)
+                .map(|_| n)
+                .map_err(|e| format!("{name}: {}", crate::util::reason(&e)))
+        }) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
+    };
+    match result {
+        Ok(n) if !quiet && name != "-" => {
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            crate::util::fmt::end_progress_line();
+            crate::warn!(
+                "saved '{name}' ({n} bytes in {secs:.1} s, {})",
+                crate::util::fmt::rate(n, secs)
+            );
+            0
+        }
+        Ok(_) => 0,
+        Err(msg) if !quiet => {
+            crate::util::fmt::end_progress_line();
+            fail(&msg)
+        }
+        Err(msg) if msg.contains("Broken pipe") && name == "-" => 141,
+        Err(msg) => fail(&msg),
+    }
+}
+
+fn default_name(path: &str) -> String {
+    let last = path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    if last.is_empty() {
+        "index.html".into()
+    } else {
+        last.to_string()
+    }
 }
 
 fn fail(msg: &str) -> i32 {

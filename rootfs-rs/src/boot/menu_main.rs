@@ -161,7 +161,57 @@ fn local_only() -> bool {
     crate::cmdline::parse(&cmdline).local_only
 }
 
-fn scan(options: &Options, settings: &MenuSettings) -> (Discovery, Mounts) {
+/// Brings the network up as configured (kboot.toml `[net]`, `ip=`, `kboot.net=`) and
+/// returns the URLs of network menu sources: the configured one, else DHCP boot files.
+fn start_network(options: &Options) -> Vec<String> {
+    if !(options.trees.is_empty() && options.images.is_empty()) {
+        return Vec::new();
+    }
+    let path = options
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(CONFIG_PATH));
+    let toml = std::fs::read_to_string(&path).ok();
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let (cfg, warnings) = crate::net::setup::config(toml.as_deref(), &cmdline);
+    warnings
+        .iter()
+        .for_each(|w| warn!("menu: warning: network: {w}"));
+    for outcome in crate::net::setup::bring_up(&cfg) {
+        match outcome.result {
+            Ok(lease) => say!(
+                "kboot: network: {} {}/{}{}",
+                lease.interface,
+                lease.address,
+                lease.prefix,
+                lease
+                    .router
+                    .map(|r| format!(" via {r}"))
+                    .unwrap_or_default()
+            ),
+            Err(e) => warn!("menu: warning: network: {e}"),
+        }
+    }
+    match cfg.menu_url {
+        Some(url) => vec![url],
+        None => crate::net::setup::recorded_boot_files()
+            .into_iter()
+            .filter(|f| crate::net::http::is_url(f))
+            .collect(),
+    }
+}
+
+fn scan(options: &Options, settings: &MenuSettings, net_sources: &[String]) -> (Discovery, Mounts) {
+    let (mut discovery, mounts) = scan_disks(options, settings);
+    if !net_sources.is_empty() {
+        let network = super::netsource::network_entries(net_sources);
+        discovery.entries.extend(network.entries);
+        discovery.warnings.extend(network.warnings);
+    }
+    (discovery, mounts)
+}
+
+fn scan_disks(options: &Options, settings: &MenuSettings) -> (Discovery, Mounts) {
     if options.trees.is_empty() && options.images.is_empty() && local_only() {
         return (local_tree(Path::new("/")), Mounts::default());
     }
@@ -246,6 +296,12 @@ fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), Boo
         chosen.device,
         chosen.entry.kernel.display()
     );
+    if super::netsource::is_network_entry(&chosen) {
+        super::netsource::fetch_files(&chosen).map_err(|e| KexecError::Other {
+            what: "download",
+            error: std::io::Error::other(e),
+        })?;
+    }
     let plan = kexec::plan(&chosen)?;
     if dry_run {
         let image = kexec::check_plan(&plan, false)?;
@@ -336,9 +392,10 @@ pub fn menu_main(args: &[OsString]) -> i32 {
         }
     };
     let settings = load_settings(&options);
+    let net_sources = start_network(&options);
     let mut carried_message: Option<String> = None;
     loop {
-        let (discovery, mut mounts) = scan(&options, &settings);
+        let (discovery, mut mounts) = scan(&options, &settings, &net_sources);
         discovery
             .warnings
             .iter()

@@ -31,6 +31,7 @@ pub mod menu_main;
 pub mod menu_render;
 pub mod menu_term;
 pub mod mounts;
+pub mod netsource;
 pub mod partitions;
 pub mod probe;
 pub mod resolve;

@@ -157,7 +157,7 @@ impl Shell {
             let first = words.first().map(|w| w.as_str()).unwrap_or("");
             let is_plain = !words.is_empty() && !self.is_shell_level(first);
             if is_plain && assigns.is_empty() {
-                let argv = match self.expand_words(words) {
+                let argv = match self.expand_words(words).and_then(resolve_path_names) {
                     Ok(a) => a,
                     Err(msg) => {
                         warn!("sh: {msg}");
@@ -412,6 +412,14 @@ impl Shell {
             Ok(a) => a,
             Err(msg) => return self.expansion_failed(&msg),
         };
+        let argv = match resolve_path_names(argv) {
+            Ok(a) => a,
+            Err(msg) => {
+                warn!("{msg}");
+                self.last_status = 1;
+                return Flow::Normal;
+            }
+        };
         if argv.is_empty() {
             // Status of a bare assignment is that of its last command substitution, if any.
             let status = if self.substitutions != substitutions_before {
@@ -479,6 +487,53 @@ impl Shell {
 }
 
 /// Source text of an and-or chain, rebuilt from its stages.
+/// Commands whose operands are files: their operands may be kboot path names
+/// (`cat sda1:/etc/fstab`, `cp http://srv/vmlinuz /tmp/`), resolved before they run.
+/// Other commands get their words unchanged, so `mount -t nfs srv:/x /mnt` or
+/// `echo http://…` mean what they always meant.
+const PATH_COMMANDS: &[&str] = &[
+    "cat",
+    "cd",
+    "cp",
+    "hexdump",
+    "head",
+    "kexec",
+    "ls",
+    "md5sum",
+    "more",
+    "sha256sum",
+    "sort",
+    "stat",
+    "tail",
+    "wc",
+];
+
+fn resolve_path_names(mut argv: Vec<String>) -> Result<Vec<String>, String> {
+    let Some(command) = argv.first().cloned() else {
+        return Ok(argv);
+    };
+    if !PATH_COMMANDS.contains(&command.as_str()) {
+        return Ok(argv);
+    }
+    let system = &crate::pathname::REAL_SYSTEM;
+    for arg in argv.iter_mut().skip(1) {
+        // `--initrd=URL`: the value of a long option may be a path name too.
+        let (option, value) = match arg.split_once('=') {
+            Some((o, v)) if o.starts_with("--") => (format!("{o}="), v.to_string()),
+            _ if arg.starts_with('-') => continue,
+            _ => (String::new(), arg.clone()),
+        };
+        if !crate::pathname::is_special(&value, system) {
+            continue;
+        }
+        let fetching = crate::pathname::Fetching::default();
+        let local = crate::pathname::resolve_text(&value, &fetching)
+            .map_err(|e| format!("{command}: {e}"))?;
+        *arg = format!("{option}{}", local.to_string_lossy());
+    }
+    Ok(argv)
+}
+
 fn and_or_source(a: &AndOr) -> String {
     let pipe = |p: &Pipeline| {
         let text = p

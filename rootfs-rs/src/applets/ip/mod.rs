@@ -1,14 +1,14 @@
 //! ip: show and configure links, addresses and IPv4 routes over rtnetlink:
 //! `ip link|addr|route [show]`, `ip link set DEV up|down`, `ip addr add|del A/N dev DEV`,
 //! `ip route add|del default|NET/N [via GW] [dev DEV]`.
-pub mod netlink;
+pub use crate::net::netlink;
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use netlink::{attr, ifaddr, ifinfo, rtmsg, Addr, Link, Message, Route};
-use netlink::{AF_INET, AF_INET6, IFF_UP, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL};
+use netlink::{ifinfo, Addr, Link, Message, Route};
+use netlink::{AF_INET, AF_INET6, IFF_UP, NLM_F_ACK};
 
 const USAGE: &str = "usage: ip [-4|-6] link|addr|route [show [dev DEV]]
        ip link set [dev] DEV up|down
@@ -392,27 +392,15 @@ fn addr_change(add: bool, args: &[String]) -> Result<(), String> {
         .ok_or("missing \"dev\"")?;
     let index = link_index(dev)?;
     let (family, bytes) = ip_bytes(&ip);
-    let kind = if add {
-        netlink::RTM_NEWADDR
-    } else {
-        netlink::RTM_DELADDR
+    let broadcast = match kw.iter().find(|(k, _)| *k == "broadcast" || *k == "brd") {
+        Some((_, brd)) => Some(
+            brd.parse::<Ipv4Addr>()
+                .map_err(|_| format!("invalid broadcast \"{brd}\""))?
+                .octets(),
+        ),
+        None => None,
     };
-    let flags = if add {
-        NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    } else {
-        NLM_F_ACK
-    };
-    let mut msg = Message::new(kind, flags, &ifaddr(family, len, index))
-        .attr(attr::IFA_LOCAL, &bytes)
-        .attr(attr::IFA_ADDRESS, &bytes);
-    if let Some((_, brd)) = kw.iter().find(|(k, _)| *k == "broadcast" || *k == "brd") {
-        let b: Ipv4Addr = brd
-            .parse()
-            .map_err(|_| format!("invalid broadcast \"{brd}\""))?;
-        msg = msg.attr(attr::IFA_BROADCAST, &b.octets());
-    }
-    netlink::transact(msg)
-        .map(|_| ())
+    netlink::change_address(add, family, &bytes, len, index, broadcast)
         .map_err(|e| format!("RTNETLINK answers: {}", crate::util::reason(&e)))
 }
 
@@ -439,29 +427,7 @@ fn route_change(add: bool, args: &[String]) -> Result<(), String> {
     if via.is_none() && dev.is_none() {
         return Err("need \"via GATEWAY\" or \"dev DEV\"".into());
     }
-    // Routes without a gateway are on-link; iproute2 uses protocol "boot" for manual routes.
-    let scope = if via.is_none() { 253 } else { 0 };
-    let kind = if add {
-        netlink::RTM_NEWROUTE
-    } else {
-        netlink::RTM_DELROUTE
-    };
-    let flags = if add {
-        NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-    } else {
-        NLM_F_ACK
-    };
-    let mut msg = Message::new(kind, flags, &rtmsg(family, len, 3, scope));
-    if len > 0 {
-        msg = msg.attr(attr::RTA_DST, &dst_bytes);
-    }
-    if let Some(g) = via {
-        msg = msg.attr(attr::RTA_GATEWAY, &ip_bytes(&g).1);
-    }
-    if let Some(i) = dev {
-        msg = msg.attr(attr::RTA_OIF, &i.to_ne_bytes());
-    }
-    netlink::transact(msg)
-        .map(|_| ())
+    let gateway = via.map(|g| ip_bytes(&g).1);
+    netlink::change_route(add, family, &dst_bytes, len, gateway.as_deref(), dev)
         .map_err(|e| format!("RTNETLINK answers: {}", crate::util::reason(&e)))
 }

@@ -105,14 +105,6 @@ pub fn rtmsg(family: u8, dst_len: u8, protocol: u8, scope: u8) -> Vec<u8> {
 }
 
 /// Attribute ids the `ip` front end needs when building requests.
-pub mod attr {
-    pub const IFA_LOCAL: u16 = super::IFA_LOCAL;
-    pub const IFA_ADDRESS: u16 = super::IFA_ADDRESS;
-    pub const IFA_BROADCAST: u16 = super::IFA_BROADCAST;
-    pub const RTA_DST: u16 = super::RTA_DST;
-    pub const RTA_GATEWAY: u16 = super::RTA_GATEWAY;
-    pub const RTA_OIF: u16 = super::RTA_OIF;
-}
 
 fn open() -> io::Result<OwnedFd> {
     let fd = rustix::net::socket_with(
@@ -375,4 +367,58 @@ pub fn set_link_up(index: i32) -> io::Result<()> {
         &ifinfo(index, IFF_UP, IFF_UP),
     ))
     .map(|_| ())
+}
+
+/// Adds (or deletes) address `local/prefix` on interface `index`, as `ip addr add|del`.
+pub fn change_address(
+    add: bool,
+    family: u8,
+    local: &[u8],
+    prefix: u8,
+    index: u32,
+    broadcast: Option<[u8; 4]>,
+) -> io::Result<()> {
+    let (kind, flags) = if add {
+        (RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+    } else {
+        (RTM_DELADDR, NLM_F_ACK)
+    };
+    let mut msg = Message::new(kind, flags, &ifaddr(family, prefix, index))
+        .attr(IFA_LOCAL, local)
+        .attr(IFA_ADDRESS, local);
+    if let Some(b) = broadcast {
+        msg = msg.attr(IFA_BROADCAST, &b);
+    }
+    transact(msg).map(|_| ())
+}
+
+/// Adds (or deletes) a main-table route to `dst/dst_len` (length 0: the default route)
+/// via `gateway` and/or out of interface `oif`, as `ip route add|del`.
+pub fn change_route(
+    add: bool,
+    family: u8,
+    dst: &[u8],
+    dst_len: u8,
+    gateway: Option<&[u8]>,
+    oif: Option<u32>,
+) -> io::Result<()> {
+    let (kind, flags) = if add {
+        (RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL)
+    } else {
+        (RTM_DELROUTE, NLM_F_ACK)
+    };
+    // Routes without a gateway are on-link (scope link); protocol 3 is "boot", as
+    // iproute2 marks routes set by hand.
+    let scope = if gateway.is_none() { 253 } else { 0 };
+    let mut msg = Message::new(kind, flags, &rtmsg(family, dst_len, 3, scope));
+    if dst_len > 0 {
+        msg = msg.attr(RTA_DST, dst);
+    }
+    if let Some(g) = gateway {
+        msg = msg.attr(RTA_GATEWAY, g);
+    }
+    if let Some(i) = oif {
+        msg = msg.attr(RTA_OIF, &i.to_ne_bytes());
+    }
+    transact(msg).map(|_| ())
 }

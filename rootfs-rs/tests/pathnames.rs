@@ -1,0 +1,233 @@
+//! kboot path names in the shell against real servers on loopback: Python's http.server
+//! (the standard library's) and pyftpdlib (PyPI, in a venv cached under target/fixtures),
+//! plus the errors for malformed names and unreachable hosts.
+mod common;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A server process killed on drop.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn start(mut cmd: Command, port: u16) -> Server {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let server = Server(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{cmd:?} did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+fn http_server(dir: &Path) -> (Server, u16) {
+    let port = free_port();
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "http.server", "--bind", "127.0.0.1"])
+        .arg(port.to_string())
+        .arg("--directory")
+        .arg(dir);
+    (start(cmd, port), port)
+}
+
+/// pyftpdlib in a cached venv; None (with a note) when PyPI cannot be reached.
+fn ftp_python() -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures/pyftp");
+    let python = venv.join("bin/python");
+    let ready = |p: &Path| {
+        Command::new(p)
+            .args(["-c", "import pyftpdlib"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "pyftpdlib"])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !made {
+            eprintln!("pyftpdlib cannot be installed from PyPI: FTP not tested");
+            return None;
+        }
+    }
+    Some(python)
+}
+
+fn payload() -> Vec<u8> {
+    (0..1_572_864u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect()
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn sh_fetching(dir: &Path, script: &str) -> std::process::Output {
+    let mut c = Command::new(KBOOT);
+    c.args(["sh", "-c", script])
+        .current_dir(dir)
+        .env("KBOOT_FETCH_DIR", dir.join("fetch"));
+    c.output().expect("run kboot sh")
+}
+
+#[test]
+fn http_names_in_the_shell() {
+    let served = TempDir::new("served");
+    std::fs::write(served.join("vmlinuz"), payload()).expect("write");
+    std::fs::create_dir_all(served.join("etc")).expect("mkdir");
+    std::fs::write(served.join("etc/hostname"), "netbox\n").expect("write");
+    let (_server, port) = http_server(served.path());
+    let work = TempDir::new("http-names");
+    let base = format!("http://127.0.0.1:{port}");
+
+    let o = sh_fetching(work.path(), &format!("cat {base}/etc/hostname"));
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "netbox\n"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = sh_fetching(
+        work.path(),
+        &format!("cp {base}/vmlinuz ./k && sha256sum k"),
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let expected = sha256_hex(&served.join("vmlinuz"));
+    assert!(
+        stdout(&o).starts_with(&expected),
+        "{} vs {expected}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("vmlinuz: 1.5M of 1.5M (100%)"),
+        "progress: {}",
+        stderr(&o)
+    );
+
+    let o = sh_fetching(work.path(), &format!("ls {base}/"));
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("not a directory"), "{}", stderr(&o));
+
+    let o = sh_fetching(work.path(), &format!("cat {base}/missing"));
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("HTTP 404"), "{}", stderr(&o));
+    assert!(!work
+        .join("fetch")
+        .read_dir()
+        .map(|d| d.flatten().any(|e| e.path().join("missing.part").exists()))
+        .unwrap_or(false));
+
+    // Other commands see their words unchanged.
+    let o = sh_fetching(work.path(), &format!("echo {base}/vmlinuz"));
+    assert_eq!(stdout(&o), format!("{base}/vmlinuz\n"));
+}
+
+#[test]
+fn own_paths_and_malformed_names() {
+    let work = TempDir::new("own-names");
+    let file = work.write("kboot.toml", "[menu]\ntimeout = 3\n");
+    let o = sh_in(work.path(), &format!("cat /{}", file.display()));
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "[menu]\ntimeout = 3\n"),
+        "{}",
+        stderr(&o)
+    );
+    for (name, says) in [
+        ("sdz9:/etc/fstab", "no block device sdz9"),
+        ("/dev/nope0:/x", "no block device /dev/nope0"),
+        (
+            "LABEL=NO-SUCH-FS-LABEL:/etc/hostname",
+            "LABEL=NO-SUCH-FS-LABEL: no such filesystem",
+        ),
+        ("https://example.invalid/x", "https is not supported"),
+    ] {
+        let o = sh_in(work.path(), &format!("cat {name}"));
+        assert_eq!(code(&o), 1, "{name}");
+        assert!(stderr(&o).contains(says), "{name}: {}", stderr(&o));
+    }
+    // Nothing listens on port 1: a quick, clear error, not a hang.
+    let started = Instant::now();
+    let o = sh_fetching(work.path(), "cat http://127.0.0.1:1/vmlinuz");
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("can't connect to 127.0.0.1:1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn ftp_names_and_wget_against_pyftpdlib() {
+    let Some(python) = ftp_python() else { return };
+    let served = TempDir::new("ftp-served");
+    std::fs::create_dir_all(served.join("pub")).expect("mkdir");
+    std::fs::write(served.join("pub/initrd.img"), payload()).expect("write");
+    let port = free_port();
+    let mut cmd = Command::new(python);
+    cmd.args(["-m", "pyftpdlib", "-i", "127.0.0.1", "-p"])
+        .arg(port.to_string())
+        .arg("-d")
+        .arg(served.path());
+    let _server = start(cmd, port);
+    let work = TempDir::new("ftp-names");
+    let url = format!("ftp://127.0.0.1:{port}/pub/initrd.img");
+    let o = kboot_in(work.path(), "wget", &["-q", "-O", "got", &url], "");
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(std::fs::read(work.join("got")).ok(), Some(payload()));
+    let o = sh_fetching(work.path(), &format!("sha256sum {url}"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).starts_with(&sha256_hex(&served.join("pub/initrd.img"))));
+    let o = kboot_in(
+        work.path(),
+        "wget",
+        &[
+            "-q",
+            "-O",
+            "none",
+            &format!("ftp://127.0.0.1:{port}/pub/absent"),
+        ],
+        "",
+    );
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
+    assert!(!work.join("none").exists() && !work.join("none.part").exists());
+}
