@@ -183,9 +183,9 @@ pub fn resolve_text(text: &str, fetching: &Fetching) -> Result<PathBuf, String> 
     parse(text, &REAL_SYSTEM).and_then(|n| resolve(&n, fetching))
 }
 
-fn mount_point_for(key: &str) -> PathBuf {
-    let safe: String = key
-        .chars()
+/// `key` as one file name: anything but letters, digits, '-' and '.' becomes '_'.
+pub fn safe_name(key: &str) -> String {
+    key.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
                 c
@@ -193,8 +193,11 @@ fn mount_point_for(key: &str) -> PathBuf {
                 '_'
             }
         })
-        .collect();
-    Path::new(MOUNT_DIR).join(safe)
+        .collect()
+}
+
+fn mount_point_for(key: &str) -> PathBuf {
+    Path::new(MOUNT_DIR).join(safe_name(key))
 }
 
 fn already_mounted(at: &Path) -> bool {
@@ -254,8 +257,7 @@ fn fetch(url: &Url, fetching: &Fetching) -> Result<PathBuf, String> {
         ));
     }
     let name = url.path.rsplit('/').next().unwrap_or("file");
-    let host_dir = mount_point_for(&format!("{}-{}", url.host, url.port));
-    let dir = fetch_root().join(host_dir.file_name().unwrap_or_default());
+    let dir = fetch_root().join(safe_name(&format!("{}-{}", url.host, url.port)));
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let local = dir.join(name);
     fetch_to(url, &local, fetching)?;

@@ -10,7 +10,7 @@ use super::disks::{DiscoveredEntry, Discovery};
 use super::entry::{BootEntry, Parsed};
 use super::kboot_conf::parse_kboot_text;
 use crate::net::http::{self, Url};
-use crate::pathname::{fetch_root, fetch_to, Fetching};
+use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
 
 /// The config itself must be small: it is read into memory.
 const CONFIG_LIMIT: u64 = 1 << 20;
@@ -85,16 +85,7 @@ fn parse_config(body: &str, url: &Url, source: &str) -> Parsed {
 /// Where an entry's files land: one directory per served directory.
 fn cache_dir(url: &Url) -> PathBuf {
     let dir = &url.path[..url.path.rfind('/').map_or(0, |i| i + 1)];
-    let key: String = format!("{}-{}{dir}", url.host, url.port)
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let key = safe_name(&format!("{}-{}{dir}", url.host, url.port));
     fetch_root().join(key)
 }
 
