@@ -220,3 +220,40 @@ fn shell_path_names_over_dhcp_disks_and_http() {
         "no poweroff"
     );
 }
+
+#[test]
+fn a_path_name_typed_at_the_menu_boots_that_kernel() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir = scratch("network-typed-path");
+    std::fs::copy(qemu_tests::machine::debian_kernel(), dir.join("vmlinuz")).expect("copy kernel");
+    let server = serve(&dir);
+    let url = format!("http://{HOST}:{}/vmlinuz", server.port);
+
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    // No disks, so no entries: the typed kernel gets kboot's own command line less its
+    // kboot.* switches, and prints it as it starts.
+    config.cmdline = "console=ttyS0,115200 ip=dhcp kboot.timeout=-1 pathboot_test=1".into();
+    config.memory_mib = 768;
+    config.extra_args = user_network(None);
+    let mut qemu = Qemu::start("network_typed_path", &config).expect("qemu");
+    qemu.expect("kboot: network: eth0 10.0.2.15/24", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: menu", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("p: path", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.send("p").expect("send");
+    qemu.expect("Boot a kernel by path name", STEP)
+        .unwrap_or_else(|e| panic!("no path prompt: {e}"));
+    qemu.send(&format!("{url}\r")).expect("send");
+    qemu.expect(&format!("kboot: booting '{url}'"), STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect(
+        "Command line: console=ttyS0,115200 ip=dhcp pathboot_test=1",
+        BOOT,
+    )
+    .unwrap_or_else(|e| {
+        panic!("the typed kernel did not start with the current command line: {e}")
+    });
+}

@@ -231,3 +231,70 @@ fn ftp_names_and_wget_against_pyftpdlib() {
     assert!(stderr(&o).contains("no such file"), "{}", stderr(&o));
     assert!(!work.join("none").exists() && !work.join("none.part").exists());
 }
+
+/// Debian's newest kernel in /boot (linux-image-amd64, installed by `cargo xtask deps`).
+fn debian_kernel() -> PathBuf {
+    let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    kernels.retain(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+    });
+    kernels.sort();
+    kernels
+        .pop()
+        .expect("a Debian kernel in /boot (cargo xtask deps installs linux-image-amd64)")
+}
+
+#[test]
+fn menu_boots_a_kernel_by_path_name() {
+    let served = TempDir::new("path-boot-served");
+    let kernel = debian_kernel();
+    std::fs::copy(&kernel, served.join("vmlinuz")).expect("copy kernel");
+    std::fs::write(served.join("notakernel"), vec![0x5a; 4096]).expect("write");
+    let (_server, port) = http_server(served.path());
+    let work = TempDir::new("path-boot");
+    std::fs::create_dir_all(work.join("empty")).expect("mkdir");
+    let menu = |spec: &str| {
+        let mut c = Command::new(KBOOT);
+        c.args(["menu", "--tree"])
+            .arg(format!("none={}", work.join("empty").display()))
+            .args(["--boot", spec, "--dry-run"])
+            .env("KBOOT_FETCH_DIR", work.join("fetch"));
+        c.output().expect("run kboot menu")
+    };
+    let o = menu(&format!("http://127.0.0.1:{port}/vmlinuz"));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let fetched = work.join(&format!("fetch/127.0.0.1-{port}/vmlinuz"));
+    assert!(
+        stdout(&o).contains(&format!(
+            "dry run: kexec_file_load kernel={} (boot protocol 2.",
+            fetched.display()
+        )),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read(&fetched).ok(), std::fs::read(&kernel).ok());
+    let o = menu(&format!("/{}", kernel.display()));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("kernel={} (boot protocol 2.", kernel.display())),
+        "{}",
+        stdout(&o)
+    );
+    let o = menu(&format!("http://127.0.0.1:{port}/notakernel"));
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("cannot boot 'http://127.0.0.1:"),
+        "{}",
+        stderr(&o)
+    );
+    let o = menu("sdz9:/vmlinuz");
+    assert_eq!(code(&o), 1);
+    assert!(
+        stderr(&o).contains("no block device sdz9"),
+        "{}",
+        stderr(&o)
+    );
+}

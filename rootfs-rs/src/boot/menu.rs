@@ -56,6 +56,11 @@ pub enum MenuChoice {
     },
     Shell,
     Rescan,
+    /// Boot the kernel a path name names (`sda1:/vmlinuz`, `http://…`) with `cmdline`.
+    BootPath {
+        path: String,
+        cmdline: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +74,12 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
     Browse,
-    Edit { line: Vec<char>, cursor: usize },
+    /// Editing the selected entry's command line, or (`for_path`) typing a path name.
+    Edit {
+        line: Vec<char>,
+        cursor: usize,
+        for_path: bool,
+    },
 }
 
 /// Entries moved by PageUp/PageDown.
@@ -111,9 +121,22 @@ impl MenuState {
     /// The line being edited and the cursor position in characters.
     pub fn edit_line(&self) -> Option<(String, usize)> {
         match &self.mode {
-            Mode::Edit { line, cursor } => Some((line.iter().collect(), *cursor)),
+            Mode::Edit { line, cursor, .. } => Some((line.iter().collect(), *cursor)),
             Mode::Browse => None,
         }
+    }
+
+    /// True while the user types a path name to boot (the `p` prompt).
+    pub fn is_path_prompt(&self) -> bool {
+        matches!(self.mode, Mode::Edit { for_path: true, .. })
+    }
+
+    /// The command line a typed path boots with: the selected entry's, if any.
+    fn current_cmdline(&self) -> String {
+        self.items
+            .get(self.selected)
+            .map(|i| i.cmdline.clone())
+            .unwrap_or_default()
     }
 
     fn boot_selected(&self, cmdline: String) -> Action {
@@ -189,11 +212,23 @@ impl MenuState {
                 Some(item) => {
                     let line: Vec<char> = item.cmdline.chars().collect();
                     let cursor = line.len();
-                    self.mode = Mode::Edit { line, cursor };
+                    self.mode = Mode::Edit {
+                        line,
+                        cursor,
+                        for_path: false,
+                    };
                     Action::Redraw
                 }
                 None => Action::None,
             },
+            Key::Char('p') => {
+                self.mode = Mode::Edit {
+                    line: Vec::new(),
+                    cursor: 0,
+                    for_path: true,
+                };
+                Action::Redraw
+            }
             Key::Char('c' | 's' | 'q') | Key::Esc | Key::Ctrl('c') => {
                 Action::Choose(MenuChoice::Shell)
             }
@@ -222,10 +257,27 @@ impl MenuState {
     }
 
     fn edit_key(&mut self, key: Key) -> Action {
-        let Mode::Edit { line, cursor } = &mut self.mode else {
+        let cmdline_for_path = self.current_cmdline();
+        let Mode::Edit {
+            line,
+            cursor,
+            for_path,
+        } = &mut self.mode
+        else {
             return Action::None;
         };
         match key {
+            Key::Enter | Key::Ctrl('x') if *for_path => {
+                let path: String = line.iter().collect::<String>().trim().to_string();
+                self.mode = Mode::Browse;
+                if path.is_empty() {
+                    return Action::Redraw;
+                }
+                return Action::Choose(MenuChoice::BootPath {
+                    path,
+                    cmdline: cmdline_for_path,
+                });
+            }
             Key::Enter | Key::Ctrl('x') => {
                 let cmdline: String = line.iter().collect();
                 self.mode = Mode::Browse;
@@ -271,6 +323,15 @@ pub fn parse_line_choice(line: &str, state: &MenuState) -> Option<MenuChoice> {
         "" => boot(state.default),
         "c" | "s" | "q" => Some(MenuChoice::Shell),
         "r" => Some(MenuChoice::Rescan),
+        // kboot 2006: a path name typed at the prompt boots that kernel.
+        path if path.contains(['/', ':']) => Some(MenuChoice::BootPath {
+            path: path.to_string(),
+            cmdline: state
+                .items
+                .get(state.default)
+                .map(|i| i.cmdline.clone())
+                .unwrap_or_default(),
+        }),
         number => boot(number.parse::<usize>().ok()?.checked_sub(1)?),
     }
 }
@@ -425,5 +486,41 @@ pub(crate) mod tests {
         assert_eq!(parse_line_choice("4", &state), None);
         assert_eq!(parse_line_choice("0", &state), None);
         assert_eq!(parse_line_choice("x", &state), None);
+    }
+
+    #[test]
+    fn a_typed_path_name_boots_with_the_selected_command_line() {
+        let mut state = MenuState::new(items(3), 0, None);
+        state.handle_key(Key::Down);
+        assert_eq!(state.handle_key(Key::Char('p')), Action::Redraw);
+        assert!(state.is_path_prompt());
+        for c in "sda1:/vmlinuz".chars() {
+            state.handle_key(Key::Char(c));
+        }
+        assert_eq!(
+            state.handle_key(Key::Enter),
+            Action::Choose(MenuChoice::BootPath {
+                path: "sda1:/vmlinuz".into(),
+                cmdline: "root=/dev/vda2 ro".into(),
+            })
+        );
+        assert!(!state.is_path_prompt());
+        // An empty path or Esc goes back to the list; it works with no entries too.
+        let mut empty = MenuState::new(Vec::new(), 0, None);
+        empty.handle_key(Key::Char('p'));
+        assert_eq!(empty.handle_key(Key::Enter), Action::Redraw);
+        empty.handle_key(Key::Char('p'));
+        empty.handle_key(Key::Char('x'));
+        empty.handle_key(Key::Esc);
+        assert!(!empty.is_path_prompt());
+        // The line prompt takes path names too.
+        assert_eq!(
+            parse_line_choice("http://10.0.2.2:8000/vmlinuz\n", &state),
+            Some(MenuChoice::BootPath {
+                path: "http://10.0.2.2:8000/vmlinuz".into(),
+                cmdline: "root=/dev/vda1 ro".into(),
+            })
+        );
+        assert_eq!(parse_line_choice("99", &state), None);
     }
 }

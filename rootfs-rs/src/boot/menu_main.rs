@@ -35,7 +35,8 @@ const USAGE: &str =
     "usage: menu [--list | --boot N|LABEL] [--timeout N] [--config FILE] [--dry-run]
             [--image FILE]... [--tree DEVICE=DIR]...
   --list          print the discovered entries and exit
-  --boot N|LABEL  boot entry N (1-based), or the entry with that label or id, without the menu
+  --boot N|LABEL  boot entry N (1-based), or the entry with that label or id, without the menu;
+                  or a kernel by path name (sda1:/vmlinuz, http://host/vmlinuz, //path)
   --timeout N     countdown in seconds (-1: wait for a key); overrides kboot.toml and kboot.timeout=
   --config FILE   menu settings (default /etc/kboot/kboot.toml, [menu] timeout/default/scan_timeout)
   --dry-run       check the chosen kernel and print what would be loaded; no kexec
@@ -413,6 +414,17 @@ pub fn menu_main(args: &[OsString]) -> i32 {
             return 0;
         }
         if let Some(spec) = &options.boot {
+            let is_path = spec.contains(['/', ':']);
+            if is_path && find_entry(entries, spec).is_none() {
+                mounts.release_all();
+                return match boot_path(spec, "", options.dry_run) {
+                    Ok(()) => 0,
+                    Err(failure) => {
+                        warn!("kboot: cannot boot '{spec}': {}", failure.error);
+                        1
+                    }
+                };
+            }
             let Some(index) = find_entry(entries, spec) else {
                 warn!(
                     "menu: --boot {spec}: no such entry ({} found)",
@@ -485,30 +497,67 @@ fn run_until_rescan(
                 }
             }
         };
-        match choice {
+        let (label, result) = match choice {
             MenuChoice::Shell => return Err(0),
             MenuChoice::Rescan => return Ok(None),
             MenuChoice::Boot { index, cmdline } => {
                 let Some(found) = entries.get(index) else {
                     continue;
                 };
-                let failure = match boot(found, &cmdline, dry_run) {
-                    Ok(()) => return Err(0),
-                    Err(failure) => failure,
-                };
-                let message = format!(
-                    "kboot: cannot boot '{}': {}",
-                    found.entry.label, failure.error
-                );
-                warn!("{message}");
-                // A failed reboot has already unmounted the disks: scan again.
-                if failure.disks_released {
-                    return Ok(Some(message));
-                }
-                state.message = Some(message);
+                (found.entry.label.clone(), boot(found, &cmdline, dry_run))
             }
+            MenuChoice::BootPath { path, cmdline } => {
+                let result = boot_path(&path, &cmdline, dry_run);
+                (path, result)
+            }
+        };
+        let failure = match result {
+            Ok(()) => return Err(0),
+            Err(failure) => failure,
+        };
+        let message = format!("kboot: cannot boot '{label}': {}", failure.error);
+        warn!("{message}");
+        // A failed reboot has already unmounted the disks: scan again.
+        if failure.disks_released {
+            return Ok(Some(message));
         }
+        state.message = Some(message);
     }
+}
+
+/// Boots the kernel a typed path name names (fetched or mounted by `pathname`), with
+/// `cmdline`, or kboot's own command line less its own switches when that is empty.
+fn boot_path(path: &str, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
+    let kernel = crate::pathname::resolve_text(path, &crate::pathname::Fetching::default())
+        .map_err(|e| KexecError::Other {
+            what: "path name",
+            error: std::io::Error::other(e),
+        })?;
+    let cmdline = if cmdline.is_empty() {
+        own_cmdline_for_a_kernel()
+    } else {
+        cmdline.to_string()
+    };
+    let found = DiscoveredEntry {
+        entry: super::entry::BootEntry::linux(path, kernel, "typed path name"),
+        device: "path".into(),
+        fs_uuid: None,
+        fs_label: None,
+        mount_point: PathBuf::from("/"),
+        config_device: String::new(),
+    };
+    boot(&found, &cmdline, dry_run)
+}
+
+fn own_cmdline_for_a_kernel() -> String {
+    let own = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    crate::cmdline::split_kernel_cmdline(&own)
+        .into_iter()
+        .filter(|w| {
+            !(w.starts_with("kboot") || w.starts_with("BOOT_IMAGE=") || w.starts_with("initrd="))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ fn browse_lines(state: &MenuState, width: usize, height: usize) -> Vec<String> {
     };
     lines.push(fit(&status, width, false));
     lines.push(fit(
-        "Up/Down j/k or number: select  Enter: boot  e: edit  c: shell  r: rescan  q: quit",
+        "Up/Down j/k or number: select  Enter: boot  e: edit  p: path  c: shell  r: rescan  q: quit",
         width,
         false,
     ));
@@ -140,20 +140,29 @@ fn edit_lines(
 ) -> (Vec<String>, Option<(usize, usize)>) {
     let item = state.items.get(state.selected);
     let label = item.map_or("", |i| i.label.as_str());
+    let (title, detail) = if state.is_path_prompt() {
+        (
+            "Boot a kernel by path name: sda1:/boot/vmlinuz, LABEL=root:/vmlinuz, http://host/vmlinuz".to_string(),
+            item.map_or("with an empty command line".to_string(), |i| {
+                format!("with the command line of '{}'", i.label)
+            }),
+        )
+    } else {
+        (
+            format!("Edit the command line of '{label}'"),
+            item.map_or(String::new(), |i| {
+                format!("kernel {} on {}", i.kernel, i.device)
+            }),
+        )
+    };
     let mut lines = vec![
-        fit(&format!("Edit the command line of '{label}'"), width, false),
+        fit(&title, width, false),
         fit(
             "Enter or Ctrl-X: boot   Esc: cancel   Ctrl-A/E: start/end   Ctrl-K/U: cut",
             width,
             false,
         ),
-        fit(
-            &item.map_or(String::new(), |i| {
-                format!("kernel {} on {}", i.kernel, i.device)
-            }),
-            width,
-            false,
-        ),
+        fit(&detail, width, false),
         String::new(),
     ];
     let first_row = lines.len();

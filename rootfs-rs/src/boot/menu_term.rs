@@ -211,7 +211,7 @@ pub fn line_menu(
     loop {
         write!(
             out,
-            "Boot which entry [1-{}, Enter: {}, c: shell, r: rescan]? ",
+            "Boot which entry [1-{}, Enter: {}, a path name, c: shell, r: rescan]? ",
             state.items.len(),
             state.default + 1
         )?;
