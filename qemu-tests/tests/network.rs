@@ -225,32 +225,33 @@ fn shell_path_names_over_dhcp_disks_and_http() {
 fn a_path_name_typed_at_the_menu_boots_that_kernel() {
     let artifacts = Artifacts::default_location();
     artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let dir = scratch("network-typed-path");
-    std::fs::copy(qemu_tests::machine::debian_kernel(), dir.join("vmlinuz")).expect("copy kernel");
-    let server = serve(&dir);
-    let url = format!("http://{HOST}:{}/vmlinuz", server.port);
+    let dir = scratch("typed-path");
+    let kernel = std::fs::read(qemu_tests::machine::debian_kernel()).expect("read kernel");
+    let disk = dir.join("root.img");
+    gpt_ext4_disk(&disk, "TYPEDROOT", &[("boot/vmlinuz", kernel)])
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    // No disks, so no entries: the typed kernel gets kboot's own command line less its
-    // kboot.* switches, and prints it as it starts.
-    config.cmdline = "console=ttyS0,115200 ip=dhcp kboot.timeout=-1 pathboot_test=1".into();
+    // The disk has no boot config, so the menu has no entry: the typed kernel gets kboot's
+    // own command line less its kboot.* switches, and `/boot/vmlinuz` means the root=
+    // filesystem's, as in kboot 2006. The kernel prints its command line as it starts.
+    config.cmdline =
+        "console=ttyS0,115200 root=LABEL=TYPEDROOT kboot.timeout=-1 pathboot_test=1".into();
     config.memory_mib = 768;
-    config.extra_args = user_network(None);
-    let mut qemu = Qemu::start("network_typed_path", &config).expect("qemu");
-    qemu.expect("kboot: network: eth0 10.0.2.15/24", BOOT)
-        .unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect("kboot: menu", STEP)
+    config.extra_disks = vec![disk];
+    let mut qemu = Qemu::start("typed_path", &config).expect("qemu");
+    qemu.expect("kboot: menu", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("p: path", STEP)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.send("p").expect("send");
     qemu.expect("Boot a kernel by path name", STEP)
         .unwrap_or_else(|e| panic!("no path prompt: {e}"));
-    qemu.send(&format!("{url}\r")).expect("send");
-    qemu.expect(&format!("kboot: booting '{url}'"), STEP)
+    qemu.send("/boot/vmlinuz\r").expect("send");
+    qemu.expect("kboot: booting '/boot/vmlinuz'", STEP)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect(
-        "Command line: console=ttyS0,115200 ip=dhcp pathboot_test=1",
+        "Command line: console=ttyS0,115200 root=LABEL=TYPEDROOT pathboot_test=1",
         BOOT,
     )
     .unwrap_or_else(|e| {

@@ -527,17 +527,33 @@ fn run_until_rescan(
 
 /// Boots the kernel a typed path name names (fetched or mounted by `pathname`), with
 /// `cmdline`, or kboot's own command line less its own switches when that is empty.
+/// As in kboot 2006, a plain `/path` means the booted system's: the filesystem the
+/// command line's `root=` names (LABEL=, UUID= or a device), when there is one.
 fn boot_path(path: &str, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
-    let kernel = crate::pathname::resolve_text(path, &crate::pathname::Fetching::default())
-        .map_err(|e| KexecError::Other {
-            what: "path name",
-            error: std::io::Error::other(e),
-        })?;
+    use crate::pathname::{parse, resolve, Fetching, PathName, REAL_SYSTEM};
     let cmdline = if cmdline.is_empty() {
         own_cmdline_for_a_kernel()
     } else {
         cmdline.to_string()
     };
+    let name = match (
+        parse(path, &REAL_SYSTEM),
+        crate::capture::target::root_from_cmdline(&cmdline),
+    ) {
+        (Ok(PathName::Local(p)), Some(fs)) if path.starts_with('/') && !path.starts_with("//") => {
+            Ok(PathName::OnFilesystem {
+                fs,
+                path: p.to_string_lossy().into_owned(),
+            })
+        }
+        (name, _) => name,
+    };
+    let kernel = name
+        .and_then(|n| resolve(&n, &Fetching::default()))
+        .map_err(|e| KexecError::Other {
+            what: "path name",
+            error: std::io::Error::other(e),
+        })?;
     let found = DiscoveredEntry {
         entry: super::entry::BootEntry::linux(path, kernel, "typed path name"),
         device: "path".into(),
