@@ -1,5 +1,5 @@
-//! FTP download (RFC 959): anonymous login, binary type, passive mode (RFC 959 PASV, with
-//! EPSV's port as the fallback), RETR.
+//! FTP download (RFC 959): anonymous login, binary type, passive mode (PASV, with RFC
+//! 2428's EPSV as the fallback), RETR.
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
@@ -21,44 +21,48 @@ pub fn retrieve(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Resu
             }
             read_reply(reader).map_err(|e| fail(&e))
         };
-    expect(command("", &mut reader)?, &[220]).map_err(|e| fail(&e))?;
+    expect_reply(command("", &mut reader)?, &[220]).map_err(|e| fail(&e))?;
     let (code, text) = command("USER anonymous", &mut reader)?;
     if code == 331 {
-        expect(command("PASS kboot@", &mut reader)?, &[230, 202]).map_err(|e| fail(&e))?;
+        expect_reply(command("PASS kboot@", &mut reader)?, &[230, 202]).map_err(|e| fail(&e))?;
     } else {
-        expect((code, text), &[230]).map_err(|e| fail(&e))?;
+        expect_reply((code, text), &[230]).map_err(|e| fail(&e))?;
     }
-    expect(command("TYPE I", &mut reader)?, &[200]).map_err(|e| fail(&e))?;
+    expect_reply(command("TYPE I", &mut reader)?, &[200]).map_err(|e| fail(&e))?;
     let (code, text) = command("PASV", &mut reader)?;
-    let (host, port) = match code {
-        227 => parse_pasv(&text).ok_or_else(|| fail(&format!("bad PASV reply '{text}'")))?,
+    // The address in a PASV reply is ignored, as curl does by default: behind NAT (QEMU's
+    // user networking included) it is the server's private one. The data connection
+    // goes to the host the control connection went to.
+    let port = match code {
+        227 => {
+            parse_pasv(&text)
+                .ok_or_else(|| fail(&format!("bad PASV reply '{text}'")))?
+                .1
+        }
         _ => {
             let (code, text) = command("EPSV", &mut reader)?;
-            expect((code, text.clone()), &[229]).map_err(|e| fail(&e))?;
-            (
-                url.host.clone(),
-                parse_epsv(&text).ok_or_else(|| fail(&format!("bad EPSV reply '{text}'")))?,
-            )
+            expect_reply((code, text.clone()), &[229]).map_err(|e| fail(&e))?;
+            parse_epsv(&text).ok_or_else(|| fail(&format!("bad EPSV reply '{text}'")))?
         }
     };
-    let mut data = connect(&host, port, transfer.timeout)?;
+    let mut data = connect(&url.host, port, transfer.timeout)?;
     let (code, text) = command(&format!("RETR {}", url.path), &mut reader)?;
     if code == 550 {
         return Err(fail(&format!("no such file ({text})")));
     }
-    expect((code, text.clone()), &[125, 150]).map_err(|e| fail(&e))?;
+    expect_reply((code, text.clone()), &[125, 150]).map_err(|e| fail(&e))?;
     let total = text
         .rsplit_once('(')
         .and_then(|(_, t)| t.split_whitespace().next())
         .and_then(|n| n.parse().ok());
     let n = copy_body(b"", &mut data, out, total, transfer).map_err(|e| fail(&e))?;
     drop(data);
-    expect(command("", &mut reader)?, &[226, 250]).map_err(|e| fail(&e))?;
+    expect_reply(command("", &mut reader)?, &[226, 250]).map_err(|e| fail(&e))?;
     let _ = command("QUIT", &mut reader);
     Ok(n)
 }
 
-fn expect((code, text): (u16, String), wanted: &[u16]) -> Result<(), String> {
+fn expect_reply((code, text): (u16, String), wanted: &[u16]) -> Result<(), String> {
     if wanted.contains(&code) {
         Ok(())
     } else {
