@@ -46,15 +46,19 @@ pub const REAL_SYSTEM: System<'static> = System {
     dev: "/dev",
 };
 
-/// True when `word` uses one of the special forms (so the shell should resolve it);
-/// ordinary paths and words such as `a=b` or `10:30` are left alone.
-pub fn is_special(word: &str, system: &System) -> bool {
+/// `word` parsed, when it uses one of the special forms (so the shell should resolve it);
+/// None for ordinary paths and words such as `a=b` or `10:30`. A malformed attempt at a
+/// special form is returned as its error, for the caller to report.
+pub fn special(word: &str, system: &System) -> Option<Result<PathName, String>> {
     match parse(word, system) {
-        Ok(PathName::Local(p)) => p.as_os_str() != word,
-        Ok(_) => true,
-        // A malformed attempt at a special form: resolving reports it.
-        Err(_) => !word.is_empty(),
+        Ok(PathName::Local(p)) if p.as_os_str() == word => None,
+        Err(_) if word.is_empty() => None,
+        parsed => Some(parsed),
     }
+}
+
+pub fn is_special(word: &str, system: &System) -> bool {
+    special(word, system).is_some()
 }
 
 pub fn parse(text: &str, system: &System) -> Result<PathName, String> {
@@ -178,11 +182,6 @@ pub fn resolve(name: &PathName, fetching: &Fetching) -> Result<PathBuf, String> 
     }
 }
 
-/// `parse` then `resolve`, errors prefixed with the name as typed.
-pub fn resolve_text(text: &str, fetching: &Fetching) -> Result<PathBuf, String> {
-    parse(text, &REAL_SYSTEM).and_then(|n| resolve(&n, fetching))
-}
-
 /// `key` as one file name: anything but letters, digits, '-' and '.' becomes '_'.
 pub fn safe_name(key: &str) -> String {
     key.chars()
@@ -265,12 +264,16 @@ fn fetch(url: &Url, fetching: &Fetching) -> Result<PathBuf, String> {
 }
 
 /// Downloads `url` to `local` through `local.part`, so a failure leaves nothing behind.
-pub fn fetch_to(url: &Url, local: &Path, fetching: &Fetching) -> Result<(), String> {
+/// Returns the byte count.
+pub fn fetch_to(url: &Url, local: &Path, fetching: &Fetching) -> Result<u64, String> {
     let name = local
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let partial = local.with_extension("part");
+    // "initrd.img" → "initrd.img.part": appended, so two downloads never share one.
+    let mut partial = local.as_os_str().to_owned();
+    partial.push(".part");
+    let partial = PathBuf::from(partial);
     let mut progress =
         |done: u64, total: Option<u64>| crate::util::fmt::progress_line(&name, done, total);
     let mut transfer = http::Transfer {
@@ -286,10 +289,12 @@ pub fn fetch_to(url: &Url, local: &Path, fetching: &Fetching) -> Result<(), Stri
         .map_err(|e| format!("{}: {e}", partial.display()))
         .and_then(|mut file| http::fetch(url, &mut file, &mut transfer));
     crate::util::fmt::end_progress_line();
-    match result.and_then(|_| {
-        std::fs::rename(&partial, local).map_err(|e| format!("{}: {e}", local.display()))
+    match result.and_then(|n| {
+        std::fs::rename(&partial, local)
+            .map(|()| n)
+            .map_err(|e| format!("{}: {e}", local.display()))
     }) {
-        Ok(()) => Ok(()),
+        Ok(n) => Ok(n),
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
             Err(e)

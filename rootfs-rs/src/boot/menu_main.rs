@@ -89,20 +89,27 @@ fn parse_args(args: &[OsString]) -> Result<Options, String> {
     Ok(options)
 }
 
-fn load_settings(options: &Options) -> MenuSettings {
+/// kboot.toml's text, read once for the menu settings and the network settings.
+fn read_config(options: &Options) -> Result<(PathBuf, String), String> {
     let path = options
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(CONFIG_PATH));
-    let from_file = match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let (settings, warnings) = parse_menu_settings(&text, &path.display().to_string());
+    std::fs::read_to_string(&path)
+        .map(|text| (path.clone(), text))
+        .map_err(|err| format!("{}: {err}", path.display()))
+}
+
+fn load_settings(options: &Options, config: &Result<(PathBuf, String), String>) -> MenuSettings {
+    let from_file = match config {
+        Ok((path, text)) => {
+            let (settings, warnings) = parse_menu_settings(text, &path.display().to_string());
             warnings.iter().for_each(|w| warn!("menu: warning: {w}"));
             settings
         }
         Err(err) => {
             if options.config.is_some() {
-                warn!("menu: warning: {}: {err}", path.display());
+                warn!("menu: warning: {err}");
             }
             MenuSettings::default()
         }
@@ -164,17 +171,13 @@ fn local_only() -> bool {
 
 /// Brings the network up as configured (kboot.toml `[net]`, `ip=`, `kboot.net=`) and
 /// returns the URLs of network menu sources: the configured one, else DHCP boot files.
-fn start_network(options: &Options) -> Vec<String> {
+fn start_network(options: &Options, config: &Result<(PathBuf, String), String>) -> Vec<String> {
     if !(options.trees.is_empty() && options.images.is_empty()) {
         return Vec::new();
     }
-    let path = options
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(CONFIG_PATH));
-    let toml = std::fs::read_to_string(&path).ok();
+    let toml = config.as_ref().ok().map(|(_, text)| text.as_str());
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let (cfg, warnings) = crate::net::setup::config(toml.as_deref(), &cmdline);
+    let (cfg, warnings) = crate::net::setup::config(toml, &cmdline);
     warnings
         .iter()
         .for_each(|w| warn!("menu: warning: network: {w}"));
@@ -392,8 +395,9 @@ pub fn menu_main(args: &[OsString]) -> i32 {
             return 2;
         }
     };
-    let settings = load_settings(&options);
-    let net_sources = start_network(&options);
+    let config = read_config(&options);
+    let settings = load_settings(&options, &config);
+    let net_sources = start_network(&options, &config);
     let mut carried_message: Option<String> = None;
     loop {
         let (discovery, mut mounts) = scan(&options, &settings, &net_sources);

@@ -516,6 +516,7 @@ fn resolve_path_names(mut argv: Vec<String>) -> Result<Vec<String>, String> {
         return Ok(argv);
     }
     let system = &crate::pathname::REAL_SYSTEM;
+    let mut fetching = None;
     for arg in argv.iter_mut().skip(1) {
         // `--initrd=URL`: the value of a long option may be a path name too.
         let (option, value) = match arg.split_once('=') {
@@ -523,11 +524,12 @@ fn resolve_path_names(mut argv: Vec<String>) -> Result<Vec<String>, String> {
             _ if arg.starts_with('-') => continue,
             _ => (String::new(), arg.clone()),
         };
-        if !crate::pathname::is_special(&value, system) {
+        let Some(name) = crate::pathname::special(&value, system) else {
             continue;
-        }
-        let fetching = crate::pathname::Fetching::default();
-        let local = crate::pathname::resolve_text(&value, &fetching)
+        };
+        let fetching = fetching.get_or_insert_with(crate::pathname::Fetching::default);
+        let local = name
+            .and_then(|n| crate::pathname::resolve(&n, fetching))
             .map_err(|e| format!("{command}: {e}"))?;
         *arg = format!("{option}{}", local.to_string_lossy());
     }
