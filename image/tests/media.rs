@@ -3,7 +3,6 @@
 //! problems, `mtype` reads our files back, and two builds give the same bytes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use image::cpio::CpioBuilder;
 use image::initramfs::{initramfs_archive, InitramfsSpec};
@@ -39,7 +38,7 @@ fn scratch(name: &str) -> Scratch {
 }
 
 fn tool(program: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(program)
+    let out = qemu_tests::host_tools::command(program)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{program} is needed for this test (cargo xtask deps): {e}"));
@@ -117,7 +116,7 @@ fn cpio_listing_matches_what_was_packed() {
     let dir = scratch("cpio");
     let file = dir.join("initramfs.cpio");
     std::fs::write(&file, archive.finish()).unwrap();
-    let out = Command::new("sh")
+    let out = qemu_tests::host_tools::command("sh")
         .arg("-c")
         .arg(format!("cpio -t < {}", file.display()))
         .output()
@@ -153,7 +152,7 @@ fn cpio_listing_matches_what_was_packed() {
     assert_eq!(listed, expected);
 
     // Extract it for real and check a symlink and the binary's bytes survive.
-    let out = Command::new("sh")
+    let out = qemu_tests::host_tools::command("sh")
         .arg("-c")
         .arg(format!(
             "cd {} && cpio -id --no-absolute-filenames < initramfs.cpio",
@@ -214,7 +213,7 @@ fn disk_image_passes_sgdisk_and_fsck_and_reads_back() {
     assert!(report.contains("32 bit entries"), "not FAT32:\n{report}");
 
     let mtype = |p: &str| {
-        let out = Command::new("mtype")
+        let out = qemu_tests::host_tools::command("mtype")
             .env("MTOOLS_SKIP_CHECK", "1")
             .args(["-i", esp.to_str().unwrap(), &format!("::{p}")])
             .output()

@@ -3,10 +3,9 @@
 //! Debian-style grub.cfg for them.
 
 use std::path::Path;
-use std::process::Command;
 
 fn host(program: &str, args: &[&str]) -> Result<(), String> {
-    let out = Command::new(program)
+    let out = crate::host_tools::command(program)
         .args(args)
         .output()
         .map_err(|e| format!("{program}: {e} (cargo xtask deps installs it)"))?;
@@ -74,7 +73,7 @@ pub fn debian_grub_cfg(kernel: &str, initrd: &str, cmdline: &str) -> Vec<u8> {
 
 /// A newc cpio archive of the tree at `root` (sorted, so it is reproducible).
 pub fn cpio_newc(root: &Path) -> Result<Vec<u8>, String> {
-    let out = Command::new("sh")
+    let out = crate::host_tools::command("sh")
         .arg("-c")
         .arg("find . | sort | cpio -o -H newc --quiet")
         .current_dir(root)
@@ -109,7 +108,7 @@ pub fn target_initrd(dir: &Path) -> Vec<u8> {
         std::os::unix::fs::symlink("kboot", root.join("bin").join(applet)).unwrap();
     }
     std::fs::write(root.join("init"), "#!/bin/sh\nmount -t proc proc /proc\necho TARGET-\"\"BOOTED\ncat /proc/cmdline\npoweroff\n").unwrap();
-    Command::new("chmod")
+    crate::host_tools::command("chmod")
         .args(["755", root.join("init").to_str().unwrap()])
         .status()
         .unwrap();
@@ -118,7 +117,7 @@ pub fn target_initrd(dir: &Path) -> Vec<u8> {
 
 /// The host's sha256sum of a file.
 pub fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    let out = crate::host_tools::command("sha256sum").arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()

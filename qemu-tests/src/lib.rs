@@ -4,6 +4,7 @@
 //! `target/qemu-logs/<name>.log`.
 
 pub mod disks;
+pub mod host_tools;
 pub mod machine;
 
 use std::io::{Read, Write};

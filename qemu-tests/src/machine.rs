@@ -152,7 +152,15 @@ impl MachineConfig {
 
     /// The command line, plus the scratch directory that must outlive the process.
     pub fn command(&self) -> std::io::Result<(Command, Option<Scratch>)> {
-        let mut cmd = Command::new(&self.qemu_binary);
+        // The default goes through the host tool registry, so a missing QEMU names its
+        // package; a binary given by path is used as it is.
+        let mut cmd = if self.qemu_binary.contains('/') {
+            Command::new(&self.qemu_binary)
+        } else {
+            let path = crate::host_tools::find(&self.qemu_binary)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e))?;
+            Command::new(path)
+        };
         cmd.args(["-accel", &self.accel, "-machine", "q35", "-cpu", "max"]);
         cmd.args([
             "-m",

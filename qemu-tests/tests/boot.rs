@@ -86,7 +86,7 @@ fn direct_kernel_boot_reaches_ready_and_powers_off() {
 fn built_disk_image_passes_sgdisk_and_fsck() {
     let disk = artifacts().disk_img();
     let run = |program: &str, args: &[&str]| {
-        let out = std::process::Command::new(program)
+        let out = qemu_tests::host_tools::command(program)
             .args(args)
             .output()
             .unwrap_or_else(|e| panic!("{program}: {e}"));

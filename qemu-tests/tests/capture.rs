@@ -33,7 +33,7 @@ fn work_dir(name: &str) -> PathBuf {
 
 fn write_exec(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
-    let status = Command::new("chmod").arg("755").arg(path).status().unwrap();
+    let status = qemu_tests::host_tools::command("chmod").arg("755").arg(path).status().unwrap();
     assert!(status.success());
 }
 
@@ -146,7 +146,7 @@ fn crash_and_capture(name: &str, dir: &Path, dump_disk: &Path, extra: &str) -> S
 
 /// Copies /var/crash out of an ext4 image with debugfs (no mount, no root).
 fn read_crash_dir(image: &Path, into: &Path) -> Vec<PathBuf> {
-    let out = Command::new("debugfs")
+    let out = qemu_tests::host_tools::command("debugfs")
         .arg("-R")
         .arg(format!("rdump /var/crash {}", into.display()))
         .arg(image)
@@ -255,7 +255,7 @@ fn crash_is_captured_reported_saved_and_rebooted() {
 
     // Debian's makedumpfile and crash read it too.
     let log = dir.join("makedumpfile.dmesg");
-    let m = Command::new("makedumpfile")
+    let m = qemu_tests::host_tools::command("makedumpfile")
         .arg("--dump-dmesg")
         .arg(&dump)
         .arg(&log)
@@ -269,7 +269,7 @@ fn crash_is_captured_reported_saved_and_rebooted() {
     assert!(std::fs::read_to_string(&log)
         .unwrap()
         .contains("sysrq triggered crash"));
-    let c = Command::new("crash")
+    let c = qemu_tests::host_tools::command("crash")
         .arg("--osrelease")
         .arg(&dump)
         .output()

@@ -4,7 +4,6 @@
 //! boot kboot to its own menu.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use qemu_tests::machine::workspace_root;
@@ -17,7 +16,7 @@ const ESP_OFFSET: u64 = 4096 * 512;
 fn mcopy(image: &Path, data: &[u8], dest: &str, scratch: &Path) {
     let src = scratch.join("mcopy.tmp");
     std::fs::write(&src, data).unwrap();
-    let out = Command::new("mcopy")
+    let out = qemu_tests::host_tools::command("mcopy")
         .arg("-o")
         .arg("-i")
         .arg(format!("{}@@{ESP_OFFSET}", image.display()))
@@ -33,7 +32,7 @@ fn mcopy(image: &Path, data: &[u8], dest: &str, scratch: &Path) {
 }
 
 fn mmd(image: &Path, dir: &str) {
-    let _ = Command::new("mmd")
+    let _ = qemu_tests::host_tools::command("mmd")
         .arg("-i")
         .arg(format!("{}@@{ESP_OFFSET}", image.display()))
         .arg(format!("::{dir}"))
@@ -148,7 +147,7 @@ fn efi_application_is_handed_back_to_the_firmware_with_boot_next() {
         .and_then(|f| f.set_len(64 << 20))
         .unwrap();
     let run = |program: &str, args: &[&str]| {
-        let out = Command::new(program).args(args).output().unwrap();
+        let out = qemu_tests::host_tools::command(program).args(args).output().unwrap();
         assert!(
             out.status.success(),
             "{program}: {}",

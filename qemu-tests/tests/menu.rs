@@ -4,7 +4,6 @@
 //! command line. Also: a broken grub.cfg on a second disk must not stop the menu.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
@@ -208,7 +207,7 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
         .as_bytes(),
     );
     let env = dir.join("grubenv.orig");
-    let made = Command::new("grub-editenv")
+    let made = qemu_tests::host_tools::command("grub-editenv")
         .arg(&env)
         .arg("create")
         .status();
@@ -216,7 +215,7 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
         made.is_ok_and(|s| s.success()),
         "grub-editenv (apt install grub-common)"
     );
-    let made = Command::new("grub-editenv")
+    let made = qemu_tests::host_tools::command("grub-editenv")
         .arg(&env)
         .args(["set", "saved_entry=gnulinux-simple-1234"])
         .status();
@@ -260,14 +259,14 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
 
     // The ext4 partition (1 MiB in, 60 MiB) read from the host without mounting.
     let part = dir.join("part.img");
-    let dd = Command::new("dd")
+    let dd = qemu_tests::host_tools::command("dd")
         .arg(format!("if={}", disk.display()))
         .arg(format!("of={}", part.display()))
         .args(["bs=1M", "skip=1", "count=60", "status=none"])
         .status()
         .unwrap();
     assert!(dd.success());
-    let fsck = Command::new("e2fsck")
+    let fsck = qemu_tests::host_tools::command("e2fsck")
         .arg("-fn")
         .arg(&part)
         .output()
@@ -278,7 +277,7 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
         String::from_utf8_lossy(&fsck.stdout)
     );
     let got = dir.join("grubenv.after");
-    let dumped = Command::new("debugfs")
+    let dumped = qemu_tests::host_tools::command("debugfs")
         .arg("-R")
         .arg(format!("dump /boot/grub/grubenv {}", got.display()))
         .arg(&part)
@@ -286,7 +285,7 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
         .unwrap();
     assert!(dumped.status.success());
     assert_eq!(std::fs::metadata(&got).unwrap().len(), 1024);
-    let listed = Command::new("grub-editenv")
+    let listed = qemu_tests::host_tools::command("grub-editenv")
         .arg(&got)
         .arg("list")
         .output()

@@ -4,7 +4,7 @@
 //! file naming the network menu source. Serial logs of failures are kept by the harness.
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use qemu_tests::disks::{gpt_ext4_disk, sha256, target_initrd};
@@ -32,7 +32,7 @@ fn serve(dir: &Path) -> WebServer {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
-    let child = Command::new("python3")
+    let child = qemu_tests::host_tools::command("python3")
         .args(["-m", "http.server", "--bind", "127.0.0.1"])
         .arg(port.to_string())
         .arg("--directory")

@@ -4,7 +4,6 @@
 //! poweroff. Expected values come from the host's own tools (blkid), not from kboot.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
@@ -13,7 +12,7 @@ const BOOT: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_secs(30);
 
 fn host(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
+    let out = qemu_tests::host_tools::command(program)
         .args(args)
         .output()
         .unwrap_or_else(|e| panic!("{program}: {e} (cargo xtask deps installs it)"));
@@ -79,7 +78,7 @@ fn make_disks(dir: &Path) -> (PathBuf, PathBuf) {
         ],
     );
     std::fs::write(dir.join("fat.txt"), "hello from vfat\n").unwrap();
-    let out = Command::new("mcopy")
+    let out = qemu_tests::host_tools::command("mcopy")
         .env("MTOOLS_SKIP_CHECK", "1")
         .args([
             "-i",

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use common::{
-    assert_matches_blkid, fake_bzimage, need, partx, place, run, sparse_file, workdir, write,
+    assert_matches_blkid, fake_bzimage, partx, place, run, sparse_file, workdir, write,
 };
 use rootfs_rs::boot::disks::{discover_images, discover_trees, Volume};
 use rootfs_rs::boot::menu_main::{list_line, menu_main};
@@ -31,16 +31,7 @@ struct DebianDisk {
 /// grub-mkconfig, kernels in /boot), 3 a data filesystem whose own grub.cfg boots vda2's
 /// kernels through `search --fs-uuid`, `--label` and `(hd0,gpt2)`.
 fn build_debian_disk(dir: &Path) -> DebianDisk {
-    for (tool, package) in [
-        ("sgdisk", "gdisk"),
-        ("mkfs.ext4", "e2fsprogs"),
-        ("mkfs.fat", "dosfstools"),
-        ("mcopy", "mtools"),
-        ("blkid", "util-linux"),
-        ("partx", "util-linux"),
-    ] {
-        need(tool, package);
-    }
+    qemu_tests::host_tools::require(&["sgdisk", "mkfs.ext4", "mkfs.fat", "mcopy", "blkid", "partx"]);
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let esp = dir.join("esp");
     write(
@@ -353,7 +344,7 @@ fn menu_applet_lists_and_dry_runs_from_images() {
 #[test]
 #[ignore]
 fn real_read_only_mounts_on_loop_devices() {
-    need("losetup", "mount");
+    qemu_tests::host_tools::require(&["losetup"]);
     let dir = workdir("loop-mounts");
     let disk = build_debian_disk(&dir);
     let table = partx(&disk.image);

@@ -7,10 +7,8 @@ use common::*;
 
 /// Run a shell snippet in a new network namespace; None if namespaces are unavailable.
 fn in_netns(script: &str) -> Option<std::process::Output> {
-    if !have("unshare") {
-        return None;
-    }
-    let probe = std::process::Command::new("unshare")
+    qemu_tests::host_tools::require(&["unshare"]);
+    let probe = qemu_tests::host_tools::command("unshare")
         .args(["-n", "true"])
         .status()
         .ok()?;

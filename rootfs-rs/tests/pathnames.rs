@@ -44,7 +44,7 @@ fn start(mut cmd: Command, port: u16) -> Server {
 
 fn http_server(dir: &Path) -> (Server, u16) {
     let port = free_port();
-    let mut cmd = Command::new("python3");
+    let mut cmd = qemu_tests::host_tools::command("python3");
     cmd.args(["-m", "http.server", "--bind", "127.0.0.1"])
         .arg(port.to_string())
         .arg("--directory")
@@ -63,7 +63,7 @@ fn ftp_python() -> Option<PathBuf> {
             .is_ok_and(|s| s.success())
     };
     if !ready(&python) {
-        let made = Command::new("python3")
+        let made = qemu_tests::host_tools::command("python3")
             .args(["-m", "venv"])
             .arg(&venv)
             .status()
@@ -87,7 +87,7 @@ fn payload() -> Vec<u8> {
 }
 
 fn sha256_hex(path: &Path) -> String {
-    let out = Command::new("sha256sum")
+    let out = qemu_tests::host_tools::command("sha256sum")
         .arg(path)
         .output()
         .expect("sha256sum");

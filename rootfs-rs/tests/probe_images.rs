@@ -8,7 +8,7 @@ mod common;
 use std::fs::File;
 
 use common::{
-    assert_matches_blkid, assert_warnings, blkid, need, partx, place, run, sparse_file,
+    assert_matches_blkid, assert_warnings, blkid, partx, place, run, sparse_file,
     volume_kinds, workdir, write,
 };
 use rootfs_rs::boot::disks::discover_images;
@@ -19,13 +19,7 @@ const MIB: u64 = 1 << 20;
 
 #[test]
 fn mbr_with_logical_partitions_matches_partx_and_blkid() {
-    for (tool, package) in [
-        ("sfdisk", "fdisk"),
-        ("mkfs.ext2", "e2fsprogs"),
-        ("mkfs.fat", "dosfstools"),
-    ] {
-        need(tool, package);
-    }
+    qemu_tests::host_tools::require(&["sfdisk", "mkfs.ext2", "mkfs.fat"]);
     let dir = workdir("mbr");
     let image = dir.join("sdb.img");
     sparse_file(&image, 64);
@@ -107,8 +101,8 @@ fn whole_disk_filesystems_match_blkid() {
         "menuentry x { linux /vmlinuz }\n",
     );
     let mut images = Vec::new();
-    let mut add = |name: &str, megabytes: u64, tool: &str, package: &str, args: &[&str]| {
-        need(tool, package);
+    let mut add = |name: &str, megabytes: u64, tool: &str, args: &[&str]| {
+        qemu_tests::host_tools::require(&[tool]);
         let path = dir.join(name);
         sparse_file(&path, megabytes);
         let mut full: Vec<&str> = args.to_vec();
@@ -121,31 +115,27 @@ fn whole_disk_filesystems_match_blkid() {
         "xfs.img",
         300,
         "mkfs.xfs",
-        "xfsprogs",
         &["-q", "-f", "-L", "xfsboot"],
     );
     add(
         "btrfs.img",
         128,
         "mkfs.btrfs",
-        "btrfs-progs",
         &["-q", "-f", "-L", "btrfs root"],
     );
     add(
         "fat32.img",
         40,
         "mkfs.fat",
-        "dosfstools",
         &["-F", "32", "-s", "1", "-n", "STICK"],
     );
     add(
         "ext4.img",
         16,
         "mkfs.ext4",
-        "e2fsprogs",
         &["-q", "-F", "-L", "a-very-long-lbl"],
     );
-    need("xorriso", "xorriso");
+    qemu_tests::host_tools::require(&["xorriso"]);
     let iso = dir.join("cd.iso");
     run(
         "xorriso",
@@ -216,13 +206,7 @@ fn damaged_images_give_warnings_not_panics() {
 
 #[test]
 fn stale_superblock_under_a_partition_table_is_ignored() {
-    for (tool, package) in [
-        ("sfdisk", "fdisk"),
-        ("mkfs.ext4", "e2fsprogs"),
-        ("mkfs.fat", "dosfstools"),
-    ] {
-        need(tool, package);
-    }
+    qemu_tests::host_tools::require(&["sfdisk", "mkfs.ext4", "mkfs.fat"]);
     let dir = workdir("stale");
     let image = dir.join("sdc.img");
     sparse_file(&image, 32);

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{assert_warnings, need, run, sparse_file, workdir, write};
+use common::{assert_warnings, run, sparse_file, workdir, write};
 use rootfs_rs::boot::disks::{discover_disks, list_block_devices, ScanOptions};
 
 /// sysfs as the kernel lays it out: class/block/<name> links into devices/, partitions are
@@ -93,8 +93,8 @@ fn skips_ram_loop_empty_and_floppy_devices() {
 
 #[test]
 fn unmountable_and_hung_devices_become_warnings() {
-    need("mkfs.ext4", "e2fsprogs");
-    need("mkfifo", "coreutils");
+    qemu_tests::host_tools::require(&["mkfs.ext4"]);
+    qemu_tests::host_tools::require(&["mkfifo"]);
     let dir = workdir("sysfs-scan");
     let sys = dir.join("sys");
     fake_sysfs(

@@ -30,10 +30,7 @@ fn make_image(d: &TempDir, name: &str, size_mib: u64, mkfs: &[&str]) -> Option<S
 
 #[test]
 fn blkid_agrees_with_util_linux() {
-    if !have("blkid") || !have("mkfs.ext4") {
-        eprintln!("blkid/e2fsprogs not installed: apt-get install util-linux e2fsprogs dosfstools");
-        return;
-    }
+    qemu_tests::host_tools::require(&["blkid", "mkfs.ext4"]);
     let d = TempDir::new("blkid");
     let images = [
         (
@@ -55,17 +52,17 @@ fn blkid_agrees_with_util_linux() {
     for (name, size, mkfs) in images {
         paths.extend(make_image(&d, name, size, mkfs).map(|p| (name.to_string(), p)));
     }
-    // Optional formats, when their tools are installed (xfsprogs, btrfs-progs, genisoimage, cryptsetup).
+    // More formats: xfsprogs, btrfs-progs, genisoimage, cryptsetup (installed by `cargo xtask deps`).
     let optional: [(&str, u64, &[&str]); 2] = [
         ("xfs.img", 300, &["mkfs.xfs", "-q", "-L", "xfsroot"]),
         ("btrfs.img", 120, &["mkfs.btrfs", "-q", "-L", "btrroot"]),
     ];
     for (name, size, mkfs) in optional {
-        if have(mkfs[0]) {
-            paths.extend(make_image(&d, name, size, mkfs).map(|p| (name.to_string(), p)));
-        }
+        qemu_tests::host_tools::require(&[mkfs[0]]);
+        paths.extend(make_image(&d, name, size, mkfs).map(|p| (name.to_string(), p)));
     }
-    if have("genisoimage") {
+    qemu_tests::host_tools::require(&["genisoimage"]);
+    {
         d.write("isotree/boot/vmlinuz", "kernel");
         let iso = d.join("cd.iso").to_string_lossy().into_owned();
         let made = host_in(
@@ -78,7 +75,8 @@ fn blkid_agrees_with_util_linux() {
             paths.push(("cd.iso".into(), iso));
         }
     }
-    if have("cryptsetup") {
+    qemu_tests::host_tools::require(&["cryptsetup"]);
+    {
         for version in ["luks1", "luks2"] {
             let name = format!("{version}.img");
             let path = d.join(&name);
@@ -230,7 +228,7 @@ fn ps_uname_uptime_free_kill() {
     assert_eq!(total, want);
     assert_eq!(stdout(&kboot("kill", &["-l", "9"], "")), "KILL\n");
     assert_eq!(stdout(&kboot("kill", &["-l", "143"], "")), "TERM\n");
-    let mut child = std::process::Command::new("sleep")
+    let mut child = qemu_tests::host_tools::command("sleep")
         .arg("30")
         .spawn()
         .expect("spawn sleep");
@@ -334,17 +332,14 @@ fn multicall_dispatch() {
 
 #[test]
 fn interactive_shell_edits_completes_and_recalls() {
-    if !have("script") {
-        eprintln!("script(1) missing: skipping the pty test");
-        return;
-    }
+    qemu_tests::host_tools::require(&["script"]);
     let d = TempDir::new("pty");
     d.write("unique-file-name.txt", "content-of-file\n");
     // Keys: tab-complete "unique-f" then run; recall it with Up and edit the command word
     // (Home, Delete x3, "head -n 1"); Ctrl-C on a half line; exit status 3.
     let keys = "cat uniq\t\r\x1b[A\x1b[H\x1b[3~\x1b[3~\x1b[3~head -n 1\rhalf-typed\x03exit 3\r";
     let cmd = format!("cd {} && {KBOOT} sh", d.path().display());
-    let mut child = std::process::Command::new("script")
+    let mut child = qemu_tests::host_tools::command("script")
         .args(["-qfec", &cmd, "/dev/null"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -371,8 +366,7 @@ fn interactive_shell_edits_completes_and_recalls() {
 
 #[test]
 fn tmpfs_mount_and_umount_in_a_private_namespace() {
-    if !have("unshare")
-        || !std::process::Command::new("unshare")
+    if !qemu_tests::host_tools::command("unshare")
             .args(["-m", "true"])
             .status()
             .map(|s| s.success())
@@ -430,8 +424,8 @@ fn root_switching_and_module_tools_report_errors() {
 #[test]
 fn mount_image_file_through_loop_device() {
     let usable = std::path::Path::new("/dev/loop-control").exists()
-        && have("mkfs.ext4")
-        && std::process::Command::new("unshare")
+        && { qemu_tests::host_tools::require(&["mkfs.ext4"]); true }
+        && qemu_tests::host_tools::command("unshare")
             .args(["-m", "true"])
             .status()
             .map(|s| s.success())
@@ -471,7 +465,7 @@ fn mount_image_file_through_loop_device() {
 
 #[test]
 fn hostname_set_in_private_uts_namespace_and_lsblk_f() {
-    if std::process::Command::new("unshare")
+    if qemu_tests::host_tools::command("unshare")
         .args(["-u", "true"])
         .status()
         .map(|s| s.success())

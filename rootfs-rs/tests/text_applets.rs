@@ -357,12 +357,10 @@ fn more_pages_on_a_terminal_and_cats_otherwise() {
         stdout(&kboot_in(d.path(), "more", &["sixty.txt"], "")),
         text
     );
-    if !have("script") {
-        return;
-    }
+    qemu_tests::host_tools::require(&["script"]);
     // On a pty (0x0 window size, so 24 rows): 23 lines, a prompt, space for a page, q to quit.
     let cmd = format!("{KBOOT} more {}", d.join("sixty.txt").display());
-    let mut child = std::process::Command::new("script")
+    let mut child = qemu_tests::host_tools::command("script")
         .args(["-qfec", &cmd, "/dev/null"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

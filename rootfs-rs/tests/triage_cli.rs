@@ -68,7 +68,7 @@ fn json_report_is_valid_and_typed_as_documented() {
     let dump = dir.join("vmcore.elf");
     let (code, json, err) = triage(&[dump.to_str().expect("utf-8 path"), "--json"]);
     assert_eq!(code, 0, "{err}");
-    let mut py = Command::new("python3")
+    let mut py = qemu_tests::host_tools::command("python3")
         .args(["-c", CHECK_JSON])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

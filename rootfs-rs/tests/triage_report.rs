@@ -394,7 +394,7 @@ fn the_log_matches_makedumpfile_dump_dmesg() {
     for name in ["vmcore.proc.elf", "vmcore.d31.zlib"] {
         let theirs = out.join(format!("{name}.dmesg"));
         let _ = std::fs::remove_file(&theirs);
-        let Ok(status) = std::process::Command::new("makedumpfile")
+        let Ok(status) = qemu_tests::host_tools::command("makedumpfile")
             .arg("--dump-dmesg")
             .arg(dir.join(name))
             .arg(&theirs)

@@ -105,7 +105,7 @@ fn filtering_matches_makedumpfile_and_its_readers_accept_the_file() {
     // makedumpfile reads the kernel log out of our file exactly as out of its own.
     let dmesg = |dump: &Path, name: &str| {
         let out = scratch(name);
-        let o = Command::new("makedumpfile")
+        let o = qemu_tests::host_tools::command("makedumpfile")
             .arg("--dump-dmesg")
             .arg(dump)
             .arg(&out)
@@ -130,7 +130,7 @@ fn filtering_matches_makedumpfile_and_its_readers_accept_the_file() {
 
     // crash recognises the file and finds the release without a vmlinux.
     let guest = guest_view(&dir);
-    let o = Command::new("crash")
+    let o = qemu_tests::host_tools::command("crash")
         .arg("--osrelease")
         .arg(&ours)
         .output()

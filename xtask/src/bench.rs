@@ -343,7 +343,7 @@ pub fn timed_median(
     let mut times = Vec::new();
     let mut peak = 0;
     for _ in 0..runs {
-        let out = std::process::Command::new("/usr/bin/time")
+        let out = qemu_tests::host_tools::try_command("time")?
             .args(["-f", "@@%e %M"])
             .arg(program)
             .args(args)

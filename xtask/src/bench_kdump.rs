@@ -87,7 +87,7 @@ fn capture_in_qemu(ws: &Workspace) -> crate::Result<()> {
     let mut rows = Vec::new();
     for size in CRASHKERNEL_SIZES {
         let ok = stage(&format!("capture with crashkernel={size}"), || {
-            let status = Command::new("cargo")
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .current_dir(&ws.root)
                 .args(["test", "-q", "-p", "qemu-tests", "--test", "capture", "--"])
                 .args(["--exact", CAPTURE_TEST])

@@ -1,68 +1,13 @@
 //! Host prerequisites: Debian/Ubuntu packages and the rustup musl target. `cargo xtask
 //! image` checks them first; `.ci/run` calls `cargo xtask deps` so CI installs exactly
-//! what a developer's machine gets.
+//! what a developer's machine gets. The bootstrap programs here (dpkg-query, apt-get,
+//! rustup, id) are run by name: they are what installs everything else.
 
 use std::process::Command;
 
-/// (package, why it is needed)
-pub const APT_PACKAGES: &[(&str, &str)] = &[
-    ("qemu-system-x86", "QEMU boot tests and `xtask qemu`"),
-    ("ovmf", "UEFI firmware for the UEFI boot path"),
-    ("grub-pc-bin", "GRUB i386-pc modules for the BIOS boot path"),
-    ("grub-common", "grub-mkimage"),
-    ("systemd-boot-efi", "the EFI stub kboot.efi is built on"),
-    ("binutils", "objcopy, to assemble kboot.efi"),
-    ("lld", "links the kboot binary (identical code folding)"),
-    ("linux-source", "kernel sources for the lean kernel"),
-    ("make", "kernel build"),
-    ("gcc", "kernel build"),
-    ("flex", "kernel build (kconfig)"),
-    ("bison", "kernel build (kconfig)"),
-    ("bc", "kernel build"),
-    ("libelf-dev", "kernel build (objtool)"),
-    ("libssl-dev", "kernel build (sign-file, extract-cert)"),
-    ("xz-utils", "unpacking linux-source"),
-    ("cpio", "tests: `cpio -t` reads our initramfs back"),
-    ("dosfstools", "tests: fsck.fat checks the ESP"),
-    ("gdisk", "tests: sgdisk -v checks the GPT"),
-    ("mtools", "tests: reading files from the ESP"),
-    ("e2fsprogs", "tests: test disks"),
-    (
-        "linux-image-amd64",
-        "bench: Debian's kernel side by side with ours",
-    ),
-    (
-        "busybox-static",
-        "bench: the peer of the kboot multi-call binary",
-    ),
-    ("xfsprogs", "tests: blkid against real xfs"),
-    ("btrfs-progs", "tests: blkid against real btrfs"),
-    ("genisoimage", "tests: blkid against real iso9660"),
-    ("cryptsetup-bin", "tests: blkid against real LUKS"),
-    ("iproute2", "tests: `ip` compared with iproute2"),
-    (
-        "util-linux",
-        "tests: blkid and partx, the references for ours",
-    ),
-    (
-        "makedumpfile",
-        "triage tests: filtered/compressed dumps, and the --dump-dmesg peer",
-    ),
-    (
-        "kexec-tools",
-        "triage tests: loading the capture kernel in the fixture guest",
-    ),
-    (
-        "python3-venv",
-        "triage tests: QMP client, snappy/zstd recompression venv",
-    ),
-    ("time", "bench: /usr/bin/time for peak RSS"),
-    (
-        "fdisk",
-        "tests: MBR images with logical partitions (sfdisk)",
-    ),
-    ("xorriso", "tests: iso9660 images for the probes"),
-];
+/// (package, why it is needed): the one list, next to the tools that need it
+/// (qemu-tests/src/host_tools.rs), so a test cannot run a program deps does not install.
+pub use qemu_tests::host_tools::PACKAGES as APT_PACKAGES;
 
 pub const RUST_TARGET: &str = "x86_64-unknown-linux-musl";
 

@@ -275,7 +275,7 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
 /// panic message itself is kept. std is precompiled with unwind tables, so
 /// `-C force-unwind-tables=no` cannot drop them (measured: no change). Idempotent.
 fn drop_unwind_tables(binary: &Path) -> crate::Result<()> {
-    let status = Command::new("objcopy")
+    let status = qemu_tests::host_tools::try_command("objcopy")?
         .args([
             "--remove-section=.eh_frame",
             "--remove-section=.gcc_except_table",
@@ -338,7 +338,7 @@ pub fn make_uki(
     let linux_vma: u64 = 0x200_0000;
     let initrd_vma = (linux_vma + kernel_len).div_ceil(0x10_0000) * 0x10_0000;
     let tmp = out.with_extension("efi.tmp");
-    run(Command::new("objcopy")
+    run(qemu_tests::host_tools::try_command("objcopy")?
         .arg("--add-section")
         .arg(format!(".cmdline={}", cmdline_file.display()))
         .args(["--change-section-vma", ".cmdline=0x30000"])
@@ -363,7 +363,7 @@ pub fn make_uki(
 /// GRUB's i386-pc core image with the ESP as its prefix.
 fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
     let core = out.join("grub-core.img");
-    run(Command::new("grub-mkimage")
+    run(qemu_tests::host_tools::try_command("grub-mkimage")?
         .args([
             "-O",
             "i386-pc",

@@ -263,14 +263,14 @@ fn esp_disk_and_partition(mounts: &str, sys_block: &Path, dir: &Path) -> Option<
 /// Creates the firmware entry unless one labelled kboot exists; None when efibootmgr is
 /// missing or fails (the caller then prints the command).
 fn run_efibootmgr(args: &[&str]) -> Option<String> {
-    let listed = std::process::Command::new("efibootmgr").output().ok()?;
+    let listed = qemu_tests::host_tools::try_command("efibootmgr").ok()?.output().ok()?;
     if String::from_utf8_lossy(&listed.stdout)
         .lines()
         .any(|l| l.split_whitespace().nth(1) == Some("kboot"))
     {
         return Some("nothing: the firmware already has a kboot entry (efibootmgr)".into());
     }
-    let made = std::process::Command::new("efibootmgr")
+    let made = qemu_tests::host_tools::try_command("efibootmgr").ok()?
         .args(args)
         .status()
         .ok()?;
@@ -393,7 +393,7 @@ mod tests {
     #[test]
     fn the_grub_snippet_is_valid_shell_and_the_options_are_checked() {
         let art = artifacts("artifacts-b");
-        let status = std::process::Command::new("sh")
+        let status = qemu_tests::host_tools::command("sh")
             .arg("-n")
             .arg(art.join("grub.d/40_kboot"))
             .status()

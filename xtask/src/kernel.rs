@@ -95,7 +95,7 @@ impl KernelSource {
                 std::fs::create_dir_all(&src_root)
                     .map_err(|e| format!("{}: {e}", src_root.display()))?;
                 require_free_space(&src_root, UNPACK_AND_BUILD_BYTES)?;
-                run(Command::new("tar")
+                run(qemu_tests::host_tools::try_command("tar")?
                     .arg("-xf")
                     .arg(tarball)
                     .arg("-C")
@@ -199,8 +199,9 @@ pub fn build(
     let tree = source.tree(ws)?;
     let build_dir = ws.target().join("kernel/build");
     std::fs::create_dir_all(&build_dir).map_err(|e| format!("{}: {e}", build_dir.display()))?;
+    let make_path = qemu_tests::host_tools::find("make")?;
     let make = |args: &[&str]| {
-        let mut c = Command::new("make");
+        let mut c = Command::new(&make_path);
         c.arg("-C")
             .arg(&tree)
             .arg(format!("O={}", build_dir.display()))
@@ -264,7 +265,7 @@ const UNPACK_AND_BUILD_BYTES: u64 = 2_200_000_000;
 
 /// Fails early, with the figures, instead of letting tar die half-way with ENOSPC.
 fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
-    let out = Command::new("df")
+    let out = qemu_tests::host_tools::try_command("df")?
         .args(["--output=avail", "-B1"])
         .arg(dir)
         .output()

@@ -71,7 +71,7 @@ pub fn kboot(applet: &str, args: &[&str], stdin: &str) -> Output {
 
 /// The reference implementation (coreutils, util-linux, …) from the host.
 pub fn host_in(dir: &Path, program: &str, args: &[&str], stdin: &str) -> Output {
-    let mut c = Command::new(program);
+    let mut c = qemu_tests::host_tools::command(program);
     c.args(args).current_dir(dir);
     run(c, stdin)
 }
@@ -109,14 +109,4 @@ pub fn same_as_host(dir: &Path, applet: &str, host: &str, args: &[&str], stdin: 
         "exit status of {applet} {args:?}\nour stderr: {}",
         stderr(&ours)
     );
-}
-
-pub fn have(program: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
 }

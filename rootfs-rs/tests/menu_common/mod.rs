@@ -7,22 +7,10 @@ use std::path::{Path, PathBuf};
 
 use rootfs_rs::boot::disks::Volume;
 use rootfs_rs::boot::probe::FsKind;
-use std::process::Command;
-
-/// Fails with the package to install when a tool is missing (never skips silently).
-pub fn need(tool: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false)
-        || ["/usr/sbin", "/sbin"]
-            .iter()
-            .any(|d| Path::new(d).join(tool).is_file());
-    assert!(found, "{tool} not found: apt-get install {package}");
-}
 
 /// Runs a command and returns its stdout; panics with its stderr on failure.
 pub fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
+    let output = qemu_tests::host_tools::command(program)
         .args(args)
         .env(
             "PATH",
@@ -56,7 +44,7 @@ pub fn write(root: &Path, path: &str, contents: impl AsRef<[u8]>) {
 pub fn blkid(image: &Path, offset: u64) -> BTreeMap<String, String> {
     let image = image.to_string_lossy();
     let offset = offset.to_string();
-    let output = Command::new("blkid")
+    let output = qemu_tests::host_tools::command("blkid")
         .args(["-p", "-o", "export", "-O", &offset, &image])
         .output()
         .unwrap_or_else(|e| panic!("blkid: {e}"));

@@ -5,11 +5,27 @@
 use rootfs_rs::dump::{tasks, Dump};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// What tests/fixtures/*.sh run (guest kernels under QEMU, busybox guests, a static
+/// helper, makedumpfile's conversions).
+const FIXTURE_TOOLS: &[&str] = &[
+    "qemu-system-x86_64",
+    "busybox",
+    "file",
+    "gcc",
+    "cpio",
+    "gzip",
+    "xz",
+    "python3",
+    "makedumpfile",
+    "kexec",
+    "ldd",
+    "objcopy",
+];
 
 /// Runs a fixture script once; None (with a SKIP message) when the machine lacks its tools
 /// (exit code 2), a panic on any other failure.
@@ -18,10 +34,12 @@ pub fn fixture_dir(script: &str, dir: &str, marker: &str) -> Option<PathBuf> {
     // Tests in several threads and test binaries want the same fixture at once: one makes
     // it under a lock, the others find the marker when they get the lock.
     let _ = std::fs::create_dir_all(root().join("../target/fixtures"));
+    // The scripts run these by name: a missing one fails here with its package.
+    qemu_tests::host_tools::require(FIXTURE_TOOLS);
     let lock = root()
         .join("../target/fixtures")
         .join(format!("{dir}.lock"));
-    let status = Command::new("flock")
+    let status = qemu_tests::host_tools::command("flock")
         .arg(&lock)
         .arg("sh")
         .arg("-c")
