@@ -117,7 +117,10 @@ pub fn target_initrd(dir: &Path) -> Vec<u8> {
 
 /// The host's sha256sum of a file.
 pub fn sha256(path: &Path) -> String {
-    let out = crate::host_tools::command("sha256sum").arg(path).output().unwrap();
+    let out = crate::host_tools::command("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .next()

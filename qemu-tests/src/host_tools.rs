@@ -14,33 +14,60 @@ use std::process::Command;
 
 /// Debian packages `cargo xtask deps` installs: (package, why it is needed).
 pub const PACKAGES: &[(&str, &str)] = &[
-    ("qemu-system-x86", "QEMU boot tests, dump fixtures and `xtask qemu`"),
+    (
+        "qemu-system-x86",
+        "QEMU boot tests, dump fixtures and `xtask qemu`",
+    ),
     ("ovmf", "UEFI firmware for the UEFI boot path"),
     ("grub-pc-bin", "GRUB i386-pc modules for the BIOS boot path"),
-    ("grub-common", "grub-mkimage; grub-editenv in the hand-back tests"),
+    (
+        "grub-common",
+        "grub-mkimage; grub-editenv in the hand-back tests",
+    ),
     ("systemd-boot-efi", "the EFI stub kboot.efi is built on"),
-    ("binutils", "objcopy, to assemble kboot.efi and strip the binary"),
+    (
+        "binutils",
+        "objcopy, to assemble kboot.efi and strip the binary",
+    ),
     ("lld", "links the kboot binary (identical code folding)"),
     ("linux-source", "kernel sources for the lean kernel"),
     ("make", "kernel build"),
-    ("gcc", "kernel build; the static helper inside the dump fixtures' guest"),
+    (
+        "gcc",
+        "kernel build; the static helper inside the dump fixtures' guest",
+    ),
     ("libc6-dev", "`gcc -static` for the fixtures' guest helper"),
     ("flex", "kernel build (kconfig)"),
     ("bison", "kernel build (kconfig)"),
     ("bc", "kernel build"),
     ("libelf-dev", "kernel build (objtool)"),
     ("libssl-dev", "kernel build (sign-file, extract-cert)"),
-    ("xz-utils", "unpacking linux-source; extracting BTF from Debian's vmlinuz"),
+    (
+        "xz-utils",
+        "unpacking linux-source; extracting BTF from Debian's vmlinuz",
+    ),
     ("zstd", "extracting BTF from a zstd-compressed vmlinuz"),
     ("gzip", "fixture initramfs packing"),
     ("tar", "unpacking linux-source"),
-    ("cpio", "tests: `cpio -t` reads our initramfs back; fixture initramfs"),
+    (
+        "cpio",
+        "tests: `cpio -t` reads our initramfs back; fixture initramfs",
+    ),
     ("dosfstools", "tests: mkfs.fat, fsck.fat, fatlabel"),
     ("gdisk", "tests: sgdisk -v checks the GPT"),
     ("mtools", "tests: reading and writing files on the ESP"),
-    ("e2fsprogs", "tests: ext4 test disks (mke2fs, debugfs, e2fsck)"),
-    ("linux-image-amd64", "Debian's kernel: fixtures, kexec targets, bench peer"),
-    ("busybox-static", "fixture guests' userspace; bench peer of kboot's applets"),
+    (
+        "e2fsprogs",
+        "tests: ext4 test disks (mke2fs, debugfs, e2fsck)",
+    ),
+    (
+        "linux-image-amd64",
+        "Debian's kernel: fixtures, kexec targets, bench peer",
+    ),
+    (
+        "busybox-static",
+        "fixture guests' userspace; bench peer of kboot's applets",
+    ),
     ("file", "fixture scripts check that busybox is static"),
     ("xfsprogs", "tests: blkid against real xfs"),
     ("btrfs-progs", "tests: blkid against real btrfs"),
@@ -48,9 +75,15 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("xorriso", "tests: iso9660 images for the probes"),
     ("cryptsetup-bin", "tests: blkid against real LUKS"),
     ("iproute2", "tests: `ip` compared with iproute2"),
-    ("util-linux", "tests: blkid, partx, unshare, flock: references and helpers"),
+    (
+        "util-linux",
+        "tests: blkid, partx, unshare, flock: references and helpers",
+    ),
     ("mount", "tests: losetup"),
-    ("fdisk", "tests: MBR images with logical partitions (sfdisk)"),
+    (
+        "fdisk",
+        "tests: MBR images with logical partitions (sfdisk)",
+    ),
     ("bsdutils", "tests: script(1) gives the shell a pty"),
     ("bsdextrautils", "tests: hexdump, the reference for ours"),
     ("coreutils", "tests: the references for kboot's applets"),
@@ -60,14 +93,35 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("hostname", "tests: hostname, the reference for ours"),
     ("debianutils", "tests: which, the reference for ours"),
     ("dash", "sh for the tests and the kernel build"),
-    ("libc-bin", "ldd: the fixture guest carries kexec's libraries"),
-    ("makedumpfile", "triage tests: filtered/compressed dumps, the --dump-dmesg peer"),
-    ("crash", "triage tests: `crash --osrelease` opens what savedump writes"),
-    ("kexec-tools", "triage tests: loading the capture kernel in the fixture guest"),
-    ("python3-minimal", "tests: QMP client, http.server, fixture scripts"),
-    ("python3-venv", "tests: pyftpdlib and snappy/zstd recompression venvs"),
+    (
+        "libc-bin",
+        "ldd: the fixture guest carries kexec's libraries",
+    ),
+    (
+        "makedumpfile",
+        "triage tests: filtered/compressed dumps, the --dump-dmesg peer",
+    ),
+    (
+        "crash",
+        "triage tests: `crash --osrelease` opens what savedump writes",
+    ),
+    (
+        "kexec-tools",
+        "triage tests: loading the capture kernel in the fixture guest",
+    ),
+    (
+        "python3-minimal",
+        "tests: QMP client, http.server, fixture scripts",
+    ),
+    (
+        "python3-venv",
+        "tests: pyftpdlib and snappy/zstd recompression venvs",
+    ),
     ("time", "bench: /usr/bin/time for peak RSS"),
-    ("efibootmgr", "`xtask install --efi --root /` creates the firmware entry"),
+    (
+        "efibootmgr",
+        "`xtask install --efi --root /` creates the firmware entry",
+    ),
 ];
 
 /// Programs run on the host: (program, Debian package). A path such as `/bin/echo`
@@ -122,6 +176,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("mkswap", "util-linux"),
     ("blkid", "util-linux"),
     ("partx", "util-linux"),
+    ("dmesg", "util-linux"),
     ("losetup", "mount"),
     // namespaces, ptys, locks
     ("unshare", "util-linux"),
@@ -257,7 +312,10 @@ mod tests {
     #[test]
     fn unregistered_and_missing_programs_name_the_fix() {
         let unknown = find("no-such-tool-kboot").unwrap_err();
-        assert!(unknown.contains("not in the host tool registry"), "{unknown}");
+        assert!(
+            unknown.contains("not in the host tool registry"),
+            "{unknown}"
+        );
         // A registered name at a path that does not exist: the package is named.
         let missing = find("/nonexistent/crash").unwrap_err();
         assert!(
@@ -281,7 +339,10 @@ mod tests {
             let Ok(found) = find(tool) else { continue };
             // A program outside the system directories (pyenv's python3) is not Debian's.
             let real = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
-            if !["/usr/", "/bin/", "/sbin/"].iter().any(|d| real.starts_with(d)) {
+            if !["/usr/", "/bin/", "/sbin/"]
+                .iter()
+                .any(|d| real.starts_with(d))
+            {
                 continue;
             }
             // The name itself first (gcc → gcc), else through alternatives to the file
@@ -296,7 +357,9 @@ mod tests {
             }
             let ok = owners.iter().any(|o| o == package);
             if !ok {
-                wrong.push(format!("{tool}: registry says {package}, dpkg says {owners:?}"));
+                wrong.push(format!(
+                    "{tool}: registry says {package}, dpkg says {owners:?}"
+                ));
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -325,11 +388,17 @@ mod tests {
                 }
             }
         }
-        assert!(offenders.is_empty(), "use host_tools::command:\n{}", offenders.join("\n"));
+        assert!(
+            offenders.is_empty(),
+            "use host_tools::command:\n{}",
+            offenders.join("\n")
+        );
     }
 
     fn collect_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {

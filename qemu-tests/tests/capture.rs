@@ -33,7 +33,11 @@ fn work_dir(name: &str) -> PathBuf {
 
 fn write_exec(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
-    let status = qemu_tests::host_tools::command("chmod").arg("755").arg(path).status().unwrap();
+    let status = qemu_tests::host_tools::command("chmod")
+        .arg("755")
+        .arg(path)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 

@@ -147,7 +147,10 @@ fn efi_application_is_handed_back_to_the_firmware_with_boot_next() {
         .and_then(|f| f.set_len(64 << 20))
         .unwrap();
     let run = |program: &str, args: &[&str]| {
-        let out = qemu_tests::host_tools::command(program).args(args).output().unwrap();
+        let out = qemu_tests::host_tools::command(program)
+            .args(args)
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{program}: {}",

@@ -107,6 +107,19 @@ fn sh(qemu: &mut Qemu, command: &str) -> String {
     }
 }
 
+/// A printk line on the console: "[    1.802401] tsc: …" (CONFIG_PRINTK_TIME).
+fn is_kernel_line(line: &str) -> bool {
+    let line = line.trim_start_matches(['\r', '\n']);
+    let Some(rest) = line.strip_prefix('[') else {
+        return false;
+    };
+    let Some((stamp, _)) = rest.split_once("] ") else {
+        return false;
+    };
+    let stamp = stamp.trim_start();
+    stamp.contains('.') && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
 #[test]
 fn serial_session_shell_blkid_mount_respawn_poweroff() {
     let artifacts = Artifacts::default_location();
@@ -115,8 +128,9 @@ fn serial_session_shell_blkid_mount_respawn_poweroff() {
     let (ext4, vfat) = make_disks(&dir);
 
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    // kboot.debug makes PID 1 report front-end exits, which the respawn check waits for.
-    config.cmdline = "console=ttyS0,115200 kboot.mode=shell kboot.debug".into();
+    // No kboot.debug and no loglevel=: after `kboot: ready` the kernel's own messages must
+    // stay off the console (they used to land in the middle of the shell's output).
+    config.cmdline = "console=ttyS0,115200 kboot.mode=shell".into();
     config.extra_disks = vec![ext4.clone(), vfat.clone()];
     let mut qemu = Qemu::start("userspace_session", &config).unwrap();
     qemu.expect("kboot: ready", BOOT)
@@ -178,6 +192,18 @@ fn serial_session_shell_blkid_mount_respawn_poweroff() {
         .unwrap_or_else(|e| panic!("no new prompt after kill -9: {e}"));
     let new_pid = sh(&mut qemu, "echo $$").trim().to_string();
     assert_ne!(old_pid, new_pid, "the shell was not respawned");
+
+    let output = qemu.output();
+    let session = output
+        .split_once("kboot: ready")
+        .map(|(_, after)| after)
+        .unwrap_or_default();
+    let kernel_lines: Vec<&str> = session.lines().filter(|l| is_kernel_line(l)).collect();
+    assert!(
+        kernel_lines.is_empty(),
+        "kernel messages reached the console after `kboot: ready`: {kernel_lines:?} (log: {})",
+        qemu.log_path().display()
+    );
 
     qemu.send("poweroff\n").unwrap();
     let status = qemu.wait_exit(Duration::from_secs(60)).unwrap_or_else(|| {

@@ -1,6 +1,7 @@
 //! kboot's switches on the kernel command line:
 //! `kboot.shell`, `kboot.timeout=N`, `kboot.debug`, `kboot=local`,
-//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME` (`kboot.dump*`: see capture::settings;
+//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME`; the kernel's own `loglevel=` is
+//! noted (it keeps kernel messages on the console) (`kboot.dump*`: see capture::settings;
 //! `kboot.net*`: see net::setup).
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,9 @@ pub struct KbootArgs {
     pub mode: Mode,
     pub timeout_secs: Option<u32>,
     pub debug: bool,
+    /// `loglevel=` on the command line: the user chose what the console shows, so PID 1
+    /// leaves the console log level alone after `kboot: ready`.
+    pub kernel_loglevel: bool,
     /// kboot 2006's `kboot=local`: the menu uses only the initramfs's configuration.
     pub local_only: bool,
     pub hostname: String,
@@ -30,6 +34,7 @@ impl Default for KbootArgs {
             mode: Mode::Auto,
             timeout_secs: None,
             debug: false,
+            kernel_loglevel: false,
             local_only: false,
             hostname: "kboot".into(),
             unknown: Vec::new(),
@@ -70,6 +75,7 @@ pub fn parse(text: &str) -> KbootArgs {
             ("kboot.shell", None) => args.mode = Mode::Shell,
             ("kboot.debug", None) => args.debug = true,
             ("kboot", Some("local")) => args.local_only = true,
+            ("loglevel", Some(_)) => args.kernel_loglevel = true,
             ("kboot.timeout", Some(v)) => match v.parse() {
                 Ok(n) => args.timeout_secs = Some(n),
                 Err(_) => args.unknown.push(word.clone()),
@@ -99,6 +105,8 @@ mod tests {
         assert_eq!(a.mode, Mode::Dump);
         assert_eq!(a.timeout_secs, Some(3));
         assert!(a.debug && a.local_only);
+        assert!(!a.kernel_loglevel);
+        assert!(parse("console=ttyS0 loglevel=7").kernel_loglevel);
         assert!(a.unknown.is_empty());
         assert_eq!(parse("kboot.shell").mode, Mode::Shell);
         assert_eq!(parse("").mode, Mode::Auto);

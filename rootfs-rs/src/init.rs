@@ -40,7 +40,20 @@ pub fn main(_args: &[OsString]) -> i32 {
         crate::VERSION,
         std::process::id()
     ));
+    quiet_console(&args);
     Supervisor::new(&args, mode).run()
+}
+
+/// Once kboot is up, kernel messages would print over the menu and the shell: keep only
+/// emergencies (panics) on the consoles, as `dmesg -n 1` does. Everything stays in the
+/// kernel log (`dmesg`). `kboot.debug` or the kernel's `loglevel=` keep them visible.
+fn quiet_console(args: &KbootArgs) {
+    if args.debug || args.kernel_loglevel {
+        return;
+    }
+    if let Err(err) = crate::sys::set_console_log_level(1) {
+        console::announce(&format!("init: lowering the console log level: {err}\n"));
+    }
 }
 
 /// `auto` becomes dump mode when we are a kdump capture kernel.
@@ -177,7 +190,10 @@ impl Supervisor {
                 Ok(Some((pid, status))) => {
                     let pid = pid.as_raw_nonzero().get() as u32;
                     if let Some(index) = self.running.remove(&pid) {
-                        if self.debug {
+                        // A front end killed by a signal is news to the person at that
+                        // console (why did my shell restart?); a plain exit only with
+                        // kboot.debug.
+                        if self.debug || status.terminating_signal().is_some() {
                             console::announce(&format!(
                                 "init: {} on {} exited ({status:?})\n",
                                 self.slots[index].front_end.applet(),

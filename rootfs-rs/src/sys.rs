@@ -1,6 +1,25 @@
 //! The only raw system calls kboot needs that rustix does not wrap: klogctl, sigprocmask, the
 //! loop-device ioctls, kexec_file_load and SO_BINDTODEVICE. Every unsafe block in the crate is in this file.
 
+/// `klogctl(SYSLOG_ACTION_CONSOLE_LEVEL)`: only messages more urgent than `level` (1–8)
+/// reach the consoles; everything stays in the kernel log (what `dmesg -n` does).
+pub fn set_console_log_level(level: u8) -> std::io::Result<()> {
+    const SYSLOG_ACTION_CONSOLE_LEVEL: libc::c_int = 8;
+    // SAFETY: the CONSOLE_LEVEL action takes the level in the length argument and reads no
+    // buffer, so a null pointer is what the kernel documents; no memory of ours is touched.
+    let rc = unsafe {
+        libc::klogctl(
+            SYSLOG_ACTION_CONSOLE_LEVEL,
+            std::ptr::null_mut(),
+            libc::c_int::from(level),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `klogctl(SYSLOG_ACTION_CLEAR)`: empty the kernel ring buffer (what `dmesg -c` does after reading).
 pub fn clear_kernel_log() -> std::io::Result<()> {
     const SYSLOG_ACTION_CLEAR: libc::c_int = 5;

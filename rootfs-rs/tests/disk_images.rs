@@ -9,9 +9,7 @@ use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use common::{
-    assert_matches_blkid, fake_bzimage, partx, place, run, sparse_file, workdir, write,
-};
+use common::{assert_matches_blkid, fake_bzimage, partx, place, run, sparse_file, workdir, write};
 use rootfs_rs::boot::disks::{discover_images, discover_trees, Volume};
 use rootfs_rs::boot::menu_main::{list_line, menu_main};
 use rootfs_rs::boot::partitions::{read_partition_table, TableKind};
@@ -31,7 +29,14 @@ struct DebianDisk {
 /// grub-mkconfig, kernels in /boot), 3 a data filesystem whose own grub.cfg boots vda2's
 /// kernels through `search --fs-uuid`, `--label` and `(hd0,gpt2)`.
 fn build_debian_disk(dir: &Path) -> DebianDisk {
-    qemu_tests::host_tools::require(&["sgdisk", "mkfs.ext4", "mkfs.fat", "mcopy", "blkid", "partx"]);
+    qemu_tests::host_tools::require(&[
+        "sgdisk",
+        "mkfs.ext4",
+        "mkfs.fat",
+        "mcopy",
+        "blkid",
+        "partx",
+    ]);
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let esp = dir.join("esp");
     write(

@@ -8,8 +8,8 @@ mod common;
 use std::fs::File;
 
 use common::{
-    assert_matches_blkid, assert_warnings, blkid, partx, place, run, sparse_file,
-    volume_kinds, workdir, write,
+    assert_matches_blkid, assert_warnings, blkid, partx, place, run, sparse_file, volume_kinds,
+    workdir, write,
 };
 use rootfs_rs::boot::disks::discover_images;
 use rootfs_rs::boot::partitions::{read_partition_table, TableKind};
@@ -111,12 +111,7 @@ fn whole_disk_filesystems_match_blkid() {
         run(tool, &full);
         images.push(path);
     };
-    add(
-        "xfs.img",
-        300,
-        "mkfs.xfs",
-        &["-q", "-f", "-L", "xfsboot"],
-    );
+    add("xfs.img", 300, "mkfs.xfs", &["-q", "-f", "-L", "xfsboot"]);
     add(
         "btrfs.img",
         128,

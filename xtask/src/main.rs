@@ -16,6 +16,7 @@ mod install;
 mod kdump_bundle;
 mod kernel;
 mod report;
+mod test_run;
 mod tools;
 
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ fn main() -> ExitCode {
         Some("image") => image_cmd::ImageOptions::parse(&args[1..])
             .and_then(|o| image_cmd::run_image(&ws, &o).map(|_| ())),
         Some("qemu") => tools::qemu_command(&ws, &args[1..]),
-        Some("test") => tools::test_command(&ws, &args[1..]),
+        Some("test") => test_run::test_command(&ws, &args[1..]),
         Some("bench") => bench::run(&ws, &args[1..]),
         Some("deps") => deps::cli(&args[1..]),
         Some("install") => install::cli(&ws, &args[1..]),

@@ -1,13 +1,9 @@
-//! `cargo xtask qemu` (boot the media interactively) and `cargo xtask test`.
+//! `cargo xtask qemu`: boot the media interactively.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use qemu_tests::{Artifacts, BootPath, MachineConfig};
-use sha2::{Digest, Sha256};
 
-use crate::image_cmd::{self, ImageOptions};
-use crate::report::stage;
 use crate::Workspace;
 
 pub fn qemu_command(_ws: &Workspace, args: &[String]) -> crate::Result<()> {
@@ -48,67 +44,5 @@ pub fn qemu_command(_ws: &Workspace, args: &[String]) -> crate::Result<()> {
         Ok(())
     } else {
         Err(format!("QEMU exited with {status}"))
-    }
-}
-
-/// Unit and host tests, then the media (built twice: the second build must give the
-/// same bytes), then the QEMU boot tests one at a time (2 cores, TCG).
-pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let run_qemu = match args {
-        [] => true,
-        [flag] if flag == "--no-qemu" => false,
-        _ => return Err("usage: cargo xtask test [--no-qemu]".into()),
-    };
-    stage("host dependencies", crate::deps::ensure)?;
-    // Dump fixtures are made at test time by QEMU runs; here a fixture that cannot be
-    // made fails the run instead of skipping the tests that need it.
-    std::env::set_var("KBOOT_REQUIRE_FIXTURES", "1");
-    stage("unit and host tests", || {
-        cargo(ws, &["test", "--workspace", "--exclude", "qemu-tests"])
-    })?;
-    if !run_qemu {
-        return Ok(());
-    }
-    let first = image_cmd::run_image(ws, &ImageOptions::default())?;
-    let digests = |o: &image_cmd::Outputs| -> crate::Result<Vec<(String, String)>> {
-        [&o.initramfs, &o.disk_img, &o.kboot_efi]
-            .iter()
-            .map(|p| {
-                Ok((
-                    p.display().to_string(),
-                    format!("{:x}", Sha256::digest(image_cmd::read(p)?)),
-                ))
-            })
-            .collect()
-    };
-    let before = digests(&first)?;
-    let second = stage("rebuild for the reproducibility check", || {
-        image_cmd::run_image(ws, &ImageOptions::default())
-    })?;
-    let after = digests(&second)?;
-    for ((path, a), (_, b)) in before.iter().zip(&after) {
-        if a != b {
-            return Err(format!("{path} is not reproducible: sha256 {a} then {b}"));
-        }
-        println!("    reproducible: {path} sha256 {}", &a[..16]);
-    }
-    stage("QEMU boot tests", || {
-        cargo(
-            ws,
-            &["test", "--package", "qemu-tests", "--", "--test-threads=1"],
-        )
-    })
-}
-
-fn cargo(ws: &Workspace, args: &[&str]) -> crate::Result<()> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&ws.root)
-        .args(args)
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo {} failed ({status})", args.join(" ")))
     }
 }
