@@ -142,6 +142,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("grub-mkimage", "grub-common"),
     ("grub-editenv", "grub-common"),
     ("efibootmgr", "efibootmgr"),
+    ("debootstrap", "debootstrap"),
+    ("git", "git"),
     // machines and dumps
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("makedumpfile", "makedumpfile"),
@@ -193,6 +195,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("sh", "dash"),
     ("cat", "coreutils"),
     ("chmod", "coreutils"),
+    ("cp", "coreutils"),
     ("cut", "coreutils"),
     ("date", "coreutils"),
     ("dd", "coreutils"),

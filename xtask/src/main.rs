@@ -3,12 +3,14 @@
 //!   image [--config kboot.toml] [--kernel BZIMAGE] [--kernel-src DIR]
 //!   qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
 //!   test  [--no-qemu]
-//!   bench [--triage]
+//!   bench [--triage|--menu|--kdump]
 //!   deps  [--check]
+//!   ci    [--clean] [--keep]
 //!   install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
 
 mod bench;
 mod bench_kdump;
+mod ci;
 mod config;
 mod deps;
 mod image_cmd;
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Some("test") => test_run::test_command(&ws, &args[1..]),
         Some("bench") => bench::run(&ws, &args[1..]),
         Some("deps") => deps::cli(&args[1..]),
+        Some("ci") => ci::cli(&ws, &args[1..]),
         Some("install") => install::cli(&ws, &args[1..]),
         Some("-h" | "--help" | "help") | None => {
             println!("{}", USAGE);
@@ -78,5 +81,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   test  [--no-qemu]   unit tests, then QEMU boot tests (builds the media first)
   install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
         put kboot and one boot-loader entry into a mounted system (backs up, never overwrites)
-  bench [--triage]    sizes, boot times and triage figures, side by side with the peers
-  deps  [--check]     install the host packages and rustup target the build needs";
+  bench [--triage|--menu|--kdump]  sizes, boot times and triage figures, side by side with the peers
+  deps  [--check]     install the host packages and rustup target the build needs
+  ci    [--clean] [--keep]
+        run .ci/run on a fresh clone of HEAD; --clean: inside a minimal Debian root
+        (debootstrap, cached under target/ci-clean), only the Rust toolchain bound in";

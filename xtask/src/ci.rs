@@ -1,0 +1,420 @@
+//! `cargo xtask ci [--clean] [--keep]`: run `.ci/run` the way CI does, on a fresh clone of
+//! the committed HEAD.
+//!
+//! Why `--clean`: CI runs on the developer's own machine, where every package installed by
+//! hand is still present, so a missing install step stays green there and fails on the
+//! next fresh machine. `--clean` runs the clone inside a minimal Debian root made by
+//! debootstrap (minbase) from this machine's own apt archive, with only the Rust
+//! toolchain bound in read-only: whatever the build and tests need must come from
+//! `.ci/run` and `cargo xtask deps`. The root is cached as a tarball under
+//! target/ci-clean/, keyed by suite and archive.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use qemu_tests::host_tools::try_command;
+
+use crate::report::stage;
+use crate::Workspace;
+
+const USAGE: &str = "usage: cargo xtask ci [--clean] [--keep]";
+
+pub fn cli(ws: &Workspace, args: &[String]) -> crate::Result<()> {
+    let mut clean = false;
+    let mut keep = false;
+    for arg in args {
+        match arg.as_str() {
+            "--clean" => clean = true,
+            "--keep" => keep = true,
+            other => return Err(format!("ci: unknown option {other:?}\n{USAGE}")),
+        }
+    }
+    let started = Instant::now();
+    let result = if clean {
+        run_clean(ws, keep)
+    } else {
+        run_in_clone(ws, keep)
+    };
+    let secs = started.elapsed().as_secs();
+    match &result {
+        Ok(()) => println!("ci: passed in {} min {:02} s", secs / 60, secs % 60),
+        Err(e) => println!("ci: FAILED after {} min {:02} s: {e}", secs / 60, secs % 60),
+    }
+    result
+}
+
+/// `.ci/run` in a fresh clone on this machine (what CI itself does).
+fn run_in_clone(ws: &Workspace, keep: bool) -> crate::Result<()> {
+    let dir = ws.target().join("ci-clone");
+    let clone = dir.join("kboot-rs");
+    remove_dir(&dir)?;
+    clone_head(ws, &clone)?;
+    let status = Command::new("bash")
+        .arg(".ci/run")
+        .current_dir(&clone)
+        .env("CI", "true")
+        .status()
+        .map_err(|e| format!("failed to start .ci/run: {e}"))?;
+    finish(status, &dir, keep)
+}
+
+/// `.ci/run` inside a fresh debootstrapped Debian root.
+fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
+    if !is_root() {
+        return Err("ci --clean needs root (debootstrap, chroot and mounts)".into());
+    }
+    let archive = stage("the machine's Debian archive", || {
+        archive_from_apt(&host_codename()?)
+    })?;
+    println!("    {} {}", archive.suite, archive.uri);
+    let base = ws.target().join("ci-clean");
+    let tarball = stage("minimal Debian root (cached)", || {
+        cached_root_tarball(&base, &archive)
+    })?;
+    let root = base.join("root");
+    stage("fresh root and clone", || {
+        remove_dir(&root)?;
+        std::fs::create_dir_all(&root)
+            .map_err(|e| format!("failed to create {}: {e}", root.display()))?;
+        run(try_command("tar")?
+            .arg("-xf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&root))?;
+        configure_root(&root)?;
+        clone_head(ws, &root.join("work/kboot-rs"))?;
+        copy_shared(ws, &root.join("work/shared"))
+    })?;
+    let rust = RustToolchain::locate()?;
+    let script = format!(
+        "set -e; R={root}
+         mount --make-rprivate /
+         mount --rbind /dev \"$R/dev\"
+         mount -t proc proc \"$R/proc\"
+         mount --rbind /sys \"$R/sys\"
+         mount -t tmpfs tmpfs \"$R/tmp\"
+         mount -t tmpfs tmpfs \"$R/run\"
+         mkdir -p \"$R/opt/rust/rustup\" \"$R/opt/rust/bin\"
+         mount --bind {rustup} \"$R/opt/rust/rustup\"
+         mount -o remount,bind,ro \"$R/opt/rust/rustup\"
+         mount --bind {cargo_bin} \"$R/opt/rust/bin\"
+         mount -o remount,bind,ro \"$R/opt/rust/bin\"
+         exec chroot \"$R\" /usr/bin/env -i HOME=/root CI=true LANG=C.UTF-8 \
+             PATH=/opt/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+             RUSTUP_HOME=/opt/rust/rustup CARGO_HOME=/root/.cargo \
+             RUSTUP_TOOLCHAIN={toolchain} \
+             bash -c 'cd /work/kboot-rs && bash .ci/run < /dev/null'",
+        root = shell_quote(&root),
+        rustup = shell_quote(&rust.rustup_home),
+        cargo_bin = shell_quote(&rust.cargo_bin),
+        toolchain = rust.toolchain,
+    );
+    println!("==> .ci/run inside the clean root (its output follows)");
+    let status = try_command("unshare")?
+        .args(["--mount", "--fork", "--", "sh", "-c", &script])
+        .status()
+        .map_err(|e| format!("failed to start the clean root: {e}"))?;
+    finish(status, &root, keep)
+}
+
+fn finish(status: std::process::ExitStatus, dir: &Path, keep: bool) -> crate::Result<()> {
+    if !status.success() {
+        return Err(format!(
+            ".ci/run failed ({status}); the tree is kept in {}",
+            dir.display()
+        ));
+    }
+    if !keep {
+        remove_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Which suite this machine runs (bookworm on Debian 12).
+fn host_codename() -> crate::Result<String> {
+    let text = std::fs::read_to_string("/etc/os-release")
+        .map_err(|e| format!("failed to read /etc/os-release: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
+        .map(|v| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| "no VERSION_CODENAME in /etc/os-release".into())
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Archive {
+    pub uri: String,
+    pub suite: String,
+    /// The machine's deb822 or one-line sources, copied into the root verbatim.
+    pub sources: Vec<(String, String)>,
+}
+
+/// The machine's own Debian archive for `suite`, from /etc/apt (deb822 `.sources` files
+/// and one-line `.list` files).
+fn archive_from_apt(suite: &str) -> crate::Result<Archive> {
+    let mut files: Vec<PathBuf> = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut more: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+        more.sort();
+        files.extend(more);
+    }
+    let mut sources = Vec::new();
+    let mut uri = None;
+    for file in files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let found = if name.ends_with(".sources") {
+            deb822_uri(&text, suite)
+        } else if name.ends_with(".list") {
+            one_line_uri(&text, suite)
+        } else {
+            continue;
+        };
+        if let Some(u) = found {
+            uri.get_or_insert(u);
+            sources.push((name, text));
+        }
+    }
+    let uri = uri.ok_or_else(|| format!("no apt source for suite {suite} in /etc/apt"))?;
+    Ok(Archive {
+        uri,
+        suite: suite.to_string(),
+        sources,
+    })
+}
+
+/// The URI of the first deb822 stanza of type `deb` that serves `suite`.
+pub fn deb822_uri(text: &str, suite: &str) -> Option<String> {
+    text.split("\n\n").find_map(|stanza| {
+        let field = |key: &str| {
+            stanza.lines().find_map(|l| {
+                l.strip_prefix(key)
+                    .and_then(|r| r.strip_prefix(':'))
+                    .map(|v| v.trim().to_string())
+            })
+        };
+        let types = field("Types")?;
+        let suites = field("Suites")?;
+        let enabled = field("Enabled").is_none_or(|v| v != "no");
+        (enabled
+            && types.split_whitespace().any(|t| t == "deb")
+            && suites.split_whitespace().any(|s| s == suite))
+        .then(|| field("URIs"))
+        .flatten()
+        .and_then(|u| u.split_whitespace().next().map(str::to_string))
+    })
+}
+
+/// The URI of the first `deb [opts] URI SUITE …` line for `suite`.
+pub fn one_line_uri(text: &str, suite: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let rest = line.strip_prefix("deb ")?.trim_start();
+        let rest = match rest.strip_prefix('[') {
+            Some(r) => r.split_once(']')?.1.trim_start(),
+            None => rest,
+        };
+        let mut words = rest.split_whitespace();
+        let uri = words.next()?;
+        (words.next()? == suite).then(|| uri.to_string())
+    })
+}
+
+/// debootstrap once per (suite, archive); later runs unpack the tarball (seconds).
+fn cached_root_tarball(base: &Path, archive: &Archive) -> crate::Result<PathBuf> {
+    let key: String = format!("{}-{}", archive.suite, archive.uri)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let tarball = base.join(format!("minbase-{key}.tar"));
+    if tarball.exists() {
+        println!("    cached: {}", tarball.display());
+        return Ok(tarball);
+    }
+    let build = base.join("debootstrap");
+    remove_dir(&build)?;
+    std::fs::create_dir_all(base)
+        .map_err(|e| format!("failed to create {}: {e}", base.display()))?;
+    run(try_command("debootstrap")?
+        .args(["--variant=minbase", &archive.suite])
+        .arg(&build)
+        .arg(&archive.uri))?;
+    let partial = tarball.with_extension("tar.part");
+    run(try_command("tar")?
+        .arg("-C")
+        .arg(&build)
+        .arg("-cf")
+        .arg(&partial)
+        .arg("."))?;
+    std::fs::rename(&partial, &tarball)
+        .map_err(|e| format!("failed to store {}: {e}", tarball.display()))?;
+    remove_dir(&build)?;
+    Ok(tarball)
+}
+
+/// The machine's apt sources and DNS, so apt and cargo inside reach the same registries.
+fn configure_root(root: &Path) -> crate::Result<()> {
+    let archive = archive_from_apt(&host_codename()?)?;
+    let apt = root.join("etc/apt");
+    let _ = std::fs::remove_file(apt.join("sources.list"));
+    let list_dir = apt.join("sources.list.d");
+    std::fs::create_dir_all(&list_dir)
+        .map_err(|e| format!("failed to create {}: {e}", list_dir.display()))?;
+    for (name, text) in &archive.sources {
+        let path = if name == "sources.list" {
+            apt.join(name)
+        } else {
+            list_dir.join(name)
+        };
+        std::fs::write(&path, text)
+            .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    }
+    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    let target = root.join("etc/resolv.conf");
+    let _ = std::fs::remove_file(&target);
+    std::fs::write(&target, resolv)
+        .map_err(|e| format!("failed to write {}: {e}", target.display()))?;
+    for dir in ["work", "root", "tmp", "run"] {
+        std::fs::create_dir_all(root.join(dir))
+            .map_err(|e| format!("failed to create {dir}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A clone of the committed HEAD: uncommitted edits are not what CI sees.
+fn clone_head(ws: &Workspace, dest: &Path) -> crate::Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("failed to create {}: {e}", parent.display()))?;
+    }
+    run(try_command("git")?
+        .args(["clone", "-q", "--no-hardlinks"])
+        .arg(&ws.root)
+        .arg(dest))
+}
+
+/// CI has a read-only copy of shared/ beside the clone.
+fn copy_shared(ws: &Workspace, dest: &Path) -> crate::Result<()> {
+    let shared = ws.root.join("../shared");
+    if !shared.is_dir() {
+        return Ok(());
+    }
+    run(try_command("cp")?.arg("-a").arg(&shared).arg(dest))?;
+    run(try_command("chmod")?.args(["-R", "a-w"]).arg(dest))
+}
+
+struct RustToolchain {
+    rustup_home: PathBuf,
+    cargo_bin: PathBuf,
+    toolchain: String,
+}
+
+impl RustToolchain {
+    /// The toolchain running this xtask: rustup's home and the proxies' directory.
+    fn locate() -> crate::Result<RustToolchain> {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/root".into());
+        let rustup_home = std::env::var_os("RUSTUP_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".rustup"));
+        let cargo_home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".cargo"));
+        let cargo_bin = cargo_home.join("bin");
+        let toolchain = std::env::var("RUSTUP_TOOLCHAIN").unwrap_or_else(|_| "stable".into());
+        if !rustup_home.join("toolchains").is_dir() || !cargo_bin.join("cargo").exists() {
+            return Err(format!(
+                "ci --clean binds a rustup toolchain into the root; none at {} and {}",
+                rustup_home.display(),
+                cargo_bin.display()
+            ));
+        }
+        Ok(RustToolchain {
+            rustup_home,
+            cargo_bin,
+            toolchain,
+        })
+    }
+}
+
+fn is_root() -> bool {
+    real_uid() == Some(0)
+}
+
+/// The real uid from /proc (xtask has no libc dependency).
+fn real_uid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', "'\\''"))
+}
+
+fn remove_dir(dir: &Path) -> crate::Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("failed to remove {}: {e}", dir.display())),
+    }
+}
+
+fn run(cmd: &mut Command) -> crate::Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("failed to run {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed with {status}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apt_sources_of_both_formats_give_the_suite_uri() {
+        let deb822 =
+            "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n\
+                      Components: main\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n\
+                      Suites: bookworm-security\nComponents: main\n";
+        assert_eq!(
+            deb822_uri(deb822, "bookworm").as_deref(),
+            Some("http://deb.debian.org/debian")
+        );
+        assert_eq!(
+            deb822_uri(deb822, "bookworm-security").as_deref(),
+            Some("http://deb.debian.org/debian-security")
+        );
+        assert_eq!(deb822_uri(deb822, "trixie"), None);
+        let disabled = "Types: deb\nEnabled: no\nURIs: http://a/\nSuites: bookworm\n";
+        assert_eq!(deb822_uri(disabled, "bookworm"), None);
+        let list = "# comment\ndeb-src http://src/ bookworm main\n\
+                    deb [signed-by=/k.gpg arch=amd64] http://mirror/debian bookworm main\n";
+        assert_eq!(
+            one_line_uri(list, "bookworm").as_deref(),
+            Some("http://mirror/debian")
+        );
+        assert_eq!(one_line_uri(list, "sid"), None);
+    }
+}
