@@ -205,6 +205,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("false", "coreutils"),
     ("head", "coreutils"),
     ("ls", "coreutils"),
+    ("md5sum", "coreutils"),
     ("mkfifo", "coreutils"),
     ("printf", "coreutils"),
     ("sha256sum", "coreutils"),
