@@ -122,6 +122,8 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "efibootmgr",
         "`xtask install --efi --root /` creates the firmware entry",
     ),
+    ("debootstrap", "`xtask ci --clean` builds its minimal Debian root"),
+    ("git", "`xtask ci` clones the committed HEAD"),
 ];
 
 /// Programs run on the host: (program, Debian package). A path such as `/bin/echo`
