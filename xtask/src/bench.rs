@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::{anyhow, bail, Context};
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 use crate::bench_kdump;
@@ -19,7 +20,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     let only = match args {
         [] => None,
         [flag] if ["--triage", "--menu", "--kdump"].contains(&flag.as_str()) => Some(flag.as_str()),
-        _ => return Err("usage: cargo xtask bench [--triage|--menu|--kdump]".into()),
+        _ => bail!("usage: cargo xtask bench [--triage|--menu|--kdump]"),
     };
     let outputs = image_cmd::run_image(ws, &ImageOptions::default())?;
     match only {
@@ -103,7 +104,9 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
 fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let artifacts = Artifacts::in_dir(ws.out_dir());
     let disk = ws.target().join("bench/menu-disk.img");
-    std::fs::create_dir_all(ws.target().join("bench")).map_err(|e| e.to_string())?;
+    let bench_dir = ws.target().join("bench");
+    std::fs::create_dir_all(&bench_dir)
+        .with_context(|| format!("failed to create {}", bench_dir.display()))?;
     let grub_cfg = qemu_tests::disks::debian_grub_cfg(
         "/boot/vmlinuz-kboot",
         "/boot/initrd-kboot",
@@ -120,7 +123,8 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
                 image_cmd::read(&artifacts.initramfs())?,
             ),
         ],
-    )?;
+    )
+    .map_err(|e| anyhow!(e))?;
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.cmdline = "console=ttyS0,115200 kboot.timeout=1".into();
     config.memory_mib = 768;
@@ -129,17 +133,10 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let mut to_target = Vec::new();
     for i in 0..RUNS {
         let mut qemu =
-            Qemu::start(&format!("bench-menu-{i}"), &config).map_err(|e| e.to_string())?;
-        menu_drawn.push(
-            qemu.expect("kboot: menu", DEADLINE)
-                .map_err(|e| e.to_string())?,
-        );
-        let chosen = qemu
-            .expect("kboot: booting", DEADLINE)
-            .map_err(|e| e.to_string())?;
-        let target = qemu
-            .expect("Linux version", DEADLINE)
-            .map_err(|e| e.to_string())?;
+            Qemu::start(&format!("bench-menu-{i}"), &config).context("failed to start QEMU")?;
+        menu_drawn.push(qemu.expect("kboot: menu", DEADLINE)?);
+        let chosen = qemu.expect("kboot: booting", DEADLINE)?;
+        let target = qemu.expect("Linux version", DEADLINE)?;
         to_target.push(target - chosen);
     }
     let median = |v: &mut Vec<Duration>| {
@@ -184,9 +181,7 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
         })
         .unwrap_or(0);
     if busybox_applets == 0 {
-        return Err(format!(
-            "{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)"
-        ));
+        bail!("{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)");
     }
     let time_runs = |binary: &Path, args: &[&str]| -> crate::Result<f64> {
         let start = std::time::Instant::now();
@@ -195,9 +190,9 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
                 .args(args)
                 .stdout(std::process::Stdio::null())
                 .status()
-                .map_err(|e| format!("{}: {e}", binary.display()))?;
+                .with_context(|| format!("failed to run {}", binary.display()))?;
             if !status.success() {
-                return Err(format!("{} {args:?} failed: {status}", binary.display()));
+                bail!("{} {args:?} failed: {status}", binary.display());
             }
         }
         Ok(start.elapsed().as_secs_f64())
@@ -326,7 +321,7 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
         ]),
         Err(e) => rows.push(vec![
             "peer: makedumpfile --dump-dmesg".into(),
-            format!("failed: {}", e.lines().next().unwrap_or("")),
+            format!("failed: {}", format!("{e:#}").lines().next().unwrap_or("")),
             String::new(),
         ]),
     }
@@ -343,27 +338,24 @@ pub fn timed_median(
     let mut times = Vec::new();
     let mut peak = 0;
     for _ in 0..runs {
-        let out = qemu_tests::host_tools::try_command("time")?
+        let out = qemu_tests::host_tools::try_command("time")
+            .map_err(|e| anyhow!(e))?
             .args(["-f", "@@%e %M"])
             .arg(program)
             .args(args)
             .stdout(std::process::Stdio::null())
             .output()
-            .map_err(|e| format!("/usr/bin/time: {e} (apt install time)"))?;
+            .context("failed to run /usr/bin/time (apt install time)")?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
-            return Err(format!(
-                "{} failed: {}",
-                program.to_string_lossy(),
-                stderr.trim()
-            ));
+            bail!("{} failed: {}", program.to_string_lossy(), stderr.trim());
         }
         let figures = stderr.rsplit("@@").next().unwrap_or("");
         let mut it = figures.split_whitespace();
         let secs: f64 = it
             .next()
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("no timing in {stderr:?}"))?;
+            .ok_or_else(|| anyhow!("no timing in {stderr:?}"))?;
         let rss: u64 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
         times.push(secs);
         peak = peak.max(rss);
@@ -383,9 +375,8 @@ fn boot_times(label: &str, config: &MachineConfig) -> crate::Result<Vec<Duration
                     .unwrap_or("run")
                     .replace([' ', ':', '+'], "_")
             );
-            let mut qemu = Qemu::start(&name, config).map_err(|e| e.to_string())?;
-            qemu.expect("kboot: ready", DEADLINE)
-                .map_err(|e| e.to_string())
+            let mut qemu = Qemu::start(&name, config).context("failed to start QEMU")?;
+            Ok(qemu.expect("kboot: ready", DEADLINE)?)
         })
         .collect()
 }

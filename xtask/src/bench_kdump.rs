@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use anyhow::Context;
+
 use crate::bench::timed_median;
 use crate::report::{human_size, print_table, stage};
 use crate::Workspace;
@@ -95,7 +97,7 @@ fn capture_in_qemu(ws: &Workspace) -> crate::Result<()> {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status()
-                .map_err(|e| format!("cargo test: {e}"))?;
+                .context("failed to run cargo test")?;
             Ok(status.success())
         })?;
         let console = std::fs::read_to_string(&log).unwrap_or_default();

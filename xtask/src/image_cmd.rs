@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use anyhow::{anyhow, bail, Context};
 use image::initramfs::{self, InitramfsSpec};
 
 use crate::config::BuildConfig;
@@ -42,17 +43,13 @@ impl ImageOptions {
             let mut value = |name: &str| {
                 it.next()
                     .map(PathBuf::from)
-                    .ok_or_else(|| format!("{name} needs a value"))
+                    .ok_or_else(|| anyhow!("{name} needs a value"))
             };
             match arg.as_str() {
                 "--config" => opts.config = Some(value("--config")?),
                 "--kernel" => opts.kernel = Some(value("--kernel")?),
                 "--kernel-src" => opts.kernel_src = Some(value("--kernel-src")?),
-                other => {
-                    return Err(format!(
-                        "image: unknown option {other:?} (see cargo xtask --help)"
-                    ))
-                }
+                other => bail!("image: unknown option {other:?} (see cargo xtask --help)"),
             }
         }
         Ok(opts)
@@ -75,7 +72,7 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     let epoch = source_date_epoch()?;
     stage("host dependencies", deps::ensure)?;
     let out = ws.out_dir();
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
 
     let kernel_built = stage("kernel", || match &opts.kernel {
         Some(given) => {
@@ -101,16 +98,15 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
             config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
         }
         let spec = InitramfsSpec {
-            binary: std::fs::read(&kboot_binary)
-                .map_err(|e| format!("{}: {e}", kboot_binary.display()))?,
+            binary: read(&kboot_binary)?,
             applets: applets.clone(),
             config_files,
             mtime: epoch,
         };
-        let cpio = initramfs::initramfs_archive(&spec).map_err(|e| format!("initramfs: {e}"))?;
+        let cpio = initramfs::initramfs_archive(&spec).context("failed to build the initramfs")?;
         let archive = cpio.finish();
         let compressed = initramfs::compress(&archive, config.compression)
-            .map_err(|e| format!("compressing initramfs: {e}"))?;
+            .context("failed to compress the initramfs")?;
         let raw_path = out.join("initramfs.cpio");
         let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
         // Only one compressed variant may exist, so tests and GRUB pick the right one.
@@ -156,9 +152,7 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
             .set_ramdisk(&ramdisk_name, read(&initramfs_path)?)
             .set_cmdline(&config.cmdline)
             .set_grub_bios(boot_img, core_img);
-        let layout = disk
-            .create_disk_image(&disk_img)
-            .map_err(|e| e.to_string())?;
+        let layout = disk.create_disk_image(&disk_img)?;
         println!(
             "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
             layout.bios_boot_lba,
@@ -252,14 +246,14 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
         target,
     ]);
     cmd.env("RUSTFLAGS", rustflags);
-    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    let status = cmd.status().context("failed to run cargo")?;
     if !status.success() {
-        return Err(format!("building rootfs-rs failed ({status})"));
+        bail!("building rootfs-rs failed ({status})");
     }
     let binary = ws.target().join(target).join("kboot/kboot");
     drop_unwind_tables(&binary)?;
     let size = std::fs::metadata(&binary)
-        .map_err(|e| format!("{}: {e}", binary.display()))?
+        .with_context(|| format!("failed to read {}", binary.display()))?
         .len();
     println!(
         "    {} ({}, static, {target})",
@@ -275,19 +269,20 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
 /// panic message itself is kept. std is precompiled with unwind tables, so
 /// `-C force-unwind-tables=no` cannot drop them (measured: no change). Idempotent.
 fn drop_unwind_tables(binary: &Path) -> crate::Result<()> {
-    let status = qemu_tests::host_tools::try_command("objcopy")?
+    let status = qemu_tests::host_tools::try_command("objcopy")
+        .map_err(|e| anyhow!(e))?
         .args([
             "--remove-section=.eh_frame",
             "--remove-section=.gcc_except_table",
         ])
         .arg(binary)
         .status()
-        .map_err(|e| format!("cannot run objcopy (apt install binutils): {e}"))?;
+        .context("failed to run objcopy (apt install binutils)")?;
     if !status.success() {
-        return Err(format!(
+        bail!(
             "objcopy could not drop the unwind tables of {} ({status})",
             binary.display()
-        ));
+        );
     }
     Ok(())
 }
@@ -297,13 +292,9 @@ pub fn list_applets(binary: &Path) -> crate::Result<Vec<String>> {
     let output = Command::new(binary)
         .arg("--list")
         .output()
-        .map_err(|e| format!("{} --list: {e}", binary.display()))?;
+        .with_context(|| format!("failed to run {} --list", binary.display()))?;
     if !output.status.success() {
-        return Err(format!(
-            "{} --list failed ({})",
-            binary.display(),
-            output.status
-        ));
+        bail!("{} --list failed ({})", binary.display(), output.status);
     }
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -324,21 +315,20 @@ pub fn make_uki(
     out: &Path,
 ) -> crate::Result<()> {
     if !Path::new(EFI_STUB).exists() {
-        return Err(format!(
-            "{EFI_STUB} is missing (apt install systemd-boot-efi)"
-        ));
+        bail!("{EFI_STUB} is missing (apt install systemd-boot-efi)");
     }
     let cmdline_file = out.with_extension("cmdline");
     write(&cmdline_file, format!("{cmdline}\0").as_bytes())?;
     let kernel_len = std::fs::metadata(bzimage)
-        .map_err(|e| format!("{}: {e}", bzimage.display()))?
+        .with_context(|| format!("failed to read {}", bzimage.display()))?
         .len();
     // The stub's own image ends below 0x20000; the kernel goes at 32 MiB and the
     // initramfs on the next MiB boundary after it, so no section can overlap.
     let linux_vma: u64 = 0x200_0000;
     let initrd_vma = (linux_vma + kernel_len).div_ceil(0x10_0000) * 0x10_0000;
     let tmp = out.with_extension("efi.tmp");
-    run(qemu_tests::host_tools::try_command("objcopy")?
+    run(qemu_tests::host_tools::try_command("objcopy")
+        .map_err(|e| anyhow!(e))?
         .arg("--add-section")
         .arg(format!(".cmdline={}", cmdline_file.display()))
         .args(["--change-section-vma", ".cmdline=0x30000"])
@@ -355,7 +345,8 @@ pub fn make_uki(
     let _ = std::fs::remove_file(&cmdline_file);
     // objcopy stamps the current time into the PE header; pin it for reproducibility.
     let mut efi = read(&tmp)?;
-    image::pe::set_timestamp(&mut efi, timestamp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    image::pe::set_timestamp(&mut efi, timestamp)
+        .with_context(|| format!("failed to set the PE timestamp of {}", tmp.display()))?;
     let _ = std::fs::remove_file(&tmp);
     write(out, &efi)
 }
@@ -363,7 +354,8 @@ pub fn make_uki(
 /// GRUB's i386-pc core image with the ESP as its prefix.
 fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
     let core = out.join("grub-core.img");
-    run(qemu_tests::host_tools::try_command("grub-mkimage")?
+    run(qemu_tests::host_tools::try_command("grub-mkimage")
+        .map_err(|e| anyhow!(e))?
         .args([
             "-O",
             "i386-pc",
@@ -384,10 +376,10 @@ fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
 fn check_bzimage(path: &Path) -> crate::Result<()> {
     let bytes = read(path)?;
     if bytes.len() < 0x210 || &bytes[0x202..0x206] != b"HdrS" {
-        return Err(format!(
+        bail!(
             "{}: not an x86 bzImage (no \"HdrS\" boot header at 0x202)",
             path.display()
-        ));
+        );
     }
     Ok(())
 }
@@ -397,17 +389,18 @@ fn source_date_epoch() -> crate::Result<u32> {
         Ok(v) => v
             .trim()
             .parse()
-            .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
         Err(_) => Ok(0),
     }
 }
 
 pub fn read(path: &Path) -> crate::Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))
 }
 
 fn write(path: &Path, data: &[u8]) -> crate::Result<()> {
-    image::write_atomically(path, data).map_err(|e| e.to_string())
+    // The error names the file: "failed to write PATH: …".
+    Ok(image::write_atomically(path, data)?)
 }
 
 fn copy(from: &Path, to: &Path) -> crate::Result<()> {

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{anyhow, bail, Context};
+
 /// Where kboot's kernel and initramfs live inside the target's /boot.
 const BOOT_SUBDIR: &str = "kboot";
 
@@ -61,10 +63,11 @@ pub fn write_entry_files(out: &Path, cmdline: &str, initramfs: &str) -> crate::R
     for (name, text, mode) in entry_files(cmdline, initramfs) {
         let path = out.join(name);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
         }
-        image::write_atomically(&path, text.as_bytes())
-            .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+        // The error names the file: "failed to write PATH: …".
+        image::write_atomically(&path, text.as_bytes())?;
         set_mode(&path, mode)?;
     }
     Ok(())
@@ -73,7 +76,7 @@ pub fn write_entry_files(out: &Path, cmdline: &str, initramfs: &str) -> crate::R
 fn set_mode(path: &Path, mode: u32) -> crate::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("chmod {}: {e}", path.display()))
+        .with_context(|| format!("failed to chmod {}", path.display()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,7 +107,7 @@ impl InstallOptions {
             let mut value = |name: &str| {
                 it.next()
                     .map(PathBuf::from)
-                    .ok_or_else(|| format!("{name} needs a directory"))
+                    .ok_or_else(|| anyhow!("{name} needs a directory"))
             };
             match a.as_str() {
                 "--root" => root = Some(value("--root")?),
@@ -114,11 +117,11 @@ impl InstallOptions {
                 "--bls" => entry = Some(Entry::Bls),
                 "--lilo" => entry = Some(Entry::Lilo),
                 "--efi" => entry = Some(Entry::Efi),
-                other => return Err(format!("install: unknown argument {other:?}\n{USAGE}")),
+                other => bail!("install: unknown argument {other:?}\n{USAGE}"),
             }
         }
-        let entry = entry.ok_or_else(|| format!("install: choose an entry kind\n{USAGE}"))?;
-        let root = root.ok_or_else(|| format!("install: --root is required\n{USAGE}"))?;
+        let entry = entry.ok_or_else(|| anyhow!("install: choose an entry kind\n{USAGE}"))?;
+        let root = root.ok_or_else(|| anyhow!("install: --root is required\n{USAGE}"))?;
         let boot = boot.unwrap_or_else(|| root.join("boot"));
         let esp = esp.unwrap_or_else(|| boot.join("efi"));
         Ok(InstallOptions {
@@ -156,18 +159,18 @@ pub fn place(path: &Path, data: &[u8], mode: u32) -> crate::Result<Outcome> {
                     n => PathBuf::from(format!("{}.bak.{n}", path.display())),
                 })
                 .find(|p| !p.exists())
-                .ok_or("no free backup name")?;
+                .ok_or_else(|| anyhow!("no free backup name"))?;
             std::fs::rename(path, &backup)
-                .map_err(|e| format!("cannot back up {}: {e}", path.display()))?;
+                .with_context(|| format!("failed to back up {}", path.display()))?;
             Outcome::Replaced(path.to_path_buf(), backup)
         }
         Err(_) => Outcome::Written(path.to_path_buf()),
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
     }
-    image::write_atomically(path, data)
-        .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    image::write_atomically(path, data)?;
     set_mode(path, mode)?;
     Ok(outcome)
 }
@@ -176,13 +179,17 @@ pub fn place(path: &Path, data: &[u8], mode: u32) -> crate::Result<Outcome> {
 pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outcome>, String)> {
     let read = |name: &str| {
         let p = artifacts.join(name);
-        std::fs::read(&p)
-            .map_err(|e| format!("{}: {e} (run `cargo xtask image` first)", p.display()))
+        std::fs::read(&p).with_context(|| {
+            format!(
+                "failed to read {} (run `cargo xtask image` first)",
+                p.display()
+            )
+        })
     };
     let initramfs = ["initramfs.cpio.zst", "initramfs.cpio.gz"]
         .into_iter()
         .find(|n| artifacts.join(n).exists())
-        .ok_or("no initramfs in target/kboot (run `cargo xtask image` first)")?;
+        .ok_or_else(|| anyhow!("no initramfs in target/kboot (run `cargo xtask image` first)"))?;
     let mut done = Vec::new();
     let next;
     if o.entry == Entry::Efi {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context};
 use sha2::{Digest, Sha256};
 
 use crate::Workspace;
@@ -32,10 +33,7 @@ impl KernelSource {
             if path.is_file() {
                 return Ok(KernelSource::Tarball(path));
             }
-            return Err(format!(
-                "{}: not a kernel source tree or tarball",
-                path.display()
-            ));
+            bail!("{}: not a kernel source tree or tarball", path.display());
         }
         let mut tarballs: Vec<PathBuf> = std::fs::read_dir("/usr/src")
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
@@ -48,7 +46,7 @@ impl KernelSource {
         });
         tarballs.sort();
         tarballs.pop().map(KernelSource::Tarball).ok_or_else(|| {
-            "no kernel source: pass --kernel-src DIR, set KBOOT_KERNEL_SRC, or install Debian's linux-source (cargo xtask deps)".to_string()
+            anyhow!("no kernel source: pass --kernel-src DIR, set KBOOT_KERNEL_SRC, or install Debian's linux-source (cargo xtask deps)")
         })
     }
 
@@ -56,7 +54,8 @@ impl KernelSource {
     fn identity(&self) -> crate::Result<String> {
         match self {
             KernelSource::Tarball(p) => {
-                let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let meta = std::fs::metadata(p)
+                    .with_context(|| format!("failed to read {}", p.display()))?;
                 let mtime = meta
                     .modified()
                     .ok()
@@ -93,22 +92,19 @@ impl KernelSource {
                 println!("    unpacking {} (once)", tarball.display());
                 let _ = std::fs::remove_dir_all(&src_root);
                 std::fs::create_dir_all(&src_root)
-                    .map_err(|e| format!("{}: {e}", src_root.display()))?;
+                    .with_context(|| format!("failed to create {}", src_root.display()))?;
                 require_free_space(&src_root, UNPACK_AND_BUILD_BYTES)?;
-                run(qemu_tests::host_tools::try_command("tar")?
+                run(qemu_tests::host_tools::try_command("tar")
+                    .map_err(|e| anyhow!(e))?
                     .arg("-xf")
                     .arg(tarball)
                     .arg("-C")
                     .arg(&src_root))?;
                 if !tree.join("Makefile").exists() {
-                    return Err(format!(
-                        "{} did not unpack to {}",
-                        tarball.display(),
-                        tree.display()
-                    ));
+                    bail!("{} did not unpack to {}", tarball.display(), tree.display());
                 }
                 std::fs::write(&stamp, identity)
-                    .map_err(|e| format!("{}: {e}", stamp.display()))?;
+                    .with_context(|| format!("failed to write {}", stamp.display()))?;
                 Ok(tree)
             }
         }
@@ -119,7 +115,7 @@ impl KernelSource {
 pub fn fragments(ws: &Workspace, extra: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
     let dir = ws.root.join("kernel-configs");
     let mut list: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .with_context(|| format!("failed to read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "config"))
         .collect();
@@ -174,7 +170,7 @@ pub fn build(
     let mut wanted = BTreeMap::new();
     for path in fragment_paths {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("kernel fragment {}: {e}", path.display()))?;
+            .with_context(|| format!("failed to read kernel fragment {}", path.display()))?;
         hasher.update(
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -198,8 +194,9 @@ pub fn build(
 
     let tree = source.tree(ws)?;
     let build_dir = ws.target().join("kernel/build");
-    std::fs::create_dir_all(&build_dir).map_err(|e| format!("{}: {e}", build_dir.display()))?;
-    let make_path = qemu_tests::host_tools::find("make")?;
+    std::fs::create_dir_all(&build_dir)
+        .with_context(|| format!("failed to create {}", build_dir.display()))?;
+    let make_path = qemu_tests::host_tools::find("make").map_err(|e| anyhow!(e))?;
     let make = |args: &[&str]| {
         let mut c = Command::new(&make_path);
         c.arg("-C")
@@ -223,14 +220,14 @@ pub fn build(
         .stdout(Stdio::null()))?;
     run(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
     let config_text = std::fs::read_to_string(build_dir.join(".config"))
-        .map_err(|e| format!("reading merged .config: {e}"))?;
+        .context("failed to read the merged .config")?;
     let dropped = dropped_options(&wanted, &config_text);
     if !dropped.is_empty() {
-        return Err(format!(
+        bail!(
             "kconfig dropped {} option(s) the fragments ask for (a dependency is missing):\n  {}",
             dropped.len(),
             dropped.join("\n  ")
-        ));
+        );
     }
     println!("    all {} requested options are set", wanted.len());
 
@@ -243,10 +240,11 @@ pub fn build(
         &ws.target().join("kernel/build.log"),
     )?;
     let built = build_dir.join("arch/x86/boot/bzImage");
-    std::fs::create_dir_all(&cached).map_err(|e| format!("{}: {e}", cached.display()))?;
-    std::fs::copy(&built, &bzimage).map_err(|e| format!("caching {}: {e}", built.display()))?;
-    std::fs::write(cached.join("config"), &config_text)
-        .map_err(|e| format!("caching .config: {e}"))?;
+    std::fs::create_dir_all(&cached)
+        .with_context(|| format!("failed to create {}", cached.display()))?;
+    std::fs::copy(&built, &bzimage)
+        .with_context(|| format!("failed to cache {}", built.display()))?;
+    std::fs::write(cached.join("config"), &config_text).context("failed to cache .config")?;
     if matches!(source, KernelSource::Tarball(_)) {
         // The unpacked tree is 1.5 GB and only a cache miss needs it again; tar keeps
         // the archive's old mtimes, so a re-unpacked tree still builds incrementally
@@ -265,15 +263,16 @@ const UNPACK_AND_BUILD_BYTES: u64 = 2_200_000_000;
 
 /// Fails early, with the figures, instead of letting tar die half-way with ENOSPC.
 fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
-    let out = qemu_tests::host_tools::try_command("df")?
+    let out = qemu_tests::host_tools::try_command("df")
+        .map_err(|e| anyhow!(e))?
         .args(["--output=avail", "-B1"])
         .arg(dir)
         .output()
-        .map_err(|e| format!("df {}: {e}", dir.display()))?;
+        .with_context(|| format!("failed to run df {}", dir.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let available: Option<u64> = text.lines().nth(1).and_then(|l| l.trim().parse().ok());
     match available {
-        Some(free) if free < needed => Err(format!(
+        Some(free) if free < needed => Err(anyhow!(
             "not enough disk space for the kernel build in {}: {} MB free, {} MB needed",
             dir.display(),
             free / 1_000_000,
@@ -285,14 +284,17 @@ fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
 
 /// Runs the kernel build, logging everything and printing a progress line every 15 s.
 fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
-    let mut log =
-        std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let mut log = std::fs::File::create(log_path)
+        .with_context(|| format!("failed to create {}", log_path.display()))?;
     let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("cannot run make: {e}"))?;
-    let stdout = child.stdout.take().ok_or("make: no stdout")?;
+        .context("failed to run make")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("make: no stdout"))?;
     let start = Instant::now();
     let mut last_report = Instant::now();
     let mut compiled = 0usize;
@@ -314,12 +316,12 @@ fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
             last_report = Instant::now();
         }
     }
-    let status = child.wait().map_err(|e| format!("make: {e}"))?;
+    let status = child.wait().context("failed to wait for make")?;
     if !status.success() {
-        return Err(format!(
+        bail!(
             "kernel build failed ({status}); full log: {}",
             log_path.display()
-        ));
+        );
     }
     Ok(())
 }
@@ -329,16 +331,15 @@ pub fn run(cmd: &mut Command) -> crate::Result<()> {
     let output = cmd
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
+        .with_context(|| format!("failed to run {shown}"))?;
+    if !output.status.success() {
+        bail!(
             "{shown} failed ({}):\n{}",
             output.status,
             String::from_utf8_lossy(&output.stderr)
-        ))
+        );
     }
+    Ok(())
 }
 
 #[cfg(test)]

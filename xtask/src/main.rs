@@ -24,7 +24,8 @@ mod tools;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub type Result<T> = std::result::Result<T, String>;
+/// Errors carry their cause chain; `main` prints it with `{:#}`.
+pub use anyhow::Result;
 
 /// Paths every command shares.
 pub struct Workspace {
@@ -61,12 +62,12 @@ fn main() -> ExitCode {
             println!("{}", USAGE);
             Ok(())
         }
-        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+        Some(other) => Err(anyhow::anyhow!("unknown command {other:?}\n\n{USAGE}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+use anyhow::{anyhow, bail, Context};
 use sha2::{Digest, Sha256};
 
 use crate::image_cmd::{self, ImageOptions};
@@ -61,7 +62,7 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     let run_qemu = match args {
         [] => true,
         [flag] if flag == "--no-qemu" => false,
-        _ => return Err("usage: cargo xtask test [--no-qemu]".into()),
+        _ => bail!("usage: cargo xtask test [--no-qemu]"),
     };
     stage("host dependencies", crate::deps::ensure)?;
     // Dump fixtures are made at test time by QEMU runs; here a fixture that cannot be
@@ -82,7 +83,7 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
             &tally,
         )
     }) {
-        failed_stages.push(format!("unit and host tests: {e}"));
+        failed_stages.push(format!("unit and host tests: {e:#}"));
     }
     if run_qemu {
         match stage("reproducible media", || build_twice_and_compare(ws)) {
@@ -101,22 +102,24 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
                         &tally,
                     )
                 }) {
-                    failed_stages.push(format!("QEMU boot tests: {e}"));
+                    failed_stages.push(format!("QEMU boot tests: {e:#}"));
                 }
             }
-            Err(e) => failed_stages.push(format!("media (the QEMU tests did not run): {e}")),
+            Err(e) => failed_stages.push(format!("media (the QEMU tests did not run): {e:#}")),
         }
     }
-    let tally = tally.lock().map_err(|_| "test output reader panicked")?;
+    let tally = tally
+        .lock()
+        .map_err(|_| anyhow!("test output reader panicked"))?;
     print_summary(&tally, &failed_stages);
     if failed_stages.is_empty() && tally.failed == 0 {
         Ok(())
     } else {
-        Err(format!(
+        bail!(
             "{} test(s) failed, {} stage(s) failed (summary above)",
             tally.failed,
             failed_stages.len()
-        ))
+        )
     }
 }
 
@@ -155,7 +158,7 @@ fn build_twice_and_compare(ws: &Workspace) -> crate::Result<()> {
     let after = digests(&second)?;
     for ((path, a), (_, b)) in before.iter().zip(&after) {
         if a != b {
-            return Err(format!("{path} is not reproducible: sha256 {a} then {b}"));
+            bail!("{path} is not reproducible: sha256 {a} then {b}");
         }
         println!("    reproducible: {path} sha256 {}", &a[..16]);
     }
@@ -170,8 +173,11 @@ fn cargo_test(ws: &Workspace, args: &[&str], tally: &Arc<Mutex<Tally>>) -> crate
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let stderr = child.stderr.take().ok_or("cargo's stderr")?;
+        .context("failed to run cargo")?;
+    let stderr = child
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow!("cargo's stderr"))?;
     let stderr_tally = Arc::clone(tally);
     let stderr_reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -181,7 +187,10 @@ fn cargo_test(ws: &Workspace, args: &[&str], tally: &Arc<Mutex<Tally>>) -> crate
             }
         }
     });
-    let stdout = child.stdout.take().ok_or("cargo's stdout")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow!("cargo's stdout"))?;
     let mut out = std::io::stdout();
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         let _ = writeln!(out, "{line}");
@@ -190,14 +199,11 @@ fn cargo_test(ws: &Workspace, args: &[&str], tally: &Arc<Mutex<Tally>>) -> crate
         }
     }
     let _ = stderr_reader.join();
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo {} failed ({status})", args.join(" ")))
+    let status = child.wait().context("failed to wait for cargo")?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
     }
+    Ok(())
 }
 
 #[cfg(test)]

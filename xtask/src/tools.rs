@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use anyhow::{anyhow, bail, Context};
+
 use qemu_tests::{Artifacts, BootPath, MachineConfig};
 
 use crate::Workspace;
@@ -16,33 +18,38 @@ pub fn qemu_command(_ws: &Workspace, args: &[String]) -> crate::Result<()> {
             "--uefi" => boot = BootPath::Uefi,
             "--bios" => boot = BootPath::Bios,
             "--direct" => boot = BootPath::Direct,
-            "--disk" => disks.push(PathBuf::from(it.next().ok_or("--disk needs a file")?)),
+            "--disk" => disks.push(PathBuf::from(
+                it.next().ok_or_else(|| anyhow!("--disk needs a file"))?,
+            )),
             "--kernel" => {
-                kernel = Some(PathBuf::from(it.next().ok_or("--kernel needs a bzImage")?))
+                kernel = Some(PathBuf::from(
+                    it.next()
+                        .ok_or_else(|| anyhow!("--kernel needs a bzImage"))?,
+                ))
             }
-            other => return Err(format!("qemu: unknown option {other:?}")),
+            other => bail!("qemu: unknown option {other:?}"),
         }
     }
     let artifacts = Artifacts::default_location();
-    artifacts.check()?;
+    artifacts.check().map_err(|e| anyhow!(e))?;
     let accel = qemu_tests::choose_accel(&artifacts);
     let mut config = MachineConfig::new(boot, artifacts);
     config.accel = accel;
     config.extra_disks = disks;
     config.kernel_override = kernel;
     config.interactive = true;
-    let (mut cmd, _scratch) = config.command().map_err(|e| e.to_string())?;
+    let (mut cmd, _scratch) = config
+        .command()
+        .context("failed to prepare the QEMU command")?;
     println!(
         "booting ({}, {}) — Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor",
         boot.name(),
         config.accel
     );
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot start QEMU: {e}"))?;
+    let status = cmd.status().context("failed to start QEMU")?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("QEMU exited with {status}"))
+        bail!("QEMU exited with {status}")
     }
 }
