@@ -16,18 +16,31 @@ use crate::Workspace;
 const RUNS: usize = 3;
 const DEADLINE: Duration = Duration::from_secs(180);
 
-pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let only = match args {
-        [] => None,
-        [flag] if ["--triage", "--menu", "--kdump"].contains(&flag.as_str()) => Some(flag.as_str()),
-        _ => bail!("usage: cargo xtask bench [--triage|--menu|--kdump]"),
-    };
+/// `cargo xtask bench` options: one part only, or everything.
+#[derive(Debug, clap::Args)]
+#[group(multiple = false)]
+pub struct BenchOptions {
+    /// Only the triage figures (on the dumps `cargo xtask test` made)
+    #[arg(long)]
+    triage: bool,
+    /// Only the boot menu figures
+    #[arg(long)]
+    menu: bool,
+    /// Only dump saving vs makedumpfile and the smallest crashkernel=
+    #[arg(long)]
+    kdump: bool,
+}
+
+pub fn run(ws: &Workspace, options: &BenchOptions) -> crate::Result<()> {
     let outputs = image_cmd::run_image(ws, &ImageOptions::default())?;
-    match only {
-        Some("--triage") => return triage_figures(ws, &outputs.kboot_binary),
-        Some("--kdump") => return bench_kdump::kdump_figures(ws, &outputs.kboot_binary),
-        Some(_) => return menu_figures(ws),
-        None => {}
+    if options.triage {
+        return triage_figures(ws, &outputs.kboot_binary);
+    }
+    if options.kdump {
+        return bench_kdump::kdump_figures(ws, &outputs.kboot_binary);
+    }
+    if options.menu {
+        return menu_figures(ws);
     }
 
     println!("\nSizes");

@@ -23,18 +23,7 @@ fn try_command(program: &str) -> crate::Result<Command> {
 use crate::report::stage;
 use crate::Workspace;
 
-const USAGE: &str = "usage: cargo xtask ci [--clean] [--keep]";
-
-pub fn cli(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let mut clean = false;
-    let mut keep = false;
-    for arg in args {
-        match arg.as_str() {
-            "--clean" => clean = true,
-            "--keep" => keep = true,
-            other => bail!("ci: unknown option {other:?}\n{USAGE}"),
-        }
-    }
+pub fn cli(ws: &Workspace, clean: bool, keep: bool) -> crate::Result<()> {
     let started = Instant::now();
     let result = if clean {
         run_clean(ws, keep)

@@ -115,11 +115,3 @@ pub fn run_cli(check_only: bool) -> crate::Result<()> {
     }
     crate::report::stage("host dependencies", ensure)
 }
-
-pub fn cli(args: &[String]) -> crate::Result<()> {
-    match args {
-        [] => run_cli(false),
-        [flag] if flag == "--check" => run_cli(true),
-        _ => bail!("usage: cargo xtask deps [--check]"),
-    }
-}

@@ -28,32 +28,19 @@ const GRUB_MODULES: &[&str] = &[
     "search",
 ];
 
-#[derive(Debug, Default)]
+/// `cargo xtask image` options.
+#[derive(Debug, Default, clap::Args)]
 pub struct ImageOptions {
+    /// Build settings and runtime configuration (docs/config.md)
+    #[arg(long, value_name = "kboot.toml")]
     pub config: Option<PathBuf>,
+    /// Use this kernel instead of building the lean one
+    #[arg(long, value_name = "BZIMAGE")]
     pub kernel: Option<PathBuf>,
+    /// Kernel sources: a tree or a linux-source tarball (default: KBOOT_KERNEL_SRC, then
+    /// /usr/src/linux-source-*.tar.xz)
+    #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
-}
-
-impl ImageOptions {
-    pub fn parse(args: &[String]) -> crate::Result<ImageOptions> {
-        let mut opts = ImageOptions::default();
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .map(PathBuf::from)
-                    .ok_or_else(|| anyhow!("{name} needs a value"))
-            };
-            match arg.as_str() {
-                "--config" => opts.config = Some(value("--config")?),
-                "--kernel" => opts.kernel = Some(value("--kernel")?),
-                "--kernel-src" => opts.kernel_src = Some(value("--kernel-src")?),
-                other => bail!("image: unknown option {other:?} (see cargo xtask --help)"),
-            }
-        }
-        Ok(opts)
-    }
 }
 
 /// The files `image` produces, in target/kboot/.

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 
 /// Where kboot's kernel and initramfs live inside the target's /boot.
 const BOOT_SUBDIR: &str = "kboot";
@@ -98,45 +98,62 @@ pub struct InstallOptions {
     pub entry: Entry,
 }
 
-impl InstallOptions {
-    pub fn parse(args: &[String]) -> crate::Result<InstallOptions> {
-        let mut root = None;
-        let (mut boot, mut esp, mut entry) = (None, None, None);
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .map(PathBuf::from)
-                    .ok_or_else(|| anyhow!("{name} needs a directory"))
-            };
-            match a.as_str() {
-                "--root" => root = Some(value("--root")?),
-                "--boot" => boot = Some(value("--boot")?),
-                "--esp" => esp = Some(value("--esp")?),
-                "--grub" => entry = Some(Entry::Grub),
-                "--bls" => entry = Some(Entry::Bls),
-                "--lilo" => entry = Some(Entry::Lilo),
-                "--efi" => entry = Some(Entry::Efi),
-                other => bail!("install: unknown argument {other:?}\n{USAGE}"),
-            }
-        }
-        let entry = entry.ok_or_else(|| anyhow!("install: choose an entry kind\n{USAGE}"))?;
-        let root = root.ok_or_else(|| anyhow!("install: --root is required\n{USAGE}"))?;
-        let boot = boot.unwrap_or_else(|| root.join("boot"));
-        let esp = esp.unwrap_or_else(|| boot.join("efi"));
-        Ok(InstallOptions {
-            root,
+/// `cargo xtask install`: copies kboot (target/kboot) into the target system mounted at
+/// ROOT and adds one entry to its boot loader. Existing files with other contents are
+/// kept as NAME.bak.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The target system's root (its /etc); / for this machine
+    #[arg(long, value_name = "DIR")]
+    root: PathBuf,
+    /// Its mounted /boot [default: ROOT/boot]
+    #[arg(long, value_name = "DIR")]
+    boot: Option<PathBuf>,
+    /// Its mounted EFI system partition, for --efi [default: BOOT/efi]
+    #[arg(long, value_name = "DIR")]
+    esp: Option<PathBuf>,
+    #[command(flatten)]
+    entry: EntryKind,
+}
+
+/// Which boot loader gets the entry: exactly one.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct EntryKind {
+    /// A grub.d snippet (/etc/grub.d/40_kboot; then run update-grub)
+    #[arg(long)]
+    grub: bool,
+    /// A Boot Loader Specification entry (BOOT/loader/entries/kboot.conf)
+    #[arg(long)]
+    bls: bool,
+    /// A LILO stanza (/etc/lilo.conf.kboot, to append to /etc/lilo.conf)
+    #[arg(long)]
+    lilo: bool,
+    /// kboot.efi on the ESP, and a firmware boot entry (efibootmgr)
+    #[arg(long)]
+    efi: bool,
+}
+
+impl From<InstallArgs> for InstallOptions {
+    fn from(args: InstallArgs) -> InstallOptions {
+        let e = &args.entry;
+        let entry = match (e.grub, e.bls, e.lilo) {
+            (true, _, _) => Entry::Grub,
+            (_, true, _) => Entry::Bls,
+            (_, _, true) => Entry::Lilo,
+            // clap requires one of the four.
+            _ => Entry::Efi,
+        };
+        let boot = args.boot.unwrap_or_else(|| args.root.join("boot"));
+        let esp = args.esp.unwrap_or_else(|| boot.join("efi"));
+        InstallOptions {
+            root: args.root,
             boot,
             esp,
             entry,
-        })
+        }
     }
 }
-
-pub const USAGE: &str =
-    "usage: cargo xtask install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
-  Copies kboot (target/kboot) into the target system mounted at DIR and adds one entry
-  to its boot loader. Existing files with other contents are kept as NAME.bak.";
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,8 +306,7 @@ fn run_efibootmgr(args: &[&str]) -> Option<String> {
         .then(|| "nothing: efibootmgr created the kboot entry".to_string())
 }
 
-pub fn cli(ws: &crate::Workspace, args: &[String]) -> crate::Result<()> {
-    let options = InstallOptions::parse(args)?;
+pub fn cli(ws: &crate::Workspace, options: InstallOptions) -> crate::Result<()> {
     let (done, next) = install(&ws.out_dir(), &options)?;
     for outcome in &done {
         match outcome {
@@ -312,6 +328,19 @@ pub fn cli(ws: &crate::Workspace, args: &[String]) -> crate::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    /// The install options as `cargo xtask install ARGS` parses them.
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: InstallArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<InstallOptions, clap::Error> {
+        Cli::try_parse_from(std::iter::once("install").chain(args.iter().copied()))
+            .map(|c| c.args.into())
+    }
 
     fn scratch(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("kboot-install-{name}-{}", std::process::id()));
@@ -338,9 +367,7 @@ mod tests {
     fn install_twice_changes_nothing_and_backs_up_foreign_files() {
         let art = artifacts("artifacts-a");
         let root = scratch("root");
-        let opts = |entry| {
-            InstallOptions::parse(&["--root".into(), root.display().to_string(), entry]).unwrap()
-        };
+        let opts = |entry: String| parse(&["--root", &root.display().to_string(), &entry]).unwrap();
         // A different 40_kboot already there is kept as .bak.
         std::fs::create_dir_all(root.join("etc/grub.d")).unwrap();
         std::fs::write(root.join("etc/grub.d/40_kboot"), "old").unwrap();
@@ -410,9 +437,15 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        assert!(InstallOptions::parse(&["--grub".into()]).is_err());
-        assert!(InstallOptions::parse(&["--root".into(), "/x".into()]).is_err());
-        assert!(InstallOptions::parse(&["--root".into()]).is_err());
+        assert!(parse(&["--grub"]).is_err());
+        assert!(parse(&["--root", "/x"]).is_err());
+        assert!(parse(&["--root"]).is_err());
+        assert!(parse(&["--root", "/x", "--grub", "--bls"]).is_err());
+        let o = parse(&["--root", "/x", "--efi"]).unwrap();
+        assert_eq!(
+            (o.entry, o.boot, o.esp),
+            (Entry::Efi, "/x/boot".into(), "/x/boot/efi".into())
+        );
         std::fs::remove_dir_all(&art).unwrap();
     }
 }

@@ -58,12 +58,7 @@ fn count_before(text: &str, label: &str) -> u64 {
 
 /// Unit and host tests, then the media (built twice: the second build must give the
 /// same bytes), then the QEMU boot tests one at a time (2 cores, TCG).
-pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let run_qemu = match args {
-        [] => true,
-        [flag] if flag == "--no-qemu" => false,
-        _ => bail!("usage: cargo xtask test [--no-qemu]"),
-    };
+pub fn test_command(ws: &Workspace, run_qemu: bool) -> crate::Result<()> {
     stage("host dependencies", crate::deps::ensure)?;
     // Dump fixtures are made at test time by QEMU runs; here a fixture that cannot be
     // made fails the run instead of skipping the tests that need it.
