@@ -196,6 +196,7 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
     if busybox_applets == 0 {
         bail!("{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)");
     }
+    // Spawned directly, not through process::run: the spawn itself is what is measured.
     let time_runs = |binary: &Path, args: &[&str]| -> crate::Result<f64> {
         let start = std::time::Instant::now();
         for _ in 0..RUNS {
@@ -351,8 +352,8 @@ pub fn timed_median(
     let mut times = Vec::new();
     let mut peak = 0;
     for _ in 0..runs {
-        let out = qemu_tests::host_tools::try_command("time")
-            .map_err(|e| anyhow!(e))?
+        // Not process::output: a failure is worded below with the program's own stderr.
+        let out = crate::process::tool("time")?
             .args(["-f", "@@%e %M"])
             .arg(program)
             .args(args)

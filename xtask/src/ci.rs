@@ -10,16 +10,11 @@
 //! target/ci-clean/, keyed by suite and archive.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 
-/// The registry's lookup, with its message as an error.
-fn try_command(program: &str) -> crate::Result<Command> {
-    qemu_tests::host_tools::try_command(program).map_err(|e| anyhow!(e))
-}
-
+use crate::process::{run, tool};
 use crate::report::stage;
 use crate::Workspace;
 
@@ -49,7 +44,7 @@ fn run_in_clone(ws: &Workspace, keep: bool) -> crate::Result<()> {
     remove_dir(&dir)?;
     clone_head(ws, &clone)?;
     // .ci/run is a POSIX sh script (#!/bin/sh); sh comes from the registry.
-    let status = try_command("sh")?
+    let status = tool("sh")?
         .arg(".ci/run")
         .current_dir(&clone)
         .env("CI", "true")
@@ -76,11 +71,7 @@ fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
         remove_dir(&root)?;
         std::fs::create_dir_all(&root)
             .with_context(|| format!("failed to create {}", root.display()))?;
-        run(try_command("tar")?
-            .arg("-xf")
-            .arg(&tarball)
-            .arg("-C")
-            .arg(&root))?;
+        run(tool("tar")?.arg("-xf").arg(&tarball).arg("-C").arg(&root))?;
         configure_root(&root)?;
         clone_head(ws, &root.join("work/kboot-rs"))?;
         copy_shared(ws, &root.join("work/shared"))
@@ -110,7 +101,7 @@ fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
         toolchain = rust.toolchain,
     );
     println!("==> .ci/run inside the clean root (its output follows)");
-    let status = try_command("unshare")?
+    let status = tool("unshare")?
         .args(["--mount", "--fork", "--", "sh", "-c", &script])
         .status()
         .context("failed to start the clean root")?;
@@ -246,12 +237,12 @@ fn cached_root_tarball(base: &Path, archive: &Archive) -> crate::Result<PathBuf>
     remove_dir(&build)?;
     std::fs::create_dir_all(base)
         .with_context(|| format!("failed to create {}", base.display()))?;
-    run(try_command("debootstrap")?
+    run(tool("debootstrap")?
         .args(["--variant=minbase", &archive.suite])
         .arg(&build)
         .arg(&archive.uri))?;
     let partial = tarball.with_extension("tar.part");
-    run(try_command("tar")?
+    run(tool("tar")?
         .arg("-C")
         .arg(&build)
         .arg("-cf")
@@ -298,7 +289,7 @@ fn clone_head(ws: &Workspace, dest: &Path) -> crate::Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("failed to create {}", parent.display()))?;
     }
-    run(try_command("git")?
+    run(tool("git")?
         .args(["clone", "-q", "--no-hardlinks"])
         .arg(&ws.root)
         .arg(dest))
@@ -310,8 +301,8 @@ fn copy_shared(ws: &Workspace, dest: &Path) -> crate::Result<()> {
     if !shared.is_dir() {
         return Ok(());
     }
-    run(try_command("cp")?.arg("-a").arg(&shared).arg(dest))?;
-    run(try_command("chmod")?.args(["-R", "a-w"]).arg(dest))
+    run(tool("cp")?.arg("-a").arg(&shared).arg(dest))?;
+    run(tool("chmod")?.args(["-R", "a-w"]).arg(dest))
 }
 
 struct RustToolchain {
@@ -373,17 +364,6 @@ fn remove_dir(dir: &Path) -> crate::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("failed to remove {}", dir.display())),
     }
-}
-
-fn run(cmd: &mut Command) -> crate::Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("failed to run {shown}"))?;
-    if !status.success() {
-        bail!("{shown} failed with {status}");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

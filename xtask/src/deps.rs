@@ -5,7 +5,9 @@
 
 use std::process::Command;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+
+use crate::process::run;
 
 /// (package, why it is needed): the one list, next to the tools that need it
 /// (qemu-tests/src/host_tools.rs), so a test cannot run a program deps does not install.
@@ -54,17 +56,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn run_checked(cmd: &mut Command) -> crate::Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("failed to run {shown}"))?;
-    if !status.success() {
-        bail!("{shown} failed with {status}");
-    }
-    Ok(())
-}
-
 /// Installs what is missing; when not root, says exactly what to run instead.
 pub fn ensure() -> crate::Result<()> {
     let missing = missing_packages();
@@ -82,11 +73,11 @@ pub fn ensure() -> crate::Result<()> {
             c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
             c
         };
-        run_checked(&mut apt(&["update", "-qq"]))?;
-        run_checked(apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(&missing))?;
+        run(&mut apt(&["update", "-qq"]))?;
+        run(apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(&missing))?;
     }
     if !musl_target_installed() {
-        match run_checked(Command::new("rustup").args(["target", "add", RUST_TARGET])) {
+        match run(Command::new("rustup").args(["target", "add", RUST_TARGET])) {
             Ok(()) => {}
             Err(e) => println!("    warning: {e:#}; the userspace will be built for the gnu target with +crt-static instead"),
         }

@@ -3,11 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use image::initramfs::{self, InitramfsSpec};
 
 use crate::config::BuildConfig;
-use crate::kernel::{self, run, KernelSource};
+use crate::kernel::{self, KernelSource};
+use crate::process::{self, run_quiet, tool};
 use crate::report::{human_size, print_table, stage};
 use crate::{deps, Workspace};
 
@@ -144,7 +145,7 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
             "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
             layout.bios_boot_lba,
             layout.esp_first_lba,
-            layout.esp_sectors * 512 >> 20
+            (layout.esp_sectors * 512) >> 20
         );
         Ok(())
     })?;
@@ -221,7 +222,7 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
             format!("-C target-feature=+crt-static {SIZE_FLAGS}"),
         )
     };
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = process::cargo();
     cmd.current_dir(&ws.root).args([
         "build",
         "--quiet",
@@ -233,10 +234,7 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
         target,
     ]);
     cmd.env("RUSTFLAGS", rustflags);
-    let status = cmd.status().context("failed to run cargo")?;
-    if !status.success() {
-        bail!("building rootfs-rs failed ({status})");
-    }
+    process::run(&mut cmd).context("building rootfs-rs failed")?;
     let binary = ws.target().join(target).join("kboot/kboot");
     drop_unwind_tables(&binary)?;
     let size = std::fs::metadata(&binary)
@@ -256,33 +254,26 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
 /// panic message itself is kept. std is precompiled with unwind tables, so
 /// `-C force-unwind-tables=no` cannot drop them (measured: no change). Idempotent.
 fn drop_unwind_tables(binary: &Path) -> crate::Result<()> {
-    let status = qemu_tests::host_tools::try_command("objcopy")
-        .map_err(|e| anyhow!(e))?
-        .args([
-            "--remove-section=.eh_frame",
-            "--remove-section=.gcc_except_table",
-        ])
-        .arg(binary)
-        .status()
-        .context("failed to run objcopy (apt install binutils)")?;
-    if !status.success() {
-        bail!(
-            "objcopy could not drop the unwind tables of {} ({status})",
+    process::run(
+        tool("objcopy")?
+            .args([
+                "--remove-section=.eh_frame",
+                "--remove-section=.gcc_except_table",
+            ])
+            .arg(binary),
+    )
+    .with_context(|| {
+        format!(
+            "objcopy could not drop the unwind tables of {}",
             binary.display()
-        );
-    }
-    Ok(())
+        )
+    })
 }
 
 /// The applet names, asked from the binary itself (it is static, so it runs here too).
 pub fn list_applets(binary: &Path) -> crate::Result<Vec<String>> {
-    let output = Command::new(binary)
-        .arg("--list")
-        .output()
-        .with_context(|| format!("failed to run {} --list", binary.display()))?;
-    if !output.status.success() {
-        bail!("{} --list failed ({})", binary.display(), output.status);
-    }
+    // The binary we just built: not a host tool, so not from the registry.
+    let output = process::output(Command::new(binary).arg("--list"))?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::trim)
@@ -314,21 +305,22 @@ pub fn make_uki(
     let linux_vma: u64 = 0x200_0000;
     let initrd_vma = (linux_vma + kernel_len).div_ceil(0x10_0000) * 0x10_0000;
     let tmp = out.with_extension("efi.tmp");
-    run(qemu_tests::host_tools::try_command("objcopy")
-        .map_err(|e| anyhow!(e))?
-        .arg("--add-section")
-        .arg(format!(".cmdline={}", cmdline_file.display()))
-        .args(["--change-section-vma", ".cmdline=0x30000"])
-        .arg("--add-section")
-        .arg(format!(".linux={}", bzimage.display()))
-        .arg("--change-section-vma")
-        .arg(format!(".linux={linux_vma:#x}"))
-        .arg("--add-section")
-        .arg(format!(".initrd={}", initramfs.display()))
-        .arg("--change-section-vma")
-        .arg(format!(".initrd={initrd_vma:#x}"))
-        .arg(EFI_STUB)
-        .arg(&tmp))?;
+    run_quiet(
+        tool("objcopy")?
+            .arg("--add-section")
+            .arg(format!(".cmdline={}", cmdline_file.display()))
+            .args(["--change-section-vma", ".cmdline=0x30000"])
+            .arg("--add-section")
+            .arg(format!(".linux={}", bzimage.display()))
+            .arg("--change-section-vma")
+            .arg(format!(".linux={linux_vma:#x}"))
+            .arg("--add-section")
+            .arg(format!(".initrd={}", initramfs.display()))
+            .arg("--change-section-vma")
+            .arg(format!(".initrd={initrd_vma:#x}"))
+            .arg(EFI_STUB)
+            .arg(&tmp),
+    )?;
     let _ = std::fs::remove_file(&cmdline_file);
     // objcopy stamps the current time into the PE header; pin it for reproducibility.
     let mut efi = read(&tmp)?;
@@ -341,19 +333,20 @@ pub fn make_uki(
 /// GRUB's i386-pc core image with the ESP as its prefix.
 fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
     let core = out.join("grub-core.img");
-    run(qemu_tests::host_tools::try_command("grub-mkimage")
-        .map_err(|e| anyhow!(e))?
-        .args([
-            "-O",
-            "i386-pc",
-            "-d",
-            GRUB_I386_PC,
-            "-p",
-            "(hd0,gpt2)/boot/grub",
-            "-o",
-        ])
-        .arg(&core)
-        .args(GRUB_MODULES))?;
+    run_quiet(
+        tool("grub-mkimage")?
+            .args([
+                "-O",
+                "i386-pc",
+                "-d",
+                GRUB_I386_PC,
+                "-p",
+                "(hd0,gpt2)/boot/grub",
+                "-o",
+            ])
+            .arg(&core)
+            .args(GRUB_MODULES),
+    )?;
     let bytes = read(&core)?;
     let _ = std::fs::remove_file(&core);
     Ok(bytes)

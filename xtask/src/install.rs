@@ -287,17 +287,14 @@ fn esp_disk_and_partition(mounts: &str, sys_block: &Path, dir: &Path) -> Option<
 /// Creates the firmware entry unless one labelled kboot exists; None when efibootmgr is
 /// missing or fails (the caller then prints the command).
 fn run_efibootmgr(args: &[&str]) -> Option<String> {
-    let listed = qemu_tests::host_tools::try_command("efibootmgr")
-        .ok()?
-        .output()
-        .ok()?;
+    let listed = crate::process::tool("efibootmgr").ok()?.output().ok()?;
     if String::from_utf8_lossy(&listed.stdout)
         .lines()
         .any(|l| l.split_whitespace().nth(1) == Some("kboot"))
     {
         return Some("nothing: the firmware already has a kboot entry (efibootmgr)".into());
     }
-    let made = qemu_tests::host_tools::try_command("efibootmgr")
+    let made = crate::process::tool("efibootmgr")
         .ok()?
         .args(args)
         .status()

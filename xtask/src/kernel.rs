@@ -3,7 +3,6 @@
 //! cached under target/kernel/cache/<key>/.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use sha2::{Digest, Sha256};
 
+use crate::process::{self, run_quiet, tool};
 use crate::Workspace;
 
 pub enum KernelSource {
@@ -94,12 +94,13 @@ impl KernelSource {
                 std::fs::create_dir_all(&src_root)
                     .with_context(|| format!("failed to create {}", src_root.display()))?;
                 require_free_space(&src_root, UNPACK_AND_BUILD_BYTES)?;
-                run(qemu_tests::host_tools::try_command("tar")
-                    .map_err(|e| anyhow!(e))?
-                    .arg("-xf")
-                    .arg(tarball)
-                    .arg("-C")
-                    .arg(&src_root))?;
+                run_quiet(
+                    tool("tar")?
+                        .arg("-xf")
+                        .arg(tarball)
+                        .arg("-C")
+                        .arg(&src_root),
+                )?;
                 if !tree.join("Makefile").exists() {
                     bail!("{} did not unpack to {}", tarball.display(), tree.display());
                 }
@@ -196,7 +197,7 @@ pub fn build(
     let build_dir = ws.target().join("kernel/build");
     std::fs::create_dir_all(&build_dir)
         .with_context(|| format!("failed to create {}", build_dir.display()))?;
-    let make_path = qemu_tests::host_tools::find("make").map_err(|e| anyhow!(e))?;
+    let make_path = process::find("make")?;
     let make = |args: &[&str]| {
         let mut c = Command::new(&make_path);
         c.arg("-C")
@@ -209,16 +210,18 @@ pub fn build(
         "    configuring: tinyconfig + {} fragment(s)",
         fragment_paths.len()
     );
-    run(make(&["-s", "tinyconfig"]).stdout(Stdio::null()))?;
-    run(Command::new(tree.join("scripts/kconfig/merge_config.sh"))
-        .arg("-m")
-        .arg("-O")
-        .arg(&build_dir)
-        .arg(build_dir.join(".config"))
-        .args(fragment_paths)
-        .current_dir(&tree)
-        .stdout(Stdio::null()))?;
-    run(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
+    run_quiet(make(&["-s", "tinyconfig"]).stdout(Stdio::null()))?;
+    run_quiet(
+        Command::new(tree.join("scripts/kconfig/merge_config.sh"))
+            .arg("-m")
+            .arg("-O")
+            .arg(&build_dir)
+            .arg(build_dir.join(".config"))
+            .args(fragment_paths)
+            .current_dir(&tree)
+            .stdout(Stdio::null()),
+    )?;
+    run_quiet(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
     let config_text = std::fs::read_to_string(build_dir.join(".config"))
         .context("failed to read the merged .config")?;
     let dropped = dropped_options(&wanted, &config_text);
@@ -263,8 +266,8 @@ const UNPACK_AND_BUILD_BYTES: u64 = 2_200_000_000;
 
 /// Fails early, with the figures, instead of letting tar die half-way with ENOSPC.
 fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
-    let out = qemu_tests::host_tools::try_command("df")
-        .map_err(|e| anyhow!(e))?
+    // Not process::output: a df that fails only skips the check.
+    let out = tool("df")?
         .args(["--output=avail", "-B1"])
         .arg(dir)
         .output()
@@ -284,27 +287,17 @@ fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
 
 /// Runs the kernel build, logging everything and printing a progress line every 15 s.
 fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
+    use std::io::Write;
     let mut log = std::fs::File::create(log_path)
         .with_context(|| format!("failed to create {}", log_path.display()))?;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("failed to run make")?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow!("make: no stdout"))?;
     let start = Instant::now();
     let mut last_report = Instant::now();
     let mut compiled = 0usize;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        use std::io::Write;
+    // stderr stays on the terminal: compiler warnings and errors show as they happen.
+    let status = process::for_each_line(cmd.stderr(Stdio::inherit()), false, |_, line| {
         let _ = writeln!(log, "{line}");
-        if line.trim_start().starts_with("CC")
-            || line.trim_start().starts_with("AR")
-            || line.trim_start().starts_with("LD")
-        {
+        let step = line.trim_start();
+        if step.starts_with("CC") || step.starts_with("AR") || step.starts_with("LD") {
             compiled += 1;
         }
         if last_report.elapsed() > Duration::from_secs(15) {
@@ -315,28 +308,11 @@ fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
             );
             last_report = Instant::now();
         }
-    }
-    let status = child.wait().context("failed to wait for make")?;
+    })?;
     if !status.success() {
         bail!(
             "kernel build failed ({status}); full log: {}",
             log_path.display()
-        );
-    }
-    Ok(())
-}
-
-pub fn run(cmd: &mut Command) -> crate::Result<()> {
-    let shown = format!("{:?}", cmd.get_program());
-    let output = cmd
-        .stderr(Stdio::piped())
-        .output()
-        .with_context(|| format!("failed to run {shown}"))?;
-    if !output.status.success() {
-        bail!(
-            "{shown} failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
         );
     }
     Ok(())

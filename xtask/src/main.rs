@@ -10,6 +10,7 @@ mod image_cmd;
 mod install;
 mod kdump_bundle;
 mod kernel;
+mod process;
 mod report;
 mod test_run;
 mod tools;

@@ -2,14 +2,14 @@
 //! QEMU suite runs even when a host test failed, and the run ends with ONE summary of
 //! what failed, so a single run on a fresh machine shows everything that is wrong.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use sha2::{Digest, Sha256};
 
 use crate::image_cmd::{self, ImageOptions};
+use crate::process::{self, Stream};
 use crate::report::stage;
 use crate::Workspace;
 
@@ -162,39 +162,22 @@ fn build_twice_and_compare(ws: &Workspace) -> crate::Result<()> {
 
 /// Runs cargo, passing its output through while the tally reads it.
 fn cargo_test(ws: &Workspace, args: &[&str], tally: &Arc<Mutex<Tally>>) -> crate::Result<()> {
-    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&ws.root)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("failed to run cargo")?;
-    let stderr = child
-        .stderr
-        .take()
-        .ok_or_else(|| anyhow!("cargo's stderr"))?;
-    let stderr_tally = Arc::clone(tally);
-    let stderr_reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("{line}");
-            if let Ok(mut t) = stderr_tally.lock() {
-                t.observe(&line);
-            }
-        }
-    });
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow!("cargo's stdout"))?;
     let mut out = std::io::stdout();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        let _ = writeln!(out, "{line}");
-        if let Ok(mut t) = tally.lock() {
-            t.observe(&line);
-        }
-    }
-    let _ = stderr_reader.join();
-    let status = child.wait().context("failed to wait for cargo")?;
+    let status = process::for_each_line(
+        process::cargo().current_dir(&ws.root).args(args),
+        true,
+        |stream, line| {
+            match stream {
+                Stream::Stdout => {
+                    let _ = writeln!(out, "{line}");
+                }
+                Stream::Stderr => eprintln!("{line}"),
+            }
+            if let Ok(mut t) = tally.lock() {
+                t.observe(line);
+            }
+        },
+    )?;
     if !status.success() {
         bail!("cargo {} failed ({status})", args.join(" "));
     }
