@@ -339,36 +339,39 @@ mod tests {
             .map(|c| c.args.into())
     }
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("kboot-install-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// An empty directory, removed when the test ends (also when it fails).
+    fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("kboot-install-")
+            .tempdir()
+            .unwrap()
     }
 
     /// Stand-in artifacts: the real entry files, small fake kernel images.
-    fn artifacts(name: &str) -> PathBuf {
-        let d = scratch(name);
+    fn artifacts() -> tempfile::TempDir {
+        let d = scratch();
         for (name, data) in [
             ("bzImage", "kernel"),
             ("initramfs.cpio.gz", "cpio"),
             ("kboot.efi", "efi"),
         ] {
-            std::fs::write(d.join(name), data).unwrap();
+            std::fs::write(d.path().join(name), data).unwrap();
         }
-        write_entry_files(&d, "console=ttyS0,115200", "initramfs.cpio.gz").unwrap();
+        write_entry_files(d.path(), "console=ttyS0,115200", "initramfs.cpio.gz").unwrap();
         d
     }
 
     #[test]
     fn install_twice_changes_nothing_and_backs_up_foreign_files() {
-        let art = artifacts("artifacts-a");
-        let root = scratch("root");
+        let art_dir = artifacts();
+        let art = art_dir.path();
+        let root_dir = scratch();
+        let root = root_dir.path();
         let opts = |entry: String| parse(&["--root", &root.display().to_string(), &entry]).unwrap();
         // A different 40_kboot already there is kept as .bak.
         std::fs::create_dir_all(root.join("etc/grub.d")).unwrap();
         std::fs::write(root.join("etc/grub.d/40_kboot"), "old").unwrap();
-        let (first, next) = install(&art, &opts("--grub".into())).unwrap();
+        let (first, next) = install(art, &opts("--grub".into())).unwrap();
         assert_eq!(next, "update-grub");
         assert!(matches!(&first[2], Outcome::Replaced(_, b) if b.ends_with("40_kboot.bak")));
         assert_eq!(
@@ -379,13 +382,13 @@ mod tests {
             std::fs::read_to_string(root.join("boot/kboot/bzImage")).unwrap(),
             "kernel"
         );
-        let (second, _) = install(&art, &opts("--grub".into())).unwrap();
+        let (second, _) = install(art, &opts("--grub".into())).unwrap();
         assert!(
             second.iter().all(|o| matches!(o, Outcome::Unchanged(_))),
             "{second:?}"
         );
 
-        let (bls, _) = install(&art, &opts("--bls".into())).unwrap();
+        let (bls, _) = install(art, &opts("--bls".into())).unwrap();
         assert!(matches!(&bls[2], Outcome::Written(p) if p.ends_with("loader/entries/kboot.conf")));
         let entry = std::fs::read_to_string(root.join("boot/loader/entries/kboot.conf")).unwrap();
         assert!(
@@ -393,41 +396,40 @@ mod tests {
                 && entry.contains("options    console=ttyS0,115200")
         );
 
-        install(&art, &opts("--lilo".into())).unwrap();
+        install(art, &opts("--lilo".into())).unwrap();
         let lilo = std::fs::read_to_string(root.join("etc/lilo.conf.kboot")).unwrap();
         assert!(lilo.contains("image=/boot/kboot/bzImage") && lilo.contains("label=kboot"));
 
-        let (efi, next) = install(&art, &opts("--efi".into())).unwrap();
+        let (efi, next) = install(art, &opts("--efi".into())).unwrap();
         assert!(
             matches!(&efi[0], Outcome::Written(p) if p.ends_with("boot/efi/EFI/kboot/kboot.efi"))
         );
         assert!(next.starts_with("efibootmgr --create"));
-        std::fs::remove_dir_all(&root).unwrap();
-        std::fs::remove_dir_all(&art).unwrap();
     }
 
     #[test]
     fn the_esp_mount_is_traced_to_its_disk_and_partition() {
-        let sys = scratch("sysfs");
+        let sys_dir = scratch();
+        let sys = sys_dir.path();
         let part = sys.join("devices/pci0/block/sda/sda1");
         std::fs::create_dir_all(&part).unwrap();
         std::fs::write(part.join("partition"), "1\n").unwrap();
         std::fs::create_dir_all(sys.join("class")).unwrap();
         std::os::unix::fs::symlink(&part, sys.join("class/sda1")).unwrap();
-        let esp = scratch("esp-mount");
+        let esp_dir = scratch();
+        let esp = esp_dir.path();
         let mounts = format!("/dev/sda1 {} vfat rw 0 0\n", esp.display());
         assert_eq!(
-            esp_disk_and_partition(&mounts, &sys.join("class"), &esp),
+            esp_disk_and_partition(&mounts, &sys.join("class"), esp),
             Some(("/dev/sda".to_string(), "1".to_string()))
         );
-        assert_eq!(esp_disk_and_partition("", &sys.join("class"), &esp), None);
-        std::fs::remove_dir_all(&sys).unwrap();
-        std::fs::remove_dir_all(&esp).unwrap();
+        assert_eq!(esp_disk_and_partition("", &sys.join("class"), esp), None);
     }
 
     #[test]
     fn the_grub_snippet_is_valid_shell_and_the_options_are_checked() {
-        let art = artifacts("artifacts-b");
+        let art_dir = artifacts();
+        let art = art_dir.path();
         let status = qemu_tests::host_tools::command("sh")
             .arg("-n")
             .arg(art.join("grub.d/40_kboot"))
@@ -443,6 +445,5 @@ mod tests {
             (o.entry, o.boot, o.esp),
             (Entry::Efi, "/x/boot".into(), "/x/boot/efi".into())
         );
-        std::fs::remove_dir_all(&art).unwrap();
     }
 }
