@@ -43,9 +43,19 @@ pub fn run(ws: &Workspace, options: &BenchOptions) -> crate::Result<()> {
         return menu_figures(ws);
     }
 
+    let debian = qemu_tests::machine::find_debian_kernel();
+    print_sizes(&outputs, debian.as_deref());
+    userspace_vs_busybox(&outputs.kboot_binary, &outputs.initramfs)?;
+    triage_figures(ws, &outputs.kboot_binary)?;
+    boot_time_figures(ws, debian.as_deref())?;
+    menu_figures(ws)?;
+    bench_kdump::kdump_figures(ws, &outputs.kboot_binary)
+}
+
+/// Artifact sizes, with Debian's kernel as the peer when there is one.
+fn print_sizes(outputs: &image_cmd::Outputs, debian: Option<&Path>) {
     println!("\nSizes");
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let debian = qemu_tests::machine::find_debian_kernel();
     let mut rows = vec![
         row("bzImage (kboot lean kernel)", size(&outputs.bzimage)),
         row(
@@ -60,14 +70,15 @@ pub fn run(ws: &Workspace, options: &BenchOptions) -> crate::Result<()> {
         ),
         row("disk.img", size(&outputs.disk_img)),
     ];
-    if let Some(k) = &debian {
+    if let Some(k) = debian {
         rows.push(row(&format!("peer: Debian {}", file_name(k)), size(k)));
     }
     print_table(&["artifact", "size", "bytes"], &rows);
+}
 
-    userspace_vs_busybox(&outputs.kboot_binary, &outputs.initramfs)?;
-    triage_figures(ws, &outputs.kboot_binary)?;
-
+/// QEMU start → `kboot: ready` for each boot path, and Debian's kernel with our
+/// initramfs side by side.
+fn boot_time_figures(ws: &Workspace, debian: Option<&Path>) -> crate::Result<()> {
     println!("\nTime from QEMU start to `kboot: ready` (TCG, {RUNS} runs, median)");
     let artifacts = Artifacts::in_dir(ws.out_dir());
     let mut cases: Vec<(String, MachineConfig)> = BootPath::ALL
@@ -79,10 +90,10 @@ pub fn run(ws: &Workspace, options: &BenchOptions) -> crate::Result<()> {
             )
         })
         .collect();
-    match &debian {
+    match debian {
         Some(kernel) => {
             let mut config = MachineConfig::new(BootPath::Direct, artifacts.clone());
-            config.kernel_override = Some(kernel.clone());
+            config.kernel_override = Some(kernel.to_path_buf());
             cases.push((
                 format!("peer: Debian {} + our initramfs, direct", file_name(kernel)),
                 config,
@@ -108,8 +119,7 @@ pub fn run(ws: &Workspace, options: &BenchOptions) -> crate::Result<()> {
         ]);
     }
     print_table(&["boot", "median", "runs (s)"], &rows);
-    menu_figures(ws)?;
-    bench_kdump::kdump_figures(ws, &outputs.kboot_binary)
+    Ok(())
 }
 
 /// The menu path: QEMU start → menu drawn (disk scan included), and the choice (the
@@ -292,10 +302,15 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
         ]);
     }
     print_table(&["dump", "size", "time", "peak RSS", ""], &rows);
+    log_figures(kboot, &fixtures.join(dumps[2].1))
+}
 
+/// Extracting the kernel log: `kboot triage --dmesg` against `makedumpfile --dump-dmesg`
+/// on the same genuine vmcore.
+fn log_figures(kboot: &Path, vmcore: &Path) -> crate::Result<()> {
     // makedumpfile refuses an existing output file, so both commands run under the same
     // `sh -c` that removes it first; the shell's start-up is in both figures.
-    let vmcore = fixtures.join(dumps[2].1).display().to_string();
+    let vmcore = vmcore.display().to_string();
     let out = std::env::temp_dir()
         .join("kboot-bench-dmesg.txt")
         .display()

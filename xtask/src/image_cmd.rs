@@ -62,54 +62,14 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     let out = ws.out_dir();
     std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
 
-    let kernel_built = stage("kernel", || match &opts.kernel {
-        Some(given) => {
-            println!("    using the given kernel {}", given.display());
-            check_bzimage(given)?;
-            Ok(given.clone())
-        }
-        None => {
-            let source = KernelSource::locate(opts.kernel_src.as_deref())?;
-            let fragments = kernel::fragments(ws, &config.extra_fragments)?;
-            kernel::build(ws, &source, &fragments)
-        }
-    })?;
+    let kernel_built = stage("kernel", || kernel_for(ws, opts, &config))?;
     let bzimage = out.join("bzImage");
     copy(&kernel_built, &bzimage)?;
 
     let kboot_binary = stage("userspace (rootfs-rs)", || build_userspace(ws))?;
     let applets = list_applets(&kboot_binary)?;
-
     let (initramfs_raw, initramfs_path) = stage("initramfs", || {
-        let mut config_files = Vec::new();
-        if let Some(raw) = &config.raw {
-            config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
-        }
-        let spec = InitramfsSpec {
-            binary: read(&kboot_binary)?,
-            applets: applets.clone(),
-            config_files,
-            mtime: epoch,
-        };
-        let cpio = initramfs::initramfs_archive(&spec).context("failed to build the initramfs")?;
-        let archive = cpio.finish();
-        let compressed = initramfs::compress(&archive, config.compression)
-            .context("failed to compress the initramfs")?;
-        let raw_path = out.join("initramfs.cpio");
-        let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
-        // Only one compressed variant may exist, so tests and GRUB pick the right one.
-        for stale in ["initramfs.cpio.gz", "initramfs.cpio.zst"] {
-            let _ = std::fs::remove_file(out.join(stale));
-        }
-        write(&raw_path, &archive)?;
-        write(&path, &compressed)?;
-        println!(
-            "    {} entries, {} applets, {} compression",
-            cpio.paths().len(),
-            applets.len(),
-            config.compression
-        );
-        Ok((raw_path, path))
+        write_initramfs(&out, &kboot_binary, applets, &config, epoch)
     })?;
 
     let kboot_efi = out.join("kboot.efi");
@@ -126,57 +86,121 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
         },
     )?;
 
-    let disk_img = out.join("disk.img");
-    stage("disk.img (GPT: BIOS boot + ESP)", || {
-        let core_img = make_grub_core(&out)?;
-        let boot_img = read(&Path::new(GRUB_I386_PC).join("boot.img"))?;
-        let ramdisk_name = initramfs_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut disk = image::DiskImageBuilder::new();
-        disk.set_uefi_app(read(&kboot_efi)?)
-            .set_kernel(read(&bzimage)?)
-            .set_ramdisk(&ramdisk_name, read(&initramfs_path)?)
-            .set_cmdline(&config.cmdline)
-            .set_grub_bios(boot_img, core_img);
-        let layout = disk.create_disk_image(&disk_img)?;
-        println!(
-            "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
-            layout.bios_boot_lba,
-            layout.esp_first_lba,
-            (layout.esp_sectors * 512) >> 20
-        );
-        Ok(())
-    })?;
-
-    stage(
-        "boot-loader entries (grub.d/40_kboot, grub-kboot.cfg, BLS, LILO)",
-        || {
-            let name = initramfs_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            crate::install::write_entry_files(&out, &config.cmdline, &name)
-        },
-    )?;
-    stage(
-        "kdump bundle (kdump/: kernel, initramfs, unit, README)",
-        || crate::kdump_bundle::write_bundle(&out.join("kdump"), &bzimage, &initramfs_path),
-    )?;
-
     let outputs = Outputs {
+        disk_img: out.join("disk.img"),
         bzimage,
         kboot_binary,
         initramfs_raw,
         initramfs: initramfs_path,
         kboot_efi,
-        disk_img,
     };
+    stage("disk.img (GPT: BIOS boot + ESP)", || {
+        write_disk(&out, &outputs, &config.cmdline)
+    })?;
+    stage(
+        "boot-loader entries (grub.d/40_kboot, grub-kboot.cfg, BLS, LILO)",
+        || {
+            let name = file_name(&outputs.initramfs);
+            crate::install::write_entry_files(&out, &config.cmdline, &name)
+        },
+    )?;
+    stage(
+        "kdump bundle (kdump/: kernel, initramfs, unit, README)",
+        || {
+            crate::kdump_bundle::write_bundle(
+                &out.join("kdump"),
+                &outputs.bzimage,
+                &outputs.initramfs,
+            )
+        },
+    )?;
+    print_artifacts(&out, &outputs, started.elapsed());
+    Ok(outputs)
+}
+
+/// The given kernel (checked), or the lean one built from the sources and fragments.
+fn kernel_for(ws: &Workspace, opts: &ImageOptions, config: &BuildConfig) -> crate::Result<PathBuf> {
+    match &opts.kernel {
+        Some(given) => {
+            println!("    using the given kernel {}", given.display());
+            check_bzimage(given)?;
+            Ok(given.clone())
+        }
+        None => {
+            let source = KernelSource::locate(opts.kernel_src.as_deref())?;
+            let fragments = kernel::fragments(ws, &config.extra_fragments)?;
+            kernel::build(ws, &source, &fragments)
+        }
+    }
+}
+
+/// Writes initramfs.cpio and its compressed form; returns both paths.
+fn write_initramfs(
+    out: &Path,
+    kboot_binary: &Path,
+    applets: Vec<String>,
+    config: &BuildConfig,
+    epoch: u32,
+) -> crate::Result<(PathBuf, PathBuf)> {
+    let applet_count = applets.len();
+    let mut config_files = Vec::new();
+    if let Some(raw) = &config.raw {
+        config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
+    }
+    let spec = InitramfsSpec {
+        binary: read(kboot_binary)?,
+        applets,
+        config_files,
+        mtime: epoch,
+    };
+    let cpio = initramfs::initramfs_archive(&spec).context("failed to build the initramfs")?;
+    let archive = cpio.finish();
+    let compressed = initramfs::compress(&archive, config.compression)
+        .context("failed to compress the initramfs")?;
+    let raw_path = out.join("initramfs.cpio");
+    let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
+    // Only one compressed variant may exist, so tests and GRUB pick the right one.
+    for stale in ["initramfs.cpio.gz", "initramfs.cpio.zst"] {
+        let _ = std::fs::remove_file(out.join(stale));
+    }
+    write(&raw_path, &archive)?;
+    write(&path, &compressed)?;
+    println!(
+        "    {} entries, {} applets, {} compression",
+        cpio.paths().len(),
+        applet_count,
+        config.compression
+    );
+    Ok((raw_path, path))
+}
+
+/// disk.img: GPT with GRUB's BIOS boot partition and the ESP holding kboot.efi, the
+/// kernel and the initramfs.
+fn write_disk(out: &Path, outputs: &Outputs, cmdline: &str) -> crate::Result<()> {
+    let core_img = make_grub_core(out)?;
+    let boot_img = read(&Path::new(GRUB_I386_PC).join("boot.img"))?;
+    let mut disk = image::DiskImageBuilder::new();
+    disk.set_uefi_app(read(&outputs.kboot_efi)?)
+        .set_kernel(read(&outputs.bzimage)?)
+        .set_ramdisk(&file_name(&outputs.initramfs), read(&outputs.initramfs)?)
+        .set_cmdline(cmdline)
+        .set_grub_bios(boot_img, core_img);
+    let layout = disk.create_disk_image(&outputs.disk_img)?;
+    println!(
+        "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
+        layout.bios_boot_lba,
+        layout.esp_first_lba,
+        (layout.esp_sectors * 512) >> 20
+    );
+    Ok(())
+}
+
+/// The closing table: every artifact with its size.
+fn print_artifacts(out: &Path, outputs: &Outputs, took: std::time::Duration) {
     println!(
         "\nArtifacts in {} (built in {:.1}s):",
         out.display(),
-        started.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
     let rows: Vec<Vec<String>> = [
         &outputs.bzimage,
@@ -189,17 +213,16 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     .iter()
     .map(|p| {
         let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        vec![
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            human_size(size),
-            size.to_string(),
-        ]
+        vec![file_name(p), human_size(size), size.to_string()]
     })
     .collect();
     print_table(&["artifact", "size", "bytes"], &rows);
-    Ok(outputs)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Builds rootfs-rs statically: musl when the target is installed, else gnu + crt-static.

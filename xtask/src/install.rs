@@ -207,39 +207,14 @@ pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outco
         .into_iter()
         .find(|n| artifacts.join(n).exists())
         .ok_or_else(|| anyhow!("no initramfs in target/kboot (run `cargo xtask image` first)"))?;
-    let mut done = Vec::new();
-    let next;
     if o.entry == Entry::Efi {
-        let efi = o.esp.join("EFI/kboot/kboot.efi");
-        done.push(place(&efi, &read("kboot.efi")?, 0o644)?);
-        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-        let (disk, part) = esp_disk_and_partition(&mounts, Path::new("/sys/class/block"), &o.esp)
-            .unwrap_or_else(|| ("/dev/<disk>".into(), "<esp number>".into()));
-        let args = [
-            "--create",
-            "--disk",
-            &disk,
-            "--part",
-            &part,
-            "--label",
-            "kboot",
-            "--loader",
-            "\\EFI\\kboot\\kboot.efi",
-        ];
-        // Shown for a shell: the loader path in single quotes keeps its backslashes.
-        next = format!(
-            "efibootmgr --create --disk {disk} --part {part} --label kboot --loader '{}'",
-            args[8]
-        );
-        // Only this machine's firmware, and only once: never for a target mounted elsewhere.
-        if o.root == Path::new("/") && !disk.contains('<') {
-            return Ok((done, run_efibootmgr(&args).unwrap_or(next)));
-        }
-        return Ok((done, next));
+        return install_efi(o, &read("kboot.efi")?);
     }
     let dir = o.boot.join(BOOT_SUBDIR);
-    done.push(place(&dir.join("bzImage"), &read("bzImage")?, 0o644)?);
-    done.push(place(&dir.join(initramfs), &read(initramfs)?, 0o644)?);
+    let mut done = vec![
+        place(&dir.join("bzImage"), &read("bzImage")?, 0o644)?,
+        place(&dir.join(initramfs), &read(initramfs)?, 0o644)?,
+    ];
     let (source, dest, mode, command) = match o.entry {
         Entry::Grub => (
             "grub.d/40_kboot",
@@ -262,7 +237,37 @@ pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outco
         Entry::Efi => unreachable!("handled above"),
     };
     done.push(place(&dest, &read(source)?, mode)?);
-    next = command.to_string();
+    Ok((done, command.to_string()))
+}
+
+/// kboot.efi on the ESP, and the firmware entry: created here for this machine's own
+/// firmware, else the efibootmgr command to run.
+fn install_efi(o: &InstallOptions, kboot_efi: &[u8]) -> crate::Result<(Vec<Outcome>, String)> {
+    let efi = o.esp.join("EFI/kboot/kboot.efi");
+    let done = vec![place(&efi, kboot_efi, 0o644)?];
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let (disk, part) = esp_disk_and_partition(&mounts, Path::new("/sys/class/block"), &o.esp)
+        .unwrap_or_else(|| ("/dev/<disk>".into(), "<esp number>".into()));
+    let args = [
+        "--create",
+        "--disk",
+        &disk,
+        "--part",
+        &part,
+        "--label",
+        "kboot",
+        "--loader",
+        "\\EFI\\kboot\\kboot.efi",
+    ];
+    // Shown for a shell: the loader path in single quotes keeps its backslashes.
+    let next = format!(
+        "efibootmgr --create --disk {disk} --part {part} --label kboot --loader '{}'",
+        args[8]
+    );
+    // Only this machine's firmware, and only once: never for a target mounted elsewhere.
+    if o.root == Path::new("/") && !disk.contains('<') {
+        return Ok((done, run_efibootmgr(&args).unwrap_or(next)));
+    }
     Ok((done, next))
 }
 

@@ -166,26 +166,7 @@ pub fn build(
     source: &KernelSource,
     fragment_paths: &[PathBuf],
 ) -> crate::Result<PathBuf> {
-    let mut hasher = Sha256::new();
-    hasher.update(source.identity()?);
-    let mut wanted = BTreeMap::new();
-    for path in fragment_paths {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read kernel fragment {}", path.display()))?;
-        hasher.update(
-            path.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        );
-        hasher.update(&text);
-        wanted.extend(requested_options(&text));
-    }
-    let key: String = hasher
-        .finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let (key, wanted) = cache_key(source, fragment_paths)?;
     let cached = ws.target().join("kernel/cache").join(&key);
     let bzimage = cached.join("bzImage");
     if matches!(source, KernelSource::Tarball(_)) && bzimage.exists() {
@@ -206,33 +187,7 @@ pub fn build(
             .args(args);
         c
     };
-    println!(
-        "    configuring: tinyconfig + {} fragment(s)",
-        fragment_paths.len()
-    );
-    run_quiet(make(&["-s", "tinyconfig"]).stdout(Stdio::null()))?;
-    run_quiet(
-        Command::new(tree.join("scripts/kconfig/merge_config.sh"))
-            .arg("-m")
-            .arg("-O")
-            .arg(&build_dir)
-            .arg(build_dir.join(".config"))
-            .args(fragment_paths)
-            .current_dir(&tree)
-            .stdout(Stdio::null()),
-    )?;
-    run_quiet(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
-    let config_text = std::fs::read_to_string(build_dir.join(".config"))
-        .context("failed to read the merged .config")?;
-    let dropped = dropped_options(&wanted, &config_text);
-    if !dropped.is_empty() {
-        bail!(
-            "kconfig dropped {} option(s) the fragments ask for (a dependency is missing):\n  {}",
-            dropped.len(),
-            dropped.join("\n  ")
-        );
-    }
-    println!("    all {} requested options are set", wanted.len());
+    let config_text = configure(&make, &tree, &build_dir, fragment_paths, &wanted)?;
 
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get() + 1)
@@ -258,6 +213,74 @@ pub fn build(
         }
     }
     Ok(bzimage)
+}
+
+/// The cache key of these sources and fragments (names and contents), and every
+/// option the fragments ask for.
+fn cache_key(
+    source: &KernelSource,
+    fragment_paths: &[PathBuf],
+) -> crate::Result<(String, BTreeMap<String, String>)> {
+    let mut hasher = Sha256::new();
+    hasher.update(source.identity()?);
+    let mut wanted = BTreeMap::new();
+    for path in fragment_paths {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read kernel fragment {}", path.display()))?;
+        hasher.update(
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        hasher.update(&text);
+        wanted.extend(requested_options(&text));
+    }
+    let key: String = hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((key, wanted))
+}
+
+/// tinyconfig + the fragments (merge_config.sh) + olddefconfig in `build_dir`; fails
+/// naming every requested option kconfig dropped. Returns the final .config.
+fn configure(
+    make: &dyn Fn(&[&str]) -> Command,
+    tree: &Path,
+    build_dir: &Path,
+    fragment_paths: &[PathBuf],
+    wanted: &BTreeMap<String, String>,
+) -> crate::Result<String> {
+    println!(
+        "    configuring: tinyconfig + {} fragment(s)",
+        fragment_paths.len()
+    );
+    run_quiet(make(&["-s", "tinyconfig"]).stdout(Stdio::null()))?;
+    run_quiet(
+        Command::new(tree.join("scripts/kconfig/merge_config.sh"))
+            .arg("-m")
+            .arg("-O")
+            .arg(build_dir)
+            .arg(build_dir.join(".config"))
+            .args(fragment_paths)
+            .current_dir(tree)
+            .stdout(Stdio::null()),
+    )?;
+    run_quiet(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
+    let config_text = std::fs::read_to_string(build_dir.join(".config"))
+        .context("failed to read the merged .config")?;
+    let dropped = dropped_options(wanted, &config_text);
+    if !dropped.is_empty() {
+        bail!(
+            "kconfig dropped {} option(s) the fragments ask for (a dependency is missing):\n  {}",
+            dropped.len(),
+            dropped.join("\n  ")
+        );
+    }
+    println!("    all {} requested options are set", wanted.len());
+    Ok(config_text)
 }
 
 /// What unpacking linux-source and building our kernel takes on disk, with margin:
