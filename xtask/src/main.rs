@@ -6,6 +6,7 @@ mod bench_kdump;
 mod ci;
 mod config;
 mod deps;
+mod docs;
 mod image_cmd;
 mod install;
 mod kdump_bundle;
@@ -82,6 +83,8 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Build the docs/ folder as a book into target/book (installs mdBook once)
+    Docs,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(options)) => bench::run(&ws, &options),
         Some(Command::Deps { check }) => deps::run_cli(check),
         Some(Command::Ci { clean, keep }) => ci::cli(&ws, clean, keep),
+        Some(Command::Docs) => docs::build(&ws),
         // `cargo xtask` alone shows what it can do.
         None => Cli::command().print_help().map_err(anyhow::Error::from),
     };
