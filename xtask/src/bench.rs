@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use anyhow::{anyhow, bail, Context};
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 use crate::bench_kdump;
@@ -15,23 +16,46 @@ use crate::Workspace;
 const RUNS: usize = 3;
 const DEADLINE: Duration = Duration::from_secs(180);
 
-pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let only = match args {
-        [] => None,
-        [flag] if ["--triage", "--menu", "--kdump"].contains(&flag.as_str()) => Some(flag.as_str()),
-        _ => return Err("usage: cargo xtask bench [--triage|--menu|--kdump]".into()),
-    };
+/// `cargo xtask bench` options: one part only, or everything.
+#[derive(Debug, clap::Args)]
+#[group(multiple = false)]
+pub struct BenchOptions {
+    /// Only the triage figures (on the dumps `cargo xtask test` made)
+    #[arg(long)]
+    triage: bool,
+    /// Only the boot menu figures
+    #[arg(long)]
+    menu: bool,
+    /// Only dump saving vs makedumpfile and the smallest crashkernel=
+    #[arg(long)]
+    kdump: bool,
+}
+
+pub fn run(ws: &Workspace, options: &BenchOptions) -> crate::Result<()> {
     let outputs = image_cmd::run_image(ws, &ImageOptions::default())?;
-    match only {
-        Some("--triage") => return triage_figures(ws, &outputs.kboot_binary),
-        Some("--kdump") => return bench_kdump::kdump_figures(ws, &outputs.kboot_binary),
-        Some(_) => return menu_figures(ws),
-        None => {}
+    if options.triage {
+        return triage_figures(ws, &outputs.kboot_binary);
+    }
+    if options.kdump {
+        return bench_kdump::kdump_figures(ws, &outputs.kboot_binary);
+    }
+    if options.menu {
+        return menu_figures(ws);
     }
 
+    let debian = qemu_tests::machine::find_debian_kernel();
+    print_sizes(&outputs, debian.as_deref());
+    userspace_vs_busybox(&outputs.kboot_binary, &outputs.initramfs)?;
+    triage_figures(ws, &outputs.kboot_binary)?;
+    boot_time_figures(ws, debian.as_deref())?;
+    menu_figures(ws)?;
+    bench_kdump::kdump_figures(ws, &outputs.kboot_binary)
+}
+
+/// Artifact sizes, with Debian's kernel as the peer when there is one.
+fn print_sizes(outputs: &image_cmd::Outputs, debian: Option<&Path>) {
     println!("\nSizes");
     let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let debian = qemu_tests::machine::find_debian_kernel();
     let mut rows = vec![
         row("bzImage (kboot lean kernel)", size(&outputs.bzimage)),
         row(
@@ -46,14 +70,15 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
         ),
         row("disk.img", size(&outputs.disk_img)),
     ];
-    if let Some(k) = &debian {
+    if let Some(k) = debian {
         rows.push(row(&format!("peer: Debian {}", file_name(k)), size(k)));
     }
     print_table(&["artifact", "size", "bytes"], &rows);
+}
 
-    userspace_vs_busybox(&outputs.kboot_binary, &outputs.initramfs)?;
-    triage_figures(ws, &outputs.kboot_binary)?;
-
+/// QEMU start → `kboot: ready` for each boot path, and Debian's kernel with our
+/// initramfs side by side.
+fn boot_time_figures(ws: &Workspace, debian: Option<&Path>) -> crate::Result<()> {
     println!("\nTime from QEMU start to `kboot: ready` (TCG, {RUNS} runs, median)");
     let artifacts = Artifacts::in_dir(ws.out_dir());
     let mut cases: Vec<(String, MachineConfig)> = BootPath::ALL
@@ -65,10 +90,10 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
             )
         })
         .collect();
-    match &debian {
+    match debian {
         Some(kernel) => {
             let mut config = MachineConfig::new(BootPath::Direct, artifacts.clone());
-            config.kernel_override = Some(kernel.clone());
+            config.kernel_override = Some(kernel.to_path_buf());
             cases.push((
                 format!("peer: Debian {} + our initramfs, direct", file_name(kernel)),
                 config,
@@ -94,8 +119,7 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
         ]);
     }
     print_table(&["boot", "median", "runs (s)"], &rows);
-    menu_figures(ws)?;
-    bench_kdump::kdump_figures(ws, &outputs.kboot_binary)
+    Ok(())
 }
 
 /// The menu path: QEMU start → menu drawn (disk scan included), and the choice (the
@@ -103,7 +127,9 @@ pub fn run(ws: &Workspace, args: &[String]) -> crate::Result<()> {
 fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let artifacts = Artifacts::in_dir(ws.out_dir());
     let disk = ws.target().join("bench/menu-disk.img");
-    std::fs::create_dir_all(ws.target().join("bench")).map_err(|e| e.to_string())?;
+    let bench_dir = ws.target().join("bench");
+    std::fs::create_dir_all(&bench_dir)
+        .with_context(|| format!("failed to create {}", bench_dir.display()))?;
     let grub_cfg = qemu_tests::disks::debian_grub_cfg(
         "/boot/vmlinuz-kboot",
         "/boot/initrd-kboot",
@@ -120,7 +146,8 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
                 image_cmd::read(&artifacts.initramfs())?,
             ),
         ],
-    )?;
+    )
+    .map_err(|e| anyhow!(e))?;
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.cmdline = "console=ttyS0,115200 kboot.timeout=1".into();
     config.memory_mib = 768;
@@ -129,17 +156,10 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let mut to_target = Vec::new();
     for i in 0..RUNS {
         let mut qemu =
-            Qemu::start(&format!("bench-menu-{i}"), &config).map_err(|e| e.to_string())?;
-        menu_drawn.push(
-            qemu.expect("kboot: menu", DEADLINE)
-                .map_err(|e| e.to_string())?,
-        );
-        let chosen = qemu
-            .expect("kboot: booting", DEADLINE)
-            .map_err(|e| e.to_string())?;
-        let target = qemu
-            .expect("Linux version", DEADLINE)
-            .map_err(|e| e.to_string())?;
+            Qemu::start(&format!("bench-menu-{i}"), &config).context("failed to start QEMU")?;
+        menu_drawn.push(qemu.expect("kboot: menu", DEADLINE)?);
+        let chosen = qemu.expect("kboot: booting", DEADLINE)?;
+        let target = qemu.expect("Linux version", DEADLINE)?;
         to_target.push(target - chosen);
     }
     let median = |v: &mut Vec<Duration>| {
@@ -184,10 +204,9 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
         })
         .unwrap_or(0);
     if busybox_applets == 0 {
-        return Err(format!(
-            "{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)"
-        ));
+        bail!("{BUSYBOX} not found: apt install busybox-static (cargo xtask deps)");
     }
+    // Spawned directly, not through process::run: the spawn itself is what is measured.
     let time_runs = |binary: &Path, args: &[&str]| -> crate::Result<f64> {
         let start = std::time::Instant::now();
         for _ in 0..RUNS {
@@ -195,9 +214,9 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
                 .args(args)
                 .stdout(std::process::Stdio::null())
                 .status()
-                .map_err(|e| format!("{}: {e}", binary.display()))?;
+                .with_context(|| format!("failed to run {}", binary.display()))?;
             if !status.success() {
-                return Err(format!("{} {args:?} failed: {status}", binary.display()));
+                bail!("{} {args:?} failed: {status}", binary.display());
             }
         }
         Ok(start.elapsed().as_secs_f64())
@@ -283,10 +302,15 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
         ]);
     }
     print_table(&["dump", "size", "time", "peak RSS", ""], &rows);
+    log_figures(kboot, &fixtures.join(dumps[2].1))
+}
 
+/// Extracting the kernel log: `kboot triage --dmesg` against `makedumpfile --dump-dmesg`
+/// on the same genuine vmcore.
+fn log_figures(kboot: &Path, vmcore: &Path) -> crate::Result<()> {
     // makedumpfile refuses an existing output file, so both commands run under the same
     // `sh -c` that removes it first; the shell's start-up is in both figures.
-    let vmcore = fixtures.join(dumps[2].1).display().to_string();
+    let vmcore = vmcore.display().to_string();
     let out = std::env::temp_dir()
         .join("kboot-bench-dmesg.txt")
         .display()
@@ -326,7 +350,7 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
         ]),
         Err(e) => rows.push(vec![
             "peer: makedumpfile --dump-dmesg".into(),
-            format!("failed: {}", e.lines().next().unwrap_or("")),
+            format!("failed: {}", format!("{e:#}").lines().next().unwrap_or("")),
             String::new(),
         ]),
     }
@@ -343,27 +367,24 @@ pub fn timed_median(
     let mut times = Vec::new();
     let mut peak = 0;
     for _ in 0..runs {
-        let out = qemu_tests::host_tools::try_command("time")?
+        // Not process::output: a failure is worded below with the program's own stderr.
+        let out = crate::process::tool("time")?
             .args(["-f", "@@%e %M"])
             .arg(program)
             .args(args)
             .stdout(std::process::Stdio::null())
             .output()
-            .map_err(|e| format!("/usr/bin/time: {e} (apt install time)"))?;
+            .context("failed to run /usr/bin/time (apt install time)")?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
-            return Err(format!(
-                "{} failed: {}",
-                program.to_string_lossy(),
-                stderr.trim()
-            ));
+            bail!("{} failed: {}", program.to_string_lossy(), stderr.trim());
         }
         let figures = stderr.rsplit("@@").next().unwrap_or("");
         let mut it = figures.split_whitespace();
         let secs: f64 = it
             .next()
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("no timing in {stderr:?}"))?;
+            .ok_or_else(|| anyhow!("no timing in {stderr:?}"))?;
         let rss: u64 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
         times.push(secs);
         peak = peak.max(rss);
@@ -383,9 +404,8 @@ fn boot_times(label: &str, config: &MachineConfig) -> crate::Result<Vec<Duration
                     .unwrap_or("run")
                     .replace([' ', ':', '+'], "_")
             );
-            let mut qemu = Qemu::start(&name, config).map_err(|e| e.to_string())?;
-            qemu.expect("kboot: ready", DEADLINE)
-                .map_err(|e| e.to_string())
+            let mut qemu = Qemu::start(&name, config).context("failed to start QEMU")?;
+            Ok(qemu.expect("kboot: ready", DEADLINE)?)
         })
         .collect()
 }

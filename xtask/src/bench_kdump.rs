@@ -3,7 +3,8 @@
 //! QEMU, and the smallest crashkernel= reservation with which the capture still works.
 
 use std::path::Path;
-use std::process::Command;
+
+use anyhow::Context;
 
 use crate::bench::timed_median;
 use crate::report::{human_size, print_table, stage};
@@ -87,7 +88,7 @@ fn capture_in_qemu(ws: &Workspace) -> crate::Result<()> {
     let mut rows = Vec::new();
     for size in CRASHKERNEL_SIZES {
         let ok = stage(&format!("capture with crashkernel={size}"), || {
-            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            let status = crate::process::cargo()
                 .current_dir(&ws.root)
                 .args(["test", "-q", "-p", "qemu-tests", "--test", "capture", "--"])
                 .args(["--exact", CAPTURE_TEST])
@@ -95,7 +96,7 @@ fn capture_in_qemu(ws: &Workspace) -> crate::Result<()> {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .status()
-                .map_err(|e| format!("cargo test: {e}"))?;
+                .context("failed to run cargo test")?;
             Ok(status.success())
         })?;
         let console = std::fs::read_to_string(&log).unwrap_or_default();

@@ -10,26 +10,15 @@
 //! target/ci-clean/, keyed by suite and archive.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
-use qemu_tests::host_tools::try_command;
+use anyhow::{anyhow, bail, Context};
 
+use crate::process::{run, tool};
 use crate::report::stage;
 use crate::Workspace;
 
-const USAGE: &str = "usage: cargo xtask ci [--clean] [--keep]";
-
-pub fn cli(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let mut clean = false;
-    let mut keep = false;
-    for arg in args {
-        match arg.as_str() {
-            "--clean" => clean = true,
-            "--keep" => keep = true,
-            other => return Err(format!("ci: unknown option {other:?}\n{USAGE}")),
-        }
-    }
+pub fn cli(ws: &Workspace, clean: bool, keep: bool) -> crate::Result<()> {
     let started = Instant::now();
     let result = if clean {
         run_clean(ws, keep)
@@ -39,7 +28,11 @@ pub fn cli(ws: &Workspace, args: &[String]) -> crate::Result<()> {
     let secs = started.elapsed().as_secs();
     match &result {
         Ok(()) => println!("ci: passed in {} min {:02} s", secs / 60, secs % 60),
-        Err(e) => println!("ci: FAILED after {} min {:02} s: {e}", secs / 60, secs % 60),
+        Err(e) => println!(
+            "ci: FAILED after {} min {:02} s: {e:#}",
+            secs / 60,
+            secs % 60
+        ),
     }
     result
 }
@@ -50,19 +43,20 @@ fn run_in_clone(ws: &Workspace, keep: bool) -> crate::Result<()> {
     let clone = dir.join("kboot-rs");
     remove_dir(&dir)?;
     clone_head(ws, &clone)?;
-    let status = Command::new("bash")
+    // .ci/run is a POSIX sh script (#!/bin/sh); sh comes from the registry.
+    let status = tool("sh")?
         .arg(".ci/run")
         .current_dir(&clone)
         .env("CI", "true")
         .status()
-        .map_err(|e| format!("failed to start .ci/run: {e}"))?;
+        .context("failed to start .ci/run")?;
     finish(status, &dir, keep)
 }
 
 /// `.ci/run` inside a fresh debootstrapped Debian root.
 fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
     if !is_root() {
-        return Err("ci --clean needs root (debootstrap, chroot and mounts)".into());
+        bail!("ci --clean needs root (debootstrap, chroot and mounts)");
     }
     let archive = stage("the machine's Debian archive", || {
         archive_from_apt(&host_codename()?)
@@ -76,12 +70,8 @@ fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
     stage("fresh root and clone", || {
         remove_dir(&root)?;
         std::fs::create_dir_all(&root)
-            .map_err(|e| format!("failed to create {}: {e}", root.display()))?;
-        run(try_command("tar")?
-            .arg("-xf")
-            .arg(&tarball)
-            .arg("-C")
-            .arg(&root))?;
+            .with_context(|| format!("failed to create {}", root.display()))?;
+        run(tool("tar")?.arg("-xf").arg(&tarball).arg("-C").arg(&root))?;
         configure_root(&root)?;
         clone_head(ws, &root.join("work/kboot-rs"))?;
         copy_shared(ws, &root.join("work/shared"))
@@ -111,19 +101,19 @@ fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
         toolchain = rust.toolchain,
     );
     println!("==> .ci/run inside the clean root (its output follows)");
-    let status = try_command("unshare")?
+    let status = tool("unshare")?
         .args(["--mount", "--fork", "--", "sh", "-c", &script])
         .status()
-        .map_err(|e| format!("failed to start the clean root: {e}"))?;
+        .context("failed to start the clean root")?;
     finish(status, &root, keep)
 }
 
 fn finish(status: std::process::ExitStatus, dir: &Path, keep: bool) -> crate::Result<()> {
     if !status.success() {
-        return Err(format!(
+        bail!(
             ".ci/run failed ({status}); the tree is kept in {}",
             dir.display()
-        ));
+        );
     }
     if !keep {
         remove_dir(dir)?;
@@ -133,13 +123,13 @@ fn finish(status: std::process::ExitStatus, dir: &Path, keep: bool) -> crate::Re
 
 /// Which suite this machine runs (bookworm on Debian 12).
 fn host_codename() -> crate::Result<String> {
-    let text = std::fs::read_to_string("/etc/os-release")
-        .map_err(|e| format!("failed to read /etc/os-release: {e}"))?;
+    let text =
+        std::fs::read_to_string("/etc/os-release").context("failed to read /etc/os-release")?;
     text.lines()
         .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
         .map(|v| v.trim_matches('"').to_string())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| "no VERSION_CODENAME in /etc/os-release".into())
+        .ok_or_else(|| anyhow!("no VERSION_CODENAME in /etc/os-release"))
 }
 
 #[derive(Debug, PartialEq)]
@@ -181,7 +171,7 @@ fn archive_from_apt(suite: &str) -> crate::Result<Archive> {
             sources.push((name, text));
         }
     }
-    let uri = uri.ok_or_else(|| format!("no apt source for suite {suite} in /etc/apt"))?;
+    let uri = uri.ok_or_else(|| anyhow!("no apt source for suite {suite} in /etc/apt"))?;
     Ok(Archive {
         uri,
         suite: suite.to_string(),
@@ -246,20 +236,20 @@ fn cached_root_tarball(base: &Path, archive: &Archive) -> crate::Result<PathBuf>
     let build = base.join("debootstrap");
     remove_dir(&build)?;
     std::fs::create_dir_all(base)
-        .map_err(|e| format!("failed to create {}: {e}", base.display()))?;
-    run(try_command("debootstrap")?
+        .with_context(|| format!("failed to create {}", base.display()))?;
+    run(tool("debootstrap")?
         .args(["--variant=minbase", &archive.suite])
         .arg(&build)
         .arg(&archive.uri))?;
     let partial = tarball.with_extension("tar.part");
-    run(try_command("tar")?
+    run(tool("tar")?
         .arg("-C")
         .arg(&build)
         .arg("-cf")
         .arg(&partial)
         .arg("."))?;
     std::fs::rename(&partial, &tarball)
-        .map_err(|e| format!("failed to store {}: {e}", tarball.display()))?;
+        .with_context(|| format!("failed to store {}", tarball.display()))?;
     remove_dir(&build)?;
     Ok(tarball)
 }
@@ -271,7 +261,7 @@ fn configure_root(root: &Path) -> crate::Result<()> {
     let _ = std::fs::remove_file(apt.join("sources.list"));
     let list_dir = apt.join("sources.list.d");
     std::fs::create_dir_all(&list_dir)
-        .map_err(|e| format!("failed to create {}: {e}", list_dir.display()))?;
+        .with_context(|| format!("failed to create {}", list_dir.display()))?;
     for (name, text) in &archive.sources {
         let path = if name == "sources.list" {
             apt.join(name)
@@ -279,16 +269,16 @@ fn configure_root(root: &Path) -> crate::Result<()> {
             list_dir.join(name)
         };
         std::fs::write(&path, text)
-            .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+            .with_context(|| format!("failed to write {}", path.display()))?;
     }
     let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
     let target = root.join("etc/resolv.conf");
     let _ = std::fs::remove_file(&target);
     std::fs::write(&target, resolv)
-        .map_err(|e| format!("failed to write {}: {e}", target.display()))?;
+        .with_context(|| format!("failed to write {}", target.display()))?;
     for dir in ["work", "root", "tmp", "run"] {
         std::fs::create_dir_all(root.join(dir))
-            .map_err(|e| format!("failed to create {dir}: {e}"))?;
+            .with_context(|| format!("failed to create {dir}"))?;
     }
     Ok(())
 }
@@ -297,9 +287,9 @@ fn configure_root(root: &Path) -> crate::Result<()> {
 fn clone_head(ws: &Workspace, dest: &Path) -> crate::Result<()> {
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)
-            .map_err(|e| format!("failed to create {}: {e}", parent.display()))?;
+            .with_context(|| format!("failed to create {}", parent.display()))?;
     }
-    run(try_command("git")?
+    run(tool("git")?
         .args(["clone", "-q", "--no-hardlinks"])
         .arg(&ws.root)
         .arg(dest))
@@ -311,8 +301,8 @@ fn copy_shared(ws: &Workspace, dest: &Path) -> crate::Result<()> {
     if !shared.is_dir() {
         return Ok(());
     }
-    run(try_command("cp")?.arg("-a").arg(&shared).arg(dest))?;
-    run(try_command("chmod")?.args(["-R", "a-w"]).arg(dest))
+    run(tool("cp")?.arg("-a").arg(&shared).arg(dest))?;
+    run(tool("chmod")?.args(["-R", "a-w"]).arg(dest))
 }
 
 struct RustToolchain {
@@ -336,11 +326,11 @@ impl RustToolchain {
         let cargo_bin = cargo_home.join("bin");
         let toolchain = std::env::var("RUSTUP_TOOLCHAIN").unwrap_or_else(|_| "stable".into());
         if !rustup_home.join("toolchains").is_dir() || !cargo_bin.join("cargo").exists() {
-            return Err(format!(
+            bail!(
                 "ci --clean binds a rustup toolchain into the root; none at {} and {}",
                 rustup_home.display(),
                 cargo_bin.display()
-            ));
+            );
         }
         Ok(RustToolchain {
             rustup_home,
@@ -372,19 +362,7 @@ fn remove_dir(dir: &Path) -> crate::Result<()> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("failed to remove {}: {e}", dir.display())),
-    }
-}
-
-fn run(cmd: &mut Command) -> crate::Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("failed to run {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} failed with {status}"))
+        Err(e) => Err(e).with_context(|| format!("failed to remove {}", dir.display())),
     }
 }
 

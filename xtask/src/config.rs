@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{anyhow, Context};
 use image::initramfs::Compression;
 use serde::Deserialize;
 
@@ -51,15 +52,17 @@ impl BuildConfig {
         let Some(path) = path else {
             return Ok(defaults);
         };
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: File = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read {}", path.display()))?;
+        let file: File =
+            toml::from_str(&text).with_context(|| format!("failed to parse {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Ok(BuildConfig {
             cmdline: file.build.cmdline.unwrap_or(defaults.cmdline),
             compression: match file.build.compression {
                 Some(c) => c
                     .parse()
-                    .map_err(|e| format!("{}: [build] compression: {e}", path.display()))?,
+                    .map_err(|e| anyhow!("{}: [build] compression: {e}", path.display()))?,
                 None => defaults.compression,
             },
             extra_fragments: file

@@ -5,6 +5,10 @@
 
 use std::process::Command;
 
+use anyhow::bail;
+
+use crate::process::run;
+
 /// (package, why it is needed): the one list, next to the tools that need it
 /// (qemu-tests/src/host_tools.rs), so a test cannot run a program deps does not install.
 pub use qemu_tests::host_tools::PACKAGES as APT_PACKAGES;
@@ -52,28 +56,16 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn run_checked(cmd: &mut Command) -> crate::Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{shown} failed with {status}"))
-    }
-}
-
 /// Installs what is missing; when not root, says exactly what to run instead.
 pub fn ensure() -> crate::Result<()> {
     let missing = missing_packages();
     if !missing.is_empty() {
         if !is_root() {
-            return Err(format!(
+            bail!(
                 "missing host packages: {}\n  fix: sudo apt-get install -y --no-install-recommends {}",
                 missing.join(" "),
                 missing.join(" ")
-            ));
+            );
         }
         println!("    installing: {}", missing.join(" "));
         let apt = |args: &[&str]| {
@@ -81,13 +73,13 @@ pub fn ensure() -> crate::Result<()> {
             c.env("DEBIAN_FRONTEND", "noninteractive").args(args);
             c
         };
-        run_checked(&mut apt(&["update", "-qq"]))?;
-        run_checked(apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(&missing))?;
+        run(&mut apt(&["update", "-qq"]))?;
+        run(apt(&["install", "-y", "-qq", "--no-install-recommends"]).args(&missing))?;
     }
     if !musl_target_installed() {
-        match run_checked(Command::new("rustup").args(["target", "add", RUST_TARGET])) {
+        match run(Command::new("rustup").args(["target", "add", RUST_TARGET])) {
             Ok(()) => {}
-            Err(e) => println!("    warning: {e}; the userspace will be built for the gnu target with +crt-static instead"),
+            Err(e) => println!("    warning: {e:#}; the userspace will be built for the gnu target with +crt-static instead"),
         }
     }
     Ok(())
@@ -109,16 +101,8 @@ pub fn run_cli(check_only: bool) -> crate::Result<()> {
         return if missing.is_empty() {
             Ok(())
         } else {
-            Err(format!("{} package(s) missing", missing.len()))
+            Err(anyhow::anyhow!("{} package(s) missing", missing.len()))
         };
     }
     crate::report::stage("host dependencies", ensure)
-}
-
-pub fn cli(args: &[String]) -> crate::Result<()> {
-    match args {
-        [] => run_cli(false),
-        [flag] if flag == "--check" => run_cli(true),
-        _ => Err("usage: cargo xtask deps [--check]".into()),
-    }
 }

@@ -3,10 +3,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use anyhow::{bail, Context};
 use image::initramfs::{self, InitramfsSpec};
 
 use crate::config::BuildConfig;
-use crate::kernel::{self, run, KernelSource};
+use crate::kernel::{self, KernelSource};
+use crate::process::{self, run_quiet, tool};
 use crate::report::{human_size, print_table, stage};
 use crate::{deps, Workspace};
 
@@ -27,36 +29,19 @@ const GRUB_MODULES: &[&str] = &[
     "search",
 ];
 
-#[derive(Debug, Default)]
+/// `cargo xtask image` options.
+#[derive(Debug, Default, clap::Args)]
 pub struct ImageOptions {
+    /// Build settings and runtime configuration (docs/config.md)
+    #[arg(long, value_name = "kboot.toml")]
     pub config: Option<PathBuf>,
+    /// Use this kernel instead of building the lean one
+    #[arg(long, value_name = "BZIMAGE")]
     pub kernel: Option<PathBuf>,
+    /// Kernel sources: a tree or a linux-source tarball (default: KBOOT_KERNEL_SRC, then
+    /// /usr/src/linux-source-*.tar.xz)
+    #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
-}
-
-impl ImageOptions {
-    pub fn parse(args: &[String]) -> crate::Result<ImageOptions> {
-        let mut opts = ImageOptions::default();
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .map(PathBuf::from)
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            match arg.as_str() {
-                "--config" => opts.config = Some(value("--config")?),
-                "--kernel" => opts.kernel = Some(value("--kernel")?),
-                "--kernel-src" => opts.kernel_src = Some(value("--kernel-src")?),
-                other => {
-                    return Err(format!(
-                        "image: unknown option {other:?} (see cargo xtask --help)"
-                    ))
-                }
-            }
-        }
-        Ok(opts)
-    }
 }
 
 /// The files `image` produces, in target/kboot/.
@@ -75,57 +60,16 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     let epoch = source_date_epoch()?;
     stage("host dependencies", deps::ensure)?;
     let out = ws.out_dir();
-    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
 
-    let kernel_built = stage("kernel", || match &opts.kernel {
-        Some(given) => {
-            println!("    using the given kernel {}", given.display());
-            check_bzimage(given)?;
-            Ok(given.clone())
-        }
-        None => {
-            let source = KernelSource::locate(opts.kernel_src.as_deref())?;
-            let fragments = kernel::fragments(ws, &config.extra_fragments)?;
-            kernel::build(ws, &source, &fragments)
-        }
-    })?;
+    let kernel_built = stage("kernel", || kernel_for(ws, opts, &config))?;
     let bzimage = out.join("bzImage");
     copy(&kernel_built, &bzimage)?;
 
     let kboot_binary = stage("userspace (rootfs-rs)", || build_userspace(ws))?;
     let applets = list_applets(&kboot_binary)?;
-
     let (initramfs_raw, initramfs_path) = stage("initramfs", || {
-        let mut config_files = Vec::new();
-        if let Some(raw) = &config.raw {
-            config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
-        }
-        let spec = InitramfsSpec {
-            binary: std::fs::read(&kboot_binary)
-                .map_err(|e| format!("{}: {e}", kboot_binary.display()))?,
-            applets: applets.clone(),
-            config_files,
-            mtime: epoch,
-        };
-        let cpio = initramfs::initramfs_archive(&spec).map_err(|e| format!("initramfs: {e}"))?;
-        let archive = cpio.finish();
-        let compressed = initramfs::compress(&archive, config.compression)
-            .map_err(|e| format!("compressing initramfs: {e}"))?;
-        let raw_path = out.join("initramfs.cpio");
-        let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
-        // Only one compressed variant may exist, so tests and GRUB pick the right one.
-        for stale in ["initramfs.cpio.gz", "initramfs.cpio.zst"] {
-            let _ = std::fs::remove_file(out.join(stale));
-        }
-        write(&raw_path, &archive)?;
-        write(&path, &compressed)?;
-        println!(
-            "    {} entries, {} applets, {} compression",
-            cpio.paths().len(),
-            applets.len(),
-            config.compression
-        );
-        Ok((raw_path, path))
+        write_initramfs(&out, &kboot_binary, applets, &config, epoch)
     })?;
 
     let kboot_efi = out.join("kboot.efi");
@@ -142,59 +86,121 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
         },
     )?;
 
-    let disk_img = out.join("disk.img");
-    stage("disk.img (GPT: BIOS boot + ESP)", || {
-        let core_img = make_grub_core(&out)?;
-        let boot_img = read(&Path::new(GRUB_I386_PC).join("boot.img"))?;
-        let ramdisk_name = initramfs_path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let mut disk = image::DiskImageBuilder::new();
-        disk.set_uefi_app(read(&kboot_efi)?)
-            .set_kernel(read(&bzimage)?)
-            .set_ramdisk(&ramdisk_name, read(&initramfs_path)?)
-            .set_cmdline(&config.cmdline)
-            .set_grub_bios(boot_img, core_img);
-        let layout = disk
-            .create_disk_image(&disk_img)
-            .map_err(|e| e.to_string())?;
-        println!(
-            "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
-            layout.bios_boot_lba,
-            layout.esp_first_lba,
-            layout.esp_sectors * 512 >> 20
-        );
-        Ok(())
-    })?;
-
-    stage(
-        "boot-loader entries (grub.d/40_kboot, grub-kboot.cfg, BLS, LILO)",
-        || {
-            let name = initramfs_path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            crate::install::write_entry_files(&out, &config.cmdline, &name)
-        },
-    )?;
-    stage(
-        "kdump bundle (kdump/: kernel, initramfs, unit, README)",
-        || crate::kdump_bundle::write_bundle(&out.join("kdump"), &bzimage, &initramfs_path),
-    )?;
-
     let outputs = Outputs {
+        disk_img: out.join("disk.img"),
         bzimage,
         kboot_binary,
         initramfs_raw,
         initramfs: initramfs_path,
         kboot_efi,
-        disk_img,
     };
+    stage("disk.img (GPT: BIOS boot + ESP)", || {
+        write_disk(&out, &outputs, &config.cmdline)
+    })?;
+    stage(
+        "boot-loader entries (grub.d/40_kboot, grub-kboot.cfg, BLS, LILO)",
+        || {
+            let name = file_name(&outputs.initramfs);
+            crate::install::write_entry_files(&out, &config.cmdline, &name)
+        },
+    )?;
+    stage(
+        "kdump bundle (kdump/: kernel, initramfs, unit, README)",
+        || {
+            crate::kdump_bundle::write_bundle(
+                &out.join("kdump"),
+                &outputs.bzimage,
+                &outputs.initramfs,
+            )
+        },
+    )?;
+    print_artifacts(&out, &outputs, started.elapsed());
+    Ok(outputs)
+}
+
+/// The given kernel (checked), or the lean one built from the sources and fragments.
+fn kernel_for(ws: &Workspace, opts: &ImageOptions, config: &BuildConfig) -> crate::Result<PathBuf> {
+    match &opts.kernel {
+        Some(given) => {
+            println!("    using the given kernel {}", given.display());
+            check_bzimage(given)?;
+            Ok(given.clone())
+        }
+        None => {
+            let source = KernelSource::locate(opts.kernel_src.as_deref())?;
+            let fragments = kernel::fragments(ws, &config.extra_fragments)?;
+            kernel::build(ws, &source, &fragments)
+        }
+    }
+}
+
+/// Writes initramfs.cpio and its compressed form; returns both paths.
+fn write_initramfs(
+    out: &Path,
+    kboot_binary: &Path,
+    applets: Vec<String>,
+    config: &BuildConfig,
+    epoch: u32,
+) -> crate::Result<(PathBuf, PathBuf)> {
+    let applet_count = applets.len();
+    let mut config_files = Vec::new();
+    if let Some(raw) = &config.raw {
+        config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
+    }
+    let spec = InitramfsSpec {
+        binary: read(kboot_binary)?,
+        applets,
+        config_files,
+        mtime: epoch,
+    };
+    let cpio = initramfs::initramfs_archive(&spec).context("failed to build the initramfs")?;
+    let archive = cpio.finish();
+    let compressed = initramfs::compress(&archive, config.compression)
+        .context("failed to compress the initramfs")?;
+    let raw_path = out.join("initramfs.cpio");
+    let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
+    // Only one compressed variant may exist, so tests and GRUB pick the right one.
+    for stale in ["initramfs.cpio.gz", "initramfs.cpio.zst"] {
+        let _ = std::fs::remove_file(out.join(stale));
+    }
+    write(&raw_path, &archive)?;
+    write(&path, &compressed)?;
+    println!(
+        "    {} entries, {} applets, {} compression",
+        cpio.paths().len(),
+        applet_count,
+        config.compression
+    );
+    Ok((raw_path, path))
+}
+
+/// disk.img: GPT with GRUB's BIOS boot partition and the ESP holding kboot.efi, the
+/// kernel and the initramfs.
+fn write_disk(out: &Path, outputs: &Outputs, cmdline: &str) -> crate::Result<()> {
+    let core_img = make_grub_core(out)?;
+    let boot_img = read(&Path::new(GRUB_I386_PC).join("boot.img"))?;
+    let mut disk = image::DiskImageBuilder::new();
+    disk.set_uefi_app(read(&outputs.kboot_efi)?)
+        .set_kernel(read(&outputs.bzimage)?)
+        .set_ramdisk(&file_name(&outputs.initramfs), read(&outputs.initramfs)?)
+        .set_cmdline(cmdline)
+        .set_grub_bios(boot_img, core_img);
+    let layout = disk.create_disk_image(&outputs.disk_img)?;
+    println!(
+        "    BIOS boot at LBA {}, ESP at LBA {} ({} MiB)",
+        layout.bios_boot_lba,
+        layout.esp_first_lba,
+        (layout.esp_sectors * 512) >> 20
+    );
+    Ok(())
+}
+
+/// The closing table: every artifact with its size.
+fn print_artifacts(out: &Path, outputs: &Outputs, took: std::time::Duration) {
     println!(
         "\nArtifacts in {} (built in {:.1}s):",
         out.display(),
-        started.elapsed().as_secs_f64()
+        took.as_secs_f64()
     );
     let rows: Vec<Vec<String>> = [
         &outputs.bzimage,
@@ -207,17 +213,16 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     .iter()
     .map(|p| {
         let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        vec![
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            human_size(size),
-            size.to_string(),
-        ]
+        vec![file_name(p), human_size(size), size.to_string()]
     })
     .collect();
     print_table(&["artifact", "size", "bytes"], &rows);
-    Ok(outputs)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Builds rootfs-rs statically: musl when the target is installed, else gnu + crt-static.
@@ -240,7 +245,7 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
             format!("-C target-feature=+crt-static {SIZE_FLAGS}"),
         )
     };
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cmd = process::cargo();
     cmd.current_dir(&ws.root).args([
         "build",
         "--quiet",
@@ -252,14 +257,11 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
         target,
     ]);
     cmd.env("RUSTFLAGS", rustflags);
-    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    if !status.success() {
-        return Err(format!("building rootfs-rs failed ({status})"));
-    }
+    process::run(&mut cmd).context("building rootfs-rs failed")?;
     let binary = ws.target().join(target).join("kboot/kboot");
     drop_unwind_tables(&binary)?;
     let size = std::fs::metadata(&binary)
-        .map_err(|e| format!("{}: {e}", binary.display()))?
+        .with_context(|| format!("failed to read {}", binary.display()))?
         .len();
     println!(
         "    {} ({}, static, {target})",
@@ -275,36 +277,26 @@ pub fn build_userspace(ws: &Workspace) -> crate::Result<PathBuf> {
 /// panic message itself is kept. std is precompiled with unwind tables, so
 /// `-C force-unwind-tables=no` cannot drop them (measured: no change). Idempotent.
 fn drop_unwind_tables(binary: &Path) -> crate::Result<()> {
-    let status = qemu_tests::host_tools::try_command("objcopy")?
-        .args([
-            "--remove-section=.eh_frame",
-            "--remove-section=.gcc_except_table",
-        ])
-        .arg(binary)
-        .status()
-        .map_err(|e| format!("cannot run objcopy (apt install binutils): {e}"))?;
-    if !status.success() {
-        return Err(format!(
-            "objcopy could not drop the unwind tables of {} ({status})",
+    process::run(
+        tool("objcopy")?
+            .args([
+                "--remove-section=.eh_frame",
+                "--remove-section=.gcc_except_table",
+            ])
+            .arg(binary),
+    )
+    .with_context(|| {
+        format!(
+            "objcopy could not drop the unwind tables of {}",
             binary.display()
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 /// The applet names, asked from the binary itself (it is static, so it runs here too).
 pub fn list_applets(binary: &Path) -> crate::Result<Vec<String>> {
-    let output = Command::new(binary)
-        .arg("--list")
-        .output()
-        .map_err(|e| format!("{} --list: {e}", binary.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "{} --list failed ({})",
-            binary.display(),
-            output.status
-        ));
-    }
+    // The binary we just built: not a host tool, so not from the registry.
+    let output = process::output(Command::new(binary).arg("--list"))?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
         .map(str::trim)
@@ -324,38 +316,39 @@ pub fn make_uki(
     out: &Path,
 ) -> crate::Result<()> {
     if !Path::new(EFI_STUB).exists() {
-        return Err(format!(
-            "{EFI_STUB} is missing (apt install systemd-boot-efi)"
-        ));
+        bail!("{EFI_STUB} is missing (apt install systemd-boot-efi)");
     }
     let cmdline_file = out.with_extension("cmdline");
     write(&cmdline_file, format!("{cmdline}\0").as_bytes())?;
     let kernel_len = std::fs::metadata(bzimage)
-        .map_err(|e| format!("{}: {e}", bzimage.display()))?
+        .with_context(|| format!("failed to read {}", bzimage.display()))?
         .len();
     // The stub's own image ends below 0x20000; the kernel goes at 32 MiB and the
     // initramfs on the next MiB boundary after it, so no section can overlap.
     let linux_vma: u64 = 0x200_0000;
     let initrd_vma = (linux_vma + kernel_len).div_ceil(0x10_0000) * 0x10_0000;
     let tmp = out.with_extension("efi.tmp");
-    run(qemu_tests::host_tools::try_command("objcopy")?
-        .arg("--add-section")
-        .arg(format!(".cmdline={}", cmdline_file.display()))
-        .args(["--change-section-vma", ".cmdline=0x30000"])
-        .arg("--add-section")
-        .arg(format!(".linux={}", bzimage.display()))
-        .arg("--change-section-vma")
-        .arg(format!(".linux={linux_vma:#x}"))
-        .arg("--add-section")
-        .arg(format!(".initrd={}", initramfs.display()))
-        .arg("--change-section-vma")
-        .arg(format!(".initrd={initrd_vma:#x}"))
-        .arg(EFI_STUB)
-        .arg(&tmp))?;
+    run_quiet(
+        tool("objcopy")?
+            .arg("--add-section")
+            .arg(format!(".cmdline={}", cmdline_file.display()))
+            .args(["--change-section-vma", ".cmdline=0x30000"])
+            .arg("--add-section")
+            .arg(format!(".linux={}", bzimage.display()))
+            .arg("--change-section-vma")
+            .arg(format!(".linux={linux_vma:#x}"))
+            .arg("--add-section")
+            .arg(format!(".initrd={}", initramfs.display()))
+            .arg("--change-section-vma")
+            .arg(format!(".initrd={initrd_vma:#x}"))
+            .arg(EFI_STUB)
+            .arg(&tmp),
+    )?;
     let _ = std::fs::remove_file(&cmdline_file);
     // objcopy stamps the current time into the PE header; pin it for reproducibility.
     let mut efi = read(&tmp)?;
-    image::pe::set_timestamp(&mut efi, timestamp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    image::pe::set_timestamp(&mut efi, timestamp)
+        .with_context(|| format!("failed to set the PE timestamp of {}", tmp.display()))?;
     let _ = std::fs::remove_file(&tmp);
     write(out, &efi)
 }
@@ -363,18 +356,20 @@ pub fn make_uki(
 /// GRUB's i386-pc core image with the ESP as its prefix.
 fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
     let core = out.join("grub-core.img");
-    run(qemu_tests::host_tools::try_command("grub-mkimage")?
-        .args([
-            "-O",
-            "i386-pc",
-            "-d",
-            GRUB_I386_PC,
-            "-p",
-            "(hd0,gpt2)/boot/grub",
-            "-o",
-        ])
-        .arg(&core)
-        .args(GRUB_MODULES))?;
+    run_quiet(
+        tool("grub-mkimage")?
+            .args([
+                "-O",
+                "i386-pc",
+                "-d",
+                GRUB_I386_PC,
+                "-p",
+                "(hd0,gpt2)/boot/grub",
+                "-o",
+            ])
+            .arg(&core)
+            .args(GRUB_MODULES),
+    )?;
     let bytes = read(&core)?;
     let _ = std::fs::remove_file(&core);
     Ok(bytes)
@@ -384,10 +379,10 @@ fn make_grub_core(out: &Path) -> crate::Result<Vec<u8>> {
 fn check_bzimage(path: &Path) -> crate::Result<()> {
     let bytes = read(path)?;
     if bytes.len() < 0x210 || &bytes[0x202..0x206] != b"HdrS" {
-        return Err(format!(
+        bail!(
             "{}: not an x86 bzImage (no \"HdrS\" boot header at 0x202)",
             path.display()
-        ));
+        );
     }
     Ok(())
 }
@@ -397,17 +392,18 @@ fn source_date_epoch() -> crate::Result<u32> {
         Ok(v) => v
             .trim()
             .parse()
-            .map_err(|_| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")),
         Err(_) => Ok(0),
     }
 }
 
 pub fn read(path: &Path) -> crate::Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))
 }
 
 fn write(path: &Path, data: &[u8]) -> crate::Result<()> {
-    image::write_atomically(path, data).map_err(|e| e.to_string())
+    // The error names the file: "failed to write PATH: …".
+    Ok(image::write_atomically(path, data)?)
 }
 
 fn copy(from: &Path, to: &Path) -> crate::Result<()> {

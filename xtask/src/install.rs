@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::{anyhow, Context};
+
 /// Where kboot's kernel and initramfs live inside the target's /boot.
 const BOOT_SUBDIR: &str = "kboot";
 
@@ -61,10 +63,11 @@ pub fn write_entry_files(out: &Path, cmdline: &str, initramfs: &str) -> crate::R
     for (name, text, mode) in entry_files(cmdline, initramfs) {
         let path = out.join(name);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
         }
-        image::write_atomically(&path, text.as_bytes())
-            .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+        // The error names the file: "failed to write PATH: …".
+        image::write_atomically(&path, text.as_bytes())?;
         set_mode(&path, mode)?;
     }
     Ok(())
@@ -73,7 +76,7 @@ pub fn write_entry_files(out: &Path, cmdline: &str, initramfs: &str) -> crate::R
 fn set_mode(path: &Path, mode: u32) -> crate::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("chmod {}: {e}", path.display()))
+        .with_context(|| format!("failed to chmod {}", path.display()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,45 +98,62 @@ pub struct InstallOptions {
     pub entry: Entry,
 }
 
-impl InstallOptions {
-    pub fn parse(args: &[String]) -> crate::Result<InstallOptions> {
-        let mut root = None;
-        let (mut boot, mut esp, mut entry) = (None, None, None);
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .map(PathBuf::from)
-                    .ok_or_else(|| format!("{name} needs a directory"))
-            };
-            match a.as_str() {
-                "--root" => root = Some(value("--root")?),
-                "--boot" => boot = Some(value("--boot")?),
-                "--esp" => esp = Some(value("--esp")?),
-                "--grub" => entry = Some(Entry::Grub),
-                "--bls" => entry = Some(Entry::Bls),
-                "--lilo" => entry = Some(Entry::Lilo),
-                "--efi" => entry = Some(Entry::Efi),
-                other => return Err(format!("install: unknown argument {other:?}\n{USAGE}")),
-            }
-        }
-        let entry = entry.ok_or_else(|| format!("install: choose an entry kind\n{USAGE}"))?;
-        let root = root.ok_or_else(|| format!("install: --root is required\n{USAGE}"))?;
-        let boot = boot.unwrap_or_else(|| root.join("boot"));
-        let esp = esp.unwrap_or_else(|| boot.join("efi"));
-        Ok(InstallOptions {
-            root,
+/// `cargo xtask install`: copies kboot (target/kboot) into the target system mounted at
+/// ROOT and adds one entry to its boot loader. Existing files with other contents are
+/// kept as NAME.bak.
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    /// The target system's root (its /etc); / for this machine
+    #[arg(long, value_name = "DIR")]
+    root: PathBuf,
+    /// Its mounted /boot [default: ROOT/boot]
+    #[arg(long, value_name = "DIR")]
+    boot: Option<PathBuf>,
+    /// Its mounted EFI system partition, for --efi [default: BOOT/efi]
+    #[arg(long, value_name = "DIR")]
+    esp: Option<PathBuf>,
+    #[command(flatten)]
+    entry: EntryKind,
+}
+
+/// Which boot loader gets the entry: exactly one.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct EntryKind {
+    /// A grub.d snippet (/etc/grub.d/40_kboot; then run update-grub)
+    #[arg(long)]
+    grub: bool,
+    /// A Boot Loader Specification entry (BOOT/loader/entries/kboot.conf)
+    #[arg(long)]
+    bls: bool,
+    /// A LILO stanza (/etc/lilo.conf.kboot, to append to /etc/lilo.conf)
+    #[arg(long)]
+    lilo: bool,
+    /// kboot.efi on the ESP, and a firmware boot entry (efibootmgr)
+    #[arg(long)]
+    efi: bool,
+}
+
+impl From<InstallArgs> for InstallOptions {
+    fn from(args: InstallArgs) -> InstallOptions {
+        let e = &args.entry;
+        let entry = match (e.grub, e.bls, e.lilo) {
+            (true, _, _) => Entry::Grub,
+            (_, true, _) => Entry::Bls,
+            (_, _, true) => Entry::Lilo,
+            // clap requires one of the four.
+            _ => Entry::Efi,
+        };
+        let boot = args.boot.unwrap_or_else(|| args.root.join("boot"));
+        let esp = args.esp.unwrap_or_else(|| boot.join("efi"));
+        InstallOptions {
+            root: args.root,
             boot,
             esp,
             entry,
-        })
+        }
     }
 }
-
-pub const USAGE: &str =
-    "usage: cargo xtask install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
-  Copies kboot (target/kboot) into the target system mounted at DIR and adds one entry
-  to its boot loader. Existing files with other contents are kept as NAME.bak.";
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,18 +176,18 @@ pub fn place(path: &Path, data: &[u8], mode: u32) -> crate::Result<Outcome> {
                     n => PathBuf::from(format!("{}.bak.{n}", path.display())),
                 })
                 .find(|p| !p.exists())
-                .ok_or("no free backup name")?;
+                .ok_or_else(|| anyhow!("no free backup name"))?;
             std::fs::rename(path, &backup)
-                .map_err(|e| format!("cannot back up {}: {e}", path.display()))?;
+                .with_context(|| format!("failed to back up {}", path.display()))?;
             Outcome::Replaced(path.to_path_buf(), backup)
         }
         Err(_) => Outcome::Written(path.to_path_buf()),
     };
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("failed to create {}", dir.display()))?;
     }
-    image::write_atomically(path, data)
-        .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
+    image::write_atomically(path, data)?;
     set_mode(path, mode)?;
     Ok(outcome)
 }
@@ -176,46 +196,25 @@ pub fn place(path: &Path, data: &[u8], mode: u32) -> crate::Result<Outcome> {
 pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outcome>, String)> {
     let read = |name: &str| {
         let p = artifacts.join(name);
-        std::fs::read(&p)
-            .map_err(|e| format!("{}: {e} (run `cargo xtask image` first)", p.display()))
+        std::fs::read(&p).with_context(|| {
+            format!(
+                "failed to read {} (run `cargo xtask image` first)",
+                p.display()
+            )
+        })
     };
     let initramfs = ["initramfs.cpio.zst", "initramfs.cpio.gz"]
         .into_iter()
         .find(|n| artifacts.join(n).exists())
-        .ok_or("no initramfs in target/kboot (run `cargo xtask image` first)")?;
-    let mut done = Vec::new();
-    let next;
+        .ok_or_else(|| anyhow!("no initramfs in target/kboot (run `cargo xtask image` first)"))?;
     if o.entry == Entry::Efi {
-        let efi = o.esp.join("EFI/kboot/kboot.efi");
-        done.push(place(&efi, &read("kboot.efi")?, 0o644)?);
-        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-        let (disk, part) = esp_disk_and_partition(&mounts, Path::new("/sys/class/block"), &o.esp)
-            .unwrap_or_else(|| ("/dev/<disk>".into(), "<esp number>".into()));
-        let args = [
-            "--create",
-            "--disk",
-            &disk,
-            "--part",
-            &part,
-            "--label",
-            "kboot",
-            "--loader",
-            "\\EFI\\kboot\\kboot.efi",
-        ];
-        // Shown for a shell: the loader path in single quotes keeps its backslashes.
-        next = format!(
-            "efibootmgr --create --disk {disk} --part {part} --label kboot --loader '{}'",
-            args[8]
-        );
-        // Only this machine's firmware, and only once: never for a target mounted elsewhere.
-        if o.root == Path::new("/") && !disk.contains('<') {
-            return Ok((done, run_efibootmgr(&args).unwrap_or(next)));
-        }
-        return Ok((done, next));
+        return install_efi(o, &read("kboot.efi")?);
     }
     let dir = o.boot.join(BOOT_SUBDIR);
-    done.push(place(&dir.join("bzImage"), &read("bzImage")?, 0o644)?);
-    done.push(place(&dir.join(initramfs), &read(initramfs)?, 0o644)?);
+    let mut done = vec![
+        place(&dir.join("bzImage"), &read("bzImage")?, 0o644)?,
+        place(&dir.join(initramfs), &read(initramfs)?, 0o644)?,
+    ];
     let (source, dest, mode, command) = match o.entry {
         Entry::Grub => (
             "grub.d/40_kboot",
@@ -238,7 +237,37 @@ pub fn install(artifacts: &Path, o: &InstallOptions) -> crate::Result<(Vec<Outco
         Entry::Efi => unreachable!("handled above"),
     };
     done.push(place(&dest, &read(source)?, mode)?);
-    next = command.to_string();
+    Ok((done, command.to_string()))
+}
+
+/// kboot.efi on the ESP, and the firmware entry: created here for this machine's own
+/// firmware, else the efibootmgr command to run.
+fn install_efi(o: &InstallOptions, kboot_efi: &[u8]) -> crate::Result<(Vec<Outcome>, String)> {
+    let efi = o.esp.join("EFI/kboot/kboot.efi");
+    let done = vec![place(&efi, kboot_efi, 0o644)?];
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let (disk, part) = esp_disk_and_partition(&mounts, Path::new("/sys/class/block"), &o.esp)
+        .unwrap_or_else(|| ("/dev/<disk>".into(), "<esp number>".into()));
+    let args = [
+        "--create",
+        "--disk",
+        &disk,
+        "--part",
+        &part,
+        "--label",
+        "kboot",
+        "--loader",
+        "\\EFI\\kboot\\kboot.efi",
+    ];
+    // Shown for a shell: the loader path in single quotes keeps its backslashes.
+    let next = format!(
+        "efibootmgr --create --disk {disk} --part {part} --label kboot --loader '{}'",
+        args[8]
+    );
+    // Only this machine's firmware, and only once: never for a target mounted elsewhere.
+    if o.root == Path::new("/") && !disk.contains('<') {
+        return Ok((done, run_efibootmgr(&args).unwrap_or(next)));
+    }
     Ok((done, next))
 }
 
@@ -263,17 +292,14 @@ fn esp_disk_and_partition(mounts: &str, sys_block: &Path, dir: &Path) -> Option<
 /// Creates the firmware entry unless one labelled kboot exists; None when efibootmgr is
 /// missing or fails (the caller then prints the command).
 fn run_efibootmgr(args: &[&str]) -> Option<String> {
-    let listed = qemu_tests::host_tools::try_command("efibootmgr")
-        .ok()?
-        .output()
-        .ok()?;
+    let listed = crate::process::tool("efibootmgr").ok()?.output().ok()?;
     if String::from_utf8_lossy(&listed.stdout)
         .lines()
         .any(|l| l.split_whitespace().nth(1) == Some("kboot"))
     {
         return Some("nothing: the firmware already has a kboot entry (efibootmgr)".into());
     }
-    let made = qemu_tests::host_tools::try_command("efibootmgr")
+    let made = crate::process::tool("efibootmgr")
         .ok()?
         .args(args)
         .status()
@@ -282,8 +308,7 @@ fn run_efibootmgr(args: &[&str]) -> Option<String> {
         .then(|| "nothing: efibootmgr created the kboot entry".to_string())
 }
 
-pub fn cli(ws: &crate::Workspace, args: &[String]) -> crate::Result<()> {
-    let options = InstallOptions::parse(args)?;
+pub fn cli(ws: &crate::Workspace, options: InstallOptions) -> crate::Result<()> {
     let (done, next) = install(&ws.out_dir(), &options)?;
     for outcome in &done {
         match outcome {
@@ -305,39 +330,53 @@ pub fn cli(ws: &crate::Workspace, args: &[String]) -> crate::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("kboot-install-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// The install options as `cargo xtask install ARGS` parses them.
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: InstallArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<InstallOptions, clap::Error> {
+        Cli::try_parse_from(std::iter::once("install").chain(args.iter().copied()))
+            .map(|c| c.args.into())
+    }
+
+    /// An empty directory, removed when the test ends (also when it fails).
+    fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("kboot-install-")
+            .tempdir()
+            .unwrap()
     }
 
     /// Stand-in artifacts: the real entry files, small fake kernel images.
-    fn artifacts(name: &str) -> PathBuf {
-        let d = scratch(name);
+    fn artifacts() -> tempfile::TempDir {
+        let d = scratch();
         for (name, data) in [
             ("bzImage", "kernel"),
             ("initramfs.cpio.gz", "cpio"),
             ("kboot.efi", "efi"),
         ] {
-            std::fs::write(d.join(name), data).unwrap();
+            std::fs::write(d.path().join(name), data).unwrap();
         }
-        write_entry_files(&d, "console=ttyS0,115200", "initramfs.cpio.gz").unwrap();
+        write_entry_files(d.path(), "console=ttyS0,115200", "initramfs.cpio.gz").unwrap();
         d
     }
 
     #[test]
     fn install_twice_changes_nothing_and_backs_up_foreign_files() {
-        let art = artifacts("artifacts-a");
-        let root = scratch("root");
-        let opts = |entry| {
-            InstallOptions::parse(&["--root".into(), root.display().to_string(), entry]).unwrap()
-        };
+        let art_dir = artifacts();
+        let art = art_dir.path();
+        let root_dir = scratch();
+        let root = root_dir.path();
+        let opts = |entry: String| parse(&["--root", &root.display().to_string(), &entry]).unwrap();
         // A different 40_kboot already there is kept as .bak.
         std::fs::create_dir_all(root.join("etc/grub.d")).unwrap();
         std::fs::write(root.join("etc/grub.d/40_kboot"), "old").unwrap();
-        let (first, next) = install(&art, &opts("--grub".into())).unwrap();
+        let (first, next) = install(art, &opts("--grub".into())).unwrap();
         assert_eq!(next, "update-grub");
         assert!(matches!(&first[2], Outcome::Replaced(_, b) if b.ends_with("40_kboot.bak")));
         assert_eq!(
@@ -348,13 +387,13 @@ mod tests {
             std::fs::read_to_string(root.join("boot/kboot/bzImage")).unwrap(),
             "kernel"
         );
-        let (second, _) = install(&art, &opts("--grub".into())).unwrap();
+        let (second, _) = install(art, &opts("--grub".into())).unwrap();
         assert!(
             second.iter().all(|o| matches!(o, Outcome::Unchanged(_))),
             "{second:?}"
         );
 
-        let (bls, _) = install(&art, &opts("--bls".into())).unwrap();
+        let (bls, _) = install(art, &opts("--bls".into())).unwrap();
         assert!(matches!(&bls[2], Outcome::Written(p) if p.ends_with("loader/entries/kboot.conf")));
         let entry = std::fs::read_to_string(root.join("boot/loader/entries/kboot.conf")).unwrap();
         assert!(
@@ -362,50 +401,54 @@ mod tests {
                 && entry.contains("options    console=ttyS0,115200")
         );
 
-        install(&art, &opts("--lilo".into())).unwrap();
+        install(art, &opts("--lilo".into())).unwrap();
         let lilo = std::fs::read_to_string(root.join("etc/lilo.conf.kboot")).unwrap();
         assert!(lilo.contains("image=/boot/kboot/bzImage") && lilo.contains("label=kboot"));
 
-        let (efi, next) = install(&art, &opts("--efi".into())).unwrap();
+        let (efi, next) = install(art, &opts("--efi".into())).unwrap();
         assert!(
             matches!(&efi[0], Outcome::Written(p) if p.ends_with("boot/efi/EFI/kboot/kboot.efi"))
         );
         assert!(next.starts_with("efibootmgr --create"));
-        std::fs::remove_dir_all(&root).unwrap();
-        std::fs::remove_dir_all(&art).unwrap();
     }
 
     #[test]
     fn the_esp_mount_is_traced_to_its_disk_and_partition() {
-        let sys = scratch("sysfs");
+        let sys_dir = scratch();
+        let sys = sys_dir.path();
         let part = sys.join("devices/pci0/block/sda/sda1");
         std::fs::create_dir_all(&part).unwrap();
         std::fs::write(part.join("partition"), "1\n").unwrap();
         std::fs::create_dir_all(sys.join("class")).unwrap();
         std::os::unix::fs::symlink(&part, sys.join("class/sda1")).unwrap();
-        let esp = scratch("esp-mount");
+        let esp_dir = scratch();
+        let esp = esp_dir.path();
         let mounts = format!("/dev/sda1 {} vfat rw 0 0\n", esp.display());
         assert_eq!(
-            esp_disk_and_partition(&mounts, &sys.join("class"), &esp),
+            esp_disk_and_partition(&mounts, &sys.join("class"), esp),
             Some(("/dev/sda".to_string(), "1".to_string()))
         );
-        assert_eq!(esp_disk_and_partition("", &sys.join("class"), &esp), None);
-        std::fs::remove_dir_all(&sys).unwrap();
-        std::fs::remove_dir_all(&esp).unwrap();
+        assert_eq!(esp_disk_and_partition("", &sys.join("class"), esp), None);
     }
 
     #[test]
     fn the_grub_snippet_is_valid_shell_and_the_options_are_checked() {
-        let art = artifacts("artifacts-b");
+        let art_dir = artifacts();
+        let art = art_dir.path();
         let status = qemu_tests::host_tools::command("sh")
             .arg("-n")
             .arg(art.join("grub.d/40_kboot"))
             .status()
             .unwrap();
         assert!(status.success());
-        assert!(InstallOptions::parse(&["--grub".into()]).is_err());
-        assert!(InstallOptions::parse(&["--root".into(), "/x".into()]).is_err());
-        assert!(InstallOptions::parse(&["--root".into()]).is_err());
-        std::fs::remove_dir_all(&art).unwrap();
+        assert!(parse(&["--grub"]).is_err());
+        assert!(parse(&["--root", "/x"]).is_err());
+        assert!(parse(&["--root"]).is_err());
+        assert!(parse(&["--root", "/x", "--grub", "--bls"]).is_err());
+        let o = parse(&["--root", "/x", "--efi"]).unwrap();
+        assert_eq!(
+            (o.entry, o.boot, o.esp),
+            (Entry::Efi, "/x/boot".into(), "/x/boot/efi".into())
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use anyhow::{anyhow, Context};
+
 /// Installed location the script and unit assume.
 const INSTALL_DIR: &str = "/usr/lib/kboot/kdump";
 /// Measured by `cargo xtask bench --kdump`: the capture worked with 48M and failed with
@@ -86,16 +88,17 @@ Test it: `echo c > /proc/sysrq-trigger` (this crashes the machine).
 
 /// Writes the bundle into `dir`.
 pub fn write_bundle(dir: &Path, bzimage: &Path, initramfs: &Path) -> crate::Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let initramfs_name = initramfs
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .ok_or("initramfs has no file name")?;
+        .ok_or_else(|| anyhow!("initramfs has no file name"))?;
     let put = |name: &str, data: &[u8]| {
-        image::write_atomically(&dir.join(name), data)
-            .map_err(|e| format!("failed to write {}: {e}", dir.join(name).display()))
+        // write_atomically's error names the file it failed to write.
+        image::write_atomically(&dir.join(name), data).map_err(anyhow::Error::from)
     };
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    let read =
+        |p: &Path| std::fs::read(p).with_context(|| format!("failed to read {}", p.display()));
     put("bzImage", &read(bzimage)?)?;
     put(&initramfs_name, &read(initramfs)?)?;
     put("kboot-kdump-load", load_script(&initramfs_name).as_bytes())?;
@@ -106,6 +109,6 @@ pub fn write_bundle(dir: &Path, bzimage: &Path, initramfs: &Path) -> crate::Resu
         dir.join("kboot-kdump-load"),
         std::fs::Permissions::from_mode(0o755),
     )
-    .map_err(|e| format!("chmod kboot-kdump-load: {e}"))?;
+    .context("failed to chmod kboot-kdump-load")?;
     Ok(())
 }

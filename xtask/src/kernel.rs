@@ -3,13 +3,14 @@
 //! cached under target/kernel/cache/<key>/.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context};
 use sha2::{Digest, Sha256};
 
+use crate::process::{self, run_quiet, tool};
 use crate::Workspace;
 
 pub enum KernelSource {
@@ -32,10 +33,7 @@ impl KernelSource {
             if path.is_file() {
                 return Ok(KernelSource::Tarball(path));
             }
-            return Err(format!(
-                "{}: not a kernel source tree or tarball",
-                path.display()
-            ));
+            bail!("{}: not a kernel source tree or tarball", path.display());
         }
         let mut tarballs: Vec<PathBuf> = std::fs::read_dir("/usr/src")
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
@@ -48,7 +46,7 @@ impl KernelSource {
         });
         tarballs.sort();
         tarballs.pop().map(KernelSource::Tarball).ok_or_else(|| {
-            "no kernel source: pass --kernel-src DIR, set KBOOT_KERNEL_SRC, or install Debian's linux-source (cargo xtask deps)".to_string()
+            anyhow!("no kernel source: pass --kernel-src DIR, set KBOOT_KERNEL_SRC, or install Debian's linux-source (cargo xtask deps)")
         })
     }
 
@@ -56,7 +54,8 @@ impl KernelSource {
     fn identity(&self) -> crate::Result<String> {
         match self {
             KernelSource::Tarball(p) => {
-                let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let meta = std::fs::metadata(p)
+                    .with_context(|| format!("failed to read {}", p.display()))?;
                 let mtime = meta
                     .modified()
                     .ok()
@@ -93,22 +92,20 @@ impl KernelSource {
                 println!("    unpacking {} (once)", tarball.display());
                 let _ = std::fs::remove_dir_all(&src_root);
                 std::fs::create_dir_all(&src_root)
-                    .map_err(|e| format!("{}: {e}", src_root.display()))?;
+                    .with_context(|| format!("failed to create {}", src_root.display()))?;
                 require_free_space(&src_root, UNPACK_AND_BUILD_BYTES)?;
-                run(qemu_tests::host_tools::try_command("tar")?
-                    .arg("-xf")
-                    .arg(tarball)
-                    .arg("-C")
-                    .arg(&src_root))?;
+                run_quiet(
+                    tool("tar")?
+                        .arg("-xf")
+                        .arg(tarball)
+                        .arg("-C")
+                        .arg(&src_root),
+                )?;
                 if !tree.join("Makefile").exists() {
-                    return Err(format!(
-                        "{} did not unpack to {}",
-                        tarball.display(),
-                        tree.display()
-                    ));
+                    bail!("{} did not unpack to {}", tarball.display(), tree.display());
                 }
                 std::fs::write(&stamp, identity)
-                    .map_err(|e| format!("{}: {e}", stamp.display()))?;
+                    .with_context(|| format!("failed to write {}", stamp.display()))?;
                 Ok(tree)
             }
         }
@@ -119,7 +116,7 @@ impl KernelSource {
 pub fn fragments(ws: &Workspace, extra: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
     let dir = ws.root.join("kernel-configs");
     let mut list: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .with_context(|| format!("failed to read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "config"))
         .collect();
@@ -169,12 +166,67 @@ pub fn build(
     source: &KernelSource,
     fragment_paths: &[PathBuf],
 ) -> crate::Result<PathBuf> {
+    let (key, wanted) = cache_key(source, fragment_paths)?;
+    let cached = ws.target().join("kernel/cache").join(&key);
+    let bzimage = cached.join("bzImage");
+    if matches!(source, KernelSource::Tarball(_)) && bzimage.exists() {
+        println!("    cached kernel {key} ({})", bzimage.display());
+        return Ok(bzimage);
+    }
+
+    let tree = source.tree(ws)?;
+    let build_dir = ws.target().join("kernel/build");
+    std::fs::create_dir_all(&build_dir)
+        .with_context(|| format!("failed to create {}", build_dir.display()))?;
+    let make_path = process::find("make")?;
+    let make = |args: &[&str]| {
+        let mut c = Command::new(&make_path);
+        c.arg("-C")
+            .arg(&tree)
+            .arg(format!("O={}", build_dir.display()))
+            .args(args);
+        c
+    };
+    let config_text = configure(&make, &tree, &build_dir, fragment_paths, &wanted)?;
+
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get() + 1)
+        .unwrap_or(2);
+    println!("    make -j{jobs} bzImage");
+    run_with_progress(
+        make(&[&format!("-j{jobs}"), "bzImage"]),
+        &ws.target().join("kernel/build.log"),
+    )?;
+    let built = build_dir.join("arch/x86/boot/bzImage");
+    std::fs::create_dir_all(&cached)
+        .with_context(|| format!("failed to create {}", cached.display()))?;
+    std::fs::copy(&built, &bzimage)
+        .with_context(|| format!("failed to cache {}", built.display()))?;
+    std::fs::write(cached.join("config"), &config_text).context("failed to cache .config")?;
+    if matches!(source, KernelSource::Tarball(_)) {
+        // The unpacked tree is 1.5 GB and only a cache miss needs it again; tar keeps
+        // the archive's old mtimes, so a re-unpacked tree still builds incrementally
+        // against kernel/build.
+        let src_root = ws.target().join("kernel/src");
+        if let Err(e) = std::fs::remove_dir_all(&src_root) {
+            println!("    note: could not remove {}: {e}", src_root.display());
+        }
+    }
+    Ok(bzimage)
+}
+
+/// The cache key of these sources and fragments (names and contents), and every
+/// option the fragments ask for.
+fn cache_key(
+    source: &KernelSource,
+    fragment_paths: &[PathBuf],
+) -> crate::Result<(String, BTreeMap<String, String>)> {
     let mut hasher = Sha256::new();
     hasher.update(source.identity()?);
     let mut wanted = BTreeMap::new();
     for path in fragment_paths {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("kernel fragment {}: {e}", path.display()))?;
+            .with_context(|| format!("failed to read kernel fragment {}", path.display()))?;
         hasher.update(
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -189,74 +241,46 @@ pub fn build(
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect();
-    let cached = ws.target().join("kernel/cache").join(&key);
-    let bzimage = cached.join("bzImage");
-    if matches!(source, KernelSource::Tarball(_)) && bzimage.exists() {
-        println!("    cached kernel {key} ({})", bzimage.display());
-        return Ok(bzimage);
-    }
+    Ok((key, wanted))
+}
 
-    let tree = source.tree(ws)?;
-    let build_dir = ws.target().join("kernel/build");
-    std::fs::create_dir_all(&build_dir).map_err(|e| format!("{}: {e}", build_dir.display()))?;
-    let make_path = qemu_tests::host_tools::find("make")?;
-    let make = |args: &[&str]| {
-        let mut c = Command::new(&make_path);
-        c.arg("-C")
-            .arg(&tree)
-            .arg(format!("O={}", build_dir.display()))
-            .args(args);
-        c
-    };
+/// tinyconfig + the fragments (merge_config.sh) + olddefconfig in `build_dir`; fails
+/// naming every requested option kconfig dropped. Returns the final .config.
+fn configure(
+    make: &dyn Fn(&[&str]) -> Command,
+    tree: &Path,
+    build_dir: &Path,
+    fragment_paths: &[PathBuf],
+    wanted: &BTreeMap<String, String>,
+) -> crate::Result<String> {
     println!(
         "    configuring: tinyconfig + {} fragment(s)",
         fragment_paths.len()
     );
-    run(make(&["-s", "tinyconfig"]).stdout(Stdio::null()))?;
-    run(Command::new(tree.join("scripts/kconfig/merge_config.sh"))
-        .arg("-m")
-        .arg("-O")
-        .arg(&build_dir)
-        .arg(build_dir.join(".config"))
-        .args(fragment_paths)
-        .current_dir(&tree)
-        .stdout(Stdio::null()))?;
-    run(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
+    run_quiet(make(&["-s", "tinyconfig"]).stdout(Stdio::null()))?;
+    run_quiet(
+        Command::new(tree.join("scripts/kconfig/merge_config.sh"))
+            .arg("-m")
+            .arg("-O")
+            .arg(build_dir)
+            .arg(build_dir.join(".config"))
+            .args(fragment_paths)
+            .current_dir(tree)
+            .stdout(Stdio::null()),
+    )?;
+    run_quiet(make(&["-s", "olddefconfig"]).stdout(Stdio::null()))?;
     let config_text = std::fs::read_to_string(build_dir.join(".config"))
-        .map_err(|e| format!("reading merged .config: {e}"))?;
-    let dropped = dropped_options(&wanted, &config_text);
+        .context("failed to read the merged .config")?;
+    let dropped = dropped_options(wanted, &config_text);
     if !dropped.is_empty() {
-        return Err(format!(
+        bail!(
             "kconfig dropped {} option(s) the fragments ask for (a dependency is missing):\n  {}",
             dropped.len(),
             dropped.join("\n  ")
-        ));
+        );
     }
     println!("    all {} requested options are set", wanted.len());
-
-    let jobs = std::thread::available_parallelism()
-        .map(|n| n.get() + 1)
-        .unwrap_or(2);
-    println!("    make -j{jobs} bzImage");
-    run_with_progress(
-        make(&[&format!("-j{jobs}"), "bzImage"]),
-        &ws.target().join("kernel/build.log"),
-    )?;
-    let built = build_dir.join("arch/x86/boot/bzImage");
-    std::fs::create_dir_all(&cached).map_err(|e| format!("{}: {e}", cached.display()))?;
-    std::fs::copy(&built, &bzimage).map_err(|e| format!("caching {}: {e}", built.display()))?;
-    std::fs::write(cached.join("config"), &config_text)
-        .map_err(|e| format!("caching .config: {e}"))?;
-    if matches!(source, KernelSource::Tarball(_)) {
-        // The unpacked tree is 1.5 GB and only a cache miss needs it again; tar keeps
-        // the archive's old mtimes, so a re-unpacked tree still builds incrementally
-        // against kernel/build.
-        let src_root = ws.target().join("kernel/src");
-        if let Err(e) = std::fs::remove_dir_all(&src_root) {
-            println!("    note: could not remove {}: {e}", src_root.display());
-        }
-    }
-    Ok(bzimage)
+    Ok(config_text)
 }
 
 /// What unpacking linux-source and building our kernel takes on disk, with margin:
@@ -265,15 +289,16 @@ const UNPACK_AND_BUILD_BYTES: u64 = 2_200_000_000;
 
 /// Fails early, with the figures, instead of letting tar die half-way with ENOSPC.
 fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
-    let out = qemu_tests::host_tools::try_command("df")?
+    // Not process::output: a df that fails only skips the check.
+    let out = tool("df")?
         .args(["--output=avail", "-B1"])
         .arg(dir)
         .output()
-        .map_err(|e| format!("df {}: {e}", dir.display()))?;
+        .with_context(|| format!("failed to run df {}", dir.display()))?;
     let text = String::from_utf8_lossy(&out.stdout);
     let available: Option<u64> = text.lines().nth(1).and_then(|l| l.trim().parse().ok());
     match available {
-        Some(free) if free < needed => Err(format!(
+        Some(free) if free < needed => Err(anyhow!(
             "not enough disk space for the kernel build in {}: {} MB free, {} MB needed",
             dir.display(),
             free / 1_000_000,
@@ -285,24 +310,17 @@ fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
 
 /// Runs the kernel build, logging everything and printing a progress line every 15 s.
 fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
-    let mut log =
-        std::fs::File::create(log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|e| format!("cannot run make: {e}"))?;
-    let stdout = child.stdout.take().ok_or("make: no stdout")?;
+    use std::io::Write;
+    let mut log = std::fs::File::create(log_path)
+        .with_context(|| format!("failed to create {}", log_path.display()))?;
     let start = Instant::now();
     let mut last_report = Instant::now();
     let mut compiled = 0usize;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        use std::io::Write;
+    // stderr stays on the terminal: compiler warnings and errors show as they happen.
+    let status = process::for_each_line(cmd.stderr(Stdio::inherit()), false, |_, line| {
         let _ = writeln!(log, "{line}");
-        if line.trim_start().starts_with("CC")
-            || line.trim_start().starts_with("AR")
-            || line.trim_start().starts_with("LD")
-        {
+        let step = line.trim_start();
+        if step.starts_with("CC") || step.starts_with("AR") || step.starts_with("LD") {
             compiled += 1;
         }
         if last_report.elapsed() > Duration::from_secs(15) {
@@ -313,32 +331,14 @@ fn run_with_progress(mut cmd: Command, log_path: &Path) -> crate::Result<()> {
             );
             last_report = Instant::now();
         }
-    }
-    let status = child.wait().map_err(|e| format!("make: {e}"))?;
+    })?;
     if !status.success() {
-        return Err(format!(
+        bail!(
             "kernel build failed ({status}); full log: {}",
             log_path.display()
-        ));
+        );
     }
     Ok(())
-}
-
-pub fn run(cmd: &mut Command) -> crate::Result<()> {
-    let shown = format!("{:?}", cmd.get_program());
-    let output = cmd
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{shown} failed ({}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ))
-    }
 }
 
 #[cfg(test)]

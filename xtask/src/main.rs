@@ -1,22 +1,17 @@
-//! `cargo xtask` — builds and tests kboot-rs boot media.
-//!
-//!   image [--config kboot.toml] [--kernel BZIMAGE] [--kernel-src DIR]
-//!   qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
-//!   test  [--no-qemu]
-//!   bench [--triage|--menu|--kdump]
-//!   deps  [--check]
-//!   ci    [--clean] [--keep]
-//!   install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
+//! `cargo xtask` — builds and tests kboot-rs boot media. The command line is declared
+//! once, with clap, so `cargo xtask --help` is generated from it and cannot go stale.
 
 mod bench;
 mod bench_kdump;
 mod ci;
 mod config;
 mod deps;
+mod docs;
 mod image_cmd;
 mod install;
 mod kdump_bundle;
 mod kernel;
+mod process;
 mod report;
 mod test_run;
 mod tools;
@@ -24,7 +19,10 @@ mod tools;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub type Result<T> = std::result::Result<T, String>;
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Errors carry their cause chain; `main` prints it with `{:#}`.
+pub use anyhow::Result;
 
 /// Paths every command shares.
 pub struct Workspace {
@@ -45,44 +43,121 @@ impl Workspace {
     }
 }
 
+/// Builds and tests kboot-rs boot media.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build target/kboot/{bzImage,initramfs.cpio.*,kboot.efi,disk.img}
+    Image(image_cmd::ImageOptions),
+    /// Boot the media on this terminal (serial console; Ctrl-A X quits)
+    Qemu(tools::QemuOptions),
+    /// Unit tests, then QEMU boot tests (builds the media first)
+    Test {
+        /// Only the unit and host tests: no media, no QEMU
+        #[arg(long)]
+        no_qemu: bool,
+    },
+    /// Put kboot and one boot-loader entry into a mounted system (backs up, never overwrites)
+    Install(install::InstallArgs),
+    /// Sizes, boot times and triage figures, side by side with the peers
+    Bench(bench::BenchOptions),
+    /// Install the host packages and rustup target the build needs
+    Deps {
+        /// Only report what is missing; install nothing
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run .ci/run on a fresh clone of HEAD
+    Ci {
+        /// Inside a minimal Debian root (debootstrap, cached under target/ci-clean), only
+        /// the Rust toolchain bound in
+        #[arg(long)]
+        clean: bool,
+        /// Keep the clone (or the root) afterwards
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Build the docs/ folder as a book into target/book (installs mdBook once)
+    Docs,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let ws = Workspace::locate();
-    let result = match args.first().map(String::as_str) {
-        Some("image") => image_cmd::ImageOptions::parse(&args[1..])
-            .and_then(|o| image_cmd::run_image(&ws, &o).map(|_| ())),
-        Some("qemu") => tools::qemu_command(&ws, &args[1..]),
-        Some("test") => test_run::test_command(&ws, &args[1..]),
-        Some("bench") => bench::run(&ws, &args[1..]),
-        Some("deps") => deps::cli(&args[1..]),
-        Some("ci") => ci::cli(&ws, &args[1..]),
-        Some("install") => install::cli(&ws, &args[1..]),
-        Some("-h" | "--help" | "help") | None => {
-            println!("{}", USAGE);
-            Ok(())
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // --help and --version print to stdout and succeed; usage errors exit with 1
+            // like every other error of xtask (clap's own default would be 2).
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
         }
-        Some(other) => Err(format!("unknown command {other:?}\n\n{USAGE}")),
+    };
+    let ws = Workspace::locate();
+    let result = match cli.command {
+        Some(Command::Image(options)) => image_cmd::run_image(&ws, &options).map(|_| ()),
+        Some(Command::Qemu(options)) => tools::qemu_command(&ws, &options),
+        Some(Command::Test { no_qemu }) => test_run::test_command(&ws, !no_qemu),
+        Some(Command::Install(args)) => install::cli(&ws, args.into()),
+        Some(Command::Bench(options)) => bench::run(&ws, &options),
+        Some(Command::Deps { check }) => deps::run_cli(check),
+        Some(Command::Ci { clean, keep }) => ci::cli(&ws, clean, keep),
+        Some(Command::Docs) => docs::build(&ws),
+        // `cargo xtask` alone shows what it can do.
+        None => Cli::command().print_help().map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-const USAGE: &str = "usage: cargo xtask <command>
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-  image [--config kboot.toml] [--kernel BZIMAGE] [--kernel-src DIR]
-        build target/kboot/{bzImage,initramfs.cpio.*,kboot.efi,disk.img}
-  qemu  [--uefi|--bios|--direct] [--disk EXTRA.img] [--kernel BZIMAGE]
-        boot the media on this terminal (serial console; Ctrl-A X quits)
-  test  [--no-qemu]   unit tests, then QEMU boot tests (builds the media first)
-  install --root DIR [--boot DIR] [--esp DIR] --grub|--bls|--lilo|--efi
-        put kboot and one boot-loader entry into a mounted system (backs up, never overwrites)
-  bench [--triage|--menu|--kdump]  sizes, boot times and triage figures, side by side with the peers
-  deps  [--check]     install the host packages and rustup target the build needs
-  ci    [--clean] [--keep]
-        run .ci/run on a fresh clone of HEAD; --clean: inside a minimal Debian root
-        (debootstrap, cached under target/ci-clean), only the Rust toolchain bound in";
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn options_parse_as_before() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("xtask").chain(args.iter().copied()))
+        };
+        assert!(matches!(
+            parse(&["test", "--no-qemu"]).map(|c| c.command),
+            Ok(Some(Command::Test { no_qemu: true }))
+        ));
+        assert!(matches!(
+            parse(&["ci", "--clean", "--keep"]).map(|c| c.command),
+            Ok(Some(Command::Ci {
+                clean: true,
+                keep: true
+            }))
+        ));
+        assert!(parse(&["bench", "--triage", "--menu"]).is_err());
+        assert!(parse(&["qemu", "--uefi", "--bios"]).is_err());
+        assert!(parse(&["deps", "--force"]).is_err());
+        assert!(matches!(parse(&[]).map(|c| c.command), Ok(None)));
+        let Ok(Some(Command::Qemu(q))) =
+            parse(&["qemu", "--bios", "--disk", "a", "--disk", "b"]).map(|c| c.command)
+        else {
+            panic!("qemu options did not parse");
+        };
+        assert_eq!(q.boot_path(), qemu_tests::BootPath::Bios);
+        assert_eq!(q.disks, [PathBuf::from("a"), PathBuf::from("b")]);
+    }
+}

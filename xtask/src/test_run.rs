@@ -2,13 +2,14 @@
 //! QEMU suite runs even when a host test failed, and the run ends with ONE summary of
 //! what failed, so a single run on a fresh machine shows everything that is wrong.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use anyhow::{anyhow, bail};
 use sha2::{Digest, Sha256};
 
 use crate::image_cmd::{self, ImageOptions};
+use crate::process::{self, Stream};
 use crate::report::stage;
 use crate::Workspace;
 
@@ -57,12 +58,7 @@ fn count_before(text: &str, label: &str) -> u64 {
 
 /// Unit and host tests, then the media (built twice: the second build must give the
 /// same bytes), then the QEMU boot tests one at a time (2 cores, TCG).
-pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
-    let run_qemu = match args {
-        [] => true,
-        [flag] if flag == "--no-qemu" => false,
-        _ => return Err("usage: cargo xtask test [--no-qemu]".into()),
-    };
+pub fn test_command(ws: &Workspace, run_qemu: bool) -> crate::Result<()> {
     stage("host dependencies", crate::deps::ensure)?;
     // Dump fixtures are made at test time by QEMU runs; here a fixture that cannot be
     // made fails the run instead of skipping the tests that need it.
@@ -82,7 +78,7 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
             &tally,
         )
     }) {
-        failed_stages.push(format!("unit and host tests: {e}"));
+        failed_stages.push(format!("unit and host tests: {e:#}"));
     }
     if run_qemu {
         match stage("reproducible media", || build_twice_and_compare(ws)) {
@@ -101,22 +97,24 @@ pub fn test_command(ws: &Workspace, args: &[String]) -> crate::Result<()> {
                         &tally,
                     )
                 }) {
-                    failed_stages.push(format!("QEMU boot tests: {e}"));
+                    failed_stages.push(format!("QEMU boot tests: {e:#}"));
                 }
             }
-            Err(e) => failed_stages.push(format!("media (the QEMU tests did not run): {e}")),
+            Err(e) => failed_stages.push(format!("media (the QEMU tests did not run): {e:#}")),
         }
     }
-    let tally = tally.lock().map_err(|_| "test output reader panicked")?;
+    let tally = tally
+        .lock()
+        .map_err(|_| anyhow!("test output reader panicked"))?;
     print_summary(&tally, &failed_stages);
     if failed_stages.is_empty() && tally.failed == 0 {
         Ok(())
     } else {
-        Err(format!(
+        bail!(
             "{} test(s) failed, {} stage(s) failed (summary above)",
             tally.failed,
             failed_stages.len()
-        ))
+        )
     }
 }
 
@@ -155,7 +153,7 @@ fn build_twice_and_compare(ws: &Workspace) -> crate::Result<()> {
     let after = digests(&second)?;
     for ((path, a), (_, b)) in before.iter().zip(&after) {
         if a != b {
-            return Err(format!("{path} is not reproducible: sha256 {a} then {b}"));
+            bail!("{path} is not reproducible: sha256 {a} then {b}");
         }
         println!("    reproducible: {path} sha256 {}", &a[..16]);
     }
@@ -164,40 +162,26 @@ fn build_twice_and_compare(ws: &Workspace) -> crate::Result<()> {
 
 /// Runs cargo, passing its output through while the tally reads it.
 fn cargo_test(ws: &Workspace, args: &[&str], tally: &Arc<Mutex<Tally>>) -> crate::Result<()> {
-    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&ws.root)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let stderr = child.stderr.take().ok_or("cargo's stderr")?;
-    let stderr_tally = Arc::clone(tally);
-    let stderr_reader = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("{line}");
-            if let Ok(mut t) = stderr_tally.lock() {
-                t.observe(&line);
-            }
-        }
-    });
-    let stdout = child.stdout.take().ok_or("cargo's stdout")?;
     let mut out = std::io::stdout();
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        let _ = writeln!(out, "{line}");
-        if let Ok(mut t) = tally.lock() {
-            t.observe(&line);
-        }
+    let status = process::for_each_line(
+        process::cargo().current_dir(&ws.root).args(args),
+        true,
+        |stream, line| {
+            match stream {
+                Stream::Stdout => {
+                    let _ = writeln!(out, "{line}");
+                }
+                Stream::Stderr => eprintln!("{line}"),
+            }
+            if let Ok(mut t) = tally.lock() {
+                t.observe(line);
+            }
+        },
+    )?;
+    if !status.success() {
+        bail!("cargo {} failed ({status})", args.join(" "));
     }
-    let _ = stderr_reader.join();
-    let status = child
-        .wait()
-        .map_err(|e| format!("waiting for cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo {} failed ({status})", args.join(" ")))
-    }
+    Ok(())
 }
 
 #[cfg(test)]
