@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::bls::{parse_bls, ENTRY_DIRS};
 use super::entry::{BootEntry, EntryKind, Parsed, Warning};
 use super::fs::ConfigFs;
-use super::grub::parse_grub;
-use super::kboot_conf::parse_kboot_conf;
-use super::lilo::parse_lilo;
-use super::syslinux::parse_syslinux;
+use crate::boot::config::bls::{parse_bls, ENTRY_DIRS};
+use crate::boot::config::grub::parse_grub;
+use crate::boot::config::kboot_conf::parse_kboot_conf;
+use crate::boot::config::lilo::parse_lilo;
+use crate::boot::config::syslinux::parse_syslinux;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigKind {

@@ -9,9 +9,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::disks::DiscoveredEntry;
-use super::grubenv::{set_var, GRUBENV_SIZE};
 use super::mounts::{mount_writable, unmount};
 use super::probe::probe_file;
+use crate::boot::config::grub::env::{set_var, GRUBENV_SIZE};
 
 const MOUNT_POINT: &str = "/run/kboot/handback";
 

@@ -2,7 +2,7 @@
 //! kernel command line, and choosing an entry by number, label or id.
 
 use super::disks::DiscoveredEntry;
-use super::text::{toml_table, unquote, TableEntry};
+use crate::boot::config::text::{toml_table, unquote, TableEntry};
 
 pub const CONFIG_PATH: &str = "/etc/kboot/kboot.toml";
 /// Countdown when no config says otherwise.

@@ -8,23 +8,15 @@
 //! Run time: `disks` finds every filesystem and its entries, `menu` lets the user choose,
 //! `kexec` loads and starts the choice; `menu_main` is the `menu` applet.
 
-pub mod bls;
+pub mod config;
 pub mod discover;
 pub mod disks;
 pub mod efi;
 pub mod efi_entries;
 pub mod entry;
 pub mod fs;
-pub mod grub;
-mod grub_cond;
-mod grub_expand;
-mod grub_lex;
-mod grub_parse;
-pub mod grubenv;
 pub mod handback;
-pub mod kboot_conf;
 pub mod kexec;
-pub mod lilo;
 pub mod menu;
 pub mod menu_conf;
 pub mod menu_main;
@@ -35,9 +27,6 @@ pub mod netsource;
 pub mod partitions;
 pub mod probe;
 pub mod resolve;
-pub mod syslinux;
-pub mod text;
-pub mod version;
 
 pub use discover::{discover, discover_across, discover_in};
 pub use disks::{discover_images, DiscoveredEntry, Discovery, Volume};

@@ -5,10 +5,10 @@
 //! fetched only when their entry is booted, into /run/kboot/fetch/ (RAM).
 use std::path::PathBuf;
 
-use super::bls;
 use super::disks::{DiscoveredEntry, Discovery};
 use super::entry::{BootEntry, Parsed};
-use super::kboot_conf::parse_kboot_text;
+use crate::boot::config::bls;
+use crate::boot::config::kboot_conf::parse_kboot_text;
 use crate::net::http::{self, Url};
 use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
 

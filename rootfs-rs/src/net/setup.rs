@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::dhcp::{self, Lease};
 use super::netlink;
-use crate::boot::text::{toml_table, unquote, TableEntry};
+use crate::boot::config::text::{toml_table, unquote, TableEntry};
 
 pub const STATE_DIR: &str = "/run/kboot/net";
 const ARPHRD_ETHER: u16 = 1;

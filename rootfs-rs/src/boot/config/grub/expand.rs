@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::entry::FsRef;
-use super::fs::normalize;
-use super::grub_lex::{Part, Word};
+use crate::boot::config::grub::lexer::{Part, Word};
+use crate::boot::entry::FsRef;
+use crate::boot::fs::normalize;
 
 /// Splits GRUB's "(device)/path" into the filesystem reference and the absolute path.
 /// `root` is the value of `$root` and the filesystem it names, for "($root)/…" and bare paths.

@@ -3,8 +3,8 @@
 use std::rc::Rc;
 
 #[cfg(test)]
-use super::grub_lex::Part;
-use super::grub_lex::{Lexer, Tok, Word};
+use crate::boot::config::grub::lexer::Part;
+use crate::boot::config::grub::lexer::{Lexer, Tok, Word};
 
 /// Blocks nested deeper than this are refused (real configs nest 3-4 levels).
 const MAX_NESTING: usize = 64;

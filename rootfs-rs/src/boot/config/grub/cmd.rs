@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use super::super::bls;
-use super::super::entry::{join_cmdline, FsRef};
-use super::super::fs::normalize;
-use super::super::grub_expand::{fsref_placeholder, is_var_name, lookup_var};
-use super::super::grub_lex::Word;
-use super::super::grubenv::parse_grubenv;
-use super::{Level, Pending, Shared, MAX_CALL_DEPTH};
+use crate::boot::config::bls;
+use crate::boot::config::grub::env::parse_grubenv;
+use crate::boot::config::grub::expand::{fsref_placeholder, is_var_name, lookup_var};
+use crate::boot::config::grub::lexer::Word;
+use crate::boot::config::grub::{Level, Pending, Shared, MAX_CALL_DEPTH};
+use crate::boot::entry::{join_cmdline, FsRef};
+use crate::boot::fs::normalize;
 
 impl Shared<'_> {
     pub(super) fn command(

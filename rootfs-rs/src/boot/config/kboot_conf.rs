@@ -2,9 +2,11 @@
 
 use std::path::Path;
 
-use super::entry::{choose_default, join_cmdline, BootEntry, FsRef, Parsed, MAX_ENTRIES};
-use super::fs::{parse_file, ConfigFs};
-use super::text::{parse_quoted, strip_comment, unquote};
+use crate::boot::config::text::{parse_quoted, strip_comment, unquote};
+use crate::boot::entry::{
+    choose_default, join_cmdline, parse_file, BootEntry, FsRef, Parsed, MAX_ENTRIES,
+};
+use crate::boot::fs::ConfigFs;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Value {

@@ -3,12 +3,12 @@
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
-use super::entry::{
+use crate::boot::config::grub::env::{lookup, parse_grubenv};
+use crate::boot::config::version::{compare_versions, glob_match};
+use crate::boot::entry::{
     choose_default, join_cmdline, BootEntry, EntryKind, Parsed, Warning, MAX_ENTRIES,
 };
-use super::fs::{normalize, read_text, ConfigFs};
-use super::grubenv::{lookup, parse_grubenv};
-use super::version::{compare_versions, glob_match};
+use crate::boot::fs::{normalize, read_text, ConfigFs};
 
 /// Entry directories, in the order the spec lists them ($ESP then $BOOT, or / then /boot).
 pub const ENTRY_DIRS: &[&str] = &["/loader/entries", "/boot/loader/entries"];

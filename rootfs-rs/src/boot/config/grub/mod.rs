@@ -4,15 +4,19 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::entry::{BootEntry, EntryKind, FsRef, Parsed, Warning, MAX_ENTRIES};
-use super::fs::{normalize, read_text, ConfigFs};
-use super::grub_cond::{eval_test, FileTests};
-use super::grub_expand::{expand, split_device};
-use super::grub_lex::Word;
-use super::grub_parse::{Node, Parser};
+use crate::boot::config::grub::cond::{eval_test, FileTests};
+use crate::boot::config::grub::expand::{expand, split_device};
+use crate::boot::config::grub::lexer::Word;
+use crate::boot::config::grub::parser::{Node, Parser};
+use crate::boot::entry::{BootEntry, EntryKind, FsRef, Parsed, Warning, MAX_ENTRIES};
+use crate::boot::fs::{normalize, read_text, ConfigFs};
 
-#[path = "grub_cmd.rs"]
 mod cmd;
+mod cond;
+pub mod env;
+mod expand;
+mod lexer;
+mod parser;
 
 /// `source`/`configfile` nesting limit and total number of included files per parse.
 const MAX_INCLUDE_DEPTH: usize = 16;

@@ -2,8 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::entry::{join_cmdline, split_initrd_list, BootEntry, EntryKind, Parsed, MAX_ENTRIES};
-use super::fs::{normalize, read_text, ConfigFs};
+use crate::boot::entry::{
+    join_cmdline, split_initrd_list, BootEntry, EntryKind, Parsed, MAX_ENTRIES,
+};
+use crate::boot::fs::{normalize, read_text, ConfigFs};
 
 const MAX_INCLUDE_DEPTH: usize = 16;
 const MAX_INCLUDES: usize = 256;
@@ -388,8 +390,8 @@ fn split_keyword(line: &str) -> (String, &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::fs::MemFs;
     use super::*;
+    use crate::boot::fs::MemFs;
 
     #[test]
     fn keywords_are_case_insensitive_and_initrd_comes_from_append() {

@@ -1,6 +1,6 @@
 //! GRUB environment block (grubenv): "# GRUB Environment Block" + key=value lines, #-padded to 1024 bytes.
 
-use super::entry::Warning;
+use crate::boot::entry::Warning;
 
 pub const GRUBENV_SIGNATURE: &str = "# GRUB Environment Block";
 pub const GRUBENV_SIZE: usize = 1024;
