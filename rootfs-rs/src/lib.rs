@@ -2,6 +2,7 @@
 //! host tests can reach each layer directly.
 
 pub mod applets;
+pub mod blockdev;
 pub mod boot;
 pub mod capture;
 pub mod cmdline;

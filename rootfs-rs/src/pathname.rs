@@ -13,8 +13,10 @@
 //! remote files are fetched to /run/kboot/fetch with a size limit.
 use std::path::{Path, PathBuf};
 
-use crate::capture::target::{self, TargetSpec};
-use crate::net::http::{self, Url};
+use crate::blockdev::spec as target;
+use crate::blockdev::spec::TargetSpec;
+use crate::net::http;
+use crate::net::http::Url;
 
 pub const MOUNT_DIR: &str = "/run/kboot/mnt";
 pub const FETCH_DIR: &str = "/run/kboot/fetch";
@@ -201,7 +203,7 @@ fn mount_point_for(key: &str) -> PathBuf {
 
 fn already_mounted(at: &Path) -> bool {
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    crate::boot::mounts::parse_mounts(&mounts)
+    crate::blockdev::mounts::parse_mounts(&mounts)
         .iter()
         .any(|m| Path::new(&m.target) == at)
 }
@@ -215,7 +217,7 @@ fn mount_filesystem(spec: &TargetSpec) -> Result<PathBuf, String> {
     .ok_or_else(|| format!("{spec}: no such filesystem (see blkid)"))?;
     let at = mount_point_for(&found.node.to_string_lossy());
     if !already_mounted(&at) {
-        crate::boot::mounts::mount_readonly(&found.node, &at, found.fs.kind)
+        crate::blockdev::mounts::mount_readonly(&found.node, &at, found.fs.kind)
             .map_err(|e| format!("{spec}: {e}"))?;
     }
     Ok(at)

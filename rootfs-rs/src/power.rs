@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 use rustix::system::{reboot, RebootCommand};
 
-use crate::boot::mounts::release_block_mounts;
+use crate::blockdev::mounts::release_block_mounts;
 
 pub fn poweroff_main(_args: &[OsString]) -> i32 {
     power_action(RebootCommand::PowerOff, "poweroff")

@@ -124,10 +124,10 @@ pub fn main(args: &[OsString]) -> i32 {
                 .collect();
             let name = format!("{prefix}{}", d.name);
             if fs_mode {
-                let probe = super::blkid::probe_path(Path::new(&dev_path))
+                let probe = crate::blockdev::probe::probe_path(Path::new(&dev_path))
                     .ok()
                     .flatten();
-                let get = |f: fn(&super::blkid::Probe) -> Option<String>| {
+                let get = |f: fn(&crate::blockdev::probe::Probe) -> Option<String>| {
                     probe.as_ref().and_then(f).unwrap_or_default()
                 };
                 rows.push(vec![

@@ -167,7 +167,10 @@ pub fn main(args: &[OsString]) -> i32 {
         _ => return Parser::usage_error("mount", USAGE, "too many operands", 1),
     };
     // fstab-style UUID=/LABEL= sources name the device by its file system.
-    let source = match super::blkid::resolve_tag(&source, &super::blkid::all_block_devices()) {
+    let source = match crate::blockdev::tags::resolve_tag(
+        &source,
+        &crate::blockdev::devices::all_block_devices(),
+    ) {
         Some(dev) => dev.display().to_string(),
         None => {
             crate::warn!("mount: can't find {source}");
@@ -257,7 +260,7 @@ fn mount_device(
 ) -> rustix::io::Result<()> {
     let types = match fs_type {
         Some(t) if t != "auto" => vec![t.to_string()],
-        _ => match super::blkid::probe_path(std::path::Path::new(device)) {
+        _ => match crate::blockdev::probe::probe_path(std::path::Path::new(device)) {
             Ok(Some(p)) if p.fs_type != "swap" && p.fs_type != "crypto_LUKS" => {
                 vec![p.fs_type.to_string()]
             }

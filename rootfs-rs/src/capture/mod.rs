@@ -5,8 +5,8 @@
 
 pub mod files;
 pub mod settings;
-pub mod target;
 
+use crate::blockdev::spec::{self as target, Found, TargetSpec};
 use crate::console::announce;
 use crate::dump::json::report_json;
 use crate::dump::report::{build, render_sections, render_text, Options, Report};
@@ -15,7 +15,9 @@ use crate::dump::save::{save_kdump, Progress, SaveOptions};
 use settings::{Action, DumpSettings};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use target::{Found, TargetSpec, DUMP_LABEL};
+
+/// The label that marks a filesystem as meant for dumps.
+pub const DUMP_LABEL: &str = "KBOOT-DUMP";
 
 const VMCORE: &str = "/proc/vmcore";
 const ATTEMPT_MARKER: &str = "/run/kboot/capture.attempted";
@@ -41,10 +43,10 @@ fn say(text: &str) {
 /// reboot failed), with the status of what ran last.
 pub fn run() -> i32 {
     ON_ALL_CONSOLES.store(true, Ordering::Relaxed);
-    let toml = std::fs::read_to_string(crate::boot::menu_conf::CONFIG_PATH).unwrap_or_default();
+    let toml = std::fs::read_to_string(crate::boot::menu::conf::CONFIG_PATH).unwrap_or_default();
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let (settings, warnings) =
-        DumpSettings::load(&toml, crate::boot::menu_conf::CONFIG_PATH, &cmdline);
+        DumpSettings::load(&toml, crate::boot::menu::conf::CONFIG_PATH, &cmdline);
     // kboot.mode=dump on a machine that did not crash: nothing to save, and rebooting
     // would only come back here.
     if !Path::new(VMCORE).exists() {
@@ -123,7 +125,7 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
         Err(e) => say(&format!("error: {e}")),
     }
     rustix::fs::sync();
-    if let Err(e) = crate::boot::mounts::unmount(at) {
+    if let Err(e) = crate::blockdev::mounts::unmount(at) {
         say(&format!("warning: {e}"));
     }
 }

@@ -4,7 +4,8 @@
 use super::btf::TypeId;
 use super::error::DumpError;
 use super::kernel::Dump;
-use super::types::{self, Ty};
+use super::types;
+use super::types::Ty;
 use super::value::Value;
 use super::x86_64::KernelMemory;
 

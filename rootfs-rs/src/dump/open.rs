@@ -2,10 +2,11 @@
 
 use super::elf::ElfDump;
 use super::error::{bad, DumpError};
-use super::flattened::{self, Flattened};
-use super::kdump::{self, KdumpDump};
+use super::flattened::Flattened;
+use super::kdump::KdumpDump;
 use super::notes::NoteInfo;
 use super::source::{read_vec, DumpFile, PhysMemory, ReadAt};
+use super::{flattened, kdump};
 use std::path::Path;
 
 /// Which container the dump came in.

@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::dhcp::{self, Lease};
-use super::netlink;
+use super::dhcp::Lease;
+use super::{dhcp, netlink};
 use crate::boot::config::text::{toml_table, unquote, TableEntry};
 
 pub const STATE_DIR: &str = "/run/kboot/net";

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rootfs_rs::boot::disks::Volume;
-use rootfs_rs::boot::probe::FsKind;
+use rootfs_rs::blockdev::fstype::FsKind;
+use rootfs_rs::boot::scan::volume::Volume;
 use std::process::Command;
 
 /// Fails with the package to install when a tool is missing (never skips silently).

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use super::disks::{DiscoveredEntry, Discovery, ScannedVolume, Volume};
-use super::entry::{BootEntry, EntryKind, FsRef};
-use super::fs::{ConfigFs, DirFs};
+use crate::boot::entry::{BootEntry, EntryKind, FsRef};
+use crate::boot::fs::{ConfigFs, DirFs};
+use crate::boot::scan::volume::{DiscoveredEntry, Discovery, ScannedVolume, Volume};
 
 /// Turns per-filesystem parse results into the menu's entries; `warnings` come first.
 pub fn resolve(scanned: Vec<ScannedVolume>, mut warnings: Vec<String>) -> Discovery {
@@ -187,7 +187,8 @@ pub fn kernel_host_path(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::boot::probe::{FsInfo, FsKind};
+    use crate::blockdev::fstype::FsInfo;
+    use crate::blockdev::fstype::FsKind;
 
     fn volume(device: &str, disk: usize, partition: Option<u32>, uuid: &str) -> Volume {
         Volume {

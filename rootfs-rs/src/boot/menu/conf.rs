@@ -1,8 +1,8 @@
 //! Menu settings: `[menu]` of /etc/kboot/kboot.toml, `kboot.timeout=`/`kboot.default=` on the
 //! kernel command line, and choosing an entry by number, label or id.
 
-use super::disks::DiscoveredEntry;
 use crate::boot::config::text::{toml_table, unquote, TableEntry};
+use crate::boot::scan::volume::DiscoveredEntry;
 
 pub const CONFIG_PATH: &str = "/etc/kboot/kboot.toml";
 /// Countdown when no config says otherwise.

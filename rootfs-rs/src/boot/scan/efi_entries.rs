@@ -4,12 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::disks::{list_block_devices, DiscoveredEntry};
-use super::efi;
-use super::entry::{BootEntry, EntryKind};
-use super::mounts::{mount_readonly, unmount};
-use super::partitions::read_partition_table;
-use super::probe::FsKind;
+use crate::blockdev::devices::list_block_devices;
+use crate::blockdev::fstype::FsKind;
+use crate::blockdev::mounts::{mount_readonly, unmount};
+use crate::blockdev::partitions::read_partition_table;
+use crate::boot::entry::{BootEntry, EntryKind};
+use crate::boot::launch::efi;
+use crate::boot::scan::volume::DiscoveredEntry;
 
 const ESP_TYPE: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
 /// Fallback loaders and kboot itself: booting them from kboot means booting kboot.

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-pub use crate::applets::blkid::probe::PROBE_BYTES;
+pub use crate::blockdev::probe::PROBE_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FsKind {
@@ -60,7 +60,7 @@ pub fn probe_file(file: &File, start: u64, size: u64) -> io::Result<Option<FsInf
 /// Identifies the filesystem whose first bytes are `head` (shorter input just finds less).
 /// One set of signature probes serves blkid and the menu: this keeps what can be mounted.
 pub fn probe(head: &[u8]) -> Option<FsInfo> {
-    let p = crate::applets::blkid::probe_bytes(head)?;
+    let p = crate::blockdev::probe::probe_bytes(head)?;
     let kind = match p.fs_type {
         "ext2" => FsKind::Ext2,
         "ext3" => FsKind::Ext3,

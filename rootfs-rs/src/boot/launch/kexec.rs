@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use rustix::io::Errno;
 
-use super::disks::DiscoveredEntry;
-use super::entry::EntryKind;
-use super::fs::DirFs;
-use super::mounts::release_block_mounts;
+use crate::blockdev::mounts::release_block_mounts;
+use crate::boot::entry::EntryKind;
+use crate::boot::fs::DirFs;
+use crate::boot::scan::volume::DiscoveredEntry;
 use crate::sys::{kexec_file_load, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH};
 
 /// Where several initrds are joined into one file (tmpfs in the boot environment).

@@ -8,10 +8,10 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::disks::DiscoveredEntry;
-use super::mounts::{mount_writable, unmount};
-use super::probe::probe_file;
+use crate::blockdev::fstype::probe_file;
+use crate::blockdev::mounts::{mount_writable, unmount};
 use crate::boot::config::grub::env::{set_var, GRUBENV_SIZE};
+use crate::boot::scan::volume::DiscoveredEntry;
 
 const MOUNT_POINT: &str = "/run/kboot/handback";
 
@@ -23,15 +23,17 @@ pub fn grubenv_path(entry: &DiscoveredEntry) -> Option<PathBuf> {
 
 /// Whether GRUB can be asked to boot this entry on the next start.
 pub fn can_hand_back(entry: &DiscoveredEntry) -> bool {
-    matches!(entry.entry.kind, super::entry::EntryKind::Chainload { .. })
-        && grubenv_path(entry).is_some()
+    matches!(
+        entry.entry.kind,
+        crate::boot::entry::EntryKind::Chainload { .. }
+    ) && grubenv_path(entry).is_some()
 }
 
 /// Unmounts every mount of `node` (the menu's read-only scan mounts) so it can be mounted
 /// read-write; the menu rescans afterwards anyway.
 fn release(node: &Path) {
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    for line in super::mounts::parse_mounts(&mounts) {
+    for line in crate::blockdev::mounts::parse_mounts(&mounts) {
         if Path::new(&line.source) == node {
             let _ = unmount(&line.target);
         }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rustix::io::Errno;
 use rustix::mount::{MountFlags, UnmountFlags};
 
-use super::probe::FsKind;
+use crate::blockdev::fstype::FsKind;
 
 /// (filesystem type, mount data) tried in order. The data options keep a read-only mount from
 /// writing: ext3/4 `noload` skips journal replay, xfs `norecovery` skips log recovery, btrfs

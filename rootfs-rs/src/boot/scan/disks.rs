@@ -8,55 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use super::discover::discover_across;
-use super::entry::{BootEntry, Parsed};
-use super::fs::DirFs;
-use super::mounts::{mount_readonly, unmount};
-use super::partitions::read_partition_table;
-use super::probe::{probe_file, FsInfo, FsKind};
-use super::resolve::resolve;
-
-/// One filesystem found on a disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    /// Kernel name ("vda2"), or for an image file its stem plus partition number.
-    pub device: String,
-    /// Position of its disk among all disks (GRUB's `hdN`, in name order).
-    pub disk_index: usize,
-    /// Partition number; None for a filesystem on the whole disk.
-    pub partition: Option<u32>,
-    pub fs: FsInfo,
-}
-
-/// A boot entry with the filesystem its kernel is loaded from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DiscoveredEntry {
-    pub entry: BootEntry,
-    /// Device holding the kernel (after `search --fs-uuid` etc. was resolved).
-    pub device: String,
-    pub fs_uuid: Option<String>,
-    pub fs_label: Option<String>,
-    /// Where that filesystem is mounted (or the tree standing for it in tests).
-    pub mount_point: PathBuf,
-    /// Device whose config listed the entry.
-    pub config_device: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Discovery {
-    pub entries: Vec<DiscoveredEntry>,
-    /// Human-readable, prefixed with the device ("vdb1: grub: /boot/grub/grub.cfg:3: …").
-    pub warnings: Vec<String>,
-    /// Timeout of the first filesystem that had entries.
-    pub timeout_secs: Option<u32>,
-}
-
-/// A volume whose filesystem is reachable at `root`, with what its configs said.
-pub struct ScannedVolume {
-    pub volume: Volume,
-    pub root: PathBuf,
-    pub parsed: Parsed,
-}
+use crate::blockdev::devices::{list_block_devices, BlockDevice};
+use crate::blockdev::fstype::{probe_file, FsKind};
+use crate::blockdev::mounts::{mount_readonly, unmount};
+use crate::blockdev::partitions::read_partition_table;
+use crate::boot::fs::DirFs;
+use crate::boot::scan::discover::discover_across;
+use crate::boot::scan::resolve::resolve;
+use crate::boot::scan::volume::{Discovery, ScannedVolume, Volume};
 
 /// Where the real scan looks and how long one device may take.
 #[derive(Debug, Clone)]
@@ -76,82 +35,6 @@ impl Default for ScanOptions {
             time_limit: Duration::from_secs(10),
         }
     }
-}
-
-/// A block device as sysfs describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlockDevice {
-    pub name: String,
-    pub node: PathBuf,
-    /// Whole disk this partition belongs to; None for a whole disk.
-    pub parent: Option<String>,
-    pub partition: Option<u32>,
-    /// Partition start in 512-byte sectors (0 for disks).
-    pub start: u64,
-    pub size_bytes: u64,
-}
-
-fn read_attr(dir: &Path, name: &str) -> Option<String> {
-    std::fs::read_to_string(dir.join(name))
-        .ok()
-        .map(|s| s.trim().to_string())
-}
-
-/// Devices worth probing: no RAM disks, unbacked loops, empty drives (size 0) or floppies
-/// (probing an empty floppy drive blocks for a long time).
-pub fn list_block_devices(sys_block: &Path, dev_dir: &Path) -> (Vec<BlockDevice>, Vec<String>) {
-    let mut warnings = Vec::new();
-    let mut names: Vec<String> = match std::fs::read_dir(sys_block) {
-        Ok(dir) => dir
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(err) => {
-            warnings.push(format!("{}: {err}", sys_block.display()));
-            return (Vec::new(), warnings);
-        }
-    };
-    names.sort_by(|a, b| natural_order(a, b));
-    let mut devices = Vec::new();
-    for name in names {
-        let dir = sys_block.join(&name);
-        let skipped = ["ram", "zram", "fd"].iter().any(|p| name.starts_with(p))
-            || (name.starts_with("loop") && !dir.join("loop/backing_file").exists());
-        let size_sectors: u64 = read_attr(&dir, "size")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if skipped || size_sectors == 0 {
-            continue;
-        }
-        let partition = read_attr(&dir, "partition").and_then(|s| s.parse().ok());
-        let parent = partition.and_then(|_| {
-            let real = std::fs::canonicalize(&dir).ok()?;
-            Some(real.parent()?.file_name()?.to_string_lossy().into_owned())
-        });
-        devices.push(BlockDevice {
-            node: dev_dir.join(name.replace('!', "/")),
-            start: read_attr(&dir, "start")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0),
-            name,
-            parent,
-            partition,
-            size_bytes: size_sectors.saturating_mul(512),
-        });
-    }
-    (devices, warnings)
-}
-
-/// "vda2" < "vda10", so disks and partitions come in the order people count them.
-fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let split = |s: &str| {
-        let digits = s.len() - s.bytes().rev().take_while(u8::is_ascii_digit).count();
-        (
-            s[..digits].to_string(),
-            s[digits..].parse::<u64>().unwrap_or(0),
-        )
-    };
-    split(a).cmp(&split(b))
 }
 
 /// GRUB's `hdN` for each device: disks numbered in name order, partitions take their disk's.
@@ -417,6 +300,7 @@ fn scan_device(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::blockdev::devices::natural_order;
 
     #[test]
     fn natural_device_order() {

@@ -1,7 +1,7 @@
 //! Draws the boot menu: the whole screen for a `MenuState` as ANSI text (80x24 on a serial
 //! console that reports 0x0).
 
-use super::menu::MenuState;
+use crate::boot::menu::state::MenuState;
 
 /// A serial console reports 0x0: assume the classic 80x24 there.
 pub fn screen_size(width: u16, height: u16) -> (usize, usize) {
@@ -181,8 +181,9 @@ fn edit_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::boot::menu::tests::items;
-    use crate::boot::menu::{Key, MenuState};
+    use crate::boot::menu::state::tests::items;
+    use crate::boot::menu::state::Key;
+    use crate::boot::menu::state::MenuState;
 
     /// Screen lines without escape sequences.
     fn visible_lines(screen: &str) -> Vec<String> {

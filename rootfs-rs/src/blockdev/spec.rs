@@ -1,12 +1,10 @@
-//! Where a capture saves: the filesystem named by `LABEL=`, `UUID=` or a device path, found
-//! by probing every block device read-only; mounted read-write only for the save.
+//! A filesystem named by `LABEL=`, `UUID=` or a device path (the capture target, `root=` of
+//! a kernel command line, `LABEL=x:/path` path names), found by probing every block device
+//! read-only; mounted read-write only when the caller asks.
 
-use crate::boot::disks::list_block_devices;
-use crate::boot::probe::{probe_file, FsInfo};
+use crate::blockdev::devices::list_block_devices;
+use crate::blockdev::fstype::{probe_file, FsInfo};
 use std::path::{Path, PathBuf};
-
-/// The label that marks a filesystem as meant for dumps.
-pub const DUMP_LABEL: &str = "KBOOT-DUMP";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TargetSpec {
@@ -81,7 +79,7 @@ pub fn find(spec: &TargetSpec, sys_block: &Path, dev_dir: &Path) -> Option<Found
 
 /// Mounts the target read-write (no exec, no devices) on `at`.
 pub fn mount_writable(found: &Found, at: &Path) -> Result<(), String> {
-    crate::boot::mounts::mount_writable(&found.node, at, found.fs.kind)
+    crate::blockdev::mounts::mount_writable(&found.node, at, found.fs.kind)
 }
 
 #[cfg(test)]

@@ -5,11 +5,12 @@
 //! fetched only when their entry is booted, into /run/kboot/fetch/ (RAM).
 use std::path::PathBuf;
 
-use super::disks::{DiscoveredEntry, Discovery};
-use super::entry::{BootEntry, Parsed};
 use crate::boot::config::bls;
 use crate::boot::config::kboot_conf::parse_kboot_text;
-use crate::net::http::{self, Url};
+use crate::boot::entry::{BootEntry, Parsed};
+use crate::boot::scan::volume::{DiscoveredEntry, Discovery};
+use crate::net::http;
+use crate::net::http::Url;
 use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
 
 /// The config itself must be small: it is read into memory.

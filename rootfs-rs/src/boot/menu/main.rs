@@ -5,18 +5,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::disks::{
-    discover_disks, discover_images, discover_trees, DiscoveredEntry, Discovery, Mounts,
-    ScanOptions, Volume,
-};
-use super::kexec::{self, KexecError};
-use super::menu::{MenuChoice, MenuItem, MenuState};
-use super::menu_conf::{
+use crate::blockdev::fstype::{FsInfo, FsKind};
+use crate::boot::launch::kexec::KexecError;
+use crate::boot::launch::{efi, kexec};
+use crate::boot::menu::conf::{
     find_entry, parse_kernel_cmdline, parse_menu_settings, MenuSettings, CONFIG_PATH,
 };
-use super::menu_term::run_menu;
-use super::probe::{FsInfo, FsKind};
-use super::{efi, efi_entries};
+use crate::boot::menu::state::{MenuChoice, MenuItem, MenuState};
+use crate::boot::menu::term::run_menu;
+use crate::boot::scan::disks::{
+    discover_disks, discover_images, discover_trees, Mounts, ScanOptions,
+};
+use crate::boot::scan::efi_entries;
+use crate::boot::scan::volume::{DiscoveredEntry, Discovery, Volume};
 
 /// Console output that cannot panic: a console that went away must not kill the menu.
 macro_rules! say {
@@ -208,7 +209,7 @@ fn start_network(options: &Options, config: &Result<(PathBuf, String), String>) 
 fn scan(options: &Options, settings: &MenuSettings, net_sources: &[String]) -> (Discovery, Mounts) {
     let (mut discovery, mounts) = scan_disks(options, settings);
     if !net_sources.is_empty() {
-        let network = super::netsource::network_entries(net_sources);
+        let network = crate::boot::scan::netsource::network_entries(net_sources);
         discovery.entries.extend(network.entries);
         discovery.warnings.extend(network.warnings);
     }
@@ -300,8 +301,8 @@ fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), Boo
         chosen.device,
         chosen.entry.kernel.display()
     );
-    if super::netsource::is_network_entry(&chosen) {
-        super::netsource::fetch_files(&chosen).map_err(|e| KexecError::Other {
+    if crate::boot::scan::netsource::is_network_entry(&chosen) {
+        crate::boot::scan::netsource::fetch_files(&chosen).map_err(|e| KexecError::Other {
             what: "download",
             error: std::io::Error::other(e),
         })?;
@@ -374,9 +375,9 @@ fn hand_back(chosen: &DiscoveredEntry) -> Option<BootFailure> {
         .map(|n| format!("BootNext=Boot{n:04X} ('{label}')"));
         return Some(reboot_after_hand_back(done, "the firmware"));
     }
-    if super::handback::can_hand_back(chosen) {
+    if crate::boot::launch::handback::can_hand_back(chosen) {
         say!("kboot: '{label}' is not Linux: handing it back to GRUB");
-        let done = super::handback::grub_reboot(chosen)
+        let done = crate::boot::launch::handback::grub_reboot(chosen)
             .map(|env| format!("{env} set next_entry='{label}'"));
         return Some(reboot_after_hand_back(done, "GRUB"));
     }
@@ -542,7 +543,7 @@ fn boot_path(path: &str, cmdline: &str, dry_run: bool) -> Result<(), BootFailure
     };
     let name = match (
         parse(path, &REAL_SYSTEM),
-        crate::capture::target::root_from_cmdline(&cmdline),
+        crate::blockdev::spec::root_from_cmdline(&cmdline),
     ) {
         (Ok(PathName::Local(p)), Some(fs)) if path.starts_with('/') && !path.starts_with("//") => {
             Ok(PathName::OnFilesystem {
@@ -559,7 +560,7 @@ fn boot_path(path: &str, cmdline: &str, dry_run: bool) -> Result<(), BootFailure
             error: std::io::Error::other(e),
         })?;
     let found = DiscoveredEntry {
-        entry: super::entry::BootEntry::linux(path, kernel, "typed path name"),
+        entry: crate::boot::entry::BootEntry::linux(path, kernel, "typed path name"),
         device: "path".into(),
         fs_uuid: None,
         fs_label: None,

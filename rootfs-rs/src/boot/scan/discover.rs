@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use super::entry::{BootEntry, EntryKind, Parsed, Warning};
-use super::fs::ConfigFs;
 use crate::boot::config::bls::{parse_bls, ENTRY_DIRS};
 use crate::boot::config::grub::parse_grub;
 use crate::boot::config::kboot_conf::parse_kboot_conf;
 use crate::boot::config::lilo::parse_lilo;
 use crate::boot::config::syslinux::parse_syslinux;
+use crate::boot::entry::{BootEntry, EntryKind, Parsed, Warning};
+use crate::boot::fs::ConfigFs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigKind {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::termios::{tcgetattr, tcgetwinsize, tcsetattr, OptionalActions, Termios};
 
-use super::menu::{parse_line_choice, Action, Key, MenuChoice, MenuState};
-use super::menu_render::render;
+use crate::boot::menu::render::render;
+use crate::boot::menu::state::{parse_line_choice, Action, Key, MenuChoice, MenuState};
 
 /// How long a lone ESC waits for the rest of an escape sequence.
 const ESCAPE_WAIT: Duration = Duration::from_millis(50);
@@ -279,7 +279,7 @@ mod tests {
     }
 
     fn state() -> MenuState {
-        let item = |n: usize| super::super::menu::MenuItem {
+        let item = |n: usize| crate::boot::menu::state::MenuItem {
             label: format!("Linux {n}"),
             device: "vda2".into(),
             kernel: format!("/boot/vmlinuz-{n}"),

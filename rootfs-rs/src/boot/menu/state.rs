@@ -1,7 +1,7 @@
 //! The boot menu as a pure state machine (keys in, actions out) and its screen rendering.
 
-use super::disks::DiscoveredEntry;
-use super::entry::EntryKind;
+use crate::boot::entry::EntryKind;
+use crate::boot::scan::volume::DiscoveredEntry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
