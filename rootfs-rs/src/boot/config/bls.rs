@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
-use crate::boot::config::grub::env::{lookup, parse_grubenv};
+use crate::boot::config::grubenv::{lookup, parse_grubenv};
 use crate::boot::config::version::{compare_versions, glob_match};
 use crate::boot::entry::{
     choose_default, join_cmdline, BootEntry, EntryKind, Parsed, Warning, MAX_ENTRIES,

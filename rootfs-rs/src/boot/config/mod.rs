@@ -5,6 +5,7 @@
 
 pub mod bls;
 pub mod grub;
+pub mod grubenv;
 pub mod kboot_conf;
 pub mod lilo;
 pub mod syslinux;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::blockdev::fstype::probe_file;
 use crate::blockdev::mounts::{mount_writable, unmount};
-use crate::boot::config::grub::env::{set_var, GRUBENV_SIZE};
+use crate::boot::config::grubenv::{set_var, GRUBENV_SIZE};
 use crate::boot::scan::volume::DiscoveredEntry;
 
 const MOUNT_POINT: &str = "/run/kboot/handback";

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::blockdev::fstype::{FsInfo, FsKind};
+use crate::boot::efi;
+use crate::boot::launch::kexec;
 use crate::boot::launch::kexec::KexecError;
-use crate::boot::launch::{efi, kexec};
 use crate::boot::menu::conf::{
     find_entry, parse_kernel_cmdline, parse_menu_settings, MenuSettings, CONFIG_PATH,
 };

@@ -8,8 +8,8 @@ use crate::blockdev::devices::list_block_devices;
 use crate::blockdev::fstype::FsKind;
 use crate::blockdev::mounts::{mount_readonly, unmount};
 use crate::blockdev::partitions::read_partition_table;
+use crate::boot::efi;
 use crate::boot::entry::{BootEntry, EntryKind};
-use crate::boot::launch::efi;
 use crate::boot::scan::volume::DiscoveredEntry;
 
 const ESP_TYPE: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";

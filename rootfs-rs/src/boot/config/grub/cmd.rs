@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use crate::boot::config::bls;
-use crate::boot::config::grub::env::parse_grubenv;
 use crate::boot::config::grub::expand::{fsref_placeholder, is_var_name, lookup_var};
 use crate::boot::config::grub::lexer::Word;
 use crate::boot::config::grub::{Level, Pending, Shared, MAX_CALL_DEPTH};
+use crate::boot::config::grubenv::parse_grubenv;
 use crate::boot::entry::{join_cmdline, FsRef};
 use crate::boot::fs::normalize;
 

@@ -13,7 +13,6 @@ use crate::boot::fs::{normalize, read_text, ConfigFs};
 
 mod cmd;
 mod cond;
-pub mod env;
 mod expand;
 mod lexer;
 mod parser;
