@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::blockdev::spec as target;
 use crate::blockdev::spec::TargetSpec;
-use crate::net::http;
-use crate::net::http::Url;
+use crate::net::url::{self, Url};
+use crate::net::{fetch, transfer};
 
 pub const MOUNT_DIR: &str = "/run/kboot/mnt";
 pub const FETCH_DIR: &str = "/run/kboot/fetch";
@@ -70,8 +70,8 @@ pub fn parse(text: &str, system: &System) -> Result<PathName, String> {
     if let Some(own) = text.strip_prefix("//") {
         return Ok(PathName::Local(PathBuf::from(format!("/{own}"))));
     }
-    if http::is_url(text) {
-        return http::parse_url(text).map(PathName::Remote);
+    if url::is_url(text) {
+        return url::parse_url(text).map(PathName::Remote);
     }
     for key in ["LABEL=", "UUID="] {
         if let Some(rest) = text.strip_prefix(key) {
@@ -278,7 +278,7 @@ pub fn fetch_to(url: &Url, local: &Path, fetching: &Fetching) -> Result<u64, Str
     let partial = PathBuf::from(partial);
     let mut progress =
         |done: u64, total: Option<u64>| crate::util::fmt::progress_line(&name, done, total);
-    let mut transfer = http::Transfer {
+    let mut transfer = transfer::Transfer {
         timeout: fetching.timeout,
         limit: fetching.limit,
         progress: if fetching.progress {
@@ -289,7 +289,7 @@ pub fn fetch_to(url: &Url, local: &Path, fetching: &Fetching) -> Result<u64, Str
     };
     let result = std::fs::File::create(&partial)
         .map_err(|e| format!("{}: {e}", partial.display()))
-        .and_then(|mut file| http::fetch(url, &mut file, &mut transfer));
+        .and_then(|mut file| fetch::fetch(url, &mut file, &mut transfer));
     crate::util::fmt::end_progress_line();
     match result.and_then(|n| {
         std::fs::rename(&partial, local)
@@ -415,7 +415,7 @@ mod tests {
 
     #[test]
     fn directory_urls_are_refused_before_any_network_use() {
-        let url = http::parse_url("http://10.0.2.2:1/").expect("valid");
+        let url = url::parse_url("http://10.0.2.2:1/").expect("valid");
         let err = fetch(
             &url,
             &Fetching {

@@ -202,7 +202,7 @@ fn start_network(options: &Options, config: &Result<(PathBuf, String), String>) 
         Some(url) => vec![url],
         None => crate::net::setup::recorded_boot_files()
             .into_iter()
-            .filter(|f| crate::net::http::is_url(f))
+            .filter(|f| crate::net::url::is_url(f))
             .collect(),
     }
 }

@@ -9,8 +9,8 @@ use crate::boot::config::bls;
 use crate::boot::config::kboot_conf::parse_kboot_text;
 use crate::boot::entry::{BootEntry, Parsed};
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery};
-use crate::net::http;
-use crate::net::http::Url;
+use crate::net::url::{self, Url};
+use crate::net::{fetch, transfer};
 use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
 
 /// The config itself must be small: it is read into memory.
@@ -32,14 +32,14 @@ pub fn network_entries(urls: &[String]) -> Discovery {
 }
 
 fn entries_from(text: &str) -> Result<(Vec<DiscoveredEntry>, Vec<String>), String> {
-    let url = http::parse_url(text)?;
+    let url = url::parse_url(text)?;
     let mut body = Vec::new();
-    let mut transfer = http::Transfer {
+    let mut transfer = transfer::Transfer {
         limit: CONFIG_LIMIT,
         timeout: std::time::Duration::from_secs(10),
         progress: None,
     };
-    http::fetch(&url, &mut body, &mut transfer)?;
+    fetch::fetch(&url, &mut body, &mut transfer)?;
     let body = String::from_utf8_lossy(&body);
     let source = url.to_string();
     let parsed = parse_config(&body, &url, &source);
@@ -91,18 +91,18 @@ fn cache_dir(url: &Url) -> PathBuf {
 }
 
 pub fn is_network_entry(found: &DiscoveredEntry) -> bool {
-    http::is_url(&found.config_device)
+    url::is_url(&found.config_device)
 }
 
 /// Fetches the kernel and initrds of a network entry into its cache directory, where
 /// the kexec plan then finds them.
 pub fn fetch_files(found: &DiscoveredEntry) -> Result<(), String> {
-    let base = http::parse_url(&found.config_device)?;
+    let base = url::parse_url(&found.config_device)?;
     let mut paths = vec![found.entry.kernel.clone()];
     paths.extend(found.entry.initrds.iter().cloned());
     for path in paths {
         let relative = path.to_string_lossy().trim_start_matches('/').to_string();
-        let url = http::join(&base, &relative)?;
+        let url = url::join(&base, &relative)?;
         let local = found.mount_point.join(&relative);
         if let Some(dir) = local.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_served_kboot_toml_and_a_bls_entry() {
-        let url = http::parse_url("http://10.0.2.2:8000/pxe/kboot.toml").expect("valid");
+        let url = url::parse_url("http://10.0.2.2:8000/pxe/kboot.toml").expect("valid");
         let parsed = parse_config(
             "[entry.net]\nlabel = \"Network Debian\"\nkernel = \"vmlinuz\"\ninitrd = \"initrd.img\"\ncmdline = \"console=ttyS0\"\n",
             &url,
@@ -132,7 +132,7 @@ mod tests {
             cache_dir(&url),
             PathBuf::from("/run/kboot/fetch/10.0.2.2-8000_pxe_")
         );
-        let bls_url = http::parse_url("http://srv/entries/debian.conf").expect("valid");
+        let bls_url = url::parse_url("http://srv/entries/debian.conf").expect("valid");
         let parsed = parse_config(
             "title Debian\nlinux /vmlinuz\ninitrd /initrd.img\noptions ro quiet\n",
             &bls_url,
