@@ -13,6 +13,7 @@ use crate::dump::report::{build, render_sections, render_text, Options, Report};
 use crate::dump::save::cli::{progress_parts, summary};
 use crate::dump::save::{save_kdump, Progress, SaveOptions};
 use settings::{Action, DumpSettings};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -40,8 +41,9 @@ fn say(text: &str) {
 }
 
 /// The front end in dump mode; returns only when the action is the shell or the menu (or a
-/// reboot failed), with the status of what ran last.
-pub fn run() -> i32 {
+/// reboot failed), with the status of what ran last. `menu` is the menu front end (passed
+/// in: the front end sits above capture, which must not import it back).
+pub fn run(menu: fn(&[OsString]) -> i32) -> i32 {
     ON_ALL_CONSOLES.store(true, Ordering::Relaxed);
     let toml = std::fs::read_to_string(crate::boot::menu::conf::CONFIG_PATH).unwrap_or_default();
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
@@ -66,10 +68,10 @@ pub fn run() -> i32 {
         }
         capture(Path::new(VMCORE), &settings, &cmdline);
     }
-    finish(settings.action)
+    finish(settings.action, menu)
 }
 
-fn finish(action: Action) -> i32 {
+fn finish(action: Action, menu: fn(&[OsString]) -> i32) -> i32 {
     match action {
         Action::Reboot => {
             say("rebooting");
@@ -82,7 +84,7 @@ fn finish(action: Action) -> i32 {
             crate::power::poweroff_main(&[]);
             crate::shell::main(&[])
         }
-        Action::Menu => crate::frontend::main(&[]),
+        Action::Menu => menu(&[]),
         Action::Shell => crate::shell::main(&[]),
     }
 }

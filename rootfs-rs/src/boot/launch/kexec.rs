@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use rustix::io::Errno;
 
-use crate::blockdev::mounts::release_block_mounts;
 use crate::boot::entry::EntryKind;
 use crate::boot::fs::DirFs;
 use crate::boot::scan::volume::DiscoveredEntry;
@@ -325,13 +324,10 @@ pub fn load_plan(plan: &KexecPlan, crash: bool, staging: &Path) -> Result<(), Ke
 /// Starts the loaded kernel: flushes and unmounts disks (read-only remount where busy), then
 /// reboot(LINUX_REBOOT_CMD_KEXEC). Returns only when that failed.
 pub fn execute() -> KexecError {
-    rustix::fs::sync();
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    for problem in release_block_mounts(&mounts) {
+    let warn = &mut |problem: &str| {
         let _ = writeln!(io::stderr(), "kboot: warning: {problem}");
-    }
-    rustix::fs::sync();
-    match rustix::system::reboot(rustix::system::RebootCommand::Kexec) {
+    };
+    match crate::power::shut_down(rustix::system::RebootCommand::Kexec, warn) {
         Ok(()) => KexecError::Other {
             what: "reboot(KEXEC)",
             error: io::Error::other("returned without rebooting"),
