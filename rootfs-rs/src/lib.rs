@@ -6,6 +6,7 @@ pub mod blockdev;
 pub mod boot;
 pub mod capture;
 pub mod cmdline;
+pub mod config;
 pub mod console;
 pub mod dump;
 pub mod frontend;

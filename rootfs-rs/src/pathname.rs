@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::blockdev::spec as target;
 use crate::blockdev::spec::TargetSpec;
-use crate::net::url::{self, Url};
-use crate::net::{fetch, transfer};
+use crate::net::url::Url;
+use crate::net::{fetch, transfer, url};
 
 pub const MOUNT_DIR: &str = "/run/kboot/mnt";
 pub const FETCH_DIR: &str = "/run/kboot/fetch";

@@ -45,10 +45,9 @@ fn say(text: &str) {
 /// in: the front end sits above capture, which must not import it back).
 pub fn run(menu: fn(&[OsString]) -> i32) -> i32 {
     ON_ALL_CONSOLES.store(true, Ordering::Relaxed);
-    let toml = std::fs::read_to_string(crate::boot::menu::conf::CONFIG_PATH).unwrap_or_default();
+    let toml = crate::config::read(Path::new(crate::config::CONFIG_PATH)).unwrap_or_default();
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let (settings, warnings) =
-        DumpSettings::load(&toml, crate::boot::menu::conf::CONFIG_PATH, &cmdline);
+    let (settings, warnings) = DumpSettings::load(&toml, crate::config::CONFIG_PATH, &cmdline);
     // kboot.mode=dump on a machine that did not crash: nothing to save, and rebooting
     // would only come back here.
     if !Path::new(VMCORE).exists() {

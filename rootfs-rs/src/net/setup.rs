@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use super::dhcp::Lease;
 use super::{dhcp, netlink};
-use crate::boot::config::text::{toml_table, unquote, TableEntry};
+use crate::config::text::unquote;
+use crate::config::toml::{toml_table, TableEntry};
 
 pub const STATE_DIR: &str = "/run/kboot/net";
 const ARPHRD_ETHER: u16 = 1;

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use crate::boot::config::text::{parse_quoted, strip_comment, unquote};
 use crate::boot::entry::{
     choose_default, join_cmdline, parse_file, BootEntry, FsRef, Parsed, MAX_ENTRIES,
 };
 use crate::boot::fs::ConfigFs;
+use crate::config::text::{parse_quoted, strip_comment, unquote};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Value {

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::boot::config::text::{strip_comment, unquote};
 use crate::boot::entry::{
     choose_default, join_cmdline, parse_file, BootEntry, EntryKind, Parsed, MAX_ENTRIES,
 };
 use crate::boot::fs::ConfigFs;
+use crate::config::text::{strip_comment, unquote};
 
 /// Options that may be global or per image; per-image values win (LILO's rule, except
 /// `addappend`, which is only ever added).

@@ -9,5 +9,4 @@ pub mod grubenv;
 pub mod kboot_conf;
 pub mod lilo;
 pub mod syslinux;
-pub mod text;
 pub mod version;

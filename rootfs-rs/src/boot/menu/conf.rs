@@ -1,10 +1,10 @@
 //! Menu settings: `[menu]` of /etc/kboot/kboot.toml, `kboot.timeout=`/`kboot.default=` on the
 //! kernel command line, and choosing an entry by number, label or id.
 
-use crate::boot::config::text::{toml_table, unquote, TableEntry};
 use crate::boot::scan::volume::DiscoveredEntry;
+use crate::config::text::unquote;
+use crate::config::toml::{toml_table, TableEntry};
 
-pub const CONFIG_PATH: &str = "/etc/kboot/kboot.toml";
 /// Countdown when no config says otherwise.
 pub const DEFAULT_TIMEOUT: u32 = 10;
 

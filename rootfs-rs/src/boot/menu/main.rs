@@ -10,7 +10,7 @@ use crate::boot::efi;
 use crate::boot::launch::kexec;
 use crate::boot::launch::kexec::KexecError;
 use crate::boot::menu::conf::{
-    find_entry, parse_kernel_cmdline, parse_menu_settings, MenuSettings, CONFIG_PATH,
+    find_entry, parse_kernel_cmdline, parse_menu_settings, MenuSettings,
 };
 use crate::boot::menu::state::{MenuChoice, MenuItem, MenuState};
 use crate::boot::menu::term::run_menu;
@@ -19,6 +19,7 @@ use crate::boot::scan::disks::{
 };
 use crate::boot::scan::efi_entries;
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery, Volume};
+use crate::config::CONFIG_PATH;
 
 /// Console output that cannot panic: a console that went away must not kill the menu.
 macro_rules! say {
@@ -97,9 +98,7 @@ fn read_config(options: &Options) -> Result<(PathBuf, String), String> {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(CONFIG_PATH));
-    std::fs::read_to_string(&path)
-        .map(|text| (path.clone(), text))
-        .map_err(|err| format!("{}: {err}", path.display()))
+    crate::config::read(&path).map(|text| (path, text))
 }
 
 fn load_settings(options: &Options, config: &Result<(PathBuf, String), String>) -> MenuSettings {

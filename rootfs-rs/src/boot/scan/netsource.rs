@@ -9,8 +9,8 @@ use crate::boot::config::bls;
 use crate::boot::config::kboot_conf::parse_kboot_text;
 use crate::boot::entry::{BootEntry, Parsed};
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery};
-use crate::net::url::{self, Url};
-use crate::net::{fetch, transfer};
+use crate::net::url::Url;
+use crate::net::{fetch, transfer, url};
 use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
 
 /// The config itself must be small: it is read into memory.

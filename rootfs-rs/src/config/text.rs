@@ -1,4 +1,5 @@
-//! Small text helpers shared by the line-oriented parsers (LILO, kboot.conf).
+//! The quoting and comment rules of kboot.toml, shared with the line-oriented boot config
+//! parsers (LILO, kboot.conf): `#` comments outside quotes, "…" with `\` escapes, '…' literal.
 
 /// The part of a line before a `#` comment, ignoring `#` inside quotes.
 pub fn strip_comment(line: &str) -> &str {
@@ -71,42 +72,4 @@ mod tests {
             Some(("a".to_string(), ", \"b\"]"))
         );
     }
-}
-
-/// One `key = value` line of a kboot.toml table, with "file:line" for messages.
-pub struct TableEntry {
-    pub at: String,
-    pub key: String,
-    pub value: String,
-}
-
-/// The `key = value` lines of table `[name]` in kboot.toml text (a small TOML subset:
-/// tables, one key per line, `#` comments); malformed lines of that table become warnings.
-pub fn toml_table(text: &str, name: &str, source: &str) -> (Vec<TableEntry>, Vec<String>) {
-    let mut entries = Vec::new();
-    let mut warnings = Vec::new();
-    let mut inside = false;
-    for (index, raw) in text.lines().enumerate() {
-        let line = strip_comment(raw).trim();
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('[') {
-            inside = line.trim_start_matches('[').trim_end_matches(']').trim() == name;
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        let at = format!("{source}:{}", index + 1);
-        match line.split_once('=') {
-            Some((key, value)) => entries.push(TableEntry {
-                at,
-                key: key.trim().to_string(),
-                value: value.trim().to_string(),
-            }),
-            None => warnings.push(format!("{at}: expected key = value")),
-        }
-    }
-    (entries, warnings)
 }
