@@ -1,8 +1,8 @@
 //! Shell builtins: commands that change the shell itself (cd, export, set, read, exit, …).
 use std::io::Write;
 
-use super::redirect::Saved;
-use super::{Flow, Shell};
+use crate::shell::run::redirect::Saved;
+use crate::shell::{Flow, Shell};
 use crate::warn;
 
 const BUILTINS: [&str; 20] = [
@@ -160,7 +160,7 @@ impl Shell {
                 Some((n, v)) => (n, Some(v)),
                 None => (a.as_str(), None),
             };
-            if !super::parser::is_name(name) {
+            if !crate::shell::syntax::parser::is_name(name) {
                 warn!("sh: export: {name}: bad variable name");
                 return 1;
             }

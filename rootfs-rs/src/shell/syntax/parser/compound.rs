@@ -1,6 +1,6 @@
 //! Parsing of compound commands: if, for, while/until and case.
-use super::super::lexer::Tok;
-use super::{is_name, Command, ParseError, Parser};
+use crate::shell::syntax::lexer::Tok;
+use crate::shell::syntax::parser::{is_name, Command, ParseError, Parser};
 
 impl Parser<'_> {
     pub(super) fn if_command(&mut self) -> Result<Command, ParseError> {

@@ -1,6 +1,6 @@
 //! Compound commands: if/elif/else, for, while/until, case and { } groups.
-use super::parser::{Command as Cmd, List};
-use super::{Flow, Shell};
+use crate::shell::syntax::parser::{Command as Cmd, List};
+use crate::shell::{Flow, Shell};
 use crate::warn;
 
 impl Shell {

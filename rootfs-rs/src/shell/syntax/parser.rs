@@ -1,7 +1,7 @@
 //! Shell grammar: lists, and-or chains, pipelines, simple commands, if/for/while/until,
 //! `{ }` groups, `( )` subshells and `name() { }` functions. Source spans are kept so a
 //! pipeline stage can be re-run by a child shell.
-use super::lexer::{tokenize, LexError, Tok, Token};
+use crate::shell::syntax::lexer::{tokenize, LexError, Tok, Token};
 
 mod compound;
 

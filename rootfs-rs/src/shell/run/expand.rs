@@ -1,6 +1,6 @@
 //! Word expansion: quotes, `~`, `$VAR`/`${…}` forms, `$(…)`/backticks, `$((…))`, field
 //! splitting of unquoted results, then pathname globbing.
-use super::Shell;
+use crate::shell::Shell;
 use crate::util::glob;
 
 /// A field being built: the literal text and a glob pattern where quoted wildcards are escaped.
@@ -278,7 +278,7 @@ impl Shell {
             let close = close.ok_or("unterminated $((")?;
             let inner: String = chars[i + 3..close].iter().collect();
             let expanded = self.expand_single(&inner)?;
-            let value = super::arith::eval(&expanded, &mut |name| self.get_var(name))?;
+            let value = crate::shell::run::arith::eval(&expanded, &mut |name| self.get_var(name))?;
             return Ok((Some(value.to_string()), close + 2, false));
         }
         if n == '(' {

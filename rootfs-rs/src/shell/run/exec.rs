@@ -4,9 +4,9 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use super::parser::{AndOr, Command as Cmd, List, Pipeline, Stage};
-use super::redirect::Saved;
-use super::{Flow, Shell};
+use crate::shell::run::redirect::Saved;
+use crate::shell::syntax::parser::{AndOr, Command as Cmd, List, Pipeline, Stage};
+use crate::shell::{Flow, Shell};
 use crate::warn;
 
 /// Applets cheap and safe enough to run inside the shell process (no exit, no global state).
@@ -187,7 +187,7 @@ impl Shell {
 
     /// Builtins, functions and in-process applets must run in the shell itself.
     fn is_shell_level(&self, name: &str) -> bool {
-        super::builtins::is_builtin(name) || self.functions.contains_key(name)
+        crate::shell::run::builtins::is_builtin(name) || self.functions.contains_key(name)
     }
 
     pub fn expand_words(&mut self, words: &[String]) -> Result<Vec<String>, String> {
@@ -289,9 +289,8 @@ impl Shell {
 
     pub fn find_in_path(&self, name: &str) -> Option<std::path::PathBuf> {
         let path = self.get_var("PATH").unwrap_or_default();
-        path.split(':')
-            .map(|d| std::path::Path::new(if d.is_empty() { "." } else { d }).join(name))
-            .find(|p| crate::applets::which::is_executable(p))
+        let found = crate::util::path::search_path(&path, name).next();
+        found
     }
 
     fn spawn_program(
@@ -398,7 +397,7 @@ impl Shell {
         &mut self,
         assigns: &[(String, String)],
         words: &[String],
-        redirs: &[super::parser::Redir],
+        redirs: &[crate::shell::syntax::parser::Redir],
     ) -> Flow {
         let substitutions_before = self.substitutions;
         let mut values = Vec::new();
@@ -443,7 +442,7 @@ impl Shell {
         let name = argv[0].as_str();
         let flow = if let Some((body, _)) = self.functions.get(name).cloned() {
             self.call_function(&body, &argv[1..])
-        } else if super::builtins::is_builtin(name) {
+        } else if crate::shell::run::builtins::is_builtin(name) {
             for (k, v) in &values {
                 self.set_var(k, v);
             }

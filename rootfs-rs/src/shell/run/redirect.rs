@@ -4,8 +4,8 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::parser::Redir;
-use super::Shell;
+use crate::shell::syntax::parser::Redir;
+use crate::shell::Shell;
 
 pub struct Saved {
     saved: Vec<(u32, OwnedFd)>,
