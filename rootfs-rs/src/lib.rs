@@ -9,8 +9,6 @@ pub mod cmdline;
 pub mod config;
 pub mod console;
 pub mod dump;
-pub mod frontend;
-pub mod getty;
 pub mod init;
 pub mod multicall;
 pub mod net;

@@ -40,10 +40,16 @@ fn say(text: &str) {
     show(&format!("kboot: dump: {text}\n"));
 }
 
+/// What runs after a capture when the action is the menu or the shell (or a reboot failed).
+pub struct FrontEnds {
+    pub menu: fn(&[OsString]) -> i32,
+    pub shell: fn(&[OsString]) -> i32,
+}
+
 /// The front end in dump mode; returns only when the action is the shell or the menu (or a
-/// reboot failed), with the status of what ran last. `menu` is the menu front end (passed
-/// in: the front end sits above capture, which must not import it back).
-pub fn run(menu: fn(&[OsString]) -> i32) -> i32 {
+/// reboot failed), with the status of what ran last. `ui` holds the menu front end and the
+/// shell (passed in: both sit above capture, which must not import them back).
+pub fn run(ui: &FrontEnds) -> i32 {
     ON_ALL_CONSOLES.store(true, Ordering::Relaxed);
     let toml = crate::config::read(Path::new(crate::config::CONFIG_PATH)).unwrap_or_default();
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
@@ -52,7 +58,7 @@ pub fn run(menu: fn(&[OsString]) -> i32) -> i32 {
     // would only come back here.
     if !Path::new(VMCORE).exists() {
         say("no /proc/vmcore: this is not a capture kernel; starting a shell");
-        return crate::shell::main(&[]);
+        return (ui.shell)(&[]);
     }
     // The marker is written before the attempt: a capture killed half way (out of memory
     // in a small crashkernel= reservation) must not be retried by the respawning init
@@ -67,24 +73,24 @@ pub fn run(menu: fn(&[OsString]) -> i32) -> i32 {
         }
         capture(Path::new(VMCORE), &settings, &cmdline);
     }
-    finish(settings.action, menu)
+    finish(settings.action, ui)
 }
 
-fn finish(action: Action, menu: fn(&[OsString]) -> i32) -> i32 {
+fn finish(action: Action, ui: &FrontEnds) -> i32 {
     match action {
         Action::Reboot => {
             say("rebooting");
             crate::power::reboot_main(&[]);
             say("reboot failed; starting a shell");
-            crate::shell::main(&[])
+            (ui.shell)(&[])
         }
         Action::Poweroff => {
             say("powering off");
             crate::power::poweroff_main(&[]);
-            crate::shell::main(&[])
+            (ui.shell)(&[])
         }
-        Action::Menu => menu(&[]),
-        Action::Shell => crate::shell::main(&[]),
+        Action::Menu => (ui.menu)(&[]),
+        Action::Shell => (ui.shell)(&[]),
     }
 }
 

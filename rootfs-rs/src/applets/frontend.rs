@@ -22,5 +22,8 @@ pub fn main(args: &[OsString]) -> i32 {
 
 /// dump: the front end when we are a kdump capture kernel (see `capture`).
 pub fn dump_main(_args: &[OsString]) -> i32 {
-    crate::capture::run(main)
+    crate::capture::run(&crate::capture::FrontEnds {
+        menu: main,
+        shell: crate::shell::main,
+    })
 }
