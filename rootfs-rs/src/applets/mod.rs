@@ -139,7 +139,7 @@ applets! {
     "test" => test::main, "evaluate a condition";
     "touch" => touch::main, "change file times or create files";
     "tr" => tr::main, "translate or delete characters";
-    "triage" => crate::dump::cli::triage_main, "crash-dump triage: report from a vmcore with no debuginfo";
+    "triage" => crate::dump::report::cli::triage_main, "crash-dump triage: report from a vmcore with no debuginfo";
     "true" => true_::main_true, "exit with status 0";
     "umount" => umount::main, "unmount file systems";
     "uname" => uname::main, "system information";

@@ -8,7 +8,7 @@ pub mod settings;
 
 use crate::blockdev::spec::{self as target, Found, TargetSpec};
 use crate::console::announce;
-use crate::dump::json::report_json;
+use crate::dump::report::json::report_json;
 use crate::dump::report::{build, render_sections, render_text, Options, Report};
 use crate::dump::save::cli::{progress_parts, summary};
 use crate::dump::save::{save_kdump, Progress, SaveOptions};

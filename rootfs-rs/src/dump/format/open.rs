@@ -1,12 +1,12 @@
 //! Format detection: ELF core, kdump-compressed, or flattened (makedumpfile -F / QEMU kdump-*).
 
-use super::elf::ElfDump;
-use super::error::{bad, DumpError};
-use super::flattened::Flattened;
-use super::kdump::KdumpDump;
-use super::notes::NoteInfo;
-use super::source::{read_vec, DumpFile, PhysMemory, ReadAt};
-use super::{flattened, kdump};
+use crate::dump::error::{bad, DumpError};
+use crate::dump::format::elf::ElfDump;
+use crate::dump::format::flattened::Flattened;
+use crate::dump::format::kdump::KdumpDump;
+use crate::dump::format::notes::NoteInfo;
+use crate::dump::format::source::{read_vec, DumpFile, PhysMemory, ReadAt};
+use crate::dump::format::{flattened, kdump};
 use std::path::Path;
 
 /// Which container the dump came in.

@@ -1,8 +1,8 @@
 //! BTF (BPF Type Format) parser: header, type section, string section, all kinds up to ENUM64.
 //! In a dump the blob lies in memory between __start_BTF and __stop_BTF.
 
-use super::bytes::{le_i32, le_u16, le_u32};
-use super::error::{bad, DumpError};
+use crate::dump::error::{bad, DumpError};
+use crate::dump::format::bytes::{le_i32, le_u16, le_u32};
 
 pub type TypeId = u32;
 const MAGIC: u16 = 0xeb9f;

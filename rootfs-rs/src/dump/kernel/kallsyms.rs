@@ -1,9 +1,9 @@
 //! kallsyms decoded from the dump's memory (VMCOREINFO SYMBOL(kallsyms_*), kernel ≥ 6.0): the
 //! token-compressed names and the three address encodings, verified against VMCOREINFO symbols.
 
-use super::error::{bad, DumpError};
-use super::vmcoreinfo::VmcoreInfo;
-use super::x86_64::KernelMemory;
+use crate::dump::error::{bad, DumpError};
+use crate::dump::format::vmcoreinfo::VmcoreInfo;
+use crate::dump::kernel::x86_64::KernelMemory;
 
 const MAX_SYMS: u32 = 10_000_000;
 const CHUNK: usize = 64 * 1024;

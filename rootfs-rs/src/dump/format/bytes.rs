@@ -1,6 +1,6 @@
 //! Bounds-checked little/big-endian field access on byte slices taken from a dump.
 
-use super::error::{bad, DumpError};
+use crate::dump::error::{bad, DumpError};
 
 /// Returns `buf[off..off+len]` or a format error naming `what`.
 pub(crate) fn slice<'a>(

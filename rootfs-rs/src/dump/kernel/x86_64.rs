@@ -1,10 +1,10 @@
 //! x86_64 address translation: kernel text (va − __START_KERNEL_map + phys_base) and a 4/5-level
 //! page-table walker from init_top_pgt with 2M/1G pages; the `KernelMemory` read trait.
 
-use super::elf::START_KERNEL_MAP;
-use super::error::DumpError;
-use super::source::PhysMemory;
-use super::vmcoreinfo::VmcoreInfo;
+use crate::dump::error::DumpError;
+use crate::dump::format::elf::START_KERNEL_MAP;
+use crate::dump::format::source::PhysMemory;
+use crate::dump::format::vmcoreinfo::VmcoreInfo;
 use std::sync::{Arc, Mutex};
 
 const PTE_PRESENT: u64 = 1;

@@ -1,12 +1,11 @@
 //! Typed values in the dump (the PyKdump model): an address plus a type, with fields looked up
 //! by name at run time, automatic pointer dereference, integers, enums, bitfields, strings.
 
-use super::btf::{Kind, TypeId};
-use super::error::DumpError;
-use super::kernel::Dump;
-use super::types;
-use super::types::Ty;
-use super::x86_64::KernelMemory;
+use crate::dump::error::DumpError;
+use crate::dump::kernel::btf::{Kind, TypeId};
+use crate::dump::kernel::types::Ty;
+use crate::dump::kernel::x86_64::KernelMemory;
+use crate::dump::kernel::{types, Dump};
 
 const MAX_C_STRING: usize = 4096;
 

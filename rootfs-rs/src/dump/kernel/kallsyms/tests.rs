@@ -1,6 +1,6 @@
 //! Synthetic kallsyms tables in each address encoding, decoded from fake kernel memory.
 
-use super::*;
+use crate::dump::kernel::kallsyms::*;
 
 /// Kernel memory made of a few byte regions.
 struct Regions(Vec<(u64, Vec<u8>)>);

@@ -1,7 +1,7 @@
 //! VMCOREINFO text (the kernel's crash_core key=value lines): release, page size, symbols,
 //! offsets, sizes, numbers, lengths, KERNELOFFSET, CRASHTIME.
 
-use super::error::DumpError;
+use crate::dump::error::DumpError;
 use std::collections::HashMap;
 
 /// Parsed VMCOREINFO. Unknown keys are kept in `raw`.

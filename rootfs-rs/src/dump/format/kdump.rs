@@ -1,10 +1,10 @@
 //! The kdump-compressed ("KDUMP   ") format: disk_dump_header, kdump_sub_header, two page bitmaps
 //! and one page descriptor per dumped page; pages stored raw or zlib/lzo/snappy/zstd compressed.
 
-use super::bytes::{c_string, le_i32, le_u32, le_u64, slice};
-use super::error::{bad, DumpError};
-use super::notes::{interpret, parse_notes, NoteInfo};
-use super::source::{read_vec, PhysMemory, ReadAt};
+use crate::dump::error::{bad, DumpError};
+use crate::dump::format::bytes::{c_string, le_i32, le_u32, le_u64, slice};
+use crate::dump::format::notes::{interpret, parse_notes, NoteInfo};
+use crate::dump::format::source::{read_vec, PhysMemory, ReadAt};
 use std::sync::Mutex;
 
 pub const SIGNATURE: &[u8] = b"KDUMP   ";

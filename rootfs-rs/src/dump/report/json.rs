@@ -1,8 +1,8 @@
 //! A small JSON value with a correct string escaper (no serde), and the report as JSON
 //! (schema: docs/triage-json.md).
 
-use super::helpers::ps::policy_name;
-use super::report::{socket_counts, Report};
+use crate::dump::helpers::ps::policy_name;
+use crate::dump::report::{socket_counts, Report};
 use std::fmt::Write;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -277,7 +277,10 @@ fn network_json(r: &Report) -> Json {
         arr(ifs, |i| {
             obj(vec![
                 ("name", i.name.as_str().into()),
-                ("up", (i.flags & super::helpers::net::IFF_UP != 0).into()),
+                (
+                    "up",
+                    (i.flags & crate::dump::helpers::net::IFF_UP != 0).into(),
+                ),
                 ("mtu", i.mtu.into()),
                 ("ipv4", arr(&i.ipv4, |a| a.as_str().into())),
                 ("last_rx_secs", i.last_rx_secs.into()),

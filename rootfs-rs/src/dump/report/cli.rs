@@ -1,7 +1,7 @@
 //! The `triage` applet: triage [DUMP] [--json] [--dmesg] [--section NAME]...
 
-use super::json::report_json;
-use super::report::{build, render_text, Options, SECTIONS};
+use crate::dump::report::json::report_json;
+use crate::dump::report::{build, render_text, Options, SECTIONS};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! BTF parser tests against real kernel BTF: the running kernel's /sys/kernel/btf/vmlinux and
 //! Debian 6.1's vmlinux .BTF (extracted by scripts/extract-btf.sh into target/fixtures).
 
-use super::*;
+use crate::dump::kernel::btf::*;
 use std::path::PathBuf;
 
 fn sys_btf() -> Option<Btf> {

@@ -1,10 +1,10 @@
 //! ELF64 core files (/proc/vmcore, makedumpfile -E, QEMU dump-guest-memory): PT_LOAD → physical
 //! ranges served with positional reads, PT_NOTE → CPU registers and VMCOREINFO.
 
-use super::bytes::{le_u16, le_u32, le_u64, slice};
-use super::error::{bad, DumpError};
-use super::notes::{interpret, parse_notes, NoteInfo};
-use super::source::{read_vec, PhysMemory, ReadAt};
+use crate::dump::error::{bad, DumpError};
+use crate::dump::format::bytes::{le_u16, le_u32, le_u64, slice};
+use crate::dump::format::notes::{interpret, parse_notes, NoteInfo};
+use crate::dump::format::source::{read_vec, PhysMemory, ReadAt};
 
 const EHDR_SIZE: usize = 64;
 const PHDR_SIZE: usize = 56;
@@ -206,7 +206,7 @@ impl<S: ReadAt> PhysMemory for ElfDump<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::source::MemSource;
+    use crate::dump::format::source::MemSource;
 
     /// A minimal core file: one PT_LOAD of 16 bytes at paddr 0x1000 (memsz 32).
     fn tiny_core() -> Vec<u8> {

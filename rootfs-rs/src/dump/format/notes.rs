@@ -1,7 +1,7 @@
 //! ELF note parsing shared by the ELF and kdump readers: per-CPU registers and VMCOREINFO.
 
-use super::bytes::{align4, c_string, le_u32, le_u64, slice};
-use super::error::{bad, DumpError};
+use crate::dump::error::{bad, DumpError};
+use crate::dump::format::bytes::{align4, c_string, le_u32, le_u64, slice};
 
 const NT_PRSTATUS: u32 = 1;
 /// Offset of pr_pid and pr_reg inside x86_64 `struct elf_prstatus`.

@@ -1,13 +1,12 @@
 //! Kernel linked lists: list_for_each_entry and hlist_for_each_entry as iterators, guarded by a
 //! maximum count and Brent cycle detection so a corrupt list never hangs the triage.
 
-use super::btf::TypeId;
-use super::error::DumpError;
-use super::kernel::Dump;
-use super::types;
-use super::types::Ty;
-use super::value::Value;
-use super::x86_64::KernelMemory;
+use crate::dump::error::DumpError;
+use crate::dump::kernel::btf::TypeId;
+use crate::dump::kernel::types::Ty;
+use crate::dump::kernel::value::Value;
+use crate::dump::kernel::x86_64::KernelMemory;
+use crate::dump::kernel::{types, Dump};
 
 /// Default upper bound on entries walked in one list.
 pub const DEFAULT_MAX_ENTRIES: usize = 1 << 20;
@@ -112,7 +111,7 @@ impl<'d> Iterator for ListIter<'d> {
 
 fn list_head_addr(head: &Value<'_>) -> Result<u64, DumpError> {
     match head.kind()? {
-        super::btf::Kind::Ptr => Ok(head.deref()?.address()),
+        crate::dump::kernel::btf::Kind::Ptr => Ok(head.deref()?.address()),
         _ => Ok(head.address()),
     }
 }

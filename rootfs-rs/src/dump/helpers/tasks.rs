@@ -1,9 +1,9 @@
 //! First triage helpers: the task list (pid, comm, state), kernel release and MemTotal.
 
-use super::error::DumpError;
-use super::kernel::Dump;
-use super::lists::list_for_each_entry;
-use super::value::Value;
+use crate::dump::error::DumpError;
+use crate::dump::kernel::lists::list_for_each_entry;
+use crate::dump::kernel::value::Value;
+use crate::dump::kernel::Dump;
 
 /// One task (thread-group leader) on init_task.tasks.
 #[derive(Debug, Clone, PartialEq, Eq)]

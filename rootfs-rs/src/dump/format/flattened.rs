@@ -1,9 +1,9 @@
 //! makedumpfile -F / QEMU kdump-* flattened files read in place: the (offset, size) records are
 //! indexed once, then reads of the logical (rearranged) file are served from the records.
 
-use super::bytes::be_i64;
-use super::error::{bad, DumpError};
-use super::source::{read_vec, ReadAt};
+use crate::dump::error::{bad, DumpError};
+use crate::dump::format::bytes::be_i64;
+use crate::dump::format::source::{read_vec, ReadAt};
 use std::collections::BTreeMap;
 
 pub const SIGNATURE: &[u8] = b"makedumpfile";
@@ -154,7 +154,7 @@ impl<S: ReadAt> ReadAt for Flattened<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::source::MemSource;
+    use crate::dump::format::source::MemSource;
 
     fn flat(records: &[(i64, &[u8])]) -> Vec<u8> {
         let mut f = vec![0u8; HEADER_SIZE as usize];

@@ -1,15 +1,23 @@
 //! `Dump`: an opened vmcore with every layer wired together (memory, VMCOREINFO, translation,
-//! kallsyms, BTF), the entry point for programmatic triage.
+//! kallsyms, BTF), the entry point for programmatic triage. Below it in this folder: x86_64
+//! address translation, kallsyms, BTF, type names, typed values and kernel lists.
 
-use super::btf::Btf;
-use super::cache::CachedPhys;
+pub mod btf;
+pub mod kallsyms;
+pub mod lists;
+pub mod types;
+pub mod value;
+pub mod x86_64;
+
 use super::error::{bad, DumpError};
-use super::kallsyms::Kallsyms;
-use super::notes::NoteInfo;
-use super::open::{open_path_with, DumpFormat};
-use super::source::PhysMemory;
-use super::vmcoreinfo::VmcoreInfo;
-use super::x86_64::{KernelMemory, X86_64};
+use crate::dump::format::cache::CachedPhys;
+use crate::dump::format::notes::NoteInfo;
+use crate::dump::format::open::{open_path_with, DumpFormat};
+use crate::dump::format::source::PhysMemory;
+use crate::dump::format::vmcoreinfo::VmcoreInfo;
+use crate::dump::kernel::btf::Btf;
+use crate::dump::kernel::kallsyms::Kallsyms;
+use crate::dump::kernel::x86_64::{KernelMemory, X86_64};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 

@@ -1,7 +1,7 @@
 //! Synthetic kdump-compressed files: every compression kind, excluded pages, corrupt headers.
 
-use super::*;
-use crate::dump::source::MemSource;
+use crate::dump::format::kdump::*;
+use crate::dump::format::source::MemSource;
 
 const BS: usize = 4096;
 

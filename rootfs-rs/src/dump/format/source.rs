@@ -1,6 +1,6 @@
 //! Positional reads from the dump file (never loads it whole) and the physical-memory trait.
 
-use super::error::{bad, DumpError};
+use crate::dump::error::{bad, DumpError};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -75,7 +75,7 @@ pub struct MemSource(pub Vec<u8>);
 impl ReadAt for MemSource {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DumpError> {
         let start = usize::try_from(offset).map_err(|_| bad("offset too large"))?;
-        let src = super::bytes::slice(&self.0, start, buf.len(), "memory source")?;
+        let src = crate::dump::format::bytes::slice(&self.0, start, buf.len(), "memory source")?;
         buf.copy_from_slice(src);
         Ok(())
     }

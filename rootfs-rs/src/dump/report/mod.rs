@@ -1,5 +1,9 @@
 //! The triage report: every section computed on its own so one failure leaves a partial
-//! report plus a warning naming the section, rendered in crash's vocabulary.
+//! report plus a warning naming the section, rendered in crash's vocabulary; `json` renders
+//! it as JSON and `cli` is the `triage` applet.
+
+pub mod cli;
+pub mod json;
 
 use super::helpers::log::{kernel_log, log_from, LogRecord};
 use super::helpers::mem::{mem_info, MemInfo};
@@ -12,7 +16,7 @@ use super::helpers::sys::{load_text, sys_info, uptime_text, utc_text, SysInfo};
 use super::helpers::warnings;
 use super::helpers::warnings::Warning;
 use super::kernel::{Dump, KernelCore};
-use super::open::open_path_with;
+use crate::dump::format::open::open_path_with;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! A small page cache in front of any physical-memory reader: page-table walks and struct reads
 //! touch the same pages over and over, and compressed pages are expensive to decode.
 
-use super::error::DumpError;
-use super::source::PhysMemory;
+use crate::dump::error::DumpError;
+use crate::dump::format::source::PhysMemory;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 

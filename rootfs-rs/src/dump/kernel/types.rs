@@ -1,8 +1,8 @@
 //! Type names → BTF types, synthesized pointer/array types, and the built-in table of global
 //! variables' types (BTF describes per-CPU variables only).
 
-use super::btf::{Btf, Kind, TypeId};
-use super::error::DumpError;
+use crate::dump::error::DumpError;
+use crate::dump::kernel::btf::{Btf, Kind, TypeId};
 
 /// A type a `Value` can have: a BTF type, or a pointer/array built on one when BTF has no
 /// such type record (e.g. `unsigned long[]` for __per_cpu_offset).
