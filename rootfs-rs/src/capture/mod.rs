@@ -9,7 +9,7 @@ pub mod settings;
 use crate::blockdev::spec::{self as target, Found, TargetSpec};
 use crate::console::announce;
 use crate::dump::report::json::report_json;
-use crate::dump::report::{build, render_sections, render_text, Options, Report};
+use crate::dump::report::{build, render_sections, render_text, Options, Report, Section};
 use crate::dump::save::cli::{progress_parts, summary};
 use crate::dump::save::{save_kdump, Progress, SaveOptions};
 use settings::{Action, DumpSettings};
@@ -111,7 +111,10 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
             sections: Vec::new(),
         },
     );
-    show(&render_sections(&report, &["panic", "sys", "ps", "runq"]));
+    show(&render_sections(
+        &report,
+        &[Section::Panic, Section::Sys, Section::Ps, Section::Runq],
+    ));
     let Some(found) = find_target(settings, vmcore, our_cmdline) else {
         say("no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)");
         return;

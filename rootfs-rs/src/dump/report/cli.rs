@@ -1,7 +1,7 @@
 //! The `triage` applet: triage [DUMP] [--json] [--dmesg] [--section NAME]...
 
 use crate::dump::report::json::report_json;
-use crate::dump::report::{build, render_text, Options, SECTIONS};
+use crate::dump::report::{build, render_text, Options, Section};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
@@ -43,12 +43,12 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                 let name = it.next().ok_or("option --section needs a NAME")?;
                 let name = name
                     .to_str()
-                    .filter(|n| SECTIONS.contains(n))
+                    .filter(|n| Section::from_name(n).is_some())
                     .ok_or_else(|| {
                         format!(
                             "unknown section {} (one of: {})",
                             name.to_string_lossy(),
-                            SECTIONS.join(" ")
+                            Section::ALL.map(Section::name).join(" ")
                         )
                     })?;
                 a.options.sections.push(name.to_string());

@@ -4,6 +4,9 @@
 
 pub mod cli;
 pub mod json;
+pub mod section;
+
+pub use section::Section;
 
 use super::helpers::log::{kernel_log, log_from, LogRecord};
 use super::helpers::mem::{mem_info, MemInfo};
@@ -21,10 +24,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
 
-/// Section names accepted by `--section`, in report order.
-pub const SECTIONS: &[&str] = &[
-    "sys", "panic", "log", "ps", "mem", "runq", "net", "warnings",
-];
 /// Log lines shown without --dmesg.
 pub const LOG_TAIL: usize = 40;
 
@@ -32,13 +31,13 @@ pub const LOG_TAIL: usize = 40;
 pub struct Options {
     /// The whole log instead of its last 40 lines.
     pub full_log: bool,
-    /// Sections to compute and show; empty means all.
+    /// Names of the sections to compute and show (`Section::name`); empty means all.
     pub sections: Vec<String>,
 }
 
 impl Options {
-    pub fn wants(&self, section: &str) -> bool {
-        self.sections.is_empty() || self.sections.iter().any(|s| s == section)
+    pub fn wants(&self, section: Section) -> bool {
+        self.sections.is_empty() || self.sections.iter().any(|s| s == section.name())
     }
 }
 
@@ -77,18 +76,20 @@ pub struct Report {
 }
 
 impl Report {
-    fn section<T>(&mut self, name: &str, r: Result<T, super::DumpError>) -> Option<T> {
+    fn section<T>(&mut self, section: Section, r: Result<T, super::DumpError>) -> Option<T> {
         r.map_err(|e| {
-            self.warnings
-                .push(Warning::new(format!("section:{name}"), e.to_string()))
+            self.warnings.push(Warning::new(
+                format!("section:{}", section.name()),
+                e.to_string(),
+            ))
         })
         .ok()
     }
 
-    fn partial(&mut self, name: &str, errors: Vec<String>) {
+    fn partial(&mut self, section: Section, errors: Vec<String>) {
         for e in errors.into_iter().take(5) {
             self.warnings.push(Warning::new(
-                format!("section:{name}"),
+                format!("section:{}", section.name()),
                 format!("partial: {e}"),
             ));
         }
@@ -143,7 +144,7 @@ pub fn build(path: &Path, options: &Options) -> Report {
         }
     };
     // The log alone needs neither kallsyms nor BTF: skip decoding them (dmesg-only use).
-    if options.sections.iter().all(|s| s == "log") && !options.sections.is_empty() {
+    if options.sections.iter().all(|s| s == Section::Log.name()) && !options.sections.is_empty() {
         fill_from_core(&mut r, &core, options);
         finish_without_kernel(&mut r);
         return r;
@@ -175,9 +176,9 @@ fn fill_from_core(r: &mut Report, core: &KernelCore, o: &Options) {
     r.dump.incomplete = core.incomplete.clone();
     r.dump.cpus_in_notes = core.notes.cpus.len();
     r.dump.vmcoreinfo_release = core.vmcoreinfo.osrelease.clone();
-    if o.wants("log") || o.wants("panic") {
-        let log = r.section("log", log_from(core, &core.vmcoreinfo));
-        if o.wants("panic") {
+    if o.wants(Section::Log) || o.wants(Section::Panic) {
+        let log = r.section(Section::Log, log_from(core, &core.vmcoreinfo));
+        if o.wants(Section::Panic) {
             let (message, context) = find_panic(log.as_deref().unwrap_or(&[]));
             r.panic = Some(PanicInfo {
                 message,
@@ -212,50 +213,55 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
     r.dump.btf_types = dump.btf.count();
     r.dump.vmcoreinfo_release = dump.vmcoreinfo.osrelease.clone();
 
-    let need_tasks = ["sys", "ps", "runq", "warnings"].iter().any(|s| o.wants(s));
-    if o.wants("sys") || o.wants("warnings") || o.wants("net") {
+    let need_tasks = [Section::Sys, Section::Ps, Section::Runq, Section::Warnings]
+        .into_iter()
+        .any(|s| o.wants(s));
+    if o.wants(Section::Sys) || o.wants(Section::Warnings) || o.wants(Section::Net) {
         let (sys, errors) = sys_info(dump);
-        r.partial("sys", errors);
+        r.partial(Section::Sys, errors);
         r.system = Some(sys);
     }
     if need_tasks {
         let list = all_tasks(dump);
-        r.partial("ps", list.errors);
+        r.partial(Section::Ps, list.errors);
         for t in &list.tasks {
             *r.task_states.entry(t.state).or_default() += 1;
         }
         r.tasks = Some(list.tasks);
     }
-    let log = if o.wants("log") || o.wants("panic") {
-        r.section("log", kernel_log(dump))
+    let log = if o.wants(Section::Log) || o.wants(Section::Panic) {
+        r.section(Section::Log, kernel_log(dump))
     } else {
         None
     };
-    if o.wants("panic") {
-        r.panic = r.section("panic", panic_info(dump, log.as_deref().unwrap_or(&[])));
+    if o.wants(Section::Panic) {
+        r.panic = r.section(
+            Section::Panic,
+            panic_info(dump, log.as_deref().unwrap_or(&[])),
+        );
     }
     r.log = log;
-    if o.wants("mem") || o.wants("warnings") {
-        r.memory = r.section("mem", mem_info(dump));
+    if o.wants(Section::Mem) || o.wants(Section::Warnings) {
+        r.memory = r.section(Section::Mem, mem_info(dump));
     }
-    if o.wants("runq") || o.wants("warnings") {
+    if o.wants(Section::Runq) || o.wants(Section::Warnings) {
         let tasks = r.tasks.clone().unwrap_or_default();
-        if let Some((rqs, errors)) = r.section("runq", run_queues(dump, &tasks)) {
-            r.partial("runq", errors);
+        if let Some((rqs, errors)) = r.section(Section::Runq, run_queues(dump, &tasks)) {
+            r.partial(Section::Runq, errors);
             r.runqueues = Some(rqs);
         }
     }
-    if o.wants("net") {
+    if o.wants(Section::Net) {
         let (jiffies, hz) = r
             .system
             .as_ref()
             .map_or((None, None), |s| (s.jiffies, s.hz));
-        r.interfaces = r.section("net", interfaces(dump, jiffies, hz));
+        r.interfaces = r.section(Section::Net, interfaces(dump, jiffies, hz));
         let (socks, errors) = sockets(dump);
-        r.partial("net", errors);
+        r.partial(Section::Net, errors);
         r.sockets = Some(socks);
     }
-    if o.wants("warnings") {
+    if o.wants(Section::Warnings) {
         let found = warnings::check(&warnings::Inputs {
             sys: r.system.as_ref(),
             mem: r.memory.as_ref(),
@@ -499,38 +505,39 @@ type Renderer = fn(&Report, &mut String);
 
 /// The report as text, one block per wanted section.
 pub fn render_text(r: &Report) -> String {
-    render_sections(r, &["sys", "panic", "log", "ps", "mem", "runq", "net"])
+    use Section::*;
+    render_sections(r, &[Sys, Panic, Log, Ps, Mem, Runq, Net])
 }
 
 /// The report's text with the wanted sections in the given order (a capture console shows
 /// the panic first); warnings come last.
-pub fn render_sections(r: &Report, order: &[&str]) -> String {
+pub fn render_sections(r: &Report, order: &[Section]) -> String {
     let mut out = String::new();
     let o = &r.options;
-    let blocks: [(&str, &str, Renderer); 7] = [
-        ("sys", "SYSTEM", render_sys),
-        ("panic", "PANIC", render_panic),
-        ("log", "LOG", |r, out| {
+    let blocks: [(Section, &str, Renderer); 7] = [
+        (Section::Sys, "SYSTEM", render_sys),
+        (Section::Panic, "PANIC", render_panic),
+        (Section::Log, "LOG", |r, out| {
             for l in r.log_lines() {
                 let _ = writeln!(out, "{l}");
             }
         }),
-        ("ps", "PS", render_ps),
-        ("mem", "MEMORY", render_mem),
-        ("runq", "RUN QUEUES", render_runq),
-        ("net", "NETWORK", render_net),
+        (Section::Ps, "PS", render_ps),
+        (Section::Mem, "MEMORY", render_mem),
+        (Section::Runq, "RUN QUEUES", render_runq),
+        (Section::Net, "NETWORK", render_net),
     ];
     for wanted in order {
         let Some((name, title, f)) = blocks.iter().find(|(n, _, _)| n == wanted) else {
             continue;
         };
-        if o.wants(name) {
+        if o.wants(*name) {
             let _ = writeln!(out, "== {title} ==");
             f(r, &mut out);
             out.push('\n');
         }
     }
-    if o.wants("warnings") || !r.warnings.is_empty() {
+    if o.wants(Section::Warnings) || !r.warnings.is_empty() {
         let _ = writeln!(out, "== WARNINGS ==");
         for w in &r.warnings {
             let _ = writeln!(out, "WARNING [{}]: {}", w.check, w.message);
