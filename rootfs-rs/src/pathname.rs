@@ -202,8 +202,7 @@ fn mount_point_for(key: &str) -> PathBuf {
 }
 
 fn already_mounted(at: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    crate::blockdev::mounts::parse_mounts(&mounts)
+    crate::blockdev::mounts::read_mounts()
         .iter()
         .any(|m| Path::new(&m.target) == at)
 }

@@ -7,7 +7,7 @@ use std::ffi::OsString;
 
 use rustix::system::{reboot, RebootCommand};
 
-use crate::blockdev::mounts::release_block_mounts;
+use crate::blockdev::mounts::{read_mounts, release_block_mounts};
 
 pub fn poweroff_main(_args: &[OsString]) -> i32 {
     power_action(RebootCommand::PowerOff, "poweroff")
@@ -32,8 +32,7 @@ fn power_action(command: RebootCommand, name: &str) -> i32 {
 /// start the kernel loaded by kexec). Returns only when reboot(2) did.
 pub fn shut_down(command: RebootCommand, problem: &mut dyn FnMut(&str)) -> rustix::io::Result<()> {
     rustix::fs::sync();
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    for p in release_block_mounts(&mounts) {
+    for p in release_block_mounts(&read_mounts()) {
         problem(&p);
     }
     rustix::fs::sync();

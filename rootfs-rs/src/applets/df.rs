@@ -2,6 +2,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 
+use crate::blockdev::mounts::{read_mounts, MountLine};
 use crate::util::fmt::human;
 use crate::util::{finish, warn_err, Parser};
 
@@ -22,10 +23,10 @@ pub fn main(args: &[OsString]) -> i32 {
         Ok(v) => v,
         Err(code) => return code,
     };
-    let mounts = super::mount::mounts();
+    let mounts = read_mounts();
     let mut status = 0;
     let mut rows: Vec<[String; 7]> = Vec::new();
-    let selected: Vec<&super::mount::MountEntry> = if ops.is_empty() {
+    let selected: Vec<&MountLine> = if ops.is_empty() {
         mounts.iter().collect()
     } else {
         let mut sel = Vec::new();
@@ -37,7 +38,7 @@ pub fn main(args: &[OsString]) -> i32 {
                     if let Some(m) = mounts
                         .iter()
                         .filter(|m| real.starts_with(&m.target))
-                        .max_by_key(|m| m.target.len())
+                        .max_by_key(|m| m.target.as_os_str().len())
                     {
                         sel.push(m);
                     }
@@ -51,7 +52,7 @@ pub fn main(args: &[OsString]) -> i32 {
         sel
     };
     for m in selected {
-        let Ok(st) = rustix::fs::statfs(m.target.as_str()) else {
+        let Ok(st) = rustix::fs::statfs(&m.target) else {
             continue;
         };
         let bsize = st.f_frsize as u64;
@@ -76,12 +77,12 @@ pub fn main(args: &[OsString]) -> i32 {
         };
         rows.push([
             m.source.clone(),
-            m.fs_type.clone(),
+            m.fstype.clone(),
             size(total),
             size(used),
             size(avail),
             pct,
-            m.target.clone(),
+            m.target.to_string_lossy().into_owned(),
         ]);
     }
     let header = [

@@ -90,7 +90,7 @@ pub fn main(args: &[OsString]) -> i32 {
     if !ops.is_empty() {
         return Parser::usage_error("lsblk", USAGE, "listing single devices is not supported", 1);
     }
-    let mounts = super::mount::mounts();
+    let mounts = crate::blockdev::mounts::read_mounts();
     let mut rows: Vec<Vec<String>> = Vec::new();
     rows.push(if fs_mode {
         ["NAME", "FSTYPE", "LABEL", "UUID", "MOUNTPOINTS"]
@@ -120,7 +120,7 @@ pub fn main(args: &[OsString]) -> i32 {
             let mountpoints: Vec<String> = mounts
                 .iter()
                 .filter(|m| m.source == dev_path)
-                .map(|m| m.target.clone())
+                .map(|m| m.target.to_string_lossy().into_owned())
                 .collect();
             let name = format!("{prefix}{}", d.name);
             if fs_mode {

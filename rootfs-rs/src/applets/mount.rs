@@ -5,51 +5,10 @@ use std::io::Write;
 
 use rustix::mount::MountFlags;
 
+use crate::blockdev::mounts::read_mounts;
 use crate::util::{finish, warn_err, Parser};
 
 const USAGE: &str = "usage: mount [-t TYPE] [-o OPT[,OPT]...] [-r] DEVICE|IMAGE DIR | mount\nMount a file system (image files through a loop device); without operands list /proc/mounts.";
-
-pub struct MountEntry {
-    pub source: String,
-    pub target: String,
-    pub fs_type: String,
-    pub options: String,
-}
-
-/// /proc/mounts, with the kernel's octal escapes (\040 for space) decoded.
-pub fn mounts() -> Vec<MountEntry> {
-    let text = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4).then(|| MountEntry {
-                source: unescape(f[0]),
-                target: unescape(f[1]),
-                fs_type: f[2].to_string(),
-                options: f[3].to_string(),
-            })
-        })
-        .collect()
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 struct Request {
     flags: MountFlags,
@@ -296,14 +255,17 @@ fn fstab_entry(name: &str) -> Option<(String, String, String, String)> {
 
 fn list(only_type: Option<&str>) -> std::io::Result<i32> {
     let mut out = crate::util::stdout();
-    for m in mounts() {
-        if only_type.is_some_and(|t| t != m.fs_type) {
+    for m in read_mounts() {
+        if only_type.is_some_and(|t| t != m.fstype) {
             continue;
         }
         writeln!(
             out,
             "{} on {} type {} ({})",
-            m.source, m.target, m.fs_type, m.options
+            m.source,
+            m.target.display(),
+            m.fstype,
+            m.options
         )?;
     }
     out.flush()?;

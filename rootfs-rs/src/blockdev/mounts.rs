@@ -99,6 +99,14 @@ pub struct MountLine {
     pub source: String,
     pub target: PathBuf,
     pub fstype: String,
+    /// Mount options as the kernel lists them ("rw,relatime").
+    pub options: String,
+}
+
+/// The mounts of this process, innermost last: the one reader of /proc/self/mounts (an
+/// unreadable file is no mounts).
+pub fn read_mounts() -> Vec<MountLine> {
+    parse_mounts(&std::fs::read_to_string("/proc/self/mounts").unwrap_or_default())
 }
 
 /// Parses /proc/self/mounts (fields separated by blanks, octal escapes such as `\040`).
@@ -109,10 +117,12 @@ pub fn parse_mounts(text: &str) -> Vec<MountLine> {
             let source = unescape_octal(fields.next()?);
             let target = unescape_octal(fields.next()?);
             let fstype = fields.next()?.to_string();
+            let options = fields.next().unwrap_or_default().to_string();
             Some(MountLine {
                 source,
                 target: PathBuf::from(target),
                 fstype,
+                options,
             })
         })
         .collect()
@@ -142,9 +152,9 @@ fn unescape_octal(field: &str) -> String {
 /// Before kexec: every block-device filesystem is unmounted, innermost first; one that is
 /// busy (or the root) is remounted read-only instead so nothing is left dirty. Returns the
 /// problems, which do not stop the reboot.
-pub fn release_block_mounts(mounts_text: &str) -> Vec<String> {
+pub fn release_block_mounts(mounts: &[MountLine]) -> Vec<String> {
     let mut problems = Vec::new();
-    for line in parse_mounts(mounts_text).iter().rev() {
+    for line in mounts.iter().rev() {
         if !line.source.starts_with("/dev/") {
             continue;
         }

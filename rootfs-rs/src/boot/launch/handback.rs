@@ -32,8 +32,7 @@ pub fn can_hand_back(entry: &DiscoveredEntry) -> bool {
 /// Unmounts every mount of `node` (the menu's read-only scan mounts) so it can be mounted
 /// read-write; the menu rescans afterwards anyway.
 fn release(node: &Path) {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    for line in crate::blockdev::mounts::parse_mounts(&mounts) {
+    for line in crate::blockdev::mounts::read_mounts() {
         if Path::new(&line.source) == node {
             let _ = unmount(&line.target);
         }
