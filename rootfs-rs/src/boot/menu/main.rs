@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use crate::blockdev::fstype::{FsInfo, FsKind};
 use crate::boot::efi;
-use crate::boot::launch::kexec;
-use crate::boot::launch::kexec::KexecError;
 use crate::boot::menu::conf::{
     find_entry, parse_kernel_cmdline, parse_menu_settings, MenuSettings,
 };
+use crate::boot::menu::start::{boot, boot_path};
 use crate::boot::menu::state::{MenuChoice, MenuItem, MenuState};
 use crate::boot::menu::term::run_menu;
 use crate::boot::scan::disks::{
@@ -20,19 +19,6 @@ use crate::boot::scan::disks::{
 use crate::boot::scan::efi_entries;
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery, Volume};
 use crate::config::CONFIG_PATH;
-
-/// Console output that cannot panic: a console that went away must not kill the menu.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-macro_rules! warn {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 const USAGE: &str =
     "usage: menu [--list | --boot N|LABEL] [--timeout N] [--config FILE] [--dry-run]
@@ -271,119 +257,6 @@ fn default_index(entries: &[DiscoveredEntry], settings: &MenuSettings) -> usize 
     entries.iter().position(|e| e.entry.is_default).unwrap_or(0)
 }
 
-/// Why a boot failed, and whether the disks were already unmounted for the reboot.
-struct BootFailure {
-    error: KexecError,
-    disks_released: bool,
-}
-
-impl From<KexecError> for BootFailure {
-    fn from(error: KexecError) -> BootFailure {
-        BootFailure {
-            error,
-            disks_released: false,
-        }
-    }
-}
-
-/// Prints the marker, loads and starts the entry; returns only on failure (or after a dry run).
-fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
-    let mut chosen = found.clone();
-    chosen.entry.cmdline = cmdline.to_string();
-    if !dry_run {
-        if let Some(failure) = hand_back(&chosen) {
-            return Err(failure);
-        }
-    }
-    say!(
-        "kboot: booting '{}' from {} ({})",
-        chosen.entry.label,
-        chosen.device,
-        chosen.entry.kernel.display()
-    );
-    if crate::boot::scan::netsource::is_network_entry(&chosen) {
-        crate::boot::scan::netsource::fetch_files(&chosen).map_err(|e| KexecError::Other {
-            what: "download",
-            error: std::io::Error::other(e),
-        })?;
-    }
-    let plan = kexec::plan(&chosen)?;
-    if dry_run {
-        let image = kexec::check_plan(&plan, false)?;
-        let initrds: Vec<String> = plan
-            .initrds
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect();
-        say!(
-            "kboot: dry run: kexec_file_load kernel={} (boot protocol {}.{}) initrd={} cmdline='{}'",
-            plan.kernel.display(),
-            image.protocol >> 8,
-            image.protocol & 0xFF,
-            if initrds.is_empty() { "none".to_string() } else { initrds.join("+") },
-            plan.cmdline
-        );
-        return Ok(());
-    }
-    kexec::load_plan(&plan, false, std::path::Path::new(kexec::STAGING_DIR))?;
-    let _ = std::io::stdout().flush();
-    Err(BootFailure {
-        error: kexec::execute(),
-        disks_released: true,
-    })
-}
-
-/// Reboots after a hand-back to the first stage (`target`: who boots the entry next).
-/// Returns only on failure.
-fn reboot_after_hand_back(done: Result<String, String>, target: &'static str) -> BootFailure {
-    let error = match done {
-        Ok(what) => {
-            say!("kboot: {what}; rebooting into {target}");
-            let _ = std::io::stdout().flush();
-            let code = crate::power::reboot_main(&[]);
-            std::io::Error::other(format!("reboot failed (status {code})"))
-        }
-        Err(message) => std::io::Error::other(message),
-    };
-    BootFailure {
-        error: KexecError::Other {
-            what: "hand-back",
-            error,
-        },
-        disks_released: true,
-    }
-}
-
-/// Entries kexec cannot start: firmware boot options and EFI files go back to the
-/// firmware (BootNext), a grub.cfg's chainload entries to GRUB (next_entry).
-fn hand_back(chosen: &DiscoveredEntry) -> Option<BootFailure> {
-    let label = &chosen.entry.label;
-    if efi_entries::is_firmware_setup(chosen) {
-        let done = efi::request_firmware_setup(Path::new(efi::EFIVARS))
-            .map(|()| "OsIndications: boot to firmware UI".to_string())
-            .map_err(|e| format!("OsIndications: {e}"));
-        return Some(reboot_after_hand_back(done, "the firmware setup"));
-    }
-    if efi_entries::is_firmware_entry(chosen) {
-        say!("kboot: '{label}' is booted by the firmware");
-        let done = efi_entries::hand_back(
-            chosen,
-            Path::new(efi::EFIVARS),
-            Path::new("/sys/class/block"),
-            Path::new("/dev"),
-        )
-        .map(|n| format!("BootNext=Boot{n:04X} ('{label}')"));
-        return Some(reboot_after_hand_back(done, "the firmware"));
-    }
-    if crate::boot::launch::handback::can_hand_back(chosen) {
-        say!("kboot: '{label}' is not Linux: handing it back to GRUB");
-        let done = crate::boot::launch::handback::grub_reboot(chosen)
-            .map(|env| format!("{env} set next_entry='{label}'"));
-        return Some(reboot_after_hand_back(done, "GRUB"));
-    }
-    None
-}
-
 pub fn menu_main(args: &[OsString]) -> i32 {
     let options = match parse_args(args) {
         Ok(options) => options,
@@ -399,62 +272,111 @@ pub fn menu_main(args: &[OsString]) -> i32 {
     let config = read_config(&options);
     let settings = load_settings(&options, &config);
     let net_sources = start_network(&options, &config);
+    if options.list {
+        return list(scan_and_report(&options, &settings, &net_sources));
+    }
+    if let Some(spec) = &options.boot {
+        let scanned = scan_and_report(&options, &settings, &net_sources);
+        return boot_named(spec, scanned, options.dry_run);
+    }
+    interactive(&options, &settings, &net_sources)
+}
+
+/// One scan as every mode starts it: the entries with their warnings printed, and the
+/// default entry (whose own warning, a default naming no entry, is printed too). The
+/// filesystems stay mounted until `mounts` is released or dropped.
+struct Scanned {
+    discovery: Discovery,
+    mounts: Mounts,
+    default: usize,
+}
+
+fn scan_and_report(options: &Options, settings: &MenuSettings, net_sources: &[String]) -> Scanned {
+    let (discovery, mounts) = scan(options, settings, net_sources);
+    discovery
+        .warnings
+        .iter()
+        .for_each(|w| warn!("menu: warning: {w}"));
+    let default = default_index(&discovery.entries, settings);
+    Scanned {
+        discovery,
+        mounts,
+        default,
+    }
+}
+
+/// Unmounts the scan's filesystems now and says which could not be.
+fn release_and_report(mounts: &mut Mounts) {
+    mounts
+        .release_all()
+        .iter()
+        .for_each(|w| warn!("menu: warning: {w}"));
+}
+
+/// `--list`: one line per entry.
+fn list(scanned: Scanned) -> i32 {
+    let Scanned {
+        discovery,
+        mut mounts,
+        default,
+    } = scanned;
+    for (index, found) in discovery.entries.iter().enumerate() {
+        say!("{}", list_line(index + 1, found, index == default));
+    }
+    release_and_report(&mut mounts);
+    0
+}
+
+/// `--boot SPEC`: the entry with that number, label or id, else a typed path name.
+fn boot_named(spec: &str, scanned: Scanned, dry_run: bool) -> i32 {
+    let Scanned {
+        discovery, mounts, ..
+    } = scanned;
+    let entries = &discovery.entries;
+    let index = find_entry(entries, spec);
+    if spec.contains(['/', ':']) && index.is_none() {
+        // The scan's mounts go first: the path may name one of those filesystems.
+        drop(mounts);
+        return match boot_path(spec, "", dry_run) {
+            Ok(()) => 0,
+            Err(failure) => {
+                warn!("kboot: cannot boot '{spec}': {}", failure.error);
+                1
+            }
+        };
+    }
+    let Some(index) = index else {
+        warn!(
+            "menu: --boot {spec}: no such entry ({} found)",
+            entries.len()
+        );
+        return 1;
+    };
+    let result = boot(&entries[index], &entries[index].entry.cmdline, dry_run);
+    drop(mounts);
+    match result {
+        Ok(()) => 0,
+        Err(failure) => {
+            warn!(
+                "kboot: cannot boot '{}': {}",
+                entries[index].entry.label, failure.error
+            );
+            1
+        }
+    }
+}
+
+/// The interactive menu, scanning again whenever the user asks or a failed boot
+/// unmounted the disks.
+fn interactive(options: &Options, settings: &MenuSettings, net_sources: &[String]) -> i32 {
     let mut carried_message: Option<String> = None;
     loop {
-        let (discovery, mut mounts) = scan(&options, &settings, &net_sources);
-        discovery
-            .warnings
-            .iter()
-            .for_each(|w| warn!("menu: warning: {w}"));
+        let Scanned {
+            discovery,
+            mut mounts,
+            default,
+        } = scan_and_report(options, settings, net_sources);
         let entries = &discovery.entries;
-        let default = default_index(entries, &settings);
-        if options.list {
-            for (index, found) in entries.iter().enumerate() {
-                say!("{}", list_line(index + 1, found, index == default));
-            }
-            mounts
-                .release_all()
-                .iter()
-                .for_each(|w| warn!("menu: warning: {w}"));
-            return 0;
-        }
-        if let Some(spec) = &options.boot {
-            let is_path = spec.contains(['/', ':']);
-            if is_path && find_entry(entries, spec).is_none() {
-                mounts.release_all();
-                return match boot_path(spec, "", options.dry_run) {
-                    Ok(()) => 0,
-                    Err(failure) => {
-                        warn!("kboot: cannot boot '{spec}': {}", failure.error);
-                        1
-                    }
-                };
-            }
-            let Some(index) = find_entry(entries, spec) else {
-                warn!(
-                    "menu: --boot {spec}: no such entry ({} found)",
-                    entries.len()
-                );
-                mounts.release_all();
-                return 1;
-            };
-            let result = boot(
-                &entries[index],
-                &entries[index].entry.cmdline,
-                options.dry_run,
-            );
-            mounts.release_all();
-            return match result {
-                Ok(()) => 0,
-                Err(failure) => {
-                    warn!(
-                        "kboot: cannot boot '{}': {}",
-                        entries[index].entry.label, failure.error
-                    );
-                    1
-                }
-            };
-        }
         let items = entries.iter().map(MenuItem::from_entry).collect();
         let countdown = match carried_message {
             Some(_) => None,
@@ -464,10 +386,7 @@ pub fn menu_main(args: &[OsString]) -> i32 {
         state.message = carried_message.take();
         say!("kboot: menu");
         let rescan = run_until_rescan(&mut state, entries, options.dry_run);
-        mounts
-            .release_all()
-            .iter()
-            .for_each(|w| warn!("menu: warning: {w}"));
+        release_and_report(&mut mounts);
         match rescan {
             Ok(message) => carried_message = message,
             Err(code) => return code,
@@ -528,57 +447,6 @@ fn run_until_rescan(
         }
         state.message = Some(message);
     }
-}
-
-/// Boots the kernel a typed path name names (fetched or mounted by `pathname`), with
-/// `cmdline`, or kboot's own command line less its own switches when that is empty.
-/// As in kboot 2006, a plain `/path` means the booted system's: the filesystem the
-/// command line's `root=` names (LABEL=, UUID= or a device), when there is one.
-fn boot_path(path: &str, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
-    use crate::pathname::{parse, resolve, Fetching, PathName, REAL_SYSTEM};
-    let cmdline = if cmdline.is_empty() {
-        own_cmdline_for_a_kernel()
-    } else {
-        cmdline.to_string()
-    };
-    let name = match (
-        parse(path, &REAL_SYSTEM),
-        crate::blockdev::spec::root_from_cmdline(&cmdline),
-    ) {
-        (Ok(PathName::Local(p)), Some(fs)) if path.starts_with('/') && !path.starts_with("//") => {
-            Ok(PathName::OnFilesystem {
-                fs,
-                path: p.to_string_lossy().into_owned(),
-            })
-        }
-        (name, _) => name,
-    };
-    let kernel = name
-        .and_then(|n| resolve(&n, &Fetching::default()))
-        .map_err(|e| KexecError::Other {
-            what: "path name",
-            error: std::io::Error::other(e),
-        })?;
-    let found = DiscoveredEntry {
-        entry: crate::boot::entry::BootEntry::linux(path, kernel, "typed path name"),
-        device: "path".into(),
-        fs_uuid: None,
-        fs_label: None,
-        mount_point: PathBuf::from("/"),
-        config_device: String::new(),
-    };
-    boot(&found, &cmdline, dry_run)
-}
-
-fn own_cmdline_for_a_kernel() -> String {
-    let own = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    crate::cmdline::split_kernel_cmdline(&own)
-        .into_iter()
-        .filter(|w| {
-            !(w.starts_with("kboot") || w.starts_with("BOOT_IMAGE=") || w.starts_with("initrd="))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

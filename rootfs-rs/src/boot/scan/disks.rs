@@ -167,6 +167,15 @@ impl Mounts {
     }
 }
 
+/// A guard: what is still mounted when the scan's result goes out of scope is unmounted,
+/// so no path out of the menu leaves a disk mounted. Call `release_all` first to see
+/// the problems; here they can only be dropped.
+impl Drop for Mounts {
+    fn drop(&mut self) {
+        let _ = self.release_all();
+    }
+}
+
 /// The real scan: every block device probed, mounted read-only under `mount_root/<dev>` and
 /// searched for configs, each within `time_limit` (a hung device is reported and skipped).
 /// Filesystems no entry needs are unmounted again.
