@@ -1,4 +1,4 @@
-//! The boot menu as a pure state machine (keys in, actions out) and its screen rendering.
+//! The boot menu as a pure state machine: keys in, actions out (`render` draws a state).
 
 use crate::boot::entry::EntryKind;
 use crate::boot::scan::volume::DiscoveredEntry;
