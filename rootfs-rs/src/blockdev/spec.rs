@@ -39,12 +39,19 @@ impl TargetSpec {
 
     fn matches(&self, node: &Path, fs: &FsInfo) -> bool {
         match self {
-            TargetSpec::Label(l) => fs.label.as_deref() == Some(l.as_str()),
-            TargetSpec::Uuid(u) => fs
-                .uuid
-                .as_deref()
-                .is_some_and(|x| x.eq_ignore_ascii_case(u)),
             TargetSpec::Device(d) => d == node,
+            _ => self.matches_tags(fs.label.as_deref(), fs.uuid.as_deref()),
+        }
+    }
+
+    /// The one rule for `LABEL=`/`UUID=` (here and blkid's fstab-style `resolve_tag`):
+    /// UUIDs compare without case (blkid prints FAT serials in upper case), labels exactly.
+    /// A device path matches no tags.
+    pub fn matches_tags(&self, label: Option<&str>, uuid: Option<&str>) -> bool {
+        match self {
+            TargetSpec::Label(l) => label == Some(l.as_str()),
+            TargetSpec::Uuid(u) => uuid.is_some_and(|x| x.eq_ignore_ascii_case(u)),
+            TargetSpec::Device(_) => false,
         }
     }
 }

@@ -4,27 +4,21 @@
 use std::path::PathBuf;
 
 use crate::blockdev::probe::{probe_path, Probe};
+use crate::blockdev::spec::TargetSpec;
 
 /// Resolve `UUID=…`/`LABEL=…` (as in fstab) to the first of `devices` carrying that tag;
 /// any other text is returned unchanged.
 pub fn resolve_tag(spec: &str, devices: &[PathBuf]) -> Option<PathBuf> {
-    let (want_uuid, value) = match spec.split_once('=') {
-        Some(("UUID", v)) => (true, v.trim_matches('"')),
-        Some(("LABEL", v)) => (false, v.trim_matches('"')),
+    let wanted = match spec.split_once('=') {
+        Some(("UUID", v)) => TargetSpec::Uuid(v.trim_matches('"').to_string()),
+        Some(("LABEL", v)) => TargetSpec::Label(v.trim_matches('"').to_string()),
         _ => return Some(PathBuf::from(spec)),
     };
     devices.iter().find_map(|dev| {
         let p = probe_path(dev).ok().flatten()?;
-        let tag = if want_uuid { p.uuid } else { p.label };
-        // UUIDs compare without case (blkid prints FAT serials in upper case); labels exactly.
-        let matches = |t: &String| {
-            if want_uuid {
-                t.eq_ignore_ascii_case(value)
-            } else {
-                t == value
-            }
-        };
-        tag.filter(matches).map(|_| dev.clone())
+        wanted
+            .matches_tags(p.label.as_deref(), p.uuid.as_deref())
+            .then(|| dev.clone())
     })
 }
 

@@ -68,6 +68,15 @@ impl BootEntry {
             id: label.to_string(),
         }
     }
+
+    /// Whether `other` boots the same thing (kind, kernel, initrds, command line): labels,
+    /// ids and sources may differ, so two configs listing one kernel make one menu entry.
+    pub fn boots_same_as(&self, other: &BootEntry) -> bool {
+        self.kind == other.kind
+            && self.kernel == other.kernel
+            && self.initrds == other.initrds
+            && self.cmdline == other.cmdline
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

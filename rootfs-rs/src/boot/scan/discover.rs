@@ -106,15 +106,15 @@ fn discover_with(fs: &dyn ConfigFs, defer_foreign: bool) -> Parsed {
     for (kind, path) in find_configs(fs) {
         let parsed = parse_config(fs, kind, &path);
         out.warnings.extend(parsed.warnings);
-        let mut kept = Vec::new();
+        let mut kept: Vec<BootEntry> = Vec::new();
         for entry in parsed.entries {
             if !keep_entry(fs, &entry, defer_foreign, &mut out.warnings) {
                 continue;
             }
             // A default that duplicates an entry of the same config passes its flag on.
-            match kept.iter_mut().find(|e| same_boot(e, &entry)) {
+            match kept.iter_mut().find(|e| e.boots_same_as(&entry)) {
                 Some(twin) => twin.is_default |= entry.is_default,
-                None if !out.entries.iter().any(|e| same_boot(e, &entry)) => kept.push(entry),
+                None if !out.entries.iter().any(|e| e.boots_same_as(&entry)) => kept.push(entry),
                 None => {}
             }
         }
@@ -181,8 +181,4 @@ fn keep_entry(
         ));
     }
     true
-}
-
-fn same_boot(a: &BootEntry, b: &BootEntry) -> bool {
-    a.kind == b.kind && a.kernel == b.kernel && a.initrds == b.initrds && a.cmdline == b.cmdline
 }

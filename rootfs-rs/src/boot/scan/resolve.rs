@@ -39,12 +39,9 @@ pub fn resolve(scanned: Vec<ScannedVolume>, mut warnings: Vec<String>) -> Discov
     out
 }
 
+/// The same entry placed on the same device (found through two configs).
 fn same_boot(a: &DiscoveredEntry, b: &DiscoveredEntry) -> bool {
-    a.device == b.device
-        && a.entry.kind == b.entry.kind
-        && a.entry.kernel == b.entry.kernel
-        && a.entry.initrds == b.entry.initrds
-        && a.entry.cmdline == b.entry.cmdline
+    a.device == b.device && a.entry.boots_same_as(&b.entry)
 }
 
 fn place_entry(
