@@ -7,6 +7,7 @@ pub mod hash;
 pub mod io;
 pub mod path;
 pub mod regex;
+pub mod table;
 pub mod term;
 pub mod text;
 pub mod users;
