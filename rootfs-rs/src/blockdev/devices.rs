@@ -22,15 +22,21 @@ fn read_attr(dir: &Path, name: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// The kernel names of the block devices in a sysfs class directory (`/sys/class/block`),
+/// unsorted.
+fn sysfs_names(sys_block: &Path) -> std::io::Result<Vec<String>> {
+    Ok(std::fs::read_dir(sys_block)?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect())
+}
+
 /// Devices worth probing: no RAM disks, unbacked loops, empty drives (size 0) or floppies
 /// (probing an empty floppy drive blocks for a long time).
 pub fn list_block_devices(sys_block: &Path, dev_dir: &Path) -> (Vec<BlockDevice>, Vec<String>) {
     let mut warnings = Vec::new();
-    let mut names: Vec<String> = match std::fs::read_dir(sys_block) {
-        Ok(dir) => dir
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
+    let mut names = match sysfs_names(sys_block) {
+        Ok(names) => names,
         Err(err) => {
             warnings.push(format!("{}: {err}", sys_block.display()));
             return (Vec::new(), warnings);
@@ -81,13 +87,7 @@ pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// Every block device the kernel knows, as /dev paths, in /sys order.
 pub fn all_block_devices() -> Vec<PathBuf> {
-    let mut names: Vec<String> = match std::fs::read_dir("/sys/class/block") {
-        Ok(d) => d
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+    let mut names = sysfs_names(Path::new("/sys/class/block")).unwrap_or_default();
     names.sort();
     names
         .into_iter()
