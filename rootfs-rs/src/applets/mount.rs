@@ -136,42 +136,9 @@ pub fn main(args: &[OsString]) -> i32 {
             return 32;
         }
     };
-    let data = CString::new(r.data.join(",")).unwrap_or_default();
-    let data_opt = (!r.data.is_empty()).then_some(data.as_c_str());
-    let result = if r.remount {
-        rustix::mount::mount_remount(target.as_str(), r.flags, data.as_c_str())
-    } else if r.bind {
-        rustix::mount::mount_bind(source.as_str(), target.as_str()).and_then(|_| {
-            // A read-only bind mount needs a second, remounting call.
-            if r.flags.contains(MountFlags::RDONLY) {
-                rustix::mount::mount_remount(target.as_str(), r.flags | MountFlags::BIND, c"")
-            } else {
-                Ok(())
-            }
-        })
-    } else if r.move_mount {
-        rustix::mount::mount_move(source.as_str(), target.as_str())
-    } else {
-        // A regular file is mounted through a loop device (as util-linux does).
-        let is_file = std::fs::metadata(&source)
-            .map(|m| m.is_file())
-            .unwrap_or(false);
-        let attached = if r.use_loop || is_file {
-            match attach_loop(&source, r.flags.contains(MountFlags::RDONLY)) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    warn_err("mount", format!("{source}: cannot set up loop device"), &e);
-                    return 32;
-                }
-            }
-        } else {
-            None
-        };
-        let device = attached
-            .as_ref()
-            .map(|(path, _)| path.display().to_string())
-            .unwrap_or_else(|| source.clone());
-        mount_device(&device, &target, fs_type.as_deref(), r.flags, data_opt)
+    let result = match perform(&r, &source, &target, fs_type.as_deref()) {
+        Ok(result) => result,
+        Err(status) => return status,
     };
     match result {
         Ok(()) => 0,
@@ -187,6 +154,54 @@ pub fn main(args: &[OsString]) -> i32 {
             32
         }
     }
+}
+
+/// The mount(2) calls for a request: remount, bind (and the read-only remount a read-only
+/// bind needs), move, or a new mount of a device — a regular file through a loop device.
+/// Err(status) when the loop device could not be set up (already reported).
+fn perform(
+    r: &Request,
+    source: &str,
+    target: &str,
+    fs_type: Option<&str>,
+) -> Result<rustix::io::Result<()>, i32> {
+    let data = CString::new(r.data.join(",")).unwrap_or_default();
+    let data_opt = (!r.data.is_empty()).then_some(data.as_c_str());
+    Ok(if r.remount {
+        rustix::mount::mount_remount(target, r.flags, data.as_c_str())
+    } else if r.bind {
+        rustix::mount::mount_bind(source, target).and_then(|_| {
+            // A read-only bind mount needs a second, remounting call.
+            if r.flags.contains(MountFlags::RDONLY) {
+                rustix::mount::mount_remount(target, r.flags | MountFlags::BIND, c"")
+            } else {
+                Ok(())
+            }
+        })
+    } else if r.move_mount {
+        rustix::mount::mount_move(source, target)
+    } else {
+        // A regular file is mounted through a loop device (as util-linux does).
+        let is_file = std::fs::metadata(source)
+            .map(|m| m.is_file())
+            .unwrap_or(false);
+        let attached = if r.use_loop || is_file {
+            match attach_loop(source, r.flags.contains(MountFlags::RDONLY)) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    warn_err("mount", format!("{source}: cannot set up loop device"), &e);
+                    return Err(32);
+                }
+            }
+        } else {
+            None
+        };
+        let device = attached
+            .as_ref()
+            .map(|(path, _)| path.display().to_string())
+            .unwrap_or_else(|| source.to_string());
+        mount_device(&device, target, fs_type, r.flags, data_opt)
+    })
 }
 
 /// Open the image (read-write if allowed) and attach it to a free loop device. The device
