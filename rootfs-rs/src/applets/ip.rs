@@ -1,7 +1,7 @@
 //! ip: show and configure links, addresses and IPv4 routes over rtnetlink:
 //! `ip link|addr|route [show]`, `ip link set DEV up|down`, `ip addr add|del A/N dev DEV`,
 //! `ip route add|del default|NET/N [via GW] [dev DEV]`.
-pub use crate::net::netlink;
+use crate::net::netlink;
 
 use std::ffi::OsString;
 use std::io::Write;
