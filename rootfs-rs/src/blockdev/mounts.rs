@@ -82,6 +82,53 @@ pub fn mount_writable(node: &Path, target: &Path, kind: FsKind) -> Result<(), St
     ))
 }
 
+/// A mount that is undone when the guard is dropped (u-root's mount.MountPoint idea): no
+/// early return of the code using it can leave a filesystem mounted. `unmount` ends it
+/// when the caller wants the error; `keep` hands the mount point to a longer-lived owner.
+#[derive(Debug)]
+pub struct Mounted {
+    at: Option<PathBuf>,
+}
+
+impl Mounted {
+    /// `mount_readonly`, as a guard.
+    pub fn read_only(node: &Path, at: &Path, kind: FsKind) -> Result<Mounted, String> {
+        mount_readonly(node, at, kind)?;
+        Ok(Mounted {
+            at: Some(at.to_path_buf()),
+        })
+    }
+
+    /// `mount_writable`, as a guard.
+    pub fn writable(node: &Path, at: &Path, kind: FsKind) -> Result<Mounted, String> {
+        mount_writable(node, at, kind)?;
+        Ok(Mounted {
+            at: Some(at.to_path_buf()),
+        })
+    }
+
+    /// Unmounts now (see `unmount`), returning what went wrong.
+    pub fn unmount(mut self) -> Result<(), String> {
+        match self.at.take() {
+            Some(at) => unmount(&at),
+            None => Ok(()),
+        }
+    }
+
+    /// Leaves the filesystem mounted; the caller now owns the mount point.
+    pub fn keep(mut self) -> PathBuf {
+        self.at.take().unwrap_or_default()
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        if let Some(at) = self.at.take() {
+            let _ = unmount(&at);
+        }
+    }
+}
+
 /// Unmounts `target` and removes the empty mount point; a busy mount is detached lazily so
 /// the name is free again.
 pub fn unmount(target: &Path) -> Result<(), String> {

@@ -4,6 +4,7 @@
 
 use crate::blockdev::devices::list_block_devices;
 use crate::blockdev::fstype::{probe_file, FsInfo};
+use crate::blockdev::mounts::Mounted;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,9 +85,9 @@ pub fn find(spec: &TargetSpec, sys_block: &Path, dev_dir: &Path) -> Option<Found
     })
 }
 
-/// Mounts the target read-write (no exec, no devices) on `at`.
-pub fn mount_writable(found: &Found, at: &Path) -> Result<(), String> {
-    crate::blockdev::mounts::mount_writable(&found.node, at, found.fs.kind)
+/// Mounts the target read-write (no exec, no devices) on `at`, until the guard goes.
+pub fn mount_writable(found: &Found, at: &Path) -> Result<Mounted, String> {
+    Mounted::writable(&found.node, at, found.fs.kind)
 }
 
 #[cfg(test)]

@@ -120,10 +120,13 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
         return;
     };
     let at = Path::new(MOUNT_POINT);
-    if let Err(e) = target::mount_writable(&found, at) {
-        say(&format!("error: {e}"));
-        return;
-    }
+    let mounted = match target::mount_writable(&found, at) {
+        Ok(mounted) => mounted,
+        Err(e) => {
+            say(&format!("error: {e}"));
+            return;
+        }
+    };
     match save_all(&report, vmcore, settings, at) {
         Ok(dir) => say(&format!(
             "saved to {}:{}",
@@ -135,7 +138,7 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
         Err(e) => say(&format!("error: {e}")),
     }
     rustix::fs::sync();
-    if let Err(e) = crate::blockdev::mounts::unmount(at) {
+    if let Err(e) = mounted.unmount() {
         say(&format!("warning: {e}"));
     }
 }

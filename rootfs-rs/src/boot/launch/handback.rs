@@ -9,7 +9,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::blockdev::fstype::probe_file;
-use crate::blockdev::mounts::{mount_writable, unmount};
+use crate::blockdev::mounts::{unmount, Mounted};
 use crate::boot::config::grubenv::{set_var, GRUBENV_SIZE};
 use crate::boot::scan::volume::DiscoveredEntry;
 
@@ -58,13 +58,13 @@ pub fn grub_reboot(entry: &DiscoveredEntry) -> Result<String, String> {
         .ok_or_else(|| format!("{}: no filesystem found", node.display()))?;
     release(&node);
     let at = Path::new(MOUNT_POINT);
-    mount_writable(&node, at, fs.kind)?;
+    let mounted = Mounted::writable(&node, at, fs.kind)?;
     let result = write_next_entry(
         &at.join(env.strip_prefix("/").unwrap_or(&env)),
         &entry.entry.label,
     );
     rustix::fs::sync();
-    let unmounted = unmount(at);
+    let unmounted = mounted.unmount();
     result?;
     unmounted?;
     Ok(format!("{}:{}", entry.config_device, env.display()))

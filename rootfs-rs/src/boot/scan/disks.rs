@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::blockdev::devices::{list_block_devices, BlockDevice};
 use crate::blockdev::fstype::{probe_file, FsKind};
-use crate::blockdev::mounts::{mount_readonly, unmount};
+use crate::blockdev::mounts::{unmount, Mounted};
 use crate::blockdev::partitions::read_partition_table;
 use crate::boot::fs::DirFs;
 use crate::boot::scan::discover::discover_across;
@@ -288,12 +288,13 @@ fn scan_device(
     };
     drop(file);
     let root = mount_root.join(device.name.replace(['!', '/'], "_"));
-    mount_readonly(&device.node, &root, fs.kind)?;
+    let mounted = Mounted::read_only(&device.node, &root, fs.kind)?;
     let parsed = discover_across(&DirFs::new(&root));
     if abandoned.load(Ordering::SeqCst) {
-        let _ = unmount(&root);
         return Err("finished after the time limit".to_string());
     }
+    // The scan's caller owns the mount from here (`Mounts`).
+    let root = mounted.keep();
     Ok(Some(ScannedVolume {
         volume: Volume {
             device: device.name.clone(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::blockdev::devices::list_block_devices;
 use crate::blockdev::fstype::FsKind;
-use crate::blockdev::mounts::{mount_readonly, unmount};
+use crate::blockdev::mounts::Mounted;
 use crate::blockdev::partitions::read_partition_table;
 use crate::boot::efi;
 use crate::boot::entry::{BootEntry, EntryKind};
@@ -152,9 +152,9 @@ pub fn firmware_entries(efivars: &Path, sys_block: &Path, dev: &Path) -> Vec<Dis
     }
     for esp in esps(sys_block, dev) {
         let at = Path::new("/run/kboot/esp").join(&esp.name);
-        if mount_readonly(&esp.node, &at, FsKind::Vfat).is_err() {
+        let Ok(mounted) = Mounted::read_only(&esp.node, &at, FsKind::Vfat) else {
             continue;
-        }
+        };
         for file in efi_files(&at) {
             entries.push(firmware_entry(
                 format!("EFI: {}:{file}", esp.name),
@@ -164,7 +164,7 @@ pub fn firmware_entries(efivars: &Path, sys_block: &Path, dev: &Path) -> Vec<Dis
                 PathBuf::from(file),
             ));
         }
-        let _ = unmount(&at);
+        drop(mounted);
     }
     entries
 }
