@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use rustix::mount::{mount, MountFlags};
 use rustix::process::{wait, WaitOptions};
 
-use crate::cmdline::{KbootArgs, Mode};
-use crate::{cmdline, console};
+use crate::cmdline::{self, KbootArgs, Mode};
+use crate::console;
 
 /// More starts than this within RESPAWN_WINDOW and the front end is considered broken:
 /// that console falls back to the shell.
