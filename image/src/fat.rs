@@ -2,7 +2,7 @@
 //! Specification" 1.03 for the layout; VFAT long names for anything not 8.3).
 //!
 //! Our own writer rather than `fatfs`: the crate's volumes fail `fsck.fat -n` (see
-//! DESIGN.md), and an image built in one pass from a sorted tree with contiguous files
+//! docs/architecture.md, "Own GPT and FAT32 writers"), and an image built in one pass from a sorted tree with contiguous files
 //! and fixed timestamps is reproducible by construction.
 
 use std::collections::BTreeMap;

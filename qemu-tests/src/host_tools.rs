@@ -122,7 +122,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "efibootmgr",
         "`xtask install --efi --root /` creates the firmware entry",
     ),
-    ("debootstrap", "`xtask ci --clean` builds its minimal Debian root"),
+    (
+        "debootstrap",
+        "`xtask ci --clean` builds its minimal Debian root",
+    ),
     ("git", "`xtask ci` clones the committed HEAD"),
 ];
 

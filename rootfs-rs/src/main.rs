@@ -1,4 +1,5 @@
 //! kboot: the whole userspace of kboot-rs in one static binary.
+#![deny(unsafe_code)]
 
 fn main() {
     rootfs_rs::multicall::main()

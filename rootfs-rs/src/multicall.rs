@@ -1,76 +1,20 @@
 //! Dispatch for the `kboot` binary: the whole userspace, busybox-style, on argv[0]
-//! (`/init`, `/bin/ls` → kboot) or on the first argument (`kboot ls`).
+//! (`/init`, `/bin/ls` → kboot) or on the first argument (`kboot ls`). The applets
+//! themselves are listed once, in `applets`.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
-use crate::{applets, boot, dump, frontend, getty, init, power, VERSION};
+use crate::{applets, VERSION};
 
-type Applet = fn(&[OsString]) -> i32;
-
-/// kboot's own applets (boot-loader business); the general ones live in `applets`.
-pub const KBOOT_APPLETS: &[(&str, &str, Applet)] = &[
-    (
-        "dump",
-        "capture-kernel front end: triage /proc/vmcore, save report and dump, reboot",
-        frontend::dump_main,
-    ),
-    (
-        "frontend",
-        "the console front end: the boot menu, and the shell on request",
-        frontend::main,
-    ),
-    (
-        "getty",
-        "run an applet on a terminal as its controlling tty",
-        getty::main,
-    ),
-    (
-        "init",
-        "PID 1: mount the basics, announce readiness, supervise the front ends",
-        init::main,
-    ),
-    (
-        "menu",
-        "the boot menu: find kernels on every disk, choose, kexec",
-        boot::menu_main,
-    ),
-    (
-        "poweroff",
-        "sync, unmount and power the machine off",
-        power::poweroff_main,
-    ),
-    ("reboot", "sync, unmount and reboot", power::reboot_main),
-    (
-        "savedump",
-        "save a vmcore as a filtered, compressed kdump file",
-        dump::save::cli::savedump_main,
-    ),
-    (
-        "triage",
-        "crash-dump triage: report from a vmcore with no debuginfo",
-        dump::cli::triage_main,
-    ),
-];
-
-/// Every applet name with its synopsis, sorted.
-pub fn all_applets() -> Vec<(&'static str, &'static str)> {
-    let mut all: Vec<(&str, &str)> = KBOOT_APPLETS
-        .iter()
-        .map(|(n, s, _)| (*n, *s))
-        .chain(applets::list().iter().copied())
-        .collect();
-    all.sort();
-    all.dedup_by_key(|(n, _)| *n);
-    all
+/// Every applet name with its synopsis, sorted (the registry keeps them sorted and unique).
+pub fn all_applets() -> &'static [(&'static str, &'static str)] {
+    applets::list()
 }
 
 fn run(name: &str, args: &[OsString]) -> Option<i32> {
-    match KBOOT_APPLETS.iter().find(|(n, _, _)| *n == name) {
-        Some((_, _, applet)) => Some(applet(args)),
-        None => applets::dispatch(name, args),
-    }
+    applets::dispatch(name, args)
 }
 
 pub fn main() -> ! {

@@ -13,8 +13,10 @@
 //! remote files are fetched to /run/kboot/fetch with a size limit.
 use std::path::{Path, PathBuf};
 
-use crate::capture::target::{self, TargetSpec};
-use crate::net::http::{self, Url};
+use crate::blockdev::spec as target;
+use crate::blockdev::spec::TargetSpec;
+use crate::net::url::Url;
+use crate::net::{fetch, transfer, url};
 
 pub const MOUNT_DIR: &str = "/run/kboot/mnt";
 pub const FETCH_DIR: &str = "/run/kboot/fetch";
@@ -68,8 +70,8 @@ pub fn parse(text: &str, system: &System) -> Result<PathName, String> {
     if let Some(own) = text.strip_prefix("//") {
         return Ok(PathName::Local(PathBuf::from(format!("/{own}"))));
     }
-    if http::is_url(text) {
-        return http::parse_url(text).map(PathName::Remote);
+    if url::is_url(text) {
+        return url::parse_url(text).map(PathName::Remote);
     }
     for key in ["LABEL=", "UUID="] {
         if let Some(rest) = text.strip_prefix(key) {
@@ -200,8 +202,7 @@ fn mount_point_for(key: &str) -> PathBuf {
 }
 
 fn already_mounted(at: &Path) -> bool {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    crate::boot::mounts::parse_mounts(&mounts)
+    crate::blockdev::mounts::read_mounts()
         .iter()
         .any(|m| Path::new(&m.target) == at)
 }
@@ -215,7 +216,7 @@ fn mount_filesystem(spec: &TargetSpec) -> Result<PathBuf, String> {
     .ok_or_else(|| format!("{spec}: no such filesystem (see blkid)"))?;
     let at = mount_point_for(&found.node.to_string_lossy());
     if !already_mounted(&at) {
-        crate::boot::mounts::mount_readonly(&found.node, &at, found.fs.kind)
+        crate::blockdev::mounts::mount_readonly(&found.node, &at, found.fs.kind)
             .map_err(|e| format!("{spec}: {e}"))?;
     }
     Ok(at)
@@ -276,7 +277,7 @@ pub fn fetch_to(url: &Url, local: &Path, fetching: &Fetching) -> Result<u64, Str
     let partial = PathBuf::from(partial);
     let mut progress =
         |done: u64, total: Option<u64>| crate::util::fmt::progress_line(&name, done, total);
-    let mut transfer = http::Transfer {
+    let mut transfer = transfer::Transfer {
         timeout: fetching.timeout,
         limit: fetching.limit,
         progress: if fetching.progress {
@@ -287,7 +288,7 @@ pub fn fetch_to(url: &Url, local: &Path, fetching: &Fetching) -> Result<u64, Str
     };
     let result = std::fs::File::create(&partial)
         .map_err(|e| format!("{}: {e}", partial.display()))
-        .and_then(|mut file| http::fetch(url, &mut file, &mut transfer));
+        .and_then(|mut file| fetch::fetch(url, &mut file, &mut transfer));
     crate::util::fmt::end_progress_line();
     match result.and_then(|n| {
         std::fs::rename(&partial, local)
@@ -413,7 +414,7 @@ mod tests {
 
     #[test]
     fn directory_urls_are_refused_before_any_network_use() {
-        let url = http::parse_url("http://10.0.2.2:1/").expect("valid");
+        let url = url::parse_url("http://10.0.2.2:1/").expect("valid");
         let err = fetch(
             &url,
             &Fetching {

@@ -7,9 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use rootfs_rs::boot::discover::discover;
 use rootfs_rs::boot::entry::{BootEntry, EntryKind};
 use rootfs_rs::boot::fs::DirFs;
+use rootfs_rs::boot::scan::discover::discover;
 
 fn tree(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,9 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
+use rootfs_rs::boot::config::grub::{parse_grub, parse_grub_with};
 use rootfs_rs::boot::entry::{EntryKind, FsRef, Parsed};
 use rootfs_rs::boot::fs::{DirFs, MemFs};
-use rootfs_rs::boot::grub::{parse_grub, parse_grub_with};
 
 fn grub(cfg: &str) -> Parsed {
     parse_grub(

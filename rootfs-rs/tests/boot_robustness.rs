@@ -3,14 +3,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rootfs_rs::boot::bls::parse_bls;
-use rootfs_rs::boot::discover::discover;
+use rootfs_rs::boot::config::bls::parse_bls;
+use rootfs_rs::boot::config::grub::parse_grub;
+use rootfs_rs::boot::config::kboot_conf::parse_kboot_conf;
+use rootfs_rs::boot::config::lilo::parse_lilo;
+use rootfs_rs::boot::config::syslinux::parse_syslinux;
 use rootfs_rs::boot::entry::Parsed;
 use rootfs_rs::boot::fs::{DirFs, MemFs};
-use rootfs_rs::boot::grub::parse_grub;
-use rootfs_rs::boot::kboot_conf::parse_kboot_conf;
-use rootfs_rs::boot::lilo::parse_lilo;
-use rootfs_rs::boot::syslinux::parse_syslinux;
+use rootfs_rs::boot::scan::discover::discover;
 
 /// Generous for a debug build on a loaded 2-core machine; a hang would exceed it by far.
 const TIME_LIMIT: Duration = Duration::from_secs(30);

@@ -10,10 +10,11 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use common::{assert_matches_blkid, fake_bzimage, partx, place, run, sparse_file, workdir, write};
-use rootfs_rs::boot::disks::{discover_images, discover_trees, Volume};
-use rootfs_rs::boot::menu_main::{list_line, menu_main};
-use rootfs_rs::boot::partitions::{read_partition_table, TableKind};
-use rootfs_rs::boot::probe::FsKind;
+use rootfs_rs::blockdev::fstype::FsKind;
+use rootfs_rs::blockdev::partitions::{read_partition_table, TableKind};
+use rootfs_rs::boot::menu::main::{list_line, menu_main};
+use rootfs_rs::boot::scan::disks::{discover_images, discover_trees};
+use rootfs_rs::boot::scan::volume::Volume;
 
 const ROOT_UUID: &str = "8b1f4e2c-5a3d-4c1e-9f7a-2d6b0e3c4a51";
 const DATA_UUID: &str = "5d0c9a7e-1b2f-4c3d-8e9f-0a1b2c3d4e5f";
@@ -376,13 +377,13 @@ fn real_read_only_mounts_on_loop_devices() {
             .unwrap();
         loops.push(name);
     }
-    let options = rootfs_rs::boot::disks::ScanOptions {
+    let options = rootfs_rs::boot::scan::disks::ScanOptions {
         sys_block: sys,
         dev_dir: PathBuf::from("/dev"),
         mount_root: dir.join("mnt"),
         time_limit: std::time::Duration::from_secs(20),
     };
-    let (found, mut mounts) = rootfs_rs::boot::disks::discover_disks(&options);
+    let (found, mut mounts) = rootfs_rs::boot::scan::disks::discover_disks(&options);
     let mounted = std::fs::read_to_string("/proc/self/mounts").unwrap();
     let released = mounts.release_all();
     let still = std::fs::read_to_string("/proc/self/mounts").unwrap();

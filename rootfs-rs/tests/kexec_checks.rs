@@ -7,9 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{fake_bzimage, workdir};
-use rootfs_rs::boot::disks::DiscoveredEntry;
 use rootfs_rs::boot::entry::{BootEntry, EntryKind};
-use rootfs_rs::boot::kexec::{check_bzimage, check_cmdline, check_plan, plan, BzImage};
+use rootfs_rs::boot::launch::kexec::{check_bzimage, check_cmdline, check_plan, plan, BzImage};
+use rootfs_rs::boot::scan::volume::DiscoveredEntry;
 
 fn entry_on(root: &Path, kernel: &str, initrds: &[&str]) -> DiscoveredEntry {
     let mut entry = BootEntry::linux("Test Linux", PathBuf::from(kernel), "test");

@@ -11,9 +11,9 @@ use common::{
     assert_matches_blkid, assert_warnings, blkid, partx, place, run, sparse_file, volume_kinds,
     workdir, write,
 };
-use rootfs_rs::boot::disks::discover_images;
-use rootfs_rs::boot::partitions::{read_partition_table, TableKind};
-use rootfs_rs::boot::probe::FsKind;
+use rootfs_rs::blockdev::fstype::FsKind;
+use rootfs_rs::blockdev::partitions::{read_partition_table, TableKind};
+use rootfs_rs::boot::scan::disks::discover_images;
 
 const MIB: u64 = 1 << 20;
 

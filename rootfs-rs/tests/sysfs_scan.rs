@@ -8,7 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::{assert_warnings, run, sparse_file, workdir, write};
-use rootfs_rs::boot::disks::{discover_disks, list_block_devices, ScanOptions};
+use rootfs_rs::blockdev::devices::list_block_devices;
+use rootfs_rs::boot::scan::disks::{discover_disks, ScanOptions};
 
 /// sysfs as the kernel lays it out: class/block/<name> links into devices/, partitions are
 /// subdirectories of their disk with `partition` and `start` files, sizes in 512-byte sectors.

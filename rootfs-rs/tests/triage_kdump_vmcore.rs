@@ -5,9 +5,9 @@
 mod common;
 
 use common::{assert_matches_guest, guest_view, kdump_fixture, recompressed_fixture};
-use rootfs_rs::dump::elf::ElfDump;
-use rootfs_rs::dump::open::{open_path, DumpFormat};
-use rootfs_rs::dump::source::DumpFile;
+use rootfs_rs::dump::format::elf::ElfDump;
+use rootfs_rs::dump::format::open::{open_path, DumpFormat};
+use rootfs_rs::dump::format::source::DumpFile;
 use rootfs_rs::dump::{Dump, DumpError};
 
 const FILES: &[(&str, DumpFormat)] = &[

@@ -5,12 +5,11 @@
 mod common;
 
 use common::{assert_matches_guest, guest_view, qemu_fixture};
-use rootfs_rs::dump::btf::Kind;
-use rootfs_rs::dump::kallsyms::AddressEncoding;
-use rootfs_rs::dump::open::{open_path, DumpFormat};
-use rootfs_rs::dump::{
-    hlist_for_each_entry, list_for_each_entry, types, Dump, DumpError, KernelMemory,
-};
+use rootfs_rs::dump::format::open::{open_path, DumpFormat};
+use rootfs_rs::dump::kernel::btf::Kind;
+use rootfs_rs::dump::kernel::kallsyms::AddressEncoding;
+use rootfs_rs::dump::kernel::types;
+use rootfs_rs::dump::{hlist_for_each_entry, list_for_each_entry, Dump, DumpError, KernelMemory};
 use std::path::Path;
 
 const FORMATS: &[(&str, DumpFormat)] = &[
@@ -374,8 +373,8 @@ fn qemu_cpu_notes_and_direct_map_agree_with_the_page_tables() {
 
 #[test]
 fn truncated_and_corrupted_real_dumps_give_errors() {
-    use rootfs_rs::dump::open::open_source;
-    use rootfs_rs::dump::source::MemSource;
+    use rootfs_rs::dump::format::open::open_source;
+    use rootfs_rs::dump::format::source::MemSource;
     let Some(dir) = qemu_fixture() else { return };
     for name in ["vmcore.elf", "vmcore.kdump-zlib.flat", "vmcore.kdump-zlib"] {
         let path = dir.join(name);

@@ -438,8 +438,8 @@ fn the_log_matches_makedumpfile_dump_dmesg() {
 /// With BTF unreadable, the kernel log (described by VMCOREINFO alone) is still reported.
 #[test]
 fn without_btf_the_log_and_panic_message_are_still_reported() {
-    use rootfs_rs::dump::elf::ElfDump;
-    use rootfs_rs::dump::source::DumpFile;
+    use rootfs_rs::dump::format::elf::ElfDump;
+    use rootfs_rs::dump::format::source::DumpFile;
     let Some(dir) = kdump_fixture() else { return };
     let src = dir.join("vmcore.d31.elf");
     let dump = rootfs_rs::dump::Dump::open(&src).expect("open");

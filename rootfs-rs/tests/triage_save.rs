@@ -6,8 +6,8 @@
 mod common;
 
 use common::{assert_matches_guest, guest_view, kdump_fixture};
+use rootfs_rs::dump::format::open::DumpFormat;
 use rootfs_rs::dump::kernel::KernelCore;
-use rootfs_rs::dump::open::DumpFormat;
 use rootfs_rs::dump::{Dump, DumpError};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 use std::ffi::OsString;
 use std::io::Write;
 
-use crate::util::fmt::{civil, now, Civil, WEEKDAYS};
+use crate::util::fmt::{civil, days_from_civil, now, parse_datetime, Civil, WEEKDAYS};
 use crate::util::{finish, Parser};
 
 const USAGE: &str = "usage: date [-u] [-d @SECONDS] [-s 'YYYY-MM-DD HH:MM:SS'] [+FORMAT]\nPrint (or set) the date; times are UTC.";
@@ -42,39 +42,6 @@ pub fn format(c: &Civil, secs: i64, fmt: &str) -> String {
         }
     }
     out
-}
-
-/// Days since the epoch of a civil date (inverse of `civil`).
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-pub fn parse_datetime(text: &str) -> Option<i64> {
-    if let Some(epoch) = text.strip_prefix('@') {
-        return epoch.parse().ok();
-    }
-    let (date, time) = text.split_once([' ', 'T']).unwrap_or((text, "00:00:00"));
-    let d: Vec<&str> = date.split('-').collect();
-    let t: Vec<&str> = time.split(':').collect();
-    if d.len() != 3 || t.len() < 2 {
-        return None;
-    }
-    let (y, mo, da): (i64, u32, u32) = (d[0].parse().ok()?, d[1].parse().ok()?, d[2].parse().ok()?);
-    let (h, mi): (i64, i64) = (t[0].parse().ok()?, t[1].parse().ok()?);
-    let s: i64 = t.get(2).map(|s| s.parse()).unwrap_or(Ok(0)).ok()?;
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    if !(-100_000..=100_000).contains(&y) {
-        return None;
-    }
-    Some(days_from_civil(y, mo, da) * 86400 + h * 3600 + mi * 60 + s)
 }
 
 pub fn main(args: &[OsString]) -> i32 {

@@ -102,7 +102,7 @@ impl Buffer {
                 }
                 let re = Regex::new(parts[0], false)?;
                 let global = parts.get(2).is_some_and(|f| f.contains('g'));
-                match super::sed::substitute(
+                match crate::util::subst::substitute(
                     self.lines[a - 1].as_bytes(),
                     &re,
                     parts[1].as_bytes(),

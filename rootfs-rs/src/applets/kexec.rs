@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::boot::kexec::{execute, load_plan, KexecPlan, STAGING_DIR};
+use crate::boot::launch::kexec::{execute, load_plan, KexecPlan, STAGING_DIR};
 use crate::util::Parser;
 
 const USAGE: &str = "usage: kexec -l|-p KERNEL [--initrd=FILE] [--append=TEXT] [--reuse-cmdline]

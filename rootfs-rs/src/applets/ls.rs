@@ -275,14 +275,7 @@ fn print_entries(
         }
         return Ok(());
     }
-    print_columns(out, &labels, terminal_width())
-}
-
-pub fn terminal_width() -> usize {
-    match rustix::termios::tcgetwinsize(rustix::stdio::stdout()) {
-        Ok(ws) if ws.ws_col > 0 => ws.ws_col as usize,
-        _ => 80,
-    }
+    print_columns(out, &labels, crate::util::term::terminal_width())
 }
 
 /// Column-major layout like ls: as many columns as fit, two spaces between.

@@ -4,7 +4,11 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
+use crate::blockdev::devices::natural_order;
+use crate::blockdev::mounts::MountLine;
+use crate::blockdev::probe::{probe_path, Probe};
 use crate::util::fmt::human;
+use crate::util::table::{table, Align};
 use crate::util::{finish, Parser};
 
 const USAGE: &str = "usage: lsblk [-f] [-b]\nList block devices.";
@@ -46,7 +50,7 @@ fn devices() -> Vec<(Device, Vec<Device>)> {
                     .collect(),
                 Err(_) => Vec::new(),
             };
-            parts.sort_by_key(|p| natural_key(&p.name));
+            parts.sort_by(|a, b| natural_order(&a.name, &b.name));
             (
                 Device {
                     name,
@@ -57,20 +61,6 @@ fn devices() -> Vec<(Device, Vec<Device>)> {
             )
         })
         .collect()
-}
-
-/// sda2 before sda10.
-fn natural_key(name: &str) -> (String, u64) {
-    let digits = name.len()
-        - name
-            .bytes()
-            .rev()
-            .take_while(|b| b.is_ascii_digit())
-            .count();
-    (
-        name[..digits].to_string(),
-        name[digits..].parse().unwrap_or(0),
-    )
 }
 
 pub fn main(args: &[OsString]) -> i32 {
@@ -90,114 +80,92 @@ pub fn main(args: &[OsString]) -> i32 {
     if !ops.is_empty() {
         return Parser::usage_error("lsblk", USAGE, "listing single devices is not supported", 1);
     }
-    let mounts = super::mount::mounts();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    rows.push(if fs_mode {
-        ["NAME", "FSTYPE", "LABEL", "UUID", "MOUNTPOINTS"]
-            .map(String::from)
-            .to_vec()
+    let mounts = crate::blockdev::mounts::read_mounts();
+    let header: &[&str] = if fs_mode {
+        &["NAME", "FSTYPE", "LABEL", "UUID", "MOUNTPOINTS"]
     } else {
-        ["NAME", "MAJ:MIN", "RM", "SIZE", "RO", "TYPE", "MOUNTPOINTS"]
-            .map(String::from)
-            .to_vec()
-    });
+        &["NAME", "MAJ:MIN", "RM", "SIZE", "RO", "TYPE", "MOUNTPOINTS"]
+    };
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for (disk, parts) in devices() {
         let count = parts.len();
-        let all = std::iter::once((String::new(), disk)).chain(parts.into_iter().enumerate().map(
-            |(i, p)| {
-                (
-                    if i + 1 == count {
-                        "└─".to_string()
-                    } else {
-                        "├─".to_string()
-                    },
-                    p,
-                )
-            },
-        ));
-        for (prefix, d) in all {
-            let dev_path = format!("/dev/{}", d.name);
-            let mountpoints: Vec<String> = mounts
-                .iter()
-                .filter(|m| m.source == dev_path)
-                .map(|m| m.target.clone())
-                .collect();
-            let name = format!("{prefix}{}", d.name);
-            if fs_mode {
-                let probe = super::blkid::probe_path(Path::new(&dev_path))
-                    .ok()
-                    .flatten();
-                let get = |f: fn(&super::blkid::Probe) -> Option<String>| {
-                    probe.as_ref().and_then(f).unwrap_or_default()
-                };
-                rows.push(vec![
-                    name,
-                    get(|p| Some(p.fs_type.to_string())),
-                    get(|p| p.label.clone()),
-                    get(|p| p.uuid.clone()),
-                    mountpoints.join(","),
-                ]);
-                continue;
-            }
-            let sectors: u64 = read_trim(&d.sys.join("size")).parse().unwrap_or(0);
-            let size = if bytes {
-                (sectors * 512).to_string()
-            } else {
-                human(sectors * 512)
-            };
-            let removable = if d.is_partition {
-                read_trim(&d.sys.join("../removable"))
-            } else {
-                read_trim(&d.sys.join("removable"))
-            };
-            let kind = if d.is_partition {
-                "part"
-            } else if d.name.starts_with("loop") {
-                "loop"
-            } else if d.name.starts_with("sr") {
-                "rom"
-            } else {
-                "disk"
-            };
-            rows.push(vec![
-                name,
-                read_trim(&d.sys.join("dev")),
-                removable,
-                size,
-                read_trim(&d.sys.join("ro")),
-                kind.into(),
-                mountpoints.join(","),
-            ]);
+        rows.push(row(&disk, String::new(), &mounts, fs_mode, bytes));
+        for (i, part) in parts.iter().enumerate() {
+            let prefix = if i + 1 == count { "└─" } else { "├─" };
+            rows.push(row(part, prefix.to_string(), &mounts, fs_mode, bytes));
         }
     }
-    let cols = rows[0].len();
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    // Numbers right-aligned like lsblk; text left-aligned.
+    let lines = table(&rows, |c| {
+        if !fs_mode && matches!(c, 1..=4) {
+            Align::Right
+        } else {
+            Align::Left
+        }
+    });
     let mut out = crate::util::stdout();
     let result = (|| -> std::io::Result<()> {
-        for r in &rows {
-            let mut line = String::new();
-            for (c, cell) in r.iter().enumerate() {
-                let pad = widths[c] - cell.chars().count();
-                // Numbers right-aligned like lsblk; text left-aligned.
-                let right = !fs_mode && matches!(c, 1..=4);
-                if c > 0 {
-                    line.push(' ');
-                }
-                if right {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(cell);
-                } else {
-                    line.push_str(cell);
-                    if c + 1 < cols {
-                        line.push_str(&" ".repeat(pad));
-                    }
-                }
-            }
-            writeln!(out, "{}", line.trim_end())?;
+        for line in &lines {
+            writeln!(out, "{line}")?;
         }
         out.flush()
     })();
     finish("lsblk", result.map(|_| 0))
+}
+
+/// One device's row: its name under the tree `prefix`, then the -f or the default columns.
+fn row(
+    d: &Device,
+    prefix: String,
+    mounts: &[MountLine],
+    fs_mode: bool,
+    bytes: bool,
+) -> Vec<String> {
+    let dev_path = format!("/dev/{}", d.name);
+    let mountpoints: Vec<String> = mounts
+        .iter()
+        .filter(|m| m.source == dev_path)
+        .map(|m| m.target.to_string_lossy().into_owned())
+        .collect();
+    let name = format!("{prefix}{}", d.name);
+    if fs_mode {
+        let probe = probe_path(Path::new(&dev_path)).ok().flatten();
+        let get = |f: fn(&Probe) -> Option<String>| probe.as_ref().and_then(f).unwrap_or_default();
+        return vec![
+            name,
+            get(|p| Some(p.fs_type.to_string())),
+            get(|p| p.label.clone()),
+            get(|p| p.uuid.clone()),
+            mountpoints.join(","),
+        ];
+    }
+    let sectors: u64 = read_trim(&d.sys.join("size")).parse().unwrap_or(0);
+    let size = if bytes {
+        (sectors * 512).to_string()
+    } else {
+        human(sectors * 512)
+    };
+    let removable = if d.is_partition {
+        read_trim(&d.sys.join("../removable"))
+    } else {
+        read_trim(&d.sys.join("removable"))
+    };
+    let kind = if d.is_partition {
+        "part"
+    } else if d.name.starts_with("loop") {
+        "loop"
+    } else if d.name.starts_with("sr") {
+        "rom"
+    } else {
+        "disk"
+    };
+    vec![
+        name,
+        read_trim(&d.sys.join("dev")),
+        removable,
+        size,
+        read_trim(&d.sys.join("ro")),
+        kind.into(),
+        mountpoints.join(","),
+    ]
 }

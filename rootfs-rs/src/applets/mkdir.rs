@@ -16,9 +16,9 @@ pub fn main(args: &[OsString]) -> i32 {
                 'p' => parents = true,
                 'm' => {
                     let v = p.value()?;
-                    mode = Some(super::chmod::apply_mode(&v, 0o777, true).ok_or_else(|| {
-                        crate::util::args::Stop::Usage(format!("invalid mode '{v}'"))
-                    })?);
+                    mode = Some(crate::util::mode::apply_mode(&v, 0o777, true).ok_or_else(
+                        || crate::util::args::Stop::Usage(format!("invalid mode '{v}'")),
+                    )?);
                 }
                 'v' => {}
                 _ => return Err(p.unknown(c)),

@@ -12,7 +12,7 @@ pub fn main(args: &[OsString]) -> i32 {
     let ops = match Parser::new("mknod", USAGE, args).parse(|p, c| match c {
         'm' => {
             let v = p.value()?;
-            mode = super::chmod::apply_mode(&v, 0o666, false)
+            mode = crate::util::mode::apply_mode(&v, 0o666, false)
                 .ok_or_else(|| crate::util::args::Stop::Usage(format!("invalid mode '{v}'")))?;
             Ok(())
         }

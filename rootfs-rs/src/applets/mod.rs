@@ -1,4 +1,7 @@
-//! Applet registry: name → entry point, and how to start an applet as a child process.
+//! The one applet registry: name → entry point for every applet of the `kboot` binary
+//! (the general tools here and kboot's own: init, menu, triage, savedump, reboot…), and how
+//! to start an applet as a child process. The shell's completion and `is_applet` and the
+//! multi-call dispatch all read this table.
 use std::ffi::{OsStr, OsString};
 use std::process::Command;
 
@@ -27,6 +30,8 @@ pub mod edit;
 pub mod env;
 pub mod find;
 pub mod free;
+pub mod frontend;
+pub mod getty;
 pub mod grep;
 pub mod hashsum;
 pub mod head;
@@ -84,16 +89,20 @@ applets! {
     "dhcp" => dhcp::main, "configure network interfaces with DHCP";
     "dmesg" => dmesg::main, "print or control the kernel log";
     "du" => du::main, "disk usage of files and trees";
+    "dump" => frontend::dump_main, "capture-kernel front end: triage /proc/vmcore, save report and dump, reboot";
     "echo" => echo::main, "print arguments";
     "edit" => edit::main, "minimal line editor for config files";
     "env" => env::main, "print or modify the environment and run a command";
     "false" => true_::main_false, "exit with status 1";
     "find" => find::main, "search for files in a directory tree";
     "free" => free::main, "memory usage";
+    "frontend" => frontend::main, "the console front end: the boot menu, and the shell on request";
+    "getty" => getty::main, "run an applet on a terminal as its controlling tty";
     "grep" => grep::main, "print lines matching a pattern";
     "head" => head::main, "first lines of files";
     "hexdump" => hexdump::main, "hex dump of files";
     "hostname" => hostname::main, "print or set the host name";
+    "init" => crate::init::main, "PID 1: mount the basics, announce readiness, supervise the front ends";
     "insmod" => modules::main_insmod, "load a kernel module";
     "ip" => ip::main, "show and configure links, addresses and routes";
     "kexec" => kexec::main, "load a kernel to reboot into, or as the crash kernel";
@@ -103,17 +112,21 @@ applets! {
     "lsblk" => lsblk::main, "list block devices";
     "lsmod" => modules::main_lsmod, "list loaded kernel modules";
     "md5sum" => hashsum::main_md5, "MD5 checksums";
+    "menu" => crate::boot::menu_main, "the boot menu: find kernels on every disk, choose, kexec";
     "mkdir" => mkdir::main, "make directories";
     "mknod" => mknod::main, "make device nodes and fifos";
     "more" => more::main, "page through text";
     "mount" => mount::main, "mount file systems or list mounts";
     "mv" => mv::main, "move or rename files";
     "ping" => ping::main, "send ICMP echo requests";
+    "poweroff" => crate::power::poweroff_main, "sync, unmount and power the machine off";
     "printf" => printf::main, "formatted output";
     "ps" => ps::main, "list processes";
+    "reboot" => crate::power::reboot_main, "sync, unmount and reboot";
     "rm" => rm::main, "remove files or directories";
     "rmdir" => rmdir::main, "remove empty directories";
     "rmmod" => modules::main_rmmod, "unload kernel modules";
+    "savedump" => crate::dump::save::cli::savedump_main, "save a vmcore as a filtered, compressed kdump file";
     "sed" => sed::main, "stream editor (s///, d, p)";
     "sh" => crate::shell::main, "command shell";
     "sha256sum" => hashsum::main_sha256, "SHA-256 checksums";
@@ -126,6 +139,7 @@ applets! {
     "test" => test::main, "evaluate a condition";
     "touch" => touch::main, "change file times or create files";
     "tr" => tr::main, "translate or delete characters";
+    "triage" => crate::dump::report::cli::triage_main, "crash-dump triage: report from a vmcore with no debuginfo";
     "true" => true_::main_true, "exit with status 0";
     "umount" => umount::main, "unmount file systems";
     "uname" => uname::main, "system information";

@@ -5,51 +5,10 @@ use std::io::Write;
 
 use rustix::mount::MountFlags;
 
+use crate::blockdev::mounts::read_mounts;
 use crate::util::{finish, warn_err, Parser};
 
 const USAGE: &str = "usage: mount [-t TYPE] [-o OPT[,OPT]...] [-r] DEVICE|IMAGE DIR | mount\nMount a file system (image files through a loop device); without operands list /proc/mounts.";
-
-pub struct MountEntry {
-    pub source: String,
-    pub target: String,
-    pub fs_type: String,
-    pub options: String,
-}
-
-/// /proc/mounts, with the kernel's octal escapes (\040 for space) decoded.
-pub fn mounts() -> Vec<MountEntry> {
-    let text = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4).then(|| MountEntry {
-                source: unescape(f[0]),
-                target: unescape(f[1]),
-                fs_type: f[2].to_string(),
-                options: f[3].to_string(),
-            })
-        })
-        .collect()
-}
-
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 struct Request {
     flags: MountFlags,
@@ -167,49 +126,19 @@ pub fn main(args: &[OsString]) -> i32 {
         _ => return Parser::usage_error("mount", USAGE, "too many operands", 1),
     };
     // fstab-style UUID=/LABEL= sources name the device by its file system.
-    let source = match super::blkid::resolve_tag(&source, &super::blkid::all_block_devices()) {
+    let source = match crate::blockdev::tags::resolve_tag(
+        &source,
+        &crate::blockdev::devices::all_block_devices(),
+    ) {
         Some(dev) => dev.display().to_string(),
         None => {
             crate::warn!("mount: can't find {source}");
             return 32;
         }
     };
-    let data = CString::new(r.data.join(",")).unwrap_or_default();
-    let data_opt = (!r.data.is_empty()).then_some(data.as_c_str());
-    let result = if r.remount {
-        rustix::mount::mount_remount(target.as_str(), r.flags, data.as_c_str())
-    } else if r.bind {
-        rustix::mount::mount_bind(source.as_str(), target.as_str()).and_then(|_| {
-            // A read-only bind mount needs a second, remounting call.
-            if r.flags.contains(MountFlags::RDONLY) {
-                rustix::mount::mount_remount(target.as_str(), r.flags | MountFlags::BIND, c"")
-            } else {
-                Ok(())
-            }
-        })
-    } else if r.move_mount {
-        rustix::mount::mount_move(source.as_str(), target.as_str())
-    } else {
-        // A regular file is mounted through a loop device (as util-linux does).
-        let is_file = std::fs::metadata(&source)
-            .map(|m| m.is_file())
-            .unwrap_or(false);
-        let attached = if r.use_loop || is_file {
-            match attach_loop(&source, r.flags.contains(MountFlags::RDONLY)) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    warn_err("mount", format!("{source}: cannot set up loop device"), &e);
-                    return 32;
-                }
-            }
-        } else {
-            None
-        };
-        let device = attached
-            .as_ref()
-            .map(|(path, _)| path.display().to_string())
-            .unwrap_or_else(|| source.clone());
-        mount_device(&device, &target, fs_type.as_deref(), r.flags, data_opt)
+    let result = match perform(&r, &source, &target, fs_type.as_deref()) {
+        Ok(result) => result,
+        Err(status) => return status,
     };
     match result {
         Ok(()) => 0,
@@ -225,6 +154,54 @@ pub fn main(args: &[OsString]) -> i32 {
             32
         }
     }
+}
+
+/// The mount(2) calls for a request: remount, bind (and the read-only remount a read-only
+/// bind needs), move, or a new mount of a device — a regular file through a loop device.
+/// Err(status) when the loop device could not be set up (already reported).
+fn perform(
+    r: &Request,
+    source: &str,
+    target: &str,
+    fs_type: Option<&str>,
+) -> Result<rustix::io::Result<()>, i32> {
+    let data = CString::new(r.data.join(",")).unwrap_or_default();
+    let data_opt = (!r.data.is_empty()).then_some(data.as_c_str());
+    Ok(if r.remount {
+        rustix::mount::mount_remount(target, r.flags, data.as_c_str())
+    } else if r.bind {
+        rustix::mount::mount_bind(source, target).and_then(|_| {
+            // A read-only bind mount needs a second, remounting call.
+            if r.flags.contains(MountFlags::RDONLY) {
+                rustix::mount::mount_remount(target, r.flags | MountFlags::BIND, c"")
+            } else {
+                Ok(())
+            }
+        })
+    } else if r.move_mount {
+        rustix::mount::mount_move(source, target)
+    } else {
+        // A regular file is mounted through a loop device (as util-linux does).
+        let is_file = std::fs::metadata(source)
+            .map(|m| m.is_file())
+            .unwrap_or(false);
+        let attached = if r.use_loop || is_file {
+            match attach_loop(source, r.flags.contains(MountFlags::RDONLY)) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    warn_err("mount", format!("{source}: cannot set up loop device"), &e);
+                    return Err(32);
+                }
+            }
+        } else {
+            None
+        };
+        let device = attached
+            .as_ref()
+            .map(|(path, _)| path.display().to_string())
+            .unwrap_or_else(|| source.to_string());
+        mount_device(&device, target, fs_type, r.flags, data_opt)
+    })
 }
 
 /// Open the image (read-write if allowed) and attach it to a free loop device. The device
@@ -257,7 +234,7 @@ fn mount_device(
 ) -> rustix::io::Result<()> {
     let types = match fs_type {
         Some(t) if t != "auto" => vec![t.to_string()],
-        _ => match super::blkid::probe_path(std::path::Path::new(device)) {
+        _ => match crate::blockdev::probe::probe_path(std::path::Path::new(device)) {
             Ok(Some(p)) if p.fs_type != "swap" && p.fs_type != "crypto_LUKS" => {
                 vec![p.fs_type.to_string()]
             }
@@ -293,14 +270,17 @@ fn fstab_entry(name: &str) -> Option<(String, String, String, String)> {
 
 fn list(only_type: Option<&str>) -> std::io::Result<i32> {
     let mut out = crate::util::stdout();
-    for m in mounts() {
-        if only_type.is_some_and(|t| t != m.fs_type) {
+    for m in read_mounts() {
+        if only_type.is_some_and(|t| t != m.fstype) {
             continue;
         }
         writeln!(
             out,
             "{} on {} type {} ({})",
-            m.source, m.target, m.fs_type, m.options
+            m.source,
+            m.target.display(),
+            m.fstype,
+            m.options
         )?;
     }
     out.flush()?;

@@ -68,7 +68,7 @@ pub fn main(args: &[OsString]) -> i32 {
         );
     }
     let width = if rustix::termios::isatty(rustix::stdio::stdout()) {
-        super::ls::terminal_width()
+        crate::util::term::terminal_width()
     } else {
         usize::MAX
     };

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use crate::util::io::{display_path, inputs_or_stdin, read_all, split_lines};
 use crate::util::regex::Regex;
+use crate::util::subst::substitute;
 use crate::util::{finish, warn_err, Parser};
 
 const USAGE: &str = "usage: sed [-n] [-i] [-e SCRIPT]... [SCRIPT] [FILE...]\nSCRIPT: [ADDR]s/RE/REPL/[g][p][N][I], [ADDR]d, [ADDR]p; commands separated by ; or newlines.\nADDR: N, $, /RE/.";
@@ -125,69 +126,6 @@ fn parse_script(script: &str) -> Result<Vec<SedCommand>, String> {
         cmds.push(SedCommand { address, action });
     }
     Ok(cmds)
-}
-
-/// Expand `&` and `\1`..`\9` in the replacement.
-fn replacement_text(rep: &[u8], line: &[u8], m: &crate::util::regex::Match) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < rep.len() {
-        match rep[i] {
-            b'&' => out.extend_from_slice(&line[m.start..m.end]),
-            b'\\' if i + 1 < rep.len() => {
-                i += 1;
-                match rep[i] {
-                    d @ b'1'..=b'9' => {
-                        if let Some((s, e)) = m.groups[(d - b'0') as usize] {
-                            out.extend_from_slice(&line[s..e]);
-                        }
-                    }
-                    b'n' => out.push(b'\n'),
-                    b't' => out.push(b'\t'),
-                    other => out.push(other),
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    out
-}
-
-pub fn substitute(
-    line: &[u8],
-    re: &Regex,
-    rep: &[u8],
-    global: bool,
-    nth: usize,
-) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let mut copied = 0;
-    let mut seen = 0;
-    let mut changed = false;
-    while pos <= line.len() {
-        let Some(m) = re.find_at(line, pos) else {
-            break;
-        };
-        seen += 1;
-        if seen >= nth {
-            out.extend_from_slice(&line[copied..m.start]);
-            out.extend_from_slice(&replacement_text(rep, line, &m));
-            copied = m.end;
-            changed = true;
-            if !global {
-                break;
-            }
-        }
-        // An empty match must still advance.
-        pos = if m.end == m.start { m.end + 1 } else { m.end };
-    }
-    if !changed {
-        return None;
-    }
-    out.extend_from_slice(&line[copied.min(line.len())..]);
-    Some(out)
 }
 
 fn run_script(cmds: &[SedCommand], data: &[u8], quiet: bool) -> Vec<u8> {

@@ -69,7 +69,7 @@ pub fn main(args: &[OsString]) -> i32 {
         }
     };
     let init_in_new_root = new_root.join(init.to_string_lossy().trim_start_matches('/'));
-    if !crate::applets::which::is_executable(&init_in_new_root) {
+    if !crate::util::path::is_executable(&init_in_new_root) {
         crate::warn!(
             "switch_root: {}: not executable in the new root",
             init.to_string_lossy()

@@ -2,7 +2,7 @@
 use std::ffi::OsString;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
-use super::head::{parse_counts, prefix_lines, Counts};
+use crate::util::counts::{parse_counts, prefix_lines, Counts};
 use crate::util::io::for_each_file;
 use crate::util::{finish, warn_err};
 

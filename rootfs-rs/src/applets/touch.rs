@@ -17,7 +17,7 @@ pub fn main(args: &[OsString]) -> i32 {
             'a' | 'm' => {}
             'd' => {
                 let v = p.value()?;
-                let secs = super::date::parse_datetime(&v).ok_or_else(|| {
+                let secs = crate::util::fmt::parse_datetime(&v).ok_or_else(|| {
                     crate::util::args::Stop::Usage(format!("invalid date format '{v}'"))
                 })?;
                 when = Some(secs);

@@ -3,6 +3,7 @@ use std::ffi::OsString;
 
 use rustix::mount::UnmountFlags;
 
+use crate::blockdev::mounts::read_mounts;
 use crate::util::{warn_err, Parser};
 
 const USAGE: &str = "usage: umount [-lf] DIR|DEVICE... | umount -a\nUnmount file systems.";
@@ -29,10 +30,10 @@ pub fn main(args: &[OsString]) -> i32 {
         .collect();
     if all {
         let keep = ["/", "/proc", "/sys", "/dev"];
-        targets = super::mount::mounts()
+        targets = read_mounts()
             .into_iter()
             .rev()
-            .map(|m| m.target)
+            .map(|m| m.target.to_string_lossy().into_owned())
             .filter(|t| !keep.contains(&t.as_str()))
             .collect();
     } else if targets.is_empty() {
@@ -41,11 +42,11 @@ pub fn main(args: &[OsString]) -> i32 {
     let mut status = 0;
     for t in &targets {
         // A device name unmounts where it is mounted.
-        let target = super::mount::mounts()
+        let target = read_mounts()
             .into_iter()
             .rev()
             .find(|m| &m.source == t)
-            .map(|m| m.target)
+            .map(|m| m.target.to_string_lossy().into_owned())
             .unwrap_or_else(|| t.clone());
         if let Err(e) = rustix::mount::unmount(target.as_str(), flags) {
             warn_err("umount", t, &e.into());

@@ -5,7 +5,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::net::http::{fetch, parse_url, Transfer};
+use crate::net::fetch::fetch;
+use crate::net::transfer::Transfer;
+use crate::net::url::parse_url;
 use crate::pathname::{fetch_to, Fetching};
 use crate::util::Parser;
 

@@ -1,9 +1,9 @@
 //! which: locate commands in PATH (-a: all matches).
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
+use crate::util::path::{is_executable, search_path};
 use crate::util::{finish, Parser};
 
 const USAGE: &str =
@@ -20,23 +20,9 @@ pub fn find_in_path(name: &str, all: bool) -> Vec<PathBuf> {
         };
     }
     let path = std::env::var("PATH").unwrap_or_else(|_| "/sbin:/usr/sbin:/bin:/usr/bin".into());
-    let mut found = Vec::new();
-    for dir in path.split(':') {
-        let candidate = PathBuf::from(if dir.is_empty() { "." } else { dir }).join(name);
-        if is_executable(&candidate) {
-            found.push(candidate);
-            if !all {
-                break;
-            }
-        }
-    }
-    found
-}
-
-pub fn is_executable(path: &std::path::Path) -> bool {
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    search_path(&path, name)
+        .take(if all { usize::MAX } else { 1 })
+        .collect()
 }
 
 pub fn main(args: &[OsString]) -> i32 {

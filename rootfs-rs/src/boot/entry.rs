@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::fs::normalize;
+use super::fs::{normalize, read_text, ConfigFs};
 
 /// Which filesystem a GRUB entry asked for (`search --set=root …`, `set root=…`).
 /// `None` on an entry means "the filesystem the config was found on".
@@ -67,6 +67,15 @@ impl BootEntry {
             kind: EntryKind::Linux,
             id: label.to_string(),
         }
+    }
+
+    /// Whether `other` boots the same thing (kind, kernel, initrds, command line): labels,
+    /// ids and sources may differ, so two configs listing one kernel make one menu entry.
+    pub fn boots_same_as(&self, other: &BootEntry) -> bool {
+        self.kind == other.kind
+            && self.kernel == other.kernel
+            && self.initrds == other.initrds
+            && self.cmdline == other.cmdline
     }
 }
 
@@ -162,6 +171,24 @@ pub fn join_cmdline<'a>(words: impl IntoIterator<Item = &'a str>) -> String {
             out.push(' ');
         }
         out.push_str(word);
+    }
+    out
+}
+
+/// Reads a one-file config and hands its text to `parse` with the source label
+/// "<kind>: <path>"; an unreadable file becomes a warning.
+pub fn parse_file(
+    fs: &dyn ConfigFs,
+    path: &Path,
+    kind: &str,
+    parse: fn(&str, &str, &mut Parsed),
+) -> Parsed {
+    let path = normalize(Path::new("/"), path);
+    let source = format!("{kind}: {}", path.display());
+    let mut out = Parsed::default();
+    match read_text(fs, &path) {
+        Ok(text) => parse(&text, &source, &mut out),
+        Err(err) => out.warn(&source, 0, err.to_string()),
     }
     out
 }

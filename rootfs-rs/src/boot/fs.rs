@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
-use super::entry::Parsed;
-
 /// Larger config files are refused: no real boot config comes close, and it bounds memory.
 pub const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
 /// Symlink hops allowed while resolving one path (Linux uses 40 as well).
@@ -26,24 +24,6 @@ pub trait ConfigFs {
 pub fn read_text(fs: &dyn ConfigFs, path: &Path) -> io::Result<String> {
     let bytes = fs.read(path)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// Reads a one-file config and hands its text to `parse` with the source label
-/// "<kind>: <path>"; an unreadable file becomes a warning.
-pub fn parse_file(
-    fs: &dyn ConfigFs,
-    path: &Path,
-    kind: &str,
-    parse: fn(&str, &str, &mut Parsed),
-) -> Parsed {
-    let path = normalize(Path::new("/"), path);
-    let source = format!("{kind}: {}", path.display());
-    let mut out = Parsed::default();
-    match read_text(fs, &path) {
-        Ok(text) => parse(&text, &source, &mut out),
-        Err(err) => out.warn(&source, 0, err.to_string()),
-    }
-    out
 }
 
 /// Resolves `path` against `base_dir` lexically: result is absolute, without `.`/`..`,

@@ -1,46 +1,27 @@
-//! Boot-configuration parsers: turn GRUB, BLS, syslinux, LILO and kboot configs into menu entries.
+//! The boot loader: find kernels on every disk and on the network, let the user choose,
+//! start the choice. Layers, each depending only on those listed before it:
 //!
-//! Entry point for the menu: `discover(&DirFs::new(mount_point))` reads every known config
-//! location of one mounted filesystem and returns its entries (kernel paths absolute within
-//! that filesystem), warnings and the timeout. Parsers never panic on bad input and bound
-//! their work (include depth, nesting, entry count, file size).
-//!
-//! Run time: `disks` finds every filesystem and its entries, `menu` lets the user choose,
-//! `kexec` loads and starts the choice; `menu_main` is the `menu` applet.
+//! - `entry`, `fs`, `efi`: the vocabulary — a boot entry, read-only access to the one
+//!   filesystem a config was found on, and the UEFI boot options in efivarfs (read by the
+//!   scan, written by the hand-back);
+//! - `config`: pure parsers from boot loader configs (GRUB, BLS, syslinux, LILO,
+//!   kboot.conf) and GRUB's environment block to entries;
+//! - `scan`: every filesystem on every disk (or image, or tree) and the network, parsed and
+//!   resolved across filesystems (`search --fs-uuid`, `root=(hd0,gpt2)`);
+//! - `launch`: kexec for Linux entries, hand-back to GRUB or the firmware for the rest;
+//! - `menu`: the `menu` applet — state machine, rendering, terminal, settings.
 
-pub mod bls;
-pub mod discover;
-pub mod disks;
+pub mod config;
 pub mod efi;
-pub mod efi_entries;
 pub mod entry;
 pub mod fs;
-pub mod grub;
-mod grub_cond;
-mod grub_expand;
-mod grub_lex;
-mod grub_parse;
-pub mod grubenv;
-pub mod handback;
-pub mod kboot_conf;
-pub mod kexec;
-pub mod lilo;
+pub mod launch;
 pub mod menu;
-pub mod menu_conf;
-pub mod menu_main;
-pub mod menu_render;
-pub mod menu_term;
-pub mod mounts;
-pub mod netsource;
-pub mod partitions;
-pub mod probe;
-pub mod resolve;
-pub mod syslinux;
-pub mod text;
-pub mod version;
+pub mod scan;
 
-pub use discover::{discover, discover_across, discover_in};
-pub use disks::{discover_images, DiscoveredEntry, Discovery, Volume};
 pub use entry::{BootEntry, EntryKind, FsRef, Parsed, Warning};
 pub use fs::{ConfigFs, DirFs, MemFs};
-pub use menu_main::menu_main;
+pub use menu::menu_main;
+pub use scan::discover::{discover, discover_across, discover_in};
+pub use scan::disks::discover_images;
+pub use scan::volume::{DiscoveredEntry, Discovery, Volume};

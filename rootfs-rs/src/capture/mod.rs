@@ -5,17 +5,20 @@
 
 pub mod files;
 pub mod settings;
-pub mod target;
 
+use crate::blockdev::spec::{self as target, Found, TargetSpec};
 use crate::console::announce;
-use crate::dump::json::report_json;
-use crate::dump::report::{build, render_sections, render_text, Options, Report};
+use crate::dump::report::json::report_json;
+use crate::dump::report::{build, render_sections, render_text, Options, Report, Section};
 use crate::dump::save::cli::{progress_parts, summary};
 use crate::dump::save::{save_kdump, Progress, SaveOptions};
 use settings::{Action, DumpSettings};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use target::{Found, TargetSpec, DUMP_LABEL};
+
+/// The label that marks a filesystem as meant for dumps.
+pub const DUMP_LABEL: &str = "KBOOT-DUMP";
 
 const VMCORE: &str = "/proc/vmcore";
 const ATTEMPT_MARKER: &str = "/run/kboot/capture.attempted";
@@ -37,19 +40,25 @@ fn say(text: &str) {
     show(&format!("kboot: dump: {text}\n"));
 }
 
+/// What runs after a capture when the action is the menu or the shell (or a reboot failed).
+pub struct FrontEnds {
+    pub menu: fn(&[OsString]) -> i32,
+    pub shell: fn(&[OsString]) -> i32,
+}
+
 /// The front end in dump mode; returns only when the action is the shell or the menu (or a
-/// reboot failed), with the status of what ran last.
-pub fn run() -> i32 {
+/// reboot failed), with the status of what ran last. `ui` holds the menu front end and the
+/// shell (passed in: both sit above capture, which must not import them back).
+pub fn run(ui: &FrontEnds) -> i32 {
     ON_ALL_CONSOLES.store(true, Ordering::Relaxed);
-    let toml = std::fs::read_to_string(crate::boot::menu_conf::CONFIG_PATH).unwrap_or_default();
+    let toml = crate::config::read(Path::new(crate::config::CONFIG_PATH)).unwrap_or_default();
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let (settings, warnings) =
-        DumpSettings::load(&toml, crate::boot::menu_conf::CONFIG_PATH, &cmdline);
+    let (settings, warnings) = DumpSettings::load(&toml, crate::config::CONFIG_PATH, &cmdline);
     // kboot.mode=dump on a machine that did not crash: nothing to save, and rebooting
     // would only come back here.
     if !Path::new(VMCORE).exists() {
         say("no /proc/vmcore: this is not a capture kernel; starting a shell");
-        return crate::shell::main(&[]);
+        return (ui.shell)(&[]);
     }
     // The marker is written before the attempt: a capture killed half way (out of memory
     // in a small crashkernel= reservation) must not be retried by the respawning init
@@ -64,24 +73,24 @@ pub fn run() -> i32 {
         }
         capture(Path::new(VMCORE), &settings, &cmdline);
     }
-    finish(settings.action)
+    finish(settings.action, ui)
 }
 
-fn finish(action: Action) -> i32 {
+fn finish(action: Action, ui: &FrontEnds) -> i32 {
     match action {
         Action::Reboot => {
             say("rebooting");
             crate::power::reboot_main(&[]);
             say("reboot failed; starting a shell");
-            crate::shell::main(&[])
+            (ui.shell)(&[])
         }
         Action::Poweroff => {
             say("powering off");
             crate::power::poweroff_main(&[]);
-            crate::shell::main(&[])
+            (ui.shell)(&[])
         }
-        Action::Menu => crate::frontend::main(&[]),
-        Action::Shell => crate::shell::main(&[]),
+        Action::Menu => (ui.menu)(&[]),
+        Action::Shell => (ui.shell)(&[]),
     }
 }
 
@@ -102,16 +111,22 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
             sections: Vec::new(),
         },
     );
-    show(&render_sections(&report, &["panic", "sys", "ps", "runq"]));
+    show(&render_sections(
+        &report,
+        &[Section::Panic, Section::Sys, Section::Ps, Section::Runq],
+    ));
     let Some(found) = find_target(settings, vmcore, our_cmdline) else {
         say("no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)");
         return;
     };
     let at = Path::new(MOUNT_POINT);
-    if let Err(e) = target::mount_writable(&found, at) {
-        say(&format!("error: {e}"));
-        return;
-    }
+    let mounted = match target::mount_writable(&found, at) {
+        Ok(mounted) => mounted,
+        Err(e) => {
+            say(&format!("error: {e}"));
+            return;
+        }
+    };
     match save_all(&report, vmcore, settings, at) {
         Ok(dir) => say(&format!(
             "saved to {}:{}",
@@ -123,7 +138,7 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
         Err(e) => say(&format!("error: {e}")),
     }
     rustix::fs::sync();
-    if let Err(e) = crate::boot::mounts::unmount(at) {
+    if let Err(e) = mounted.unmount() {
         say(&format!("warning: {e}"));
     }
 }

@@ -2,7 +2,8 @@
 //! `kboot.dump.path=DIR`, `kboot.dump.action=reboot|poweroff|menu|shell|none`,
 //! `kboot.dump.compress=zlib|lzo|snappy|zstd|none` and `kboot.dump.level=N` on the command line.
 
-use crate::boot::text::{toml_table, unquote};
+use crate::config::text::unquote;
+use crate::config::toml::toml_table;
 use crate::dump::save::Compression;
 
 /// What happens once the capture is done.

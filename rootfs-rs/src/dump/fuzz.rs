@@ -1,16 +1,17 @@
-//! Entry points for the fuzz targets (fuzz/) and the random-input tests: each feeds arbitrary
-//! bytes to one parser and exercises what a caller would do next. They must never panic.
+//! Entry points for the random-input tests (tests/triage_fuzz_parsers.rs; there is no
+//! cargo-fuzz crate yet, one would call the same functions): each feeds arbitrary bytes to
+//! one parser and exercises what a caller would do next. They must never panic.
 
-use super::btf::Btf;
-use super::elf::ElfDump;
 use super::error::DumpError;
-use super::flattened::Flattened;
 use super::helpers::log::{decode_log_buf, decode_prb, LogBufLayout, PrbLayout, PrbSnapshot};
-use super::kallsyms::Kallsyms;
-use super::kdump::KdumpDump;
-use super::source::{MemSource, PhysMemory};
-use super::vmcoreinfo::VmcoreInfo;
-use super::x86_64::KernelMemory;
+use crate::dump::format::elf::ElfDump;
+use crate::dump::format::flattened::Flattened;
+use crate::dump::format::kdump::KdumpDump;
+use crate::dump::format::source::{MemSource, PhysMemory};
+use crate::dump::format::vmcoreinfo::VmcoreInfo;
+use crate::dump::kernel::btf::Btf;
+use crate::dump::kernel::kallsyms::Kallsyms;
+use crate::dump::kernel::x86_64::KernelMemory;
 
 fn touch(phys: &dyn PhysMemory) {
     let mut page = [0u8; 4096];
@@ -43,9 +44,9 @@ pub fn kdump(data: &[u8]) {
 
 pub fn flattened(data: &[u8]) {
     if let Ok(f) = Flattened::open(MemSource(data.to_vec())) {
-        let _ = super::open::open_source(f);
+        let _ = crate::dump::format::open::open_source(f);
     }
-    let _ = super::open::open_source_with(MemSource(data.to_vec()), true);
+    let _ = crate::dump::format::open::open_source_with(MemSource(data.to_vec()), true);
 }
 
 pub fn vmcoreinfo(data: &[u8]) {

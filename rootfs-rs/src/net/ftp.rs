@@ -3,7 +3,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 
-use super::http::{connect, copy_body, Transfer, Url};
+use crate::net::transfer::{connect, copy_body, Transfer};
+use crate::net::url::Url;
 
 pub fn retrieve(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<u64, String> {
     let fail = |what: &str| format!("{url}: {what}");

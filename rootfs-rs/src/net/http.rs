@@ -1,148 +1,20 @@
-//! Fetching a URL into a writer: plain HTTP/1.0 GET (following up to 5 redirects) and
-//! FTP (see `ftp`), with a timeout per connection and read, a size limit, and progress.
+//! Plain HTTP/1.0 GET (following up to 5 redirects) into a writer.
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    Http,
-    Ftp,
-}
+use crate::net::transfer::{connect, copy_body, Transfer};
+use crate::net::url::{join, Url};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
-    pub scheme: Scheme,
-    pub host: String,
-    pub port: u16,
-    /// Starts with '/'; for HTTP it includes any query.
-    pub path: String,
-}
-
-impl std::fmt::Display for Url {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (name, default) = match self.scheme {
-            Scheme::Http => ("http", 80),
-            Scheme::Ftp => ("ftp", 21),
-        };
-        write!(f, "{name}://{}", self.host)?;
-        if self.port != default {
-            write!(f, ":{}", self.port)?;
-        }
-        f.write_str(&self.path)
-    }
-}
-
-pub fn is_url(text: &str) -> bool {
-    ["http://", "https://", "ftp://"]
-        .iter()
-        .any(|p| text.starts_with(p))
-}
-
-pub fn parse_url(text: &str) -> Result<Url, String> {
-    let (scheme, rest, default_port) = if let Some(r) = text.strip_prefix("http://") {
-        (Scheme::Http, r, 80)
-    } else if let Some(r) = text.strip_prefix("ftp://") {
-        (Scheme::Ftp, r, 21)
-    } else if text.starts_with("https://") {
-        return Err("https is not supported (plain http:// and ftp:// are)".into());
-    } else {
-        return Err(format!("{text}: unsupported URL (need http:// or ftp://)"));
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) => (
-            h,
-            p.parse()
-                .map_err(|_| format!("{text}: invalid port '{p}'"))?,
-        ),
-        None => (authority, default_port),
-    };
-    if host.is_empty() || host.contains('@') {
-        return Err(format!("{text}: missing host (user@host is not supported)"));
-    }
-    Ok(Url {
-        scheme,
-        host: host.to_string(),
-        port,
-        path: path.to_string(),
-    })
-}
-
-/// Resolves `relative` (absolute URL, /absolute path, or relative path) against `base`.
-pub fn join(base: &Url, relative: &str) -> Result<Url, String> {
-    if is_url(relative) {
-        return parse_url(relative);
-    }
-    let path = if relative.starts_with('/') {
-        relative.to_string()
-    } else {
-        let dir = &base.path[..base.path.rfind('/').map_or(0, |i| i + 1)];
-        format!("{}{relative}", if dir.is_empty() { "/" } else { dir })
-    };
-    Ok(Url {
-        path,
-        ..base.clone()
-    })
-}
-
-/// How a transfer may go: each connect and read waits at most `timeout`; more than
-/// `limit` bytes is an error (remote files land in RAM); `progress` is called with
-/// (bytes so far, total if known) at most every half second, and at the end of
-/// transfers of 1 MiB or more.
-pub struct Transfer<'a> {
-    pub timeout: Duration,
-    pub limit: u64,
-    pub progress: Option<&'a mut dyn FnMut(u64, Option<u64>)>,
-}
-
-impl Default for Transfer<'_> {
-    fn default() -> Self {
-        Transfer {
-            timeout: Duration::from_secs(30),
-            limit: u64::MAX,
-            progress: None,
+/// GETs `url` into `out` following up to 5 redirects, returning the byte count.
+pub fn get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<u64, String> {
+    let mut current = url.clone();
+    for _ in 0..6 {
+        match http_get(&current, out, transfer)? {
+            Got::Body(n) => return Ok(n),
+            Got::Redirect(location) => current = join(&current, &location)?,
         }
     }
-}
-
-/// Fetches `url` into `out`, returning the byte count.
-pub fn fetch(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<u64, String> {
-    match url.scheme {
-        Scheme::Ftp => super::ftp::retrieve(url, out, transfer),
-        Scheme::Http => {
-            let mut current = url.clone();
-            for _ in 0..6 {
-                match http_get(&current, out, transfer)? {
-                    Got::Body(n) => return Ok(n),
-                    Got::Redirect(location) => current = join(&current, &location)?,
-                }
-            }
-            Err(format!("{url}: too many redirects"))
-        }
-    }
-}
-
-pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
-    let addrs: Vec<SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("{host}: {}", crate::util::reason(&e)))?
-        .collect();
-    let first = addrs
-        .first()
-        .ok_or_else(|| format!("{host}: unknown host"))?;
-    let stream = TcpStream::connect_timeout(first, timeout).map_err(|e| {
-        format!(
-            "can't connect to {host}:{port}: {}",
-            crate::util::reason(&e)
-        )
-    })?;
-    let _ = stream.set_read_timeout(Some(timeout));
-    let _ = stream.set_write_timeout(Some(timeout));
-    Ok(stream)
+    Err(format!("{url}: too many redirects"))
 }
 
 enum Got {
@@ -237,86 +109,9 @@ pub fn parse_head(head: &[u8]) -> Result<(u16, Vec<(String, String)>), String> {
     Ok((code, headers))
 }
 
-/// Copies `first` then the rest of `from` into `out`, within the limit, with progress.
-pub fn copy_body(
-    first: &[u8],
-    from: &mut dyn Read,
-    out: &mut dyn Write,
-    total: Option<u64>,
-    transfer: &mut Transfer,
-) -> Result<u64, String> {
-    let write_err = |e: std::io::Error| format!("write error: {}", crate::util::reason(&e));
-    out.write_all(first).map_err(write_err)?;
-    let mut done = first.len() as u64;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut last_report = Instant::now();
-    loop {
-        if done > transfer.limit {
-            return Err(format!("over the {} byte limit", transfer.limit));
-        }
-        let n = match from.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(format!(
-                    "read error after {done} bytes: {}",
-                    crate::util::reason(&e)
-                ))
-            }
-        };
-        out.write_all(&buf[..n]).map_err(write_err)?;
-        done += n as u64;
-        if last_report.elapsed() >= Duration::from_millis(500) {
-            if let Some(p) = transfer.progress.as_mut() {
-                p(done, total);
-            }
-            last_report = Instant::now();
-        }
-    }
-    if done > transfer.limit {
-        return Err(format!("over the {} byte limit", transfer.limit));
-    }
-    // Small, quick transfers print nothing: the line would only clutter `cat URL`.
-    if let Some(p) = transfer.progress.as_mut().filter(|_| done >= 1 << 20) {
-        p(done, total);
-    }
-    Ok(done)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_parse_print_and_join() {
-        let u = parse_url("http://10.0.2.2:8080/boot/kboot.toml").expect("valid");
-        assert_eq!(
-            (u.scheme, u.host.as_str(), u.port, u.path.as_str()),
-            (Scheme::Http, "10.0.2.2", 8080, "/boot/kboot.toml")
-        );
-        assert_eq!(u.to_string(), "http://10.0.2.2:8080/boot/kboot.toml");
-        assert_eq!(
-            join(&u, "vmlinuz").map(|j| j.to_string()),
-            Ok("http://10.0.2.2:8080/boot/vmlinuz".into())
-        );
-        assert_eq!(
-            join(&u, "/k/initrd").map(|j| j.to_string()),
-            Ok("http://10.0.2.2:8080/k/initrd".into())
-        );
-        assert_eq!(
-            join(&u, "ftp://srv/x").map(|j| j.to_string()),
-            Ok("ftp://srv/x".into())
-        );
-        let f = parse_url("ftp://mirror").expect("valid");
-        assert_eq!((f.scheme, f.port, f.path.as_str()), (Scheme::Ftp, 21, "/"));
-        assert!(parse_url("https://x/")
-            .unwrap_err()
-            .contains("https is not supported"));
-        assert!(parse_url("http://:80/").is_err());
-        assert!(parse_url("http://h:99999/").is_err());
-        assert!(parse_url("gopher://h/").is_err());
-    }
 
     #[test]
     fn heads_parse() {
@@ -326,42 +121,5 @@ mod tests {
         assert_eq!(code, 301);
         assert_eq!(headers[0], ("location".into(), "/new".into()));
         assert!(parse_head(b"SSH-2.0-OpenSSH").is_err());
-    }
-
-    #[test]
-    fn the_limit_stops_a_large_body() {
-        let mut source: &[u8] = &[7u8; 10_000];
-        let mut sink = Vec::new();
-        let mut t = Transfer {
-            limit: 4096,
-            ..Transfer::default()
-        };
-        assert!(copy_body(b"", &mut source, &mut sink, None, &mut t)
-            .unwrap_err()
-            .contains("limit"));
-        let mut source: &[u8] = &[7u8; 10_000];
-        let mut small = Vec::new();
-        let mut progress = |n, t| small.push((n, t));
-        let mut t = Transfer {
-            progress: Some(&mut progress),
-            ..Transfer::default()
-        };
-        assert_eq!(
-            copy_body(b"ab", &mut source, &mut Vec::new(), Some(10_002), &mut t),
-            Ok(10_002)
-        );
-        assert!(small.is_empty(), "a small quick transfer reports nothing");
-        let big = vec![1u8; 3 << 20];
-        let mut large = Vec::new();
-        let mut progress = |n, t| large.push((n, t));
-        let mut t = Transfer {
-            progress: Some(&mut progress),
-            ..Transfer::default()
-        };
-        assert_eq!(
-            copy_body(b"", &mut &big[..], &mut Vec::new(), None, &mut t),
-            Ok(3 << 20)
-        );
-        assert_eq!(large.last(), Some(&(3 << 20, None)));
     }
 }

@@ -6,9 +6,10 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::dhcp::{self, Lease};
-use super::netlink;
-use crate::boot::text::{toml_table, unquote, TableEntry};
+use super::dhcp::Lease;
+use super::{dhcp, netlink};
+use crate::config::text::unquote;
+use crate::config::toml::{toml_table, TableEntry};
 
 pub const STATE_DIR: &str = "/run/kboot/net";
 const ARPHRD_ETHER: u16 = 1;

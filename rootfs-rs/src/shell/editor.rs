@@ -374,7 +374,7 @@ fn complete(out: &mut impl Write, line: &mut Line, shell: &Shell) -> io::Result<
             })
             .collect();
         let width = shown.iter().map(|s| s.chars().count()).max().unwrap_or(0) + 2;
-        let cols = (crate::applets::ls::terminal_width() / width).max(1);
+        let cols = (crate::util::term::terminal_width() / width).max(1);
         for (i, s) in shown.iter().enumerate() {
             write!(out, "{s:<width$}")?;
             if (i + 1) % cols == 0 || i + 1 == shown.len() {

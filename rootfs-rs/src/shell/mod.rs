@@ -1,18 +1,12 @@
 //! sh: the kboot command shell — scripts, `-c`, and an interactive prompt with line editing.
-mod arith;
-mod builtins;
-mod compound;
 mod editor;
-mod exec;
-mod expand;
-mod lexer;
-mod parser;
-mod redirect;
+mod run;
+mod syntax;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 
-pub use parser::{parse, ParseError};
+pub use syntax::parser::{parse, ParseError};
 
 /// How control leaves a command list.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,7 +27,7 @@ pub struct Shell {
     pub pid: u32,
     pub last_background: Option<u32>,
     /// Function bodies with their definition text (replayed into child shells).
-    pub functions: HashMap<String, (parser::Stage, String)>,
+    pub functions: HashMap<String, (syntax::parser::Stage, String)>,
     pub interactive: bool,
     pub errexit: bool,
     pub xtrace: bool,
@@ -102,7 +96,7 @@ impl Shell {
     pub fn wait_jobs(&mut self) -> i32 {
         let mut status = 0;
         for mut c in self.jobs.drain(..) {
-            status = c.wait().map(exec::wait_status).unwrap_or(127);
+            status = c.wait().map(run::exec::wait_status).unwrap_or(127);
         }
         status
     }

@@ -91,88 +91,10 @@ pub fn copy_tree(applet: &str, src: &Path, dest: &Path, o: &CopyOptions) -> bool
             return false;
         }
     };
-    let ft = meta.file_type();
-    let result = if ft.is_symlink() {
-        std::fs::read_link(src).and_then(|t| {
-            if o.force {
-                let _ = std::fs::remove_file(dest);
-            }
-            std::os::unix::fs::symlink(t, dest)
-        })
-    } else if ft.is_dir() {
-        if !o.recursive {
-            crate::warn!(
-                "{applet}: -r not specified; omitting directory '{}'",
-                src.display()
-            );
-            return false;
-        }
-        if dest.starts_with(src) && dest != src {
-            crate::warn!(
-                "{applet}: cannot copy a directory, '{}', into itself, '{}'",
-                src.display(),
-                dest.display()
-            );
-            return false;
-        }
-        let mut ok = true;
-        match std::fs::create_dir(dest) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dest.is_dir() => {}
-            Err(e) => {
-                super::warn_err(
-                    applet,
-                    format!("cannot create directory '{}'", dest.display()),
-                    &e,
-                );
-                return false;
-            }
-        }
-        match super::walk::sorted_entries(src) {
-            Ok(children) => {
-                let inner = CopyOptions {
-                    no_dereference: true,
-                    ..*o
-                };
-                for child in children {
-                    if let Some(name) = child.file_name() {
-                        ok &= copy_tree(applet, &child, &dest.join(name), &inner);
-                    }
-                }
-            }
-            Err(e) => {
-                super::warn_err(
-                    applet,
-                    format!("cannot read directory '{}'", src.display()),
-                    &e,
-                );
-                ok = false;
-            }
-        }
-        if o.preserve {
-            preserve(dest, &meta);
-        } else {
-            let _ = std::fs::set_permissions(
-                dest,
-                std::fs::Permissions::from_mode(meta.mode() & 0o7777),
-            );
-        }
-        return ok;
-    } else if ft.is_file() {
-        copy_file(src, dest, o.force).map(|_| ())
-    } else {
-        // Devices, fifos, sockets: recreate the node.
-        let kind = rustix::fs::FileType::from_raw_mode(meta.mode());
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            dest,
-            kind,
-            rustix::fs::Mode::from_raw_mode(meta.mode()),
-            meta.rdev(),
-        )
-        .map_err(io::Error::from)
-    };
-    match result {
+    if meta.file_type().is_dir() {
+        return copy_dir(applet, src, dest, &meta, o);
+    }
+    match copy_node(src, dest, &meta, o) {
         Ok(()) => {
             if o.preserve {
                 preserve(dest, &meta);
@@ -184,6 +106,99 @@ pub fn copy_tree(applet: &str, src: &Path, dest: &Path, o: &CopyOptions) -> bool
             false
         }
     }
+}
+
+/// Everything but a directory: a symlink as a symlink, a file's bytes, and devices,
+/// fifos and sockets recreated as nodes.
+fn copy_node(src: &Path, dest: &Path, meta: &std::fs::Metadata, o: &CopyOptions) -> io::Result<()> {
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        std::fs::read_link(src).and_then(|t| {
+            if o.force {
+                let _ = std::fs::remove_file(dest);
+            }
+            std::os::unix::fs::symlink(t, dest)
+        })
+    } else if ft.is_file() {
+        copy_file(src, dest, o.force).map(|_| ())
+    } else {
+        let kind = rustix::fs::FileType::from_raw_mode(meta.mode());
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dest,
+            kind,
+            rustix::fs::Mode::from_raw_mode(meta.mode()),
+            meta.rdev(),
+        )
+        .map_err(io::Error::from)
+    }
+}
+
+/// A directory (with -r): created or reused, its entries copied in name order without
+/// following symlinks, then its mode (or with -p all its metadata) set.
+fn copy_dir(
+    applet: &str,
+    src: &Path,
+    dest: &Path,
+    meta: &std::fs::Metadata,
+    o: &CopyOptions,
+) -> bool {
+    if !o.recursive {
+        crate::warn!(
+            "{applet}: -r not specified; omitting directory '{}'",
+            src.display()
+        );
+        return false;
+    }
+    if dest.starts_with(src) && dest != src {
+        crate::warn!(
+            "{applet}: cannot copy a directory, '{}', into itself, '{}'",
+            src.display(),
+            dest.display()
+        );
+        return false;
+    }
+    let mut ok = true;
+    match std::fs::create_dir(dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dest.is_dir() => {}
+        Err(e) => {
+            super::warn_err(
+                applet,
+                format!("cannot create directory '{}'", dest.display()),
+                &e,
+            );
+            return false;
+        }
+    }
+    match super::walk::sorted_entries(src) {
+        Ok(children) => {
+            let inner = CopyOptions {
+                no_dereference: true,
+                ..*o
+            };
+            for child in children {
+                if let Some(name) = child.file_name() {
+                    ok &= copy_tree(applet, &child, &dest.join(name), &inner);
+                }
+            }
+        }
+        Err(e) => {
+            super::warn_err(
+                applet,
+                format!("cannot read directory '{}'", src.display()),
+                &e,
+            );
+            ok = false;
+        }
+    }
+    if o.preserve {
+        preserve(dest, meta);
+    } else {
+        let _ =
+            std::fs::set_permissions(dest, std::fs::Permissions::from_mode(meta.mode() & 0o7777));
+    }
+    ok
 }
 
 fn copy_file(src: &Path, dest: &Path, force: bool) -> io::Result<u64> {

@@ -1,11 +1,17 @@
 //! Helpers shared by applets and the shell: argument parsing, output/error reporting, formats.
 pub mod args;
+pub mod counts;
 pub mod fmt;
 pub mod fsops;
 pub mod glob;
 pub mod hash;
 pub mod io;
+pub mod mode;
+pub mod path;
 pub mod regex;
+pub mod subst;
+pub mod table;
+pub mod term;
 pub mod text;
 pub mod users;
 pub mod walk;

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use rootfs_rs::boot::disks::Volume;
-use rootfs_rs::boot::probe::FsKind;
+use rootfs_rs::blockdev::fstype::FsKind;
+use rootfs_rs::boot::scan::volume::Volume;
 
 /// Runs a command and returns its stdout; panics with its stderr on failure.
 pub fn run(program: &str, args: &[&str]) -> String {

@@ -2,7 +2,8 @@
 //! own view of itself, recorded on its serial console before the dump was taken.
 #![allow(dead_code)]
 
-use rootfs_rs::dump::{tasks, Dump};
+use rootfs_rs::dump::helpers::tasks;
+use rootfs_rs::dump::Dump;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -1,11 +1,11 @@
 //! The kernel log (like dmesg): the lockless printk ring buffer (`prb`, 5.10+) and the older
 //! variable-length `log_buf` records, both located through VMCOREINFO so BTF is not needed.
 
-use crate::dump::bytes::le_u64;
 use crate::dump::error::{bad, DumpError};
+use crate::dump::format::bytes::le_u64;
+use crate::dump::format::vmcoreinfo::VmcoreInfo;
+use crate::dump::kernel::x86_64::KernelMemory;
 use crate::dump::kernel::Dump;
-use crate::dump::vmcoreinfo::VmcoreInfo;
-use crate::dump::x86_64::KernelMemory;
 
 /// One printk record.
 #[derive(Debug, Clone, PartialEq, Eq)]

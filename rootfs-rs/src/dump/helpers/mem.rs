@@ -67,7 +67,7 @@ fn zones(dump: &Dump) -> Result<Vec<ZoneInfo>, DumpError> {
         let nr_zones = node.field("nr_zones").and_then(|v| v.as_u64()).unwrap_or(0);
         let zones = node.field("node_zones")?;
         let count = match zones.ty() {
-            crate::dump::types::Ty::Btf(id) => dump
+            crate::dump::kernel::types::Ty::Btf(id) => dump
                 .btf
                 .resolve(id)
                 .and_then(|t| dump.btf.array(&t))

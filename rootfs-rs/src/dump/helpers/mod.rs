@@ -9,10 +9,11 @@ pub mod ps;
 pub mod runq;
 pub mod sockets;
 pub mod sys;
+pub mod tasks;
 pub mod warnings;
 
-use super::btf::Kind;
 use super::kernel::Dump;
+use crate::dump::kernel::btf::Kind;
 
 /// Value of a named enumerator anywhere in BTF (e.g. NR_FREE_PAGES), for indexes into stat
 /// arrays whose order changes between kernels.

@@ -2,8 +2,8 @@
 //! transmit (netdev_queue trans_start) and receive (dev->last_rx, where the kernel keeps it).
 
 use crate::dump::error::DumpError;
+use crate::dump::kernel::lists::list_for_each_entry;
 use crate::dump::kernel::Dump;
-use crate::dump::lists::list_for_each_entry;
 use crate::dump::Value;
 
 #[derive(Debug, Clone, Default)]

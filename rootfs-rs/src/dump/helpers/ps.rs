@@ -3,9 +3,9 @@
 
 use super::enum_value;
 use crate::dump::error::DumpError;
+use crate::dump::helpers::tasks::state_letter;
+use crate::dump::kernel::lists::list_for_each_entry;
 use crate::dump::kernel::Dump;
-use crate::dump::lists::list_for_each_entry;
-use crate::dump::tasks::state_letter;
 use crate::dump::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -84,9 +84,9 @@ fn mm_counter(dump: &Dump, counter: &Value<'_>) -> Result<i64, DumpError> {
     if pcpu != 0 {
         for cpu in 0..dump.nr_cpu_ids()? {
             let a = dump.per_cpu_addr(pcpu, cpu)?;
-            sum = sum.saturating_add(i64::from(crate::dump::x86_64::KernelMemory::read_i32(
-                dump, a,
-            )?));
+            sum = sum.saturating_add(i64::from(
+                crate::dump::kernel::x86_64::KernelMemory::read_i32(dump, a)?,
+            ));
         }
     }
     Ok(sum)

@@ -3,9 +3,9 @@
 
 use super::net::{be_addr, ipv4_text};
 use crate::dump::error::DumpError;
+use crate::dump::kernel::lists::{hlist_from, hlist_nulls_from, ListIter};
+use crate::dump::kernel::x86_64::KernelMemory;
 use crate::dump::kernel::Dump;
-use crate::dump::lists::{hlist_from, hlist_nulls_from, ListIter};
-use crate::dump::x86_64::KernelMemory;
 use crate::dump::Value;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -206,10 +206,12 @@ fn size_of(dump: &Dump, spec: &str) -> Result<u64, DumpError> {
 }
 
 fn offset_in(dump: &Dump, spec: &str, member: &str) -> Result<u64, DumpError> {
-    let crate::dump::types::Ty::Btf(id) = crate::dump::types::parse_type(&dump.btf, spec)? else {
+    let crate::dump::kernel::types::Ty::Btf(id) =
+        crate::dump::kernel::types::parse_type(&dump.btf, spec)?
+    else {
         return Err(DumpError::Type(format!("{spec} is not a struct")));
     };
-    crate::dump::types::offset_of(&dump.btf, id, member)
+    crate::dump::kernel::types::offset_of(&dump.btf, id, member)
 }
 
 fn tcp_sockets(

@@ -3,8 +3,8 @@
 
 use super::cpumask_cpus;
 use crate::dump::error::DumpError;
+use crate::dump::kernel::x86_64::KernelMemory;
 use crate::dump::kernel::Dump;
-use crate::dump::x86_64::KernelMemory;
 use crate::dump::Value;
 
 #[derive(Debug, Clone, Default)]

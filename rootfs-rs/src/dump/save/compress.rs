@@ -123,7 +123,7 @@ fn zlib(c: &mut CompressorOxide, page: &[u8], out: &mut Vec<u8>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dump::kdump::decompress;
+    use crate::dump::format::kdump::decompress;
 
     #[test]
     fn every_compressor_round_trips_through_the_reader() {

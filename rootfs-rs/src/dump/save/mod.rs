@@ -9,11 +9,11 @@ pub mod lzo;
 pub mod pages;
 pub mod writer;
 
-use super::elf::ElfDump;
 use super::error::DumpError;
 use super::kernel::KernelCore;
-use super::source::{DumpFile, PhysMemory};
-use super::x86_64::KernelMemory;
+use crate::dump::format::elf::ElfDump;
+use crate::dump::format::source::{DumpFile, PhysMemory};
+use crate::dump::kernel::x86_64::KernelMemory;
 pub use compress::Compression;
 use compress::PageCompressor;
 use pages::{PageClass, PageFilter, EXCLUDE_ZERO};

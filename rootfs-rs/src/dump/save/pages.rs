@@ -3,8 +3,8 @@
 //! (SYMBOL(mem_section), SIZE(page), OFFSET(page.*), NUMBER(PG_*)). No debuginfo needed.
 
 use crate::dump::error::DumpError;
-use crate::dump::vmcoreinfo::VmcoreInfo;
-use crate::dump::x86_64::KernelMemory;
+use crate::dump::format::vmcoreinfo::VmcoreInfo;
+use crate::dump::kernel::x86_64::KernelMemory;
 
 /// Dump-level bits, as makedumpfile numbers them.
 pub const EXCLUDE_ZERO: u8 = 1;

@@ -1,0 +1,345 @@
+//! Boot Loader Specification type #1 entries (loader/entries/*.conf) and systemd-boot's loader.conf.
+
+use std::cmp::Ordering;
+use std::path::{Path, PathBuf};
+
+use crate::boot::config::grubenv::{lookup, parse_grubenv};
+use crate::boot::config::version::{compare_versions, glob_match};
+use crate::boot::entry::{
+    choose_default, join_cmdline, BootEntry, EntryKind, Parsed, Warning, MAX_ENTRIES,
+};
+use crate::boot::fs::{normalize, read_text, ConfigFs};
+
+/// Entry directories, in the order the spec lists them ($ESP then $BOOT, or / then /boot).
+pub const ENTRY_DIRS: &[&str] = &["/loader/entries", "/boot/loader/entries"];
+/// Where RHEL 8 style `$kernelopts` lives.
+const GRUBENV_PATHS: &[&str] = &[
+    "/grub2/grubenv",
+    "/boot/grub2/grubenv",
+    "/grub/grubenv",
+    "/boot/grub/grubenv",
+];
+const LOADER_CONF_PATHS: &[&str] = &["/loader/loader.conf", "/boot/loader/loader.conf"];
+
+/// One parsed type #1 entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlsEntry {
+    /// File name without ".conf".
+    pub id: String,
+    pub title: Option<String>,
+    pub version: Option<String>,
+    pub machine_id: Option<String>,
+    pub sort_key: Option<String>,
+    pub linux: Option<String>,
+    pub efi: Option<String>,
+    pub initrds: Vec<String>,
+    pub options: Vec<String>,
+}
+
+/// Parses one entry file. Unknown keys are allowed by the spec and ignored.
+pub fn parse_entry(text: &str, id: &str, source: &str, warnings: &mut Vec<Warning>) -> BlsEntry {
+    let mut entry = BlsEntry {
+        id: id.to_string(),
+        ..BlsEntry::default()
+    };
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = match line.split_once(|c: char| c.is_ascii_whitespace()) {
+            Some((k, v)) => (k, v.trim().to_string()),
+            None => (line, String::new()),
+        };
+        match key {
+            "title" => entry.title = Some(value),
+            "version" => entry.version = Some(value),
+            "machine-id" => entry.machine_id = Some(value),
+            "sort-key" => entry.sort_key = Some(value),
+            "linux" => entry.linux = Some(value),
+            "efi" => entry.efi = Some(value),
+            "initrd" => entry
+                .initrds
+                .extend(value.split_whitespace().map(str::to_string)),
+            "options" => entry.options.push(value),
+            "devicetree" | "devicetree-overlay" | "architecture" | "grub_users" | "grub_arg"
+            | "grub_class" => {}
+            _ if key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') => {}
+            _ => warnings.push(Warning::new(
+                source,
+                index + 1,
+                format!("unrecognised line '{}'", truncate(line)),
+            )),
+        }
+    }
+    entry
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+/// The spec's order: entries with sort-key first (by sort-key, machine-id, then version
+/// descending), then the rest by file name, descending version order.
+pub fn spec_order(a: &BlsEntry, b: &BlsEntry) -> Ordering {
+    match (&a.sort_key, &b.sort_key) {
+        (Some(ka), Some(kb)) => ka
+            .cmp(kb)
+            .then_with(|| a.machine_id.cmp(&b.machine_id))
+            .then_with(|| {
+                compare_versions(
+                    b.version.as_deref().unwrap_or(""),
+                    a.version.as_deref().unwrap_or(""),
+                )
+            })
+            .then_with(|| compare_versions(&b.id, &a.id)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => compare_versions(&b.id, &a.id),
+    }
+}
+
+/// Replaces `$name` / `${name}` in options using `vars` (GRUB's grubenv for `$kernelopts`).
+pub fn expand_vars(text: &str, vars: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let (name, tail) = if let Some(inner) = after.strip_prefix('{') {
+            match inner.find('}') {
+                Some(end) => (&inner[..end], &inner[end + 1..]),
+                None => ("", after),
+            }
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        if name.is_empty() {
+            out.push('$');
+            rest = after;
+        } else {
+            out.push_str(&vars(name).unwrap_or_default());
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Reads all `*.conf` entries of `dir`, sorted per the spec, as boot entries.
+pub fn load_entries(
+    fs: &dyn ConfigFs,
+    dir: &Path,
+    vars: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<Warning>,
+) -> Vec<BootEntry> {
+    let names = match fs.list_dir(dir) {
+        Ok(names) => names,
+        Err(_) => return Vec::new(),
+    };
+    let mut parsed: Vec<(BlsEntry, PathBuf)> = Vec::new();
+    for name in names
+        .iter()
+        .filter(|n| n.ends_with(".conf") && !n.starts_with('.'))
+    {
+        if parsed.len() >= MAX_ENTRIES {
+            warnings.push(Warning::new(
+                &dir.display().to_string(),
+                0,
+                format!("more than {MAX_ENTRIES} entries; rest ignored"),
+            ));
+            break;
+        }
+        let path = dir.join(name);
+        let source = format!("bls: {}", path.display());
+        match read_text(fs, &path) {
+            Ok(text) => {
+                let id = name.trim_end_matches(".conf");
+                parsed.push((parse_entry(&text, id, &source, warnings), path));
+            }
+            Err(err) => warnings.push(Warning::new(&source, 0, err.to_string())),
+        }
+    }
+    parsed.sort_by(|a, b| spec_order(&a.0, &b.0));
+    let under_boot = dir.starts_with("/boot");
+    parsed
+        .into_iter()
+        .filter_map(|(e, path)| to_boot_entry(fs, e, &path, under_boot, vars, warnings))
+        .collect()
+}
+
+/// Entry paths are relative to the partition holding the entries. When the entries sit in
+/// /boot/loader/entries of a root filesystem, a path that only exists below /boot means
+/// /boot was that partition's mount point.
+fn entry_path(fs: &dyn ConfigFs, raw: &str, under_boot: bool) -> PathBuf {
+    let path = normalize(Path::new("/"), Path::new(raw));
+    if under_boot && !fs.is_file(&path) {
+        let below_boot = Path::new("/boot").join(path.strip_prefix("/").unwrap_or(&path));
+        if fs.is_file(&below_boot) {
+            return below_boot;
+        }
+    }
+    path
+}
+
+fn to_boot_entry(
+    fs: &dyn ConfigFs,
+    bls: BlsEntry,
+    path: &Path,
+    under_boot: bool,
+    vars: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<Warning>,
+) -> Option<BootEntry> {
+    let source = format!("bls: {}", path.display());
+    let label = match (&bls.title, &bls.version) {
+        (Some(title), _) if !title.is_empty() => title.clone(),
+        (_, Some(version)) => version.clone(),
+        _ => bls.id.clone(),
+    };
+    let cmdline = join_cmdline(
+        bls.options
+            .iter()
+            .map(|o| expand_vars(o, vars))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str),
+    );
+    let mut entry = match (&bls.linux, &bls.efi) {
+        (Some(linux), _) => BootEntry::linux(&label, entry_path(fs, linux, under_boot), &source),
+        (None, Some(efi)) => {
+            let mut entry = BootEntry::linux(&label, PathBuf::new(), &source);
+            entry.kind = EntryKind::Chainload {
+                target: efi.clone(),
+            };
+            entry
+        }
+        (None, None) => {
+            warnings.push(Warning::new(
+                &source,
+                0,
+                "no 'linux' or 'efi' line; skipped",
+            ));
+            return None;
+        }
+    };
+    // RHEL 8 writes `initrd … $tuned_initrd`; an empty expansion adds nothing.
+    let initrds: Vec<String> = bls
+        .initrds
+        .iter()
+        .flat_map(|i| {
+            expand_vars(i, vars)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    entry.initrds = initrds
+        .iter()
+        .map(|i| entry_path(fs, i, under_boot))
+        .collect();
+    entry.cmdline = cmdline;
+    entry.id = bls.id;
+    Some(entry)
+}
+
+/// Reads grubenv variables for `$kernelopts` when BLS entries are read without grub.cfg.
+pub fn grubenv_vars(fs: &dyn ConfigFs, warnings: &mut Vec<Warning>) -> Vec<(String, String)> {
+    for path in GRUBENV_PATHS {
+        if let Ok(bytes) = fs.read(Path::new(path)) {
+            return parse_grubenv(&bytes, &format!("grubenv: {path}"), warnings);
+        }
+    }
+    Vec::new()
+}
+
+/// All BLS entries on a filesystem (both entry directories), with systemd-boot's
+/// loader.conf `default` (a glob on the entry id) and `timeout` applied.
+pub fn parse_bls(fs: &dyn ConfigFs) -> Parsed {
+    let mut parsed = Parsed::default();
+    let env = grubenv_vars(fs, &mut parsed.warnings);
+    let lookup_env = |name: &str| lookup(&env, name).map(str::to_string);
+    for dir in ENTRY_DIRS {
+        let mut entries = load_entries(fs, Path::new(dir), &lookup_env, &mut parsed.warnings);
+        parsed.entries.append(&mut entries);
+    }
+    let mut default_pattern = None;
+    for conf in LOADER_CONF_PATHS {
+        let Ok(text) = read_text(fs, Path::new(conf)) else {
+            continue;
+        };
+        for line in text.lines().map(str::trim) {
+            let Some((key, value)) = line.split_once(|c: char| c.is_ascii_whitespace()) else {
+                continue;
+            };
+            match key {
+                "default" => default_pattern = Some(value.trim().to_string()),
+                "timeout" => parsed.timeout_secs = value.trim().parse().ok(),
+                _ => {}
+            }
+        }
+        break;
+    }
+    // grubenv's saved_entry names a BLS id on Fedora/RHEL when the menu is GRUB's.
+    let saved = lookup(&env, "saved_entry").map(str::to_string);
+    let pattern = default_pattern.or(saved);
+    // systemd-boot matches the pattern against the entry id, which includes ".conf".
+    choose_default(&mut parsed, "bls", pattern.as_deref(), |e, p| {
+        glob_match(p, &e.id) || glob_match(p, &format!("{}.conf", e.id))
+    });
+    parsed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, sort_key: Option<&str>, version: Option<&str>) -> BlsEntry {
+        BlsEntry {
+            id: id.into(),
+            sort_key: sort_key.map(Into::into),
+            version: version.map(Into::into),
+            ..BlsEntry::default()
+        }
+    }
+
+    #[test]
+    fn sort_key_entries_first_then_file_names_descending() {
+        let mut list = [
+            entry("b", None, None),
+            entry("c-5", Some("fedora"), Some("5")),
+            entry("a", None, None),
+            entry("c-10", Some("fedora"), Some("10")),
+            entry("d", Some("arch"), Some("1")),
+        ];
+        list.sort_by(spec_order);
+        let ids: Vec<&str> = list.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["d", "c-10", "c-5", "b", "a"]);
+    }
+
+    #[test]
+    fn options_lines_concatenate_and_expand() {
+        let mut warnings = Vec::new();
+        let e = parse_entry(
+            "title T\noptions $kernelopts\noptions ${extra} x\ninitrd /a\ninitrd /b /c\n",
+            "t",
+            "s",
+            &mut warnings,
+        );
+        assert_eq!(e.initrds, ["/a", "/b", "/c"]);
+        let vars = |n: &str| match n {
+            "kernelopts" => Some("root=/dev/sda1 ro".to_string()),
+            _ => None,
+        };
+        let opts: Vec<String> = e.options.iter().map(|o| expand_vars(o, &vars)).collect();
+        assert_eq!(
+            join_cmdline(opts.iter().map(String::as_str)),
+            "root=/dev/sda1 ro x"
+        );
+        assert_eq!(expand_vars("cost $5 and $", &vars), "cost  and $");
+    }
+}

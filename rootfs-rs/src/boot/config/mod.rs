@@ -1,0 +1,12 @@
+//! Boot-configuration parsers: pure functions from the text of one boot loader's config
+//! (GRUB, BLS, syslinux/extlinux/isolinux, LILO, kboot.conf) to menu entries. They read
+//! files only through `ConfigFs`, never panic on bad input and bound their work (include
+//! depth, nesting, entry count, file size), so a hostile disk cannot hang the menu.
+
+pub mod bls;
+pub mod grub;
+pub mod grubenv;
+pub mod kboot_conf;
+pub mod lilo;
+pub mod syslinux;
+pub mod version;

@@ -1,0 +1,409 @@
+//! kexec: check and load a discovered entry's kernel (kexec_file_load), then reboot into it.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::io::Errno;
+
+use crate::boot::entry::EntryKind;
+use crate::boot::fs::DirFs;
+use crate::boot::scan::volume::DiscoveredEntry;
+use crate::sys::{kexec_file_load, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH};
+
+/// Where several initrds are joined into one file (tmpfs in the boot environment).
+pub const STAGING_DIR: &str = "/run/kboot";
+/// Room the kernel needs to append `elfcorehdr=0x…` to a crash kernel's command line.
+const ELFCOREHDR_ROOM: usize = 30;
+const HEADER_BYTES: usize = 0x240;
+
+#[derive(Debug)]
+pub enum KexecError {
+    /// Chainload entries name another boot loader; kexec can only start Linux.
+    NotLinux {
+        label: String,
+        target: String,
+    },
+    Io {
+        context: String,
+        error: io::Error,
+    },
+    NotBzImage {
+        path: PathBuf,
+        reason: String,
+    },
+    BadCmdline(String),
+    PermissionDenied,
+    Unsupported,
+    Rejected {
+        path: PathBuf,
+        errno: i32,
+    },
+    KeyRejected,
+    TooLarge {
+        crash: bool,
+    },
+    Busy,
+    AccessDenied,
+    Other {
+        what: &'static str,
+        error: io::Error,
+    },
+}
+
+impl fmt::Display for KexecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KexecError::NotLinux { label, target } => write!(
+                f,
+                "'{label}' chainloads {target}: only Linux kernels can be started with kexec, \
+                 and this loader cannot be asked to boot it once (LILO would need its map \
+                 file): choose it in the first-stage loader's own menu"
+            ),
+            KexecError::Io { context, error } => write!(f, "{context}: {error}"),
+            KexecError::NotBzImage { path, reason } => {
+                write!(f, "{}: not a bzImage: {reason}", path.display())
+            }
+            KexecError::BadCmdline(why) => write!(f, "bad kernel command line: {why}"),
+            KexecError::PermissionDenied => write!(
+                f,
+                "kexec not permitted (EPERM): needs root with CAP_SYS_BOOT; also refused under \
+                 kernel lockdown or with kernel.kexec_load_disabled=1"
+            ),
+            KexecError::Unsupported => write!(
+                f,
+                "kexec_file_load is not available (ENOSYS): kernel built without CONFIG_KEXEC_FILE"
+            ),
+            KexecError::Rejected { path, errno } => write!(
+                f,
+                "{}: the running kernel rejected the image ({}): not a kernel it can load, or corrupt",
+                path.display(),
+                if *errno == libc::ENOEXEC { "ENOEXEC" } else { "EINVAL" }
+            ),
+            KexecError::KeyRejected => write!(
+                f,
+                "kernel signature rejected (EKEYREJECTED): this kernel only kexecs images signed \
+                 by a trusted key (lockdown or KEXEC_SIG_FORCE)"
+            ),
+            KexecError::TooLarge { crash: false } => write!(
+                f,
+                "not enough memory to stage the kernel and initrd (ENOMEM): too large?"
+            ),
+            KexecError::TooLarge { crash: true } => write!(
+                f,
+                "the crash kernel does not fit (ENOMEM): boot with a larger crashkernel= reservation"
+            ),
+            KexecError::Busy => write!(f, "another kexec load is in progress (EBUSY); try again"),
+            KexecError::AccessDenied => write!(
+                f,
+                "access denied (EACCES): a security module (IMA appraisal?) refused the image"
+            ),
+            KexecError::Other { what, error } => write!(f, "{what}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for KexecError {}
+
+/// What the boot protocol header tells about a kernel image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BzImage {
+    /// Boot protocol version, e.g. 0x020f for 2.15.
+    pub protocol: u16,
+    /// Longest command line the kernel accepts, without the NUL.
+    pub cmdline_max: u32,
+}
+
+/// Checks the x86 boot header (Documentation/arch/x86/boot.rst) for what kexec_file_load needs:
+/// "HdrS" at 0x202, protocol 2.12 or later, loaded high, a 64-bit entry point.
+pub fn check_bzimage(header: &[u8]) -> Result<BzImage, String> {
+    if header.len() < HEADER_BYTES {
+        return Err(format!("file too short ({} bytes)", header.len()));
+    }
+    if &header[0x202..0x206] != b"HdrS" {
+        return Err("no \"HdrS\" boot header at offset 0x202".to_string());
+    }
+    let protocol = u16::from_le_bytes([header[0x206], header[0x207]]);
+    if protocol < 0x020C {
+        return Err(format!(
+            "boot protocol {}.{} is too old for kexec_file_load (needs 2.12)",
+            protocol >> 8,
+            protocol & 0xFF
+        ));
+    }
+    if header[0x211] & 0x01 == 0 {
+        return Err("a zImage loaded low (loadflags lacks LOADED_HIGH)".to_string());
+    }
+    let xloadflags = u16::from_le_bytes([header[0x236], header[0x237]]);
+    if xloadflags & 0x01 == 0 {
+        return Err("not a 64-bit kernel (xloadflags lacks XLF_KERNEL_64)".to_string());
+    }
+    let cmdline_max =
+        u32::from_le_bytes([header[0x238], header[0x239], header[0x23A], header[0x23B]]);
+    Ok(BzImage {
+        protocol,
+        cmdline_max,
+    })
+}
+
+/// The command line as the kernel gets it: no NUL inside, within the kernel's limit (less the
+/// room a crash kernel needs for `elfcorehdr=`).
+pub fn check_cmdline(
+    cmdline: &str,
+    image: &BzImage,
+    crash: bool,
+) -> Result<std::ffi::CString, KexecError> {
+    let room = if crash { ELFCOREHDR_ROOM } else { 0 };
+    let max = (image.cmdline_max as usize).saturating_sub(room);
+    if cmdline.len() > max {
+        return Err(KexecError::BadCmdline(format!(
+            "{} bytes, this kernel accepts at most {max}",
+            cmdline.len()
+        )));
+    }
+    std::ffi::CString::new(cmdline)
+        .map_err(|_| KexecError::BadCmdline("contains a NUL byte".to_string()))
+}
+
+/// Maps a kexec_file_load failure to a message that says what to do.
+pub fn syscall_error(errno: Errno, kernel: &Path, crash: bool) -> KexecError {
+    match errno {
+        Errno::PERM => KexecError::PermissionDenied,
+        Errno::NOSYS => KexecError::Unsupported,
+        Errno::NOEXEC | Errno::INVAL => KexecError::Rejected {
+            path: kernel.to_path_buf(),
+            errno: errno.raw_os_error(),
+        },
+        Errno::KEYREJECTED | Errno::NOKEY | Errno::BADMSG | Errno::NODATA => {
+            KexecError::KeyRejected
+        }
+        Errno::NOMEM | Errno::ADDRNOTAVAIL => KexecError::TooLarge { crash },
+        Errno::BUSY => KexecError::Busy,
+        Errno::ACCESS => KexecError::AccessDenied,
+        other => KexecError::Other {
+            what: "kexec_file_load",
+            error: io::Error::from(other),
+        },
+    }
+}
+
+fn io_error(context: impl fmt::Display, error: io::Error) -> KexecError {
+    KexecError::Io {
+        context: context.to_string(),
+        error,
+    }
+}
+
+/// Host paths of the files an entry boots, each resolved inside its filesystem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KexecPlan {
+    pub kernel: PathBuf,
+    pub initrds: Vec<PathBuf>,
+    pub cmdline: String,
+}
+
+pub fn plan(entry: &DiscoveredEntry) -> Result<KexecPlan, KexecError> {
+    if let EntryKind::Chainload { target } = &entry.entry.kind {
+        return Err(KexecError::NotLinux {
+            label: entry.entry.label.clone(),
+            target: target.clone(),
+        });
+    }
+    let fs = DirFs::new(&entry.mount_point);
+    let host = |path: &Path| {
+        fs.host_path(path)
+            .map_err(|e| io_error(format!("{}:{}", entry.device, path.display()), e))
+    };
+    Ok(KexecPlan {
+        kernel: host(&entry.entry.kernel)?,
+        initrds: entry
+            .entry
+            .initrds
+            .iter()
+            .map(|p| host(p))
+            .collect::<Result<_, _>>()?,
+        cmdline: entry.entry.cmdline.clone(),
+    })
+}
+
+/// Opens the kernel and checks its header; the file is returned rewound for the syscall.
+pub fn open_kernel(path: &Path) -> Result<(File, BzImage), KexecError> {
+    let mut file = File::open(path).map_err(|e| io_error(path.display(), e))?;
+    let mut header = Vec::with_capacity(HEADER_BYTES);
+    (&mut file)
+        .take(HEADER_BYTES as u64)
+        .read_to_end(&mut header)
+        .map_err(|e| io_error(path.display(), e))?;
+    let image = check_bzimage(&header).map_err(|reason| KexecError::NotBzImage {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    // kexec_file_load reads the file from offset 0 whatever the file position.
+    Ok((file, image))
+}
+
+/// Joins initrds into one file in `dir`, each padded to 4 bytes (the kernel unpacks
+/// concatenated cpio archives, skipping zero padding between them).
+pub fn concatenate_initrds(initrds: &[PathBuf], dir: &Path) -> Result<PathBuf, KexecError> {
+    std::fs::create_dir_all(dir).map_err(|e| io_error(dir.display(), e))?;
+    let joined = dir.join(format!("initrd-{}.img", std::process::id()));
+    let mut out = File::create(&joined).map_err(|e| io_error(joined.display(), e))?;
+    for initrd in initrds {
+        let mut input = File::open(initrd).map_err(|e| io_error(initrd.display(), e))?;
+        let copied = io::copy(&mut input, &mut out).map_err(|e| {
+            io_error(
+                format!("copying {} to {}", initrd.display(), joined.display()),
+                e,
+            )
+        })?;
+        let pad = (4 - copied % 4) % 4;
+        out.write_all(&[0u8; 3][..pad as usize])
+            .map_err(|e| io_error(joined.display(), e))?;
+    }
+    out.sync_all().map_err(|e| io_error(joined.display(), e))?;
+    Ok(joined)
+}
+
+/// Loads `entry` for a kexec reboot (`execute` starts it).
+pub fn load(entry: &DiscoveredEntry) -> Result<(), KexecError> {
+    load_plan(&plan(entry)?, false, Path::new(STAGING_DIR))
+}
+
+/// Loads `entry` as the crash kernel (needs a `crashkernel=` reservation).
+pub fn load_crash(entry: &DiscoveredEntry) -> Result<(), KexecError> {
+    load_plan(&plan(entry)?, true, Path::new(STAGING_DIR))
+}
+
+/// Everything `load_plan` checks, without loading: for `menu --dry-run` and tests.
+pub fn check_plan(plan: &KexecPlan, crash: bool) -> Result<BzImage, KexecError> {
+    let (_, image) = open_kernel(&plan.kernel)?;
+    check_cmdline(&plan.cmdline, &image, crash)?;
+    for initrd in &plan.initrds {
+        File::open(initrd).map_err(|e| io_error(initrd.display(), e))?;
+    }
+    Ok(image)
+}
+
+pub fn load_plan(plan: &KexecPlan, crash: bool, staging: &Path) -> Result<(), KexecError> {
+    let (kernel, image) = open_kernel(&plan.kernel)?;
+    let cmdline = check_cmdline(&plan.cmdline, &image, crash)?;
+    let mut flags = if crash { KEXEC_FILE_ON_CRASH } else { 0 };
+    let (initrd_path, temporary) = match plan.initrds.as_slice() {
+        [] => (None, false),
+        [one] => (Some(one.clone()), false),
+        many => (Some(concatenate_initrds(many, staging)?), true),
+    };
+    let initrd = match &initrd_path {
+        Some(path) => Some(File::open(path).map_err(|e| io_error(path.display(), e))?),
+        None => {
+            flags |= KEXEC_FILE_NO_INITRAMFS;
+            None
+        }
+    };
+    let result = kexec_file_load(
+        kernel.as_fd(),
+        initrd.as_ref().map(|f| f.as_fd()),
+        &cmdline,
+        flags,
+    );
+    if let (true, Some(path)) = (temporary, &initrd_path) {
+        // The kernel has its own copy now (or failed): the tmpfs space is needed back.
+        let _ = std::fs::remove_file(path);
+    }
+    result.map_err(|e| {
+        syscall_error(
+            Errno::from_io_error(&e).unwrap_or(Errno::IO),
+            &plan.kernel,
+            crash,
+        )
+    })
+}
+
+/// Starts the loaded kernel: flushes and unmounts disks (read-only remount where busy), then
+/// reboot(LINUX_REBOOT_CMD_KEXEC). Returns only when that failed.
+pub fn execute() -> KexecError {
+    let warn = &mut |problem: &str| {
+        let _ = writeln!(io::stderr(), "kboot: warning: {problem}");
+    };
+    match crate::power::shut_down(rustix::system::RebootCommand::Kexec, warn) {
+        Ok(()) => KexecError::Other {
+            what: "reboot(KEXEC)",
+            error: io::Error::other("returned without rebooting"),
+        },
+        Err(Errno::INVAL) => KexecError::Other {
+            what: "reboot(KEXEC)",
+            error: io::Error::other("no kernel is loaded"),
+        },
+        Err(Errno::PERM) => KexecError::PermissionDenied,
+        Err(errno) => KexecError::Other {
+            what: "reboot(KEXEC)",
+            error: io::Error::from(errno),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("kboot-menu-kexec-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn host_kernel_passes_header_check() {
+        // Debian's own kernel, when installed, is a real bzImage to check against.
+        let Some(kernel) = std::fs::read_dir("/boot").ok().and_then(|dir| {
+            dir.filter_map(Result::ok).map(|e| e.path()).find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+            })
+        }) else {
+            eprintln!("no /boot/vmlinuz-*: real-kernel check skipped");
+            return;
+        };
+        let (_, image) = open_kernel(&kernel).unwrap();
+        assert!(image.protocol >= 0x020C);
+        assert!(image.cmdline_max >= 255);
+    }
+
+    #[test]
+    fn errno_messages_say_what_to_do() {
+        let kernel = Path::new("/run/kboot/mnt/vda2/boot/vmlinuz");
+        let message = |errno| syscall_error(errno, kernel, false).to_string();
+        assert!(message(Errno::PERM).contains("root"));
+        assert!(message(Errno::PERM).contains("lockdown"));
+        assert!(message(Errno::NOEXEC).contains("ENOEXEC"));
+        assert!(message(Errno::NOEXEC).contains(&kernel.display().to_string()));
+        assert!(message(Errno::INVAL).contains("EINVAL"));
+        assert!(message(Errno::KEYREJECTED).contains("signed"));
+        assert!(message(Errno::NOMEM).contains("too large"));
+        assert!(message(Errno::BUSY).contains("EBUSY"));
+        assert!(message(Errno::NOSYS).contains("CONFIG_KEXEC_FILE"));
+        assert!(message(Errno::IO).contains("kexec_file_load"));
+        let crash = syscall_error(Errno::NOMEM, kernel, true).to_string();
+        assert!(crash.contains("crashkernel="), "{crash}");
+    }
+
+    #[test]
+    fn initrds_joined_with_padding() {
+        let dir = temp_dir("initrd");
+        std::fs::write(dir.join("ucode.cpio"), b"12345").unwrap();
+        std::fs::write(dir.join("initrd.img"), b"abcdefgh").unwrap();
+        let joined = concatenate_initrds(
+            &[dir.join("ucode.cpio"), dir.join("initrd.img")],
+            &dir.join("stage"),
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(&joined).unwrap(), b"12345\0\0\0abcdefgh");
+        let err = concatenate_initrds(&[dir.join("missing")], &dir.join("stage")).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

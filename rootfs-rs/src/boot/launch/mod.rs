@@ -1,0 +1,6 @@
+//! Starting the chosen entry: `kexec` loads a Linux kernel and reboots into it; what kexec
+//! cannot start is handed back — to GRUB through `next_entry` in its grubenv (`handback`)
+//! or to the UEFI firmware through BootNext (`crate::boot::efi`).
+
+pub mod handback;
+pub mod kexec;

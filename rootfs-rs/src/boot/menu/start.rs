@@ -1,0 +1,176 @@
+//! Starting what the menu chose: the "booting" line, network files fetched, then kexec —
+//! or, for what kexec cannot start, the hand-back to the firmware (BootNext, firmware
+//! setup) or to GRUB (next_entry) and a reboot. Also typed path names (`--boot /path`,
+//! the `p` prompt), resolved through `pathname`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::boot::efi;
+use crate::boot::launch::kexec::{self, KexecError};
+use crate::boot::scan::efi_entries;
+use crate::boot::scan::volume::DiscoveredEntry;
+
+/// Why a boot failed, and whether the disks were already unmounted for the reboot.
+pub struct BootFailure {
+    pub error: KexecError,
+    pub disks_released: bool,
+}
+
+impl From<KexecError> for BootFailure {
+    fn from(error: KexecError) -> BootFailure {
+        BootFailure {
+            error,
+            disks_released: false,
+        }
+    }
+}
+
+/// Prints the marker, loads and starts the entry; returns only on failure (or after a dry run).
+pub fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
+    let mut chosen = found.clone();
+    chosen.entry.cmdline = cmdline.to_string();
+    if !dry_run {
+        if let Some(failure) = hand_back(&chosen) {
+            return Err(failure);
+        }
+    }
+    say!(
+        "kboot: booting '{}' from {} ({})",
+        chosen.entry.label,
+        chosen.device,
+        chosen.entry.kernel.display()
+    );
+    if crate::boot::scan::netsource::is_network_entry(&chosen) {
+        crate::boot::scan::netsource::fetch_files(&chosen).map_err(|e| KexecError::Other {
+            what: "download",
+            error: std::io::Error::other(e),
+        })?;
+    }
+    let plan = kexec::plan(&chosen)?;
+    if dry_run {
+        let image = kexec::check_plan(&plan, false)?;
+        let initrds: Vec<String> = plan
+            .initrds
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        say!(
+            "kboot: dry run: kexec_file_load kernel={} (boot protocol {}.{}) initrd={} cmdline='{}'",
+            plan.kernel.display(),
+            image.protocol >> 8,
+            image.protocol & 0xFF,
+            if initrds.is_empty() { "none".to_string() } else { initrds.join("+") },
+            plan.cmdline
+        );
+        return Ok(());
+    }
+    kexec::load_plan(&plan, false, std::path::Path::new(kexec::STAGING_DIR))?;
+    let _ = std::io::stdout().flush();
+    Err(BootFailure {
+        error: kexec::execute(),
+        disks_released: true,
+    })
+}
+
+/// Reboots after a hand-back to the first stage (`target`: who boots the entry next).
+/// Returns only on failure.
+fn reboot_after_hand_back(done: Result<String, String>, target: &'static str) -> BootFailure {
+    let error = match done {
+        Ok(what) => {
+            say!("kboot: {what}; rebooting into {target}");
+            let _ = std::io::stdout().flush();
+            let code = crate::power::reboot_main(&[]);
+            std::io::Error::other(format!("reboot failed (status {code})"))
+        }
+        Err(message) => std::io::Error::other(message),
+    };
+    BootFailure {
+        error: KexecError::Other {
+            what: "hand-back",
+            error,
+        },
+        disks_released: true,
+    }
+}
+
+/// Entries kexec cannot start: firmware boot options and EFI files go back to the
+/// firmware (BootNext), a grub.cfg's chainload entries to GRUB (next_entry).
+fn hand_back(chosen: &DiscoveredEntry) -> Option<BootFailure> {
+    let label = &chosen.entry.label;
+    if efi_entries::is_firmware_setup(chosen) {
+        let done = efi::request_firmware_setup(Path::new(efi::EFIVARS))
+            .map(|()| "OsIndications: boot to firmware UI".to_string())
+            .map_err(|e| format!("OsIndications: {e}"));
+        return Some(reboot_after_hand_back(done, "the firmware setup"));
+    }
+    if efi_entries::is_firmware_entry(chosen) {
+        say!("kboot: '{label}' is booted by the firmware");
+        let done = efi_entries::hand_back(
+            chosen,
+            Path::new(efi::EFIVARS),
+            Path::new("/sys/class/block"),
+            Path::new("/dev"),
+        )
+        .map(|n| format!("BootNext=Boot{n:04X} ('{label}')"));
+        return Some(reboot_after_hand_back(done, "the firmware"));
+    }
+    if crate::boot::launch::handback::can_hand_back(chosen) {
+        say!("kboot: '{label}' is not Linux: handing it back to GRUB");
+        let done = crate::boot::launch::handback::grub_reboot(chosen)
+            .map(|env| format!("{env} set next_entry='{label}'"));
+        return Some(reboot_after_hand_back(done, "GRUB"));
+    }
+    None
+}
+
+/// Boots the kernel a typed path name names (fetched or mounted by `pathname`), with
+/// `cmdline`, or kboot's own command line less its own switches when that is empty.
+/// As in kboot 2006, a plain `/path` means the booted system's: the filesystem the
+/// command line's `root=` names (LABEL=, UUID= or a device), when there is one.
+pub fn boot_path(path: &str, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
+    use crate::pathname::{parse, resolve, Fetching, PathName, REAL_SYSTEM};
+    let cmdline = if cmdline.is_empty() {
+        own_cmdline_for_a_kernel()
+    } else {
+        cmdline.to_string()
+    };
+    let name = match (
+        parse(path, &REAL_SYSTEM),
+        crate::blockdev::spec::root_from_cmdline(&cmdline),
+    ) {
+        (Ok(PathName::Local(p)), Some(fs)) if path.starts_with('/') && !path.starts_with("//") => {
+            Ok(PathName::OnFilesystem {
+                fs,
+                path: p.to_string_lossy().into_owned(),
+            })
+        }
+        (name, _) => name,
+    };
+    let kernel = name
+        .and_then(|n| resolve(&n, &Fetching::default()))
+        .map_err(|e| KexecError::Other {
+            what: "path name",
+            error: std::io::Error::other(e),
+        })?;
+    let found = DiscoveredEntry {
+        entry: crate::boot::entry::BootEntry::linux(path, kernel, "typed path name"),
+        device: "path".into(),
+        fs_uuid: None,
+        fs_label: None,
+        mount_point: PathBuf::from("/"),
+        config_device: String::new(),
+    };
+    boot(&found, &cmdline, dry_run)
+}
+
+fn own_cmdline_for_a_kernel() -> String {
+    let own = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    crate::cmdline::split_kernel_cmdline(&own)
+        .into_iter()
+        .filter(|w| {
+            !(w.starts_with("kboot") || w.starts_with("BOOT_IMAGE=") || w.starts_with("initrd="))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

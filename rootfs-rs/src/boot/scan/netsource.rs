@@ -1,0 +1,154 @@
+//! Menu entries served over the network: a kboot.toml (`[entry.NAME]` tables) or one BLS
+//! entry (`*.conf`), named by `[net] menu =` / `kboot.net.menu=` or by the DHCP server's
+//! boot file. File names in it are relative to the directory it was served from (a
+//! leading '/' too). The config is read when the menu is built; kernels and initrds are
+//! fetched only when their entry is booted, into /run/kboot/fetch/ (RAM).
+use std::path::PathBuf;
+
+use crate::boot::config::bls;
+use crate::boot::config::kboot_conf::parse_kboot_text;
+use crate::boot::entry::{BootEntry, Parsed};
+use crate::boot::scan::volume::{DiscoveredEntry, Discovery};
+use crate::net::url::Url;
+use crate::net::{fetch, transfer, url};
+use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
+
+/// The config itself must be small: it is read into memory.
+const CONFIG_LIMIT: u64 = 1 << 20;
+
+/// The entries of every source URL; problems become discovery warnings.
+pub fn network_entries(urls: &[String]) -> Discovery {
+    let mut discovery = Discovery::default();
+    for text in urls {
+        match entries_from(text) {
+            Ok((entries, warnings)) => {
+                discovery.entries.extend(entries);
+                discovery.warnings.extend(warnings);
+            }
+            Err(e) => discovery.warnings.push(format!("network menu {text}: {e}")),
+        }
+    }
+    discovery
+}
+
+fn entries_from(text: &str) -> Result<(Vec<DiscoveredEntry>, Vec<String>), String> {
+    let url = url::parse_url(text)?;
+    let mut body = Vec::new();
+    let mut transfer = transfer::Transfer {
+        limit: CONFIG_LIMIT,
+        timeout: std::time::Duration::from_secs(10),
+        progress: None,
+    };
+    fetch::fetch(&url, &mut body, &mut transfer)?;
+    let body = String::from_utf8_lossy(&body);
+    let source = url.to_string();
+    let parsed = parse_config(&body, &url, &source);
+    let warnings = parsed.warnings.iter().map(|w| w.to_string()).collect();
+    let cache = cache_dir(&url);
+    let entries = parsed
+        .entries
+        .into_iter()
+        .map(|entry| DiscoveredEntry {
+            entry,
+            device: format!("{}:{}", url.host, url.port),
+            fs_uuid: None,
+            fs_label: None,
+            mount_point: cache.clone(),
+            config_device: source.clone(),
+        })
+        .collect();
+    Ok((entries, warnings))
+}
+
+fn parse_config(body: &str, url: &Url, source: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    let name = url.path.rsplit('/').next().unwrap_or("");
+    if let Some(id) = name
+        .strip_suffix(".conf")
+        .filter(|_| body.lines().any(|l| l.trim_start().starts_with("linux")))
+    {
+        let mut warnings = Vec::new();
+        let e = bls::parse_entry(body, id, source, &mut warnings);
+        parsed.warnings = warnings;
+        if let Some(kernel) = &e.linux {
+            let label = e.title.clone().unwrap_or_else(|| id.to_string());
+            let mut entry = BootEntry::with_absolute_paths(&label, kernel, &e.initrds, source);
+            entry.cmdline = e.options.join(" ");
+            entry.id = id.to_string();
+            parsed.entries.push(entry);
+        }
+    } else {
+        parse_kboot_text(body, source, &mut parsed);
+    }
+    parsed
+}
+
+/// Where an entry's files land: one directory per served directory.
+fn cache_dir(url: &Url) -> PathBuf {
+    let dir = &url.path[..url.path.rfind('/').map_or(0, |i| i + 1)];
+    let key = safe_name(&format!("{}-{}{dir}", url.host, url.port));
+    fetch_root().join(key)
+}
+
+pub fn is_network_entry(found: &DiscoveredEntry) -> bool {
+    url::is_url(&found.config_device)
+}
+
+/// Fetches the kernel and initrds of a network entry into its cache directory, where
+/// the kexec plan then finds them.
+pub fn fetch_files(found: &DiscoveredEntry) -> Result<(), String> {
+    let base = url::parse_url(&found.config_device)?;
+    let mut paths = vec![found.entry.kernel.clone()];
+    paths.extend(found.entry.initrds.iter().cloned());
+    for path in paths {
+        let relative = path.to_string_lossy().trim_start_matches('/').to_string();
+        let url = url::join(&base, &relative)?;
+        let local = found.mount_point.join(&relative);
+        if let Some(dir) = local.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        println!("kboot: fetching {url}");
+        fetch_to(&url, &local, &Fetching::default())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_served_kboot_toml_and_a_bls_entry() {
+        let url = url::parse_url("http://10.0.2.2:8000/pxe/kboot.toml").expect("valid");
+        let parsed = parse_config(
+            "[entry.net]\nlabel = \"Network Debian\"\nkernel = \"vmlinuz\"\ninitrd = \"initrd.img\"\ncmdline = \"console=ttyS0\"\n",
+            &url,
+            "src",
+        );
+        assert_eq!(parsed.entries.len(), 1, "{:?}", parsed.warnings);
+        assert_eq!(parsed.entries[0].label, "Network Debian");
+        assert_eq!(parsed.entries[0].kernel, PathBuf::from("/vmlinuz"));
+        assert_eq!(
+            cache_dir(&url),
+            PathBuf::from("/run/kboot/fetch/10.0.2.2-8000_pxe_")
+        );
+        let bls_url = url::parse_url("http://srv/entries/debian.conf").expect("valid");
+        let parsed = parse_config(
+            "title Debian\nlinux /vmlinuz\ninitrd /initrd.img\noptions ro quiet\n",
+            &bls_url,
+            "src",
+        );
+        assert_eq!(parsed.entries.len(), 1);
+        assert_eq!(
+            (
+                parsed.entries[0].id.as_str(),
+                parsed.entries[0].cmdline.as_str()
+            ),
+            ("debian", "ro quiet")
+        );
+        let unreachable =
+            network_entries(&["http://127.0.0.1:1/kboot.toml".into(), "gopher://x".into()]);
+        assert!(unreachable.entries.is_empty());
+        assert_eq!(unreachable.warnings.len(), 2, "{:?}", unreachable.warnings);
+    }
+}

@@ -1,0 +1,122 @@
+//! URLs the fetchers understand (http:// and ftp://): parsing, printing, and resolving a
+//! name relative to the URL a file was served from.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Ftp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    /// Starts with '/'; for HTTP it includes any query.
+    pub path: String,
+}
+
+impl std::fmt::Display for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (name, default) = match self.scheme {
+            Scheme::Http => ("http", 80),
+            Scheme::Ftp => ("ftp", 21),
+        };
+        write!(f, "{name}://{}", self.host)?;
+        if self.port != default {
+            write!(f, ":{}", self.port)?;
+        }
+        f.write_str(&self.path)
+    }
+}
+
+pub fn is_url(text: &str) -> bool {
+    ["http://", "https://", "ftp://"]
+        .iter()
+        .any(|p| text.starts_with(p))
+}
+
+pub fn parse_url(text: &str) -> Result<Url, String> {
+    let (scheme, rest, default_port) = if let Some(r) = text.strip_prefix("http://") {
+        (Scheme::Http, r, 80)
+    } else if let Some(r) = text.strip_prefix("ftp://") {
+        (Scheme::Ftp, r, 21)
+    } else if text.starts_with("https://") {
+        return Err("https is not supported (plain http:// and ftp:// are)".into());
+    } else {
+        return Err(format!("{text}: unsupported URL (need http:// or ftp://)"));
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (
+            h,
+            p.parse()
+                .map_err(|_| format!("{text}: invalid port '{p}'"))?,
+        ),
+        None => (authority, default_port),
+    };
+    if host.is_empty() || host.contains('@') {
+        return Err(format!("{text}: missing host (user@host is not supported)"));
+    }
+    Ok(Url {
+        scheme,
+        host: host.to_string(),
+        port,
+        path: path.to_string(),
+    })
+}
+
+/// Resolves `relative` (absolute URL, /absolute path, or relative path) against `base`.
+pub fn join(base: &Url, relative: &str) -> Result<Url, String> {
+    if is_url(relative) {
+        return parse_url(relative);
+    }
+    let path = if relative.starts_with('/') {
+        relative.to_string()
+    } else {
+        let dir = &base.path[..base.path.rfind('/').map_or(0, |i| i + 1)];
+        format!("{}{relative}", if dir.is_empty() { "/" } else { dir })
+    };
+    Ok(Url {
+        path,
+        ..base.clone()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_print_and_join() {
+        let u = parse_url("http://10.0.2.2:8080/boot/kboot.toml").expect("valid");
+        assert_eq!(
+            (u.scheme, u.host.as_str(), u.port, u.path.as_str()),
+            (Scheme::Http, "10.0.2.2", 8080, "/boot/kboot.toml")
+        );
+        assert_eq!(u.to_string(), "http://10.0.2.2:8080/boot/kboot.toml");
+        assert_eq!(
+            join(&u, "vmlinuz").map(|j| j.to_string()),
+            Ok("http://10.0.2.2:8080/boot/vmlinuz".into())
+        );
+        assert_eq!(
+            join(&u, "/k/initrd").map(|j| j.to_string()),
+            Ok("http://10.0.2.2:8080/k/initrd".into())
+        );
+        assert_eq!(
+            join(&u, "ftp://srv/x").map(|j| j.to_string()),
+            Ok("ftp://srv/x".into())
+        );
+        let f = parse_url("ftp://mirror").expect("valid");
+        assert_eq!((f.scheme, f.port, f.path.as_str()), (Scheme::Ftp, 21, "/"));
+        assert!(parse_url("https://x/")
+            .unwrap_err()
+            .contains("https is not supported"));
+        assert!(parse_url("http://:80/").is_err());
+        assert!(parse_url("http://h:99999/").is_err());
+        assert!(parse_url("gopher://h/").is_err());
+    }
+}
