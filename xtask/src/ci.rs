@@ -254,7 +254,10 @@ fn cached_root_tarball(base: &Path, archive: &Archive) -> crate::Result<PathBuf>
     Ok(tarball)
 }
 
-/// The machine's apt sources and DNS, so apt and cargo inside reach the same registries.
+/// The machine's apt sources, DNS and local CA certificates, so apt, cargo and pip inside
+/// reach the same registries (a network that inspects TLS signs with a CA the machine
+/// trusts; it lives in /usr/local/share/ca-certificates, which the ca-certificates
+/// package merges into the bundle when `.ci/run` installs it).
 fn configure_root(root: &Path) -> crate::Result<()> {
     let archive = archive_from_apt(&host_codename()?)?;
     let apt = root.join("etc/apt");
@@ -276,6 +279,13 @@ fn configure_root(root: &Path) -> crate::Result<()> {
     let _ = std::fs::remove_file(&target);
     std::fs::write(&target, resolv)
         .with_context(|| format!("failed to write {}", target.display()))?;
+    let local_cas = Path::new("/usr/local/share/ca-certificates");
+    if local_cas.is_dir() {
+        let dest = root.join("usr/local/share");
+        std::fs::create_dir_all(&dest)
+            .with_context(|| format!("failed to create {}", dest.display()))?;
+        run(tool("cp")?.arg("-a").arg(local_cas).arg(&dest))?;
+    }
     for dir in ["work", "root", "tmp", "run"] {
         std::fs::create_dir_all(root.join(dir))
             .with_context(|| format!("failed to create {dir}"))?;
