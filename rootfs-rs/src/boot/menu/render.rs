@@ -1,7 +1,7 @@
 //! Draws the boot menu: the whole screen for a `MenuState` as ANSI text (80x24 on a serial
 //! console that reports 0x0).
 
-use crate::boot::menu::state::MenuState;
+use crate::boot::menu::state::{MenuItem, MenuState};
 
 /// A serial console reports 0x0: assume the classic 80x24 there.
 pub fn screen_size(width: u16, height: u16) -> (usize, usize) {
@@ -21,6 +21,53 @@ fn fit(text: &str, width: usize, pad: bool) -> String {
     out
 }
 
+/// `text` cut to `width` characters by dropping its middle ("Ubuntu, with Li...covery
+/// mode)"): both ends of a label or a path are what tell entries apart.
+fn elide_middle(text: &str, width: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= width {
+        return text.to_string();
+    }
+    if width < 7 {
+        return chars[..width].iter().collect();
+    }
+    let head = (width - 3).div_ceil(2);
+    let tail = width - 3 - head;
+    let mut out: String = chars[..head].iter().collect();
+    out.push_str("...");
+    out.extend(&chars[chars.len() - tail..]);
+    out
+}
+
+/// Widths of the list's label, device and kernel columns within `avail` characters.
+/// Labels are what a person chooses by, so they keep their full width as long as they
+/// can: the kernel path gives way first, then the device, and only then are labels
+/// elided (in the middle, so "(recovery mode)" stays visible).
+fn column_widths(
+    labels: usize,
+    devices: usize,
+    kernels: usize,
+    avail: usize,
+) -> (usize, usize, usize) {
+    const MIN_KERNEL: usize = 12;
+    const MIN_DEVICE: usize = 4;
+    let mut kernel = kernels;
+    let mut device = devices;
+    let need = |k: usize, d: usize| labels + d + k;
+    if need(kernel, device) > avail {
+        kernel = avail
+            .saturating_sub(labels + device)
+            .max(MIN_KERNEL.min(kernels));
+    }
+    if need(kernel, device) > avail {
+        device = avail
+            .saturating_sub(labels + kernel)
+            .max(MIN_DEVICE.min(devices));
+    }
+    let label = avail.saturating_sub(device + kernel).min(labels).max(1);
+    (label, device, kernel)
+}
+
 /// A submenu entry's full label ("Advanced options…>Debian, with Linux 6.1 (recovery)")
 /// rarely fits; its own title is what tells the entries apart, so that is kept.
 fn display_label(label: &str, width: usize) -> String {
@@ -30,12 +77,21 @@ fn display_label(label: &str, width: usize) -> String {
     }
 }
 
+/// The key help: fits 80 columns whole (j/k and number keys work too; docs/userspace.md).
+const HELP: &str = "Up/Down: select  Enter: boot  e: edit  p: path  c: shell  r: rescan  q: quit";
+
 const REVERSE: &str = "\x1b[7m";
 const NORMAL: &str = "\x1b[0m";
 
-/// The whole screen for `state` on a `width` x `height` terminal (0x0 means 80x24): ANSI
-/// clear, lines ending in CR LF (raw mode has no output processing), cursor placed last.
-pub fn render(state: &MenuState, width: u16, height: u16) -> String {
+/// What is on the screen: its lines and where the cursor is (None: hidden).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screen {
+    lines: Vec<String>,
+    cursor: Option<(usize, usize)>,
+}
+
+/// The screen for `state` on a `width` x `height` terminal (0x0 means 80x24).
+pub fn screen(state: &MenuState, width: u16, height: u16) -> Screen {
     let (width, height) = screen_size(width, height);
     let (mut lines, cursor) = match state.edit_line() {
         None => (browse_lines(state, width, height), None),
@@ -45,11 +101,45 @@ pub fn render(state: &MenuState, width: u16, height: u16) -> String {
         }
     };
     lines.truncate(height);
-    let mut out = String::from("\x1b[H\x1b[2J");
-    out.push_str(&lines.join("\r\n"));
+    Screen { lines, cursor }
+}
+
+fn cursor_sequence(cursor: Option<(usize, usize)>) -> String {
     match cursor {
-        Some((row, col)) => out.push_str(&format!("\x1b[{};{}H\x1b[?25h", row + 1, col + 1)),
-        None => out.push_str("\x1b[?25l"),
+        Some((row, col)) => format!("\x1b[{};{}H\x1b[?25h", row + 1, col + 1),
+        None => "\x1b[?25l".to_string(),
+    }
+}
+
+/// The whole screen for `state` on a `width` x `height` terminal (0x0 means 80x24): ANSI
+/// clear, lines ending in CR LF (raw mode has no output processing), cursor placed last.
+pub fn render(state: &MenuState, width: u16, height: u16) -> String {
+    full(&screen(state, width, height))
+}
+
+/// `next` drawn from scratch.
+pub fn full(next: &Screen) -> String {
+    let mut out = String::from("\x1b[H\x1b[2J");
+    out.push_str(&next.lines.join("\r\n"));
+    out.push_str(&cursor_sequence(next.cursor));
+    out
+}
+
+/// What turns `prev` on the terminal into `next`: only the lines that changed, each
+/// rewritten in place. A countdown tick is then one short status line, not a whole
+/// screen every second (at 115200 baud a full 80x24 screen takes ~170 ms and flickers).
+pub fn repaint(prev: &Screen, next: &Screen) -> String {
+    if prev.lines.len() != next.lines.len() {
+        return full(next);
+    }
+    let mut out = String::new();
+    for (row, (old, new)) in prev.lines.iter().zip(&next.lines).enumerate() {
+        if old != new {
+            out.push_str(&format!("\x1b[{};1H\x1b[2K{new}", row + 1));
+        }
+    }
+    if !out.is_empty() || prev.cursor != next.cursor {
+        out.push_str(&cursor_sequence(next.cursor));
     }
     out
 }
@@ -73,23 +163,42 @@ fn browse_lines(state: &MenuState, width: usize, height: usize) -> Vec<String> {
         lines.push(fit("No boot entries found on any disk.", width, false));
     }
     let number_width = count.to_string().len();
-    let device_width = state
+    let widest = |f: fn(&MenuItem) -> &str| {
+        state
+            .items
+            .iter()
+            .map(|i| f(i).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    // " 12* " before the label, two blanks between the columns.
+    let avail = width.saturating_sub(number_width + 3 + 4);
+    let (devices, kernels) = (widest(|i| &i.device), widest(|i| &i.kernel));
+    // Submenu entries shrink to their own title when the full path does not fit: size
+    // the columns again with those shorter labels.
+    let (first_guess, _, _) = column_widths(widest(|i| &i.label), devices, kernels, avail);
+    let shown_labels = state
         .items
         .iter()
-        .map(|i| i.device.len())
+        .map(|i| display_label(&i.label, first_guess).chars().count())
         .max()
-        .unwrap_or(0)
-        .min(12);
-    let label_width = (width * 45 / 100).max(16);
+        .unwrap_or(0);
+    let (label_width, device_width, kernel_width) =
+        column_widths(shown_labels, devices, kernels, avail);
     for index in shown {
         let item = &state.items[index];
         let mark = if index == state.default { '*' } else { ' ' };
+        let label = elide_middle(&display_label(&item.label, label_width), label_width);
         let text = format!(
             " {:>nw$}{mark} {}  {}  {}",
             index + 1,
-            fit(&display_label(&item.label, label_width), label_width, true),
-            fit(&item.device, device_width, true),
-            item.kernel,
+            fit(&label, label_width, true),
+            fit(
+                &elide_middle(&item.device, device_width),
+                device_width,
+                true
+            ),
+            elide_middle(&item.kernel, kernel_width),
             nw = number_width
         );
         if index == state.selected {
@@ -122,11 +231,7 @@ fn browse_lines(state: &MenuState, width: usize, height: usize) -> Vec<String> {
         (None, _, _) => String::new(),
     };
     lines.push(fit(&status, width, false));
-    lines.push(fit(
-        "Up/Down j/k or number: select  Enter: boot  e: edit  p: path  c: shell  r: rescan  q: quit",
-        width,
-        false,
-    ));
+    lines.push(fit(HELP, width, false));
     lines
 }
 
@@ -237,10 +342,13 @@ mod tests {
         let mut list = items(2);
         list[1].label = "Advanced options for Debian GNU/Linux>Debian GNU/Linux, with Linux 6.1.0-18-amd64 (recovery mode)".into();
         let lines = visible_lines(&render(&MenuState::new(list.clone(), 0, None), 80, 24));
+        // Its own title, elided in the middle when even that is too long: the start and
+        // "(recovery mode)" both stay visible.
         assert!(
-            lines[3].starts_with(" 2  > Debian GNU/Linux, with Linux 6.1.0"),
+            lines[3].starts_with(" 2  > Debian GNU/Linux, with L"),
             "{lines:#?}"
         );
+        assert!(lines[3].contains("(recovery mode)"), "{lines:#?}");
         let mut state = MenuState::new(list, 1, None);
         let lines = visible_lines(&render(&state, 80, 24));
         assert_eq!(
@@ -289,5 +397,72 @@ mod tests {
         assert_eq!(lines[4], "x".repeat(80));
         state.handle_key(Key::Home);
         assert!(render(&state, 80, 24).ends_with("\x1b[5;1H\x1b[?25h"));
+    }
+
+    /// Ubuntu's normal and recovery entries differ only at the end of the label: on 80
+    /// columns both must be told apart, with the device column and kernel path giving way.
+    #[test]
+    fn labels_that_differ_at_the_end_stay_distinct_on_80_columns() {
+        let mut list = items(2);
+        for item in &mut list {
+            item.device = "nvme0n1p2".into();
+            item.kernel = "/boot/vmlinuz-5.10.0-32-amd64".into();
+        }
+        list[0].label = "Ubuntu, with Linux 5.10.0-32-amd64".into();
+        list[1].label = "Ubuntu, with Linux 5.10.0-32-amd64 (recovery mode)".into();
+        let lines = visible_lines(&render(&MenuState::new(list.clone(), 0, None), 80, 24));
+        assert!(lines.iter().all(|l| l.chars().count() <= 80), "{lines:#?}");
+        assert!(
+            lines[3].contains("Ubuntu, with Linux 5.10.0-32-amd64 (recovery mode)"),
+            "{lines:#?}"
+        );
+        assert!(lines[3].contains("nvme0n1p2"), "{lines:#?}");
+        // Too narrow for whole labels: elided in the middle, the ends kept, still distinct.
+        let narrow = visible_lines(&render(&MenuState::new(list, 0, None), 50, 24));
+        assert!(
+            narrow.iter().all(|l| l.chars().count() <= 50),
+            "{narrow:#?}"
+        );
+        let (first, second) = (narrow[2].trim_end(), narrow[3].trim_end());
+        assert!(
+            second.contains("...") && second.contains("mode)"),
+            "{narrow:#?}"
+        );
+        assert_ne!(first[..first.len().min(30)], second[..second.len().min(30)]);
+        assert_eq!(elide_middle("abcdefghij", 9), "abc...hij");
+        assert_eq!(elide_middle("short", 9), "short");
+    }
+
+    #[test]
+    fn the_help_line_fits_80_columns_whole() {
+        let lines = visible_lines(&render(&MenuState::new(items(2), 0, None), 80, 24));
+        let help = lines.last().cloned().unwrap_or_default();
+        assert_eq!(help, HELP);
+        assert!(HELP.chars().count() <= 80);
+        assert!(help.ends_with("q: quit"));
+    }
+
+    /// A countdown tick rewrites the status line only.
+    #[test]
+    fn a_countdown_tick_repaints_one_line() {
+        let mut state = MenuState::new(items(3), 0, Some(5));
+        let before = screen(&state, 80, 24);
+        state.tick();
+        let after = screen(&state, 80, 24);
+        let update = repaint(&before, &after);
+        assert!(!update.contains("\x1b[2J"), "{update:?}");
+        assert_eq!(update.matches("\x1b[2K").count(), 1, "{update:?}");
+        assert!(update.contains("in 4 s."), "{update:?}");
+        assert!(update.len() < 120, "{} bytes: {update:?}", update.len());
+        // Nothing changed: nothing sent.
+        assert_eq!(repaint(&after, &after), "");
+        // Moving the selection rewrites the two rows and the lines about the selection.
+        state.handle_key(Key::Down);
+        let moved = repaint(&after, &screen(&state, 80, 24));
+        assert!(moved.matches("\x1b[2K").count() >= 2, "{moved:?}");
+        assert_eq!(
+            full(&after),
+            render(&MenuState::new(items(3), 0, Some(4)), 80, 24)
+        );
     }
 }

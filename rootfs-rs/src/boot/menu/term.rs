@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::termios::{tcgetattr, tcgetwinsize, tcsetattr, OptionalActions, Termios};
 
-use crate::boot::menu::render::render;
+use crate::boot::menu::render::{full, repaint, screen};
 use crate::boot::menu::state::{parse_line_choice, Action, Key, MenuChoice, MenuState};
 
 /// How long a lone ESC waits for the rest of an escape sequence.
@@ -143,8 +143,9 @@ pub fn run_menu(state: &mut MenuState, out: &mut dyn Write) -> io::Result<MenuCh
     };
     let mut pending: Vec<u8> = Vec::new();
     let mut next_tick = Instant::now() + Duration::from_secs(1);
-    let (w, h) = size();
-    out.write_all(render(state, w, h).as_bytes())?;
+    let mut size_drawn = size();
+    let mut drawn = screen(state, size_drawn.0, size_drawn.1);
+    out.write_all(full(&drawn).as_bytes())?;
     out.flush()?;
     loop {
         let timeout = if !pending.is_empty() {
@@ -183,9 +184,17 @@ pub fn run_menu(state: &mut MenuState, out: &mut dyn Write) -> io::Result<MenuCh
                     return Ok(choice);
                 }
                 Action::Redraw => {
-                    let (w, h) = size();
-                    out.write_all(render(state, w, h).as_bytes())?;
+                    // Only what changed is sent; a new window size redraws it all.
+                    let now = size();
+                    let next = screen(state, now.0, now.1);
+                    let text = if now == size_drawn {
+                        repaint(&drawn, &next)
+                    } else {
+                        full(&next)
+                    };
+                    out.write_all(text.as_bytes())?;
                     out.flush()?;
+                    (drawn, size_drawn) = (next, now);
                 }
                 Action::None => {}
             }
