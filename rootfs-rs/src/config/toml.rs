@@ -10,7 +10,11 @@
 //!   named `a = b` for `table`, but a `key = value` line (key `[a`) for `statements`;
 //! - an array over several lines (`initrd = [` … `]`) is joined into one statement by
 //!   `statements`; `table` sees its lines one by one (`key = [`, then lines without `=`,
-//!   which are warnings), as `[net] dns` never took arrays over several lines.
+//!   which are warnings), as `[net] dns` never took arrays over several lines;
+//! - quoting: kboot.conf removes quotes around keys (`"kernel" = …`) and types values
+//!   (`Value::parse`: `timeout = "3"` is a string); `[menu]`, `[net]` and `[dump]` get keys
+//!   and values as written and unquote values themselves (`[menu] timeout = "3"` is "not a
+//!   number", `"timeout" = 3` an unknown key).
 
 use crate::config::text::{parse_quoted, strip_comment};
 
