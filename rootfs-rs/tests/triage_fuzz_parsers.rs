@@ -1,4 +1,4 @@
-//! The fuzz targets' entry points (src/dump/fuzz.rs, also used by fuzz/) fed with thousands
+//! The fuzz targets' entry points (src/dump/fuzz.rs, also used by triage-fuzz/) fed with thousands
 //! of random and mutated inputs: every parser must return, never panic or hang.
 
 #[path = "triage_common/mod.rs"]

@@ -97,8 +97,9 @@ pub fn main(args: &[OsString]) -> i32 {
     }
 }
 
-fn copy(o: &Options) -> Result<(), String> {
-    let mut input: Box<dyn Read> = match &o.input {
+/// The input, `skip` blocks in (seeking a file, reading and discarding a pipe).
+fn open_input(o: &Options) -> Result<Box<dyn Read>, String> {
+    Ok(match &o.input {
         Some(path) => {
             let mut f =
                 File::open(path).map_err(|e| format!("failed to open '{path}': {}", reason(&e)))?;
@@ -124,8 +125,12 @@ fn copy(o: &Options) -> Result<(), String> {
             }
             Box::new(stdin)
         }
-    };
-    let mut output: Box<dyn Write> = match &o.output {
+    })
+}
+
+/// The output, `seek` blocks in; a file is truncated there unless conv=notrunc.
+fn open_output(o: &Options) -> Result<Box<dyn Write>, String> {
+    Ok(match &o.output {
         Some(path) => {
             let mut f = OpenOptions::new()
                 .write(true)
@@ -144,7 +149,12 @@ fn copy(o: &Options) -> Result<(), String> {
             Box::new(f)
         }
         None => Box::new(io::stdout()),
-    };
+    })
+}
+
+fn copy(o: &Options) -> Result<(), String> {
+    let mut input = open_input(o)?;
+    let mut output = open_output(o)?;
     let started = Instant::now();
     let (mut full_in, mut part_in, mut full_out, mut part_out, mut bytes) =
         (0u64, 0u64, 0u64, 0u64, 0u64);

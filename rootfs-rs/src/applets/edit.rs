@@ -68,65 +68,15 @@ impl Buffer {
                 let (a, b) = range(n, len)?;
                 self.print(out, a, b).map_err(io_err)?;
             }
-            "r" | "c" | "i" | "a" => {
-                let (num, text) = rest.split_once(' ').unwrap_or((rest, ""));
-                let n: usize = num
-                    .parse()
-                    .map_err(|_| format!("bad line number '{num}'"))?;
-                match cmd {
-                    "r" | "c" => {
-                        range(num, len)?;
-                        self.lines[n - 1] = text.to_string();
-                    }
-                    "i" if (1..=len + 1).contains(&n) => self.lines.insert(n - 1, text.to_string()),
-                    "a" if n <= len => self.lines.insert(n, text.to_string()),
-                    _ => return Err(format!("line out of range (1-{len})")),
-                }
-                self.dirty = true;
-            }
+            "r" | "c" | "i" | "a" => self.put_line(cmd, rest)?,
             "d" => {
                 let (a, b) = range(rest, len)?;
                 self.lines.drain(a - 1..b);
                 self.dirty = true;
             }
-            "s" => {
-                let split = rest
-                    .find(|c: char| !c.is_ascii_digit())
-                    .unwrap_or(rest.len());
-                let (num, expr) = rest.split_at(split);
-                let (a, _) = range(num, len)?;
-                let delim = expr.chars().next().ok_or("usage: s N/RE/REP/[g]")?;
-                let parts: Vec<&str> = expr[delim.len_utf8()..].splitn(3, delim).collect();
-                if parts.len() < 2 {
-                    return Err("usage: s N/RE/REP/[g]".into());
-                }
-                let re = Regex::new(parts[0], false)?;
-                let global = parts.get(2).is_some_and(|f| f.contains('g'));
-                match crate::util::subst::substitute(
-                    self.lines[a - 1].as_bytes(),
-                    &re,
-                    parts[1].as_bytes(),
-                    global,
-                    1,
-                ) {
-                    Some(new) => {
-                        self.lines[a - 1] = String::from_utf8_lossy(&new).into_owned();
-                        self.dirty = true;
-                        self.print(out, a, a).map_err(io_err)?;
-                    }
-                    None => return Err("no match".into()),
-                }
-            }
+            "s" => self.substitute(rest, out)?,
             "w" | "wq" | "x" => {
-                let target = if rest.is_empty() { path } else { rest };
-                let mut text = self.lines.join("\n");
-                if !self.lines.is_empty() {
-                    text.push('\n');
-                }
-                std::fs::write(target, &text)
-                    .map_err(|e| format!("{target}: {}", crate::util::reason(&e)))?;
-                self.dirty = false;
-                writeln!(out, "wrote {} lines to {target}", self.lines.len()).map_err(io_err)?;
+                self.write(if rest.is_empty() { path } else { rest }, out)?;
                 return Ok(cmd == "w");
             }
             "q" if self.dirty => {
@@ -134,25 +84,89 @@ impl Buffer {
             }
             "q" | "q!" => return Ok(false),
             "h" | "?" | "help" => writeln!(out, "{USAGE}").map_err(io_err)?,
-            _ if trimmed.starts_with('/') => {
-                let needle = &trimmed[1..];
-                let hits: Vec<usize> = self
-                    .lines
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| l.contains(needle))
-                    .map(|(i, _)| i + 1)
-                    .collect();
-                if hits.is_empty() {
-                    return Err("not found".into());
-                }
-                for h in hits {
-                    self.print(out, h, h).map_err(io_err)?;
-                }
-            }
+            _ if trimmed.starts_with('/') => self.search(&trimmed[1..], out)?,
             other => return Err(format!("unknown command '{other}' (h for help)")),
         }
         Ok(true)
+    }
+
+    /// `r N TEXT`/`c N TEXT` replace line N, `i N TEXT` inserts before it, `a N TEXT` after.
+    fn put_line(&mut self, cmd: &str, rest: &str) -> Result<(), String> {
+        let len = self.lines.len();
+        let (num, text) = rest.split_once(' ').unwrap_or((rest, ""));
+        let n: usize = num
+            .parse()
+            .map_err(|_| format!("bad line number '{num}'"))?;
+        match cmd {
+            "r" | "c" => {
+                range(num, len)?;
+                self.lines[n - 1] = text.to_string();
+            }
+            "i" if (1..=len + 1).contains(&n) => self.lines.insert(n - 1, text.to_string()),
+            "a" if n <= len => self.lines.insert(n, text.to_string()),
+            _ => return Err(format!("line out of range (1-{len})")),
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// `s N/RE/REP/[g]`: substitutes in line N and prints it.
+    fn substitute(&mut self, rest: &str, out: &mut impl Write) -> Result<(), String> {
+        let len = self.lines.len();
+        let split = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (num, expr) = rest.split_at(split);
+        let (a, _) = range(num, len)?;
+        let delim = expr.chars().next().ok_or("usage: s N/RE/REP/[g]")?;
+        let parts: Vec<&str> = expr[delim.len_utf8()..].splitn(3, delim).collect();
+        if parts.len() < 2 {
+            return Err("usage: s N/RE/REP/[g]".into());
+        }
+        let re = Regex::new(parts[0], false)?;
+        let global = parts.get(2).is_some_and(|f| f.contains('g'));
+        let new = crate::util::subst::substitute(
+            self.lines[a - 1].as_bytes(),
+            &re,
+            parts[1].as_bytes(),
+            global,
+            1,
+        )
+        .ok_or("no match")?;
+        self.lines[a - 1] = String::from_utf8_lossy(&new).into_owned();
+        self.dirty = true;
+        self.print(out, a, a).map_err(|e| crate::util::reason(&e))
+    }
+
+    /// Writes the lines to `target`, each ending in a newline.
+    fn write(&mut self, target: &str, out: &mut impl Write) -> Result<(), String> {
+        let mut text = self.lines.join("\n");
+        if !self.lines.is_empty() {
+            text.push('\n');
+        }
+        std::fs::write(target, &text)
+            .map_err(|e| format!("{target}: {}", crate::util::reason(&e)))?;
+        self.dirty = false;
+        writeln!(out, "wrote {} lines to {target}", self.lines.len())
+            .map_err(|e| crate::util::reason(&e))
+    }
+
+    /// `/TEXT`: prints the lines containing TEXT.
+    fn search(&self, needle: &str, out: &mut impl Write) -> Result<(), String> {
+        let hits: Vec<usize> = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.contains(needle))
+            .map(|(i, _)| i + 1)
+            .collect();
+        if hits.is_empty() {
+            return Err("not found".into());
+        }
+        for h in hits {
+            self.print(out, h, h).map_err(|e| crate::util::reason(&e))?;
+        }
+        Ok(())
     }
 }
 

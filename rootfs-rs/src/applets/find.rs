@@ -103,27 +103,7 @@ impl ExprParser<'_> {
                     _ => return Err(format!("unknown argument to -type: {t}")),
                 }
             }
-            "-size" => {
-                let s = self.arg("-size")?;
-                let (sign, rest) = match s.chars().next() {
-                    Some(c @ ('+' | '-')) => (c, &s[1..]),
-                    _ => ('=', s.as_str()),
-                };
-                let (digits, unit) = match rest.char_indices().last() {
-                    Some((i, c)) if c.is_ascii_alphabetic() => (&rest[..i], c),
-                    _ => (rest, 'b'),
-                };
-                let unit_bytes = match unit {
-                    'c' => 1,
-                    'w' => 2,
-                    'k' => 1024,
-                    'M' => 1 << 20,
-                    'G' => 1 << 30,
-                    _ => 512,
-                };
-                let n = digits.parse().map_err(|_| format!("invalid -size '{s}'"))?;
-                Expr::Size(sign, n, unit_bytes)
-            }
+            "-size" => size(&self.arg("-size")?)?,
             "-newer" => {
                 let f = self.arg("-newer")?;
                 let m = std::fs::metadata(&f)
@@ -162,6 +142,28 @@ impl ExprParser<'_> {
             other => return Err(format!("unknown predicate '{other}'")),
         })
     }
+}
+
+/// `-size [+-]N[cwkMGb]` (512-byte blocks without a unit).
+fn size(s: &str) -> Result<Expr, String> {
+    let (sign, rest) = match s.chars().next() {
+        Some(c @ ('+' | '-')) => (c, &s[1..]),
+        _ => ('=', s),
+    };
+    let (digits, unit) = match rest.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&rest[..i], c),
+        _ => (rest, 'b'),
+    };
+    let unit_bytes = match unit {
+        'c' => 1,
+        'w' => 2,
+        'k' => 1024,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        _ => 512,
+    };
+    let n = digits.parse().map_err(|_| format!("invalid -size '{s}'"))?;
+    Ok(Expr::Size(sign, n, unit_bytes))
 }
 
 fn type_letter(m: &Metadata) -> char {

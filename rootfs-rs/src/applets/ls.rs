@@ -64,15 +64,13 @@ struct Entry {
     meta: Metadata,
 }
 
-fn run(mut operands: Vec<OsString>, o: &Options) -> io::Result<i32> {
-    if operands.is_empty() {
-        operands.push(".".into());
-    }
-    operands.sort();
+/// The operands split into files (and with -d, directories) listed as they are and
+/// directories listed by content, with status 2 if one cannot be accessed.
+fn sort_operands(operands: &[OsString], o: &Options) -> (Vec<Entry>, Vec<PathBuf>, i32) {
     let mut status = 0;
     let mut files = Vec::new();
     let mut dirs = Vec::new();
-    for op in &operands {
+    for op in operands {
         let path = PathBuf::from(op);
         // Operands follow symlinks unless listing long or with -d.
         let meta = if o.long || o.directory {
@@ -108,6 +106,15 @@ fn run(mut operands: Vec<OsString>, o: &Options) -> io::Result<i32> {
             });
         }
     }
+    (files, dirs, status)
+}
+
+fn run(mut operands: Vec<OsString>, o: &Options) -> io::Result<i32> {
+    if operands.is_empty() {
+        operands.push(".".into());
+    }
+    operands.sort();
+    let (files, dirs, mut status) = sort_operands(&operands, o);
     let mut out = crate::util::stdout();
     let mut names = NameCache::default();
     let show_headers = operands.len() > 1 || o.recursive;
@@ -203,72 +210,10 @@ fn print_entries(
     names: &mut NameCache,
     in_dir: bool,
 ) -> io::Result<()> {
-    let label = |e: &Entry| -> String {
-        let mut s = e.name.to_string_lossy().into_owned();
-        if o.classify {
-            s.push_str(classify_suffix(&e.meta));
-        }
-        s
-    };
     if o.long {
-        if in_dir {
-            let blocks: u64 = entries.iter().map(|e| e.meta.blocks()).sum();
-            let total = if o.human {
-                human(blocks * 512)
-            } else {
-                (blocks / 2).to_string()
-            };
-            writeln!(out, "total {total}")?;
-        }
-        let rows: Vec<[String; 5]> = entries
-            .iter()
-            .map(|e| {
-                let size = if e.meta.file_type().is_block_device()
-                    || e.meta.file_type().is_char_device()
-                {
-                    let dev = e.meta.rdev();
-                    format!("{}, {}", rustix::fs::major(dev), rustix::fs::minor(dev))
-                } else if o.human {
-                    human(e.meta.len())
-                } else {
-                    e.meta.len().to_string()
-                };
-                [
-                    e.meta.nlink().to_string(),
-                    names.user(e.meta.uid()),
-                    names.group(e.meta.gid()),
-                    size,
-                    ls_time(e.meta.mtime()),
-                ]
-            })
-            .collect();
-        let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
-        let w: Vec<usize> = (0..4).map(width).collect();
-        for (e, r) in entries.iter().zip(&rows) {
-            let mut line = format!(
-                "{} {:>w0$} {:<w1$} {:<w2$} {:>w3$} {} {}",
-                mode_string(e.meta.mode()),
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                label(e),
-                w0 = w[0],
-                w1 = w[1],
-                w2 = w[2],
-                w3 = w[3]
-            );
-            if e.meta.file_type().is_symlink() {
-                if let Ok(target) = std::fs::read_link(&e.path) {
-                    line.push_str(&format!(" -> {}", target.display()));
-                }
-            }
-            writeln!(out, "{line}")?;
-        }
-        return Ok(());
+        return print_long(out, entries, o, names, in_dir);
     }
-    let labels: Vec<String> = entries.iter().map(label).collect();
+    let labels: Vec<String> = entries.iter().map(|e| label(e, o)).collect();
     if o.one_per_line {
         for l in labels {
             writeln!(out, "{l}")?;
@@ -276,6 +221,80 @@ fn print_entries(
         return Ok(());
     }
     print_columns(out, &labels, crate::util::term::terminal_width())
+}
+
+/// The name shown for an entry (with its -F suffix).
+fn label(e: &Entry, o: &Options) -> String {
+    let mut s = e.name.to_string_lossy().into_owned();
+    if o.classify {
+        s.push_str(classify_suffix(&e.meta));
+    }
+    s
+}
+
+/// `ls -l`: a total for a directory, then one line per entry in aligned columns.
+fn print_long(
+    out: &mut impl Write,
+    entries: &[Entry],
+    o: &Options,
+    names: &mut NameCache,
+    in_dir: bool,
+) -> io::Result<()> {
+    if in_dir {
+        let blocks: u64 = entries.iter().map(|e| e.meta.blocks()).sum();
+        let total = if o.human {
+            human(blocks * 512)
+        } else {
+            (blocks / 2).to_string()
+        };
+        writeln!(out, "total {total}")?;
+    }
+    let rows: Vec<[String; 5]> = entries
+        .iter()
+        .map(|e| {
+            let size =
+                if e.meta.file_type().is_block_device() || e.meta.file_type().is_char_device() {
+                    let dev = e.meta.rdev();
+                    format!("{}, {}", rustix::fs::major(dev), rustix::fs::minor(dev))
+                } else if o.human {
+                    human(e.meta.len())
+                } else {
+                    e.meta.len().to_string()
+                };
+            [
+                e.meta.nlink().to_string(),
+                names.user(e.meta.uid()),
+                names.group(e.meta.gid()),
+                size,
+                ls_time(e.meta.mtime()),
+            ]
+        })
+        .collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
+    let w: Vec<usize> = (0..4).map(width).collect();
+    for (e, r) in entries.iter().zip(&rows) {
+        let mut line = format!(
+            "{} {:>w0$} {:<w1$} {:<w2$} {:>w3$} {} {}",
+            mode_string(e.meta.mode()),
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            label(e, o),
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        );
+        if e.meta.file_type().is_symlink() {
+            if let Ok(target) = std::fs::read_link(&e.path) {
+                line.push_str(&format!(" -> {}", target.display()));
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
 }
 
 /// Column-major layout like ls: as many columns as fit, two spaces between.

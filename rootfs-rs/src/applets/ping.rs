@@ -139,6 +139,63 @@ pub fn main(args: &[OsString]) -> i32 {
 }
 
 #[allow(clippy::too_many_arguments)]
+/// Waits until `deadline` for the echo reply with `seq`; other packets are skipped.
+fn await_reply(
+    sock: &Socket,
+    buf: &mut [u8],
+    id: u16,
+    seq: u16,
+    deadline: Instant,
+) -> std::io::Result<Option<Reply>> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        let _ = rustix::net::sockopt::set_socket_timeout(
+            &sock.fd,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(left),
+        );
+        let n = match rustix::net::recv(&sock.fd, &mut *buf, RecvFlags::empty()) {
+            Ok((n, _)) => n,
+            Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        match parse_reply(&buf[..n], sock.raw, id) {
+            Some(reply) if reply.seq == seq => return Ok(Some(reply)),
+            _ => continue,
+        }
+    }
+}
+
+/// The statistics printed at the end.
+fn summary(
+    out: &mut impl Write,
+    host: &str,
+    sent: u64,
+    received: u64,
+    rtts: &[f64],
+) -> std::io::Result<()> {
+    let loss = ((sent - received) * 100).checked_div(sent).unwrap_or(0);
+    writeln!(out, "\n--- {host} ping statistics ---")?;
+    writeln!(
+        out,
+        "{sent} packets transmitted, {received} packets received, {loss}% packet loss"
+    )?;
+    if !rtts.is_empty() {
+        let min = rtts.iter().cloned().fold(f64::MAX, f64::min);
+        let max = rtts.iter().cloned().fold(0.0, f64::max);
+        let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
+        writeln!(
+            out,
+            "round-trip min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms"
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn run(
     sock: &Socket,
     host: &str,
@@ -169,28 +226,7 @@ fn run(
             return Ok(2);
         }
         sent += 1;
-        let deadline = started + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let _ = rustix::net::sockopt::set_socket_timeout(
-                &sock.fd,
-                rustix::net::sockopt::Timeout::Recv,
-                Some(left),
-            );
-            let n = match rustix::net::recv(&sock.fd, &mut buf, RecvFlags::empty()) {
-                Ok((n, _)) => n,
-                Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            let Some(reply) = parse_reply(&buf[..n], sock.raw, id) else {
-                continue;
-            };
-            if reply.seq != seq {
-                continue;
-            }
+        if let Some(reply) = await_reply(sock, &mut buf, id, seq, started + timeout)? {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             received += 1;
             rtts.push(ms);
@@ -203,28 +239,12 @@ fn run(
                 )?;
                 out.flush()?;
             }
-            break;
         }
         if count.is_none_or(|c| sent < c) {
             std::thread::sleep(interval.saturating_sub(started.elapsed()));
         }
     }
-    let loss = ((sent - received) * 100).checked_div(sent).unwrap_or(0);
-    writeln!(out, "\n--- {host} ping statistics ---")?;
-    writeln!(
-        out,
-        "{sent} packets transmitted, {received} packets received, {loss}% packet loss"
-    )?;
-    if !rtts.is_empty() {
-        let min = rtts.iter().cloned().fold(f64::MAX, f64::min);
-        let max = rtts.iter().cloned().fold(0.0, f64::max);
-        let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
-        writeln!(
-            out,
-            "round-trip min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms"
-        )?;
-    }
-    out.flush()?;
+    summary(&mut out, host, sent, received, &rtts)?;
     Ok(if received > 0 { 0 } else { 1 })
 }
 

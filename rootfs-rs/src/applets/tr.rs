@@ -52,6 +52,64 @@ pub fn expand_set(spec: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// What tr does to each byte.
+struct Tables {
+    /// SET1 (complemented with -c): the bytes deleted with -d.
+    set1: [bool; 256],
+    /// The translation SET1 → SET2 (identity for the other bytes).
+    map: [u8; 256],
+    /// The bytes squeezed with -s, after translation.
+    squeeze_set: [bool; 256],
+}
+
+impl Tables {
+    fn new(sets: &[Vec<u8>], complement: bool, delete: bool, squeeze: bool) -> Tables {
+        let mut set1 = [false; 256];
+        for &b in &sets[0] {
+            set1[b as usize] = true;
+        }
+        if complement {
+            for v in set1.iter_mut() {
+                *v = !*v;
+            }
+        }
+        // Translation table: SET2 is padded with its last byte.
+        let mut map: [u8; 256] = std::array::from_fn(|i| i as u8);
+        let target = sets.get(1);
+        if !delete {
+            if let Some(set2) = sets.get(1).filter(|s| !s.is_empty()) {
+                let sources: Vec<u8> = if complement {
+                    (0..=255u8).filter(|b| set1[*b as usize]).collect()
+                } else {
+                    sets[0].clone()
+                };
+                for (i, &from) in sources.iter().enumerate() {
+                    map[from as usize] = *set2.get(i).unwrap_or(&set2[set2.len() - 1]);
+                }
+            }
+        }
+        let mut squeeze_set = [false; 256];
+        let squeeze_source = if delete || sets.len() == 2 {
+            target
+        } else {
+            Some(&sets[0])
+        };
+        if squeeze {
+            match squeeze_source {
+                Some(s) if !(sets.len() == 1 && complement) => {
+                    s.iter().for_each(|&b| squeeze_set[b as usize] = true)
+                }
+                _ => squeeze_set = set1,
+            }
+        }
+        Tables {
+            set1,
+            map,
+            squeeze_set,
+        }
+    }
+}
+
 pub fn main(args: &[OsString]) -> i32 {
     let (mut complement, mut delete, mut squeeze) = (false, false, false);
     let sets = match Parser::new("tr", USAGE, args).parse(|p, c| {
@@ -85,44 +143,11 @@ pub fn main(args: &[OsString]) -> i32 {
             return 1;
         }
     };
-    let mut set1 = [false; 256];
-    for &b in &sets[0] {
-        set1[b as usize] = true;
-    }
-    if complement {
-        for v in set1.iter_mut() {
-            *v = !*v;
-        }
-    }
-    // Translation table: SET2 is padded with its last byte.
-    let mut map: [u8; 256] = std::array::from_fn(|i| i as u8);
-    let target = sets.get(1);
-    if !delete {
-        if let Some(set2) = sets.get(1).filter(|s| !s.is_empty()) {
-            let sources: Vec<u8> = if complement {
-                (0..=255u8).filter(|b| set1[*b as usize]).collect()
-            } else {
-                sets[0].clone()
-            };
-            for (i, &from) in sources.iter().enumerate() {
-                map[from as usize] = *set2.get(i).unwrap_or(&set2[set2.len() - 1]);
-            }
-        }
-    }
-    let mut squeeze_set = [false; 256];
-    let squeeze_source = if delete || sets.len() == 2 {
-        target
-    } else {
-        Some(&sets[0])
-    };
-    if squeeze {
-        match squeeze_source {
-            Some(s) if !(sets.len() == 1 && complement) => {
-                s.iter().for_each(|&b| squeeze_set[b as usize] = true)
-            }
-            _ => squeeze_set = set1,
-        }
-    }
+    let Tables {
+        set1,
+        map,
+        squeeze_set,
+    } = Tables::new(&sets, complement, delete, squeeze);
     let mut input = Vec::new();
     if let Err(e) = io::stdin().read_to_end(&mut input) {
         crate::util::warn_err("tr", "read error", &e);

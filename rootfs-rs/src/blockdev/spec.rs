@@ -25,16 +25,27 @@ impl std::fmt::Display for TargetSpec {
 }
 
 impl TargetSpec {
+    /// A capture target, `root=` or path-name filesystem: `LABEL=`/`UUID=` (UUIDs kept in
+    /// lower case) or a `/dev/` path, after dropping blanks and quotes around the whole text.
     pub fn parse(text: &str) -> Option<TargetSpec> {
         let text = text.trim().trim_matches('"');
-        if let Some(label) = text.strip_prefix("LABEL=") {
-            Some(TargetSpec::Label(label.to_string()))
-        } else if let Some(uuid) = text.strip_prefix("UUID=") {
-            Some(TargetSpec::Uuid(uuid.to_ascii_lowercase()))
-        } else if text.starts_with("/dev/") {
-            Some(TargetSpec::Device(PathBuf::from(text)))
-        } else {
-            None
+        match TargetSpec::parse_tag(text) {
+            Some(TargetSpec::Uuid(uuid)) => Some(TargetSpec::Uuid(uuid.to_ascii_lowercase())),
+            Some(tag) => Some(tag),
+            None if text.starts_with("/dev/") => Some(TargetSpec::Device(PathBuf::from(text))),
+            None => None,
+        }
+    }
+
+    /// The one reader of the tag syntax, for `parse` and blkid's fstab-style `resolve_tag`:
+    /// `LABEL=value` or `UUID=value`, tag names in upper case as fstab and the kernel spell
+    /// them, the value as written (each caller trims it its own way). PARTUUID= and
+    /// PARTLABEL= name partitions, not filesystems, and are not tags here.
+    pub fn parse_tag(text: &str) -> Option<TargetSpec> {
+        match text.split_once('=')? {
+            ("LABEL", value) => Some(TargetSpec::Label(value.to_string())),
+            ("UUID", value) => Some(TargetSpec::Uuid(value.to_string())),
+            _ => None,
         }
     }
 
@@ -115,5 +126,20 @@ mod tests {
         );
         assert_eq!(root_from_cmdline("root=PARTUUID=1234-01 ro"), None);
         assert_eq!(root_from_cmdline("quiet"), None);
+    }
+
+    #[test]
+    fn one_tag_reader_two_trimmings() {
+        assert_eq!(
+            TargetSpec::parse_tag("LABEL=\"my disk\""),
+            Some(TargetSpec::Label("\"my disk\"".into()))
+        );
+        assert_eq!(TargetSpec::parse_tag("label=x"), None);
+        assert_eq!(TargetSpec::parse_tag("PARTUUID=1234-01"), None);
+        // parse trims quotes around the whole text, so one is left inside the label.
+        assert_eq!(
+            TargetSpec::parse("LABEL=\"my disk\""),
+            Some(TargetSpec::Label("\"my disk".into()))
+        );
     }
 }

@@ -9,9 +9,11 @@ use crate::blockdev::spec::TargetSpec;
 /// Resolve `UUID=…`/`LABEL=…` (as in fstab) to the first of `devices` carrying that tag;
 /// any other text is returned unchanged.
 pub fn resolve_tag(spec: &str, devices: &[PathBuf]) -> Option<PathBuf> {
-    let wanted = match spec.split_once('=') {
-        Some(("UUID", v)) => TargetSpec::Uuid(v.trim_matches('"').to_string()),
-        Some(("LABEL", v)) => TargetSpec::Label(v.trim_matches('"').to_string()),
+    // Unlike `TargetSpec::parse`, only the value's quotes go (`LABEL="my disk"`), and text
+    // with blanks or quotes before the tag is a path: fstab's and blkid's reading.
+    let wanted = match TargetSpec::parse_tag(spec) {
+        Some(TargetSpec::Uuid(v)) => TargetSpec::Uuid(v.trim_matches('"').to_string()),
+        Some(TargetSpec::Label(v)) => TargetSpec::Label(v.trim_matches('"').to_string()),
         _ => return Some(PathBuf::from(spec)),
     };
     devices.iter().find_map(|dev| {

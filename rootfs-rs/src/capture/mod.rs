@@ -7,6 +7,7 @@ pub mod files;
 pub mod settings;
 
 use crate::blockdev::spec::{self as target, Found, TargetSpec};
+use crate::config::toml::Document;
 use crate::console::announce;
 use crate::dump::report::json::report_json;
 use crate::dump::report::{build, render_sections, render_text, Options, Report, Section};
@@ -51,9 +52,12 @@ pub struct FrontEnds {
 /// shell (passed in: both sit above capture, which must not import them back).
 pub fn run(ui: &FrontEnds) -> i32 {
     ON_ALL_CONSOLES.store(true, Ordering::Relaxed);
-    let toml = crate::config::read(Path::new(crate::config::CONFIG_PATH)).unwrap_or_default();
+    // Read and parsed once; a missing file is an empty one.
+    let toml = crate::config::load(Path::new(crate::config::CONFIG_PATH))
+        .unwrap_or_else(|_| Document::parse(""));
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let (settings, warnings) = DumpSettings::load(&toml, crate::config::CONFIG_PATH, &cmdline);
+    let (settings, warnings) =
+        DumpSettings::from_document(&toml, crate::config::CONFIG_PATH, &cmdline);
     // kboot.mode=dump on a machine that did not crash: nothing to save, and rebooting
     // would only come back here.
     if !Path::new(VMCORE).exists() {

@@ -3,7 +3,7 @@
 //! `kboot.dump.compress=zlib|lzo|snappy|zstd|none` and `kboot.dump.level=N` on the command line.
 
 use crate::config::text::unquote;
-use crate::config::toml::toml_table;
+use crate::config::toml::Document;
 use crate::dump::save::Compression;
 
 /// What happens once the capture is done.
@@ -78,8 +78,18 @@ impl DumpSettings {
     /// Settings from kboot.toml text (may be empty) then the kernel command line; returns
     /// the warnings about what was ignored.
     pub fn load(toml: &str, source: &str, cmdline: &str) -> (DumpSettings, Vec<String>) {
+        DumpSettings::from_document(&Document::parse(toml), source, cmdline)
+    }
+
+    /// Settings from the `[dump]` table of a kboot.toml document then the kernel command
+    /// line; returns the warnings about what was ignored.
+    pub fn from_document(
+        toml: &Document,
+        source: &str,
+        cmdline: &str,
+    ) -> (DumpSettings, Vec<String>) {
         let mut s = DumpSettings::default();
-        let (entries, mut warnings) = toml_table(toml, "dump", source);
+        let (entries, mut warnings) = toml.table("dump", source);
         for e in entries {
             if let Err(w) = s.set(&e.key, &unquote(&e.value)) {
                 warnings.push(format!("{}: [dump] {w}", e.at));

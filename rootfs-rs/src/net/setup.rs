@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::dhcp::Lease;
 use super::{dhcp, netlink};
 use crate::config::text::unquote;
-use crate::config::toml::{toml_table, TableEntry};
+use crate::config::toml::{Document, TableEntry};
 
 pub const STATE_DIR: &str = "/run/kboot/net";
 const ARPHRD_ETHER: u16 = 1;
@@ -47,12 +47,17 @@ impl NetConfig {
     }
 }
 
-/// The `[net]` table of kboot.toml, then the command line over it.
+/// The `[net]` table of kboot.toml text, then the command line over it.
 pub fn config(toml_text: Option<&str>, cmdline: &str) -> (NetConfig, Vec<String>) {
+    config_from(toml_text.map(Document::parse).as_ref(), cmdline)
+}
+
+/// The `[net]` table of a kboot.toml document, then the command line over it.
+pub fn config_from(toml: Option<&Document>, cmdline: &str) -> (NetConfig, Vec<String>) {
     let mut cfg = NetConfig::new();
     let mut warnings = Vec::new();
-    if let Some(text) = toml_text {
-        warnings.extend(apply_toml(&mut cfg, text));
+    if let Some(doc) = toml {
+        warnings.extend(apply_toml(&mut cfg, doc));
     }
     for word in crate::cmdline::split_kernel_cmdline(cmdline) {
         if let Err(w) = apply_cmdline_word(&mut cfg, &word) {
@@ -62,8 +67,8 @@ pub fn config(toml_text: Option<&str>, cmdline: &str) -> (NetConfig, Vec<String>
     (cfg, warnings)
 }
 
-fn apply_toml(cfg: &mut NetConfig, text: &str) -> Vec<String> {
-    let (entries, mut warnings) = toml_table(text, "net", "kboot.toml");
+fn apply_toml(cfg: &mut NetConfig, doc: &Document) -> Vec<String> {
+    let (entries, mut warnings) = doc.table("net", "kboot.toml");
     let (mut address, mut gateway, mut dns) = (None, None, Vec::new());
     for TableEntry { at, key, value } in entries {
         let value = unquote(&value);

@@ -133,6 +133,44 @@ impl Line {
     fn text(&self) -> String {
         self.chars.iter().collect()
     }
+
+    /// The keys that only edit the line (the others are ignored here).
+    fn edit(&mut self, key: Key) {
+        match key {
+            Key::Char(c) => {
+                self.chars.insert(self.cursor, c);
+                self.cursor += 1;
+            }
+            Key::Backspace if self.cursor > 0 => {
+                self.cursor -= 1;
+                self.chars.remove(self.cursor);
+            }
+            Key::Delete if self.cursor < self.chars.len() => {
+                self.chars.remove(self.cursor);
+            }
+            Key::Left if self.cursor > 0 => self.cursor -= 1,
+            Key::Right if self.cursor < self.chars.len() => self.cursor += 1,
+            Key::Home | Key::Ctrl(0x01) => self.cursor = 0,
+            Key::End | Key::Ctrl(0x05) => self.cursor = self.chars.len(),
+            Key::Ctrl(0x0b) => self.chars.truncate(self.cursor),
+            Key::Ctrl(0x15) => {
+                self.chars.drain(..self.cursor);
+                self.cursor = 0;
+            }
+            Key::Ctrl(0x17) => {
+                let mut start = self.cursor;
+                while start > 0 && self.chars[start - 1] == ' ' {
+                    start -= 1;
+                }
+                while start > 0 && self.chars[start - 1] != ' ' {
+                    start -= 1;
+                }
+                self.chars.drain(start..self.cursor);
+                self.cursor = start;
+            }
+            _ => {}
+        }
+    }
 }
 
 fn redraw(out: &mut impl Write, prompt: &str, line: &Line) -> io::Result<()> {
@@ -174,21 +212,6 @@ impl Editor {
                     }
                     return Ok(Some(text));
                 }
-                Key::Char(c) => {
-                    line.chars.insert(line.cursor, c);
-                    line.cursor += 1;
-                }
-                Key::Backspace if line.cursor > 0 => {
-                    line.cursor -= 1;
-                    line.chars.remove(line.cursor);
-                }
-                Key::Delete if line.cursor < line.chars.len() => {
-                    line.chars.remove(line.cursor);
-                }
-                Key::Left if line.cursor > 0 => line.cursor -= 1,
-                Key::Right if line.cursor < line.chars.len() => line.cursor += 1,
-                Key::Home | Key::Ctrl(0x01) => line.cursor = 0,
-                Key::End | Key::Ctrl(0x05) => line.cursor = line.chars.len(),
                 Key::Up if hist_pos > 0 => {
                     if hist_pos == self.history.len() {
                         draft = line.text();
@@ -221,24 +244,8 @@ impl Editor {
                         line.chars.remove(line.cursor);
                     }
                 }
-                Key::Ctrl(0x0b) => line.chars.truncate(line.cursor),
-                Key::Ctrl(0x15) => {
-                    line.chars.drain(..line.cursor);
-                    line.cursor = 0;
-                }
-                Key::Ctrl(0x17) => {
-                    let mut start = line.cursor;
-                    while start > 0 && line.chars[start - 1] == ' ' {
-                        start -= 1;
-                    }
-                    while start > 0 && line.chars[start - 1] != ' ' {
-                        start -= 1;
-                    }
-                    line.chars.drain(start..line.cursor);
-                    line.cursor = start;
-                }
                 Key::Ctrl(0x0c) => write!(out, "\x1b[H\x1b[2J")?,
-                _ => {}
+                other => line.edit(other),
             }
             redraw(&mut out, prompt, &line)?;
         }

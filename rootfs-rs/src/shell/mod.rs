@@ -140,12 +140,10 @@ fn status_of(flow: Flow, shell: &Shell) -> i32 {
     }
 }
 
-pub fn main(args: &[OsString]) -> i32 {
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let mut shell = Shell::new();
+/// sh's options (`-c CMD`, `-e`, `-x`, `-i`, `--`) set on `shell`: the `-c` command,
+/// whether -i was given and the index of the first operand; Err(status) to exit with
+/// (after --help or a bad option).
+fn parse_options(args: &[String], shell: &mut Shell) -> Result<(Option<String>, bool, usize), i32> {
     let mut command: Option<String> = None;
     let mut force_interactive = false;
     let mut i = 0;
@@ -155,7 +153,7 @@ pub fn main(args: &[OsString]) -> i32 {
             "-c" => {
                 let Some(c) = args.get(i + 1) else {
                     crate::warn!("sh: -c: option requires an argument");
-                    return 2;
+                    return Err(2);
                 };
                 command = Some(c.clone());
                 i += 2;
@@ -170,7 +168,7 @@ pub fn main(args: &[OsString]) -> i32 {
                     )
                     .map(|_| 0),
                 );
-                return 0;
+                return Err(0);
             }
             "--" => {
                 i += 1;
@@ -188,7 +186,7 @@ pub fn main(args: &[OsString]) -> i32 {
                                 "sh: -{c}: invalid option\n{}",
                                 USAGE.lines().next().unwrap_or("")
                             );
-                            return 2;
+                            return Err(2);
                         }
                     }
                 }
@@ -197,6 +195,19 @@ pub fn main(args: &[OsString]) -> i32 {
             _ => break,
         }
     }
+    Ok((command, force_interactive, i))
+}
+
+pub fn main(args: &[OsString]) -> i32 {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut shell = Shell::new();
+    let (command, force_interactive, i) = match parse_options(&args, &mut shell) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
     let rest = &args[i.min(args.len())..];
     if let Some(src) = command {
         if let Some((zero, params)) = rest.split_first() {

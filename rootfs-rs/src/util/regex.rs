@@ -112,6 +112,65 @@ fn parse_bracket(p: &[u8], mut i: usize) -> Result<(Box<[bool; 256]>, usize), St
     Ok((set, i))
 }
 
+/// The byte after a backslash: a repeat, group or back reference is added to `nodes`
+/// (None); anything else is the atom to add.
+fn escape(
+    e: u8,
+    nodes: &mut Vec<Node>,
+    open_groups: &mut Vec<usize>,
+    group_count: &mut usize,
+) -> Result<Option<Atom>, String> {
+    match e {
+        b'+' | b'?' if can_repeat(nodes) => {
+            set_repeat(
+                nodes,
+                if e == b'+' {
+                    Repeat::Plus
+                } else {
+                    Repeat::Optional
+                },
+            );
+            Ok(None)
+        }
+        b'(' => {
+            *group_count += 1;
+            if *group_count >= MAX_GROUPS {
+                return Err("too many groups".into());
+            }
+            open_groups.push(*group_count);
+            nodes.push(Node {
+                atom: Atom::GroupOpen(*group_count),
+                repeat: Repeat::One,
+            });
+            Ok(None)
+        }
+        b')' => {
+            let Some(g) = open_groups.pop() else {
+                return Err("unmatched \\)".into());
+            };
+            nodes.push(Node {
+                atom: Atom::GroupClose(g),
+                repeat: Repeat::One,
+            });
+            Ok(None)
+        }
+        b'1'..=b'9' => {
+            let g = (e - b'0') as usize;
+            if g > *group_count {
+                return Err("invalid back reference".into());
+            }
+            nodes.push(Node {
+                atom: Atom::BackRef(g),
+                repeat: Repeat::One,
+            });
+            Ok(None)
+        }
+        b'n' => Ok(Some(Atom::Byte(b'\n'))),
+        b't' => Ok(Some(Atom::Byte(b'\t'))),
+        other => Ok(Some(Atom::Byte(other))),
+    }
+}
+
 impl Regex {
     pub fn new(pattern: &str, icase: bool) -> Result<Regex, String> {
         let p = pattern.as_bytes();
@@ -152,54 +211,9 @@ impl Regex {
                         return Err("trailing backslash".into());
                     };
                     i += 2;
-                    match e {
-                        b'+' | b'?' if can_repeat(&nodes) => {
-                            set_repeat(
-                                &mut nodes,
-                                if e == b'+' {
-                                    Repeat::Plus
-                                } else {
-                                    Repeat::Optional
-                                },
-                            );
-                            continue;
-                        }
-                        b'(' => {
-                            group_count += 1;
-                            if group_count >= MAX_GROUPS {
-                                return Err("too many groups".into());
-                            }
-                            open_groups.push(group_count);
-                            nodes.push(Node {
-                                atom: Atom::GroupOpen(group_count),
-                                repeat: Repeat::One,
-                            });
-                            continue;
-                        }
-                        b')' => {
-                            let Some(g) = open_groups.pop() else {
-                                return Err("unmatched \\)".into());
-                            };
-                            nodes.push(Node {
-                                atom: Atom::GroupClose(g),
-                                repeat: Repeat::One,
-                            });
-                            continue;
-                        }
-                        b'1'..=b'9' => {
-                            let g = (e - b'0') as usize;
-                            if g > group_count {
-                                return Err("invalid back reference".into());
-                            }
-                            nodes.push(Node {
-                                atom: Atom::BackRef(g),
-                                repeat: Repeat::One,
-                            });
-                            continue;
-                        }
-                        b'n' => Atom::Byte(b'\n'),
-                        b't' => Atom::Byte(b'\t'),
-                        other => Atom::Byte(other),
+                    match escape(e, &mut nodes, &mut open_groups, &mut group_count)? {
+                        Some(atom) => atom,
+                        None => continue,
                     }
                 }
                 other => Atom::Byte(other),

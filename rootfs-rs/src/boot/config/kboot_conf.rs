@@ -1,4 +1,5 @@
-//! kboot.conf: a TOML subset ([entry.NAME] tables) plus kboot 2006's `label=kernel args` lines.
+//! kboot.conf: a TOML subset ([entry.NAME] tables, read by `config::toml`, the one reader of
+//! kboot.toml) plus kboot 2006's `label=kernel args` lines.
 
 use std::path::Path;
 
@@ -6,17 +7,8 @@ use crate::boot::entry::{
     choose_default, join_cmdline, parse_file, BootEntry, FsRef, Parsed, MAX_ENTRIES,
 };
 use crate::boot::fs::ConfigFs;
-use crate::config::text::{parse_quoted, strip_comment, unquote};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Value {
-    Str(String),
-    List(Vec<String>),
-    Int(i64),
-    Bool(bool),
-    /// Unquoted text that is not a number or boolean (allowed for `default` and old-style lines).
-    Bare(String),
-}
+use crate::config::text::unquote;
+use crate::config::toml::{Document, Statement, Value};
 
 pub fn parse_kboot_conf(fs: &dyn ConfigFs, path: &Path) -> Parsed {
     parse_file(fs, path, "kboot", parse_kboot_text)
@@ -31,91 +23,32 @@ struct Table {
     cmdline: String,
 }
 
+/// kboot.conf or a served kboot.toml: parsed into a `config::toml::Document`, read here.
 pub fn parse_kboot_text(text: &str, source: &str, out: &mut Parsed) {
-    let mut default: Option<String> = None;
-    let mut tables: Vec<Table> = Vec::new();
-    let mut in_other_table = false;
-    let mut too_many = false;
-    let mut lines = text.lines().enumerate();
-    while let Some((index, raw)) = lines.next() {
-        let number = index + 1;
-        let mut line = strip_comment(raw).trim().to_string();
-        if line.is_empty() {
-            continue;
-        }
-        if line.starts_with('[') && !line.contains('=') {
-            let header = line.trim_start_matches('[').trim_end_matches(']').trim();
-            match header.strip_prefix("entry.") {
-                Some(_) if tables.len() + out.entries.len() >= MAX_ENTRIES => {
-                    warn_too_many(&mut too_many, out, source, number);
-                    in_other_table = true;
-                }
-                Some(name) if !name.is_empty() => {
-                    tables.push(Table {
-                        name: unquote(name),
-                        line: number,
-                        label: None,
-                        kernel: None,
-                        initrds: Vec::new(),
-                        cmdline: String::new(),
-                    });
-                    in_other_table = false;
-                }
-                _ => {
-                    out.warn(source, number, format!("unknown table [{header}] ignored"));
-                    in_other_table = true;
-                }
+    parse_kboot_document(&Document::parse(text), source, out)
+}
+
+/// The boot entries of a kboot.conf document: `[entry.NAME]` tables, and `default`,
+/// `timeout` and kboot 2006's `label=kernel args` lines before the first table.
+pub fn parse_kboot_document(doc: &Document, source: &str, out: &mut Parsed) {
+    let mut reader = Reader::default();
+    for statement in doc.statements() {
+        match statement {
+            Statement::Table { line, name } => reader.table(&name, source, line, out),
+            Statement::Pair { line, key, value } => {
+                reader.pair(&unquote(&key), &value, source, line, out)
             }
-            continue;
-        }
-        // Arrays may span lines until the closing bracket.
-        if line.contains("= [") || line.contains("=[") {
-            while !line.contains(']') {
-                let Some((_, more)) = lines.next() else { break };
-                line.push(' ');
-                line.push_str(strip_comment(more).trim());
-            }
-        }
-        let Some((key, raw_value)) = line.split_once('=') else {
-            out.warn(
+            Statement::Malformed { line, text } => out.warn(
                 source,
-                number,
+                line,
                 format!(
                     "expected key = value, got '{}'",
-                    line.chars().take(60).collect::<String>()
+                    text.chars().take(60).collect::<String>()
                 ),
-            );
-            continue;
-        };
-        let key = unquote(key);
-        let Some(value) = parse_value(raw_value.trim()) else {
-            out.warn(source, number, format!("{key}: cannot parse value"));
-            continue;
-        };
-        if in_other_table {
-            continue;
-        }
-        match tables.last_mut() {
-            Some(table) => set_entry_key(table, &key, value, source, number, out),
-            None => match (key.as_str(), value) {
-                ("default", Value::Str(s) | Value::Bare(s)) => default = Some(s),
-                ("timeout", Value::Int(n)) => out.timeout_secs = u32::try_from(n).ok(),
-                ("default" | "timeout", _) => {
-                    out.warn(source, number, format!("{key}: wrong type"))
-                }
-                (_, Value::Str(_) | Value::Bare(_))
-                    if tables.len() + out.entries.len() >= MAX_ENTRIES =>
-                {
-                    warn_too_many(&mut too_many, out, source, number);
-                }
-                (_, Value::Str(s) | Value::Bare(s)) => {
-                    out.entries.extend(legacy_entry(&key, &s, source))
-                }
-                _ => out.warn(source, number, format!("{key}: not an entry")),
-            },
+            ),
         }
     }
-    for table in tables {
+    for table in reader.tables {
         let Some(kernel) = table.kernel else {
             out.warn(
                 source,
@@ -130,7 +63,84 @@ pub fn parse_kboot_text(text: &str, source: &str, out: &mut Parsed) {
         entry.id = table.name;
         out.entries.push(entry);
     }
-    choose_default(out, source, default.as_deref(), |e, d| e.id == d);
+    choose_default(out, source, reader.default.as_deref(), |e, d| e.id == d);
+}
+
+/// What has been read so far.
+#[derive(Default)]
+struct Reader {
+    default: Option<String>,
+    tables: Vec<Table>,
+    /// Inside a table that is not an entry (or one past MAX_ENTRIES): its keys are ignored.
+    in_other_table: bool,
+    /// The "too many entries" warning was given.
+    too_many: bool,
+}
+
+impl Reader {
+    fn table(&mut self, header: &str, source: &str, number: usize, out: &mut Parsed) {
+        match header.strip_prefix("entry.") {
+            Some(_) if self.tables.len() + out.entries.len() >= MAX_ENTRIES => {
+                warn_too_many(&mut self.too_many, out, source, number);
+                self.in_other_table = true;
+            }
+            Some(name) if !name.is_empty() => {
+                self.tables.push(Table {
+                    name: unquote(name),
+                    line: number,
+                    label: None,
+                    kernel: None,
+                    initrds: Vec::new(),
+                    cmdline: String::new(),
+                });
+                self.in_other_table = false;
+            }
+            _ => {
+                out.warn(source, number, format!("unknown table [{header}] ignored"));
+                self.in_other_table = true;
+            }
+        }
+    }
+
+    fn pair(&mut self, key: &str, raw_value: &str, source: &str, number: usize, out: &mut Parsed) {
+        // A value that does not parse is reported even in an ignored table.
+        let Some(value) = parse_value(raw_value) else {
+            out.warn(source, number, format!("{key}: cannot parse value"));
+            return;
+        };
+        if self.in_other_table {
+            return;
+        }
+        match self.tables.last_mut() {
+            Some(table) => set_entry_key(table, key, value, source, number, out),
+            None => self.top_level_key(key, value, source, number, out),
+        }
+    }
+
+    /// A key before the first table: `default`, `timeout` or an old-style entry.
+    fn top_level_key(
+        &mut self,
+        key: &str,
+        value: Value,
+        source: &str,
+        number: usize,
+        out: &mut Parsed,
+    ) {
+        match (key, value) {
+            ("default", Value::Str(s) | Value::Bare(s)) => self.default = Some(s),
+            ("timeout", Value::Int(n)) => out.timeout_secs = u32::try_from(n).ok(),
+            ("default" | "timeout", _) => out.warn(source, number, format!("{key}: wrong type")),
+            (_, Value::Str(_) | Value::Bare(_))
+                if self.tables.len() + out.entries.len() >= MAX_ENTRIES =>
+            {
+                warn_too_many(&mut self.too_many, out, source, number);
+            }
+            (_, Value::Str(s) | Value::Bare(s)) => {
+                out.entries.extend(legacy_entry(key, &s, source))
+            }
+            _ => out.warn(source, number, format!("{key}: not an entry")),
+        }
+    }
 }
 
 fn warn_too_many(warned: &mut bool, out: &mut Parsed, source: &str, line: usize) {
@@ -169,35 +179,9 @@ fn set_entry_key(
     }
 }
 
+/// kboot.conf's values: `config::toml::Value`.
 fn parse_value(text: &str) -> Option<Value> {
-    if let Some(inner) = text.strip_prefix('[') {
-        let mut items = Vec::new();
-        let mut rest = inner.trim_start();
-        loop {
-            if let Some(after) = rest.strip_prefix(']') {
-                return after.trim().is_empty().then_some(Value::List(items));
-            }
-            let (item, after) = parse_quoted(rest)?;
-            items.push(item);
-            rest = after.trim_start();
-            rest = rest.strip_prefix(',').unwrap_or(rest).trim_start();
-        }
-    }
-    if text.starts_with('"') || text.starts_with('\'') {
-        return match parse_quoted(text) {
-            Some((s, rest)) if rest.trim().is_empty() => Some(Value::Str(s)),
-            _ => None,
-        };
-    }
-    if let Ok(n) = text.parse::<i64>() {
-        return Some(Value::Int(n));
-    }
-    match text {
-        "true" => Some(Value::Bool(true)),
-        "false" => Some(Value::Bool(false)),
-        "" => None,
-        _ => Some(Value::Bare(text.to_string())),
-    }
+    Value::parse(text)
 }
 
 /// kboot 2006: `name=kernel args…`, kernel optionally `device:/path`, `initrd=` among the args.

@@ -90,41 +90,45 @@ pub fn parse_lilo_text(text: &str, source: &str, out: &mut Parsed) {
         }
     }
     for section in sections {
-        let label = section
-            .label
-            .clone()
-            .filter(|l| !l.is_empty())
-            .unwrap_or_else(|| {
-                Path::new(&section.image)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| section.image.clone())
-            });
-        let mut entry = if section.other {
-            let mut entry = BootEntry::linux(&label, PathBuf::new(), source);
-            entry.kind = EntryKind::Chainload {
-                target: section.image.clone(),
-            };
-            entry
-        } else {
-            let merged = merge(&global, &section.options);
-            let initrds: Vec<String> = merged.initrd.iter().cloned().collect();
-            let mut entry =
-                BootEntry::with_absolute_paths(&label, &section.image, &initrds, source);
-            entry.cmdline = cmdline(&merged);
-            entry
-        };
         if section.image.is_empty() {
             out.warn(source, section.line, "image= without a file name; skipped");
             continue;
         }
-        entry.id = label;
-        out.entries.push(entry);
+        out.entries.push(section_entry(section, &global, source));
     }
     // LILO matches labels without regard to case.
     choose_default(out, source, default.as_deref(), |e, d| {
         e.id.eq_ignore_ascii_case(d)
     });
+}
+
+/// The entry of one `image=` or `other=` section, the global options under its own.
+fn section_entry(section: Section, global: &Options, source: &str) -> BootEntry {
+    let label = section
+        .label
+        .clone()
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| {
+            Path::new(&section.image)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| section.image.clone())
+        });
+    let mut entry = if section.other {
+        let mut entry = BootEntry::linux(&label, PathBuf::new(), source);
+        entry.kind = EntryKind::Chainload {
+            target: section.image.clone(),
+        };
+        entry
+    } else {
+        let merged = merge(global, &section.options);
+        let initrds: Vec<String> = merged.initrd.iter().cloned().collect();
+        let mut entry = BootEntry::with_absolute_paths(&label, &section.image, &initrds, source);
+        entry.cmdline = cmdline(&merged);
+        entry
+    };
+    entry.id = label;
+    entry
 }
 
 fn set_option(target: &mut Options, key: &str, value: Option<String>) {

@@ -306,12 +306,8 @@ impl State<'_> {
         path.push(title);
         let display = path.join(">");
         if let Some(drive) = &label.localboot {
-            let mut entry = BootEntry::linux(&display, PathBuf::new(), &label.source);
-            entry.kind = EntryKind::Chainload {
-                target: format!("localboot {drive}"),
-            };
-            entry.id = label.name;
-            return Some(entry);
+            let target = format!("localboot {drive}");
+            return Some(chainload(&display, target, &label));
         }
         let kernel_spec = label.kernel.as_deref()?;
         let (kernel, kernel_args) = kernel_spec
@@ -342,29 +338,10 @@ impl State<'_> {
             {
                 return None;
             }
-            let mut entry = BootEntry::linux(&display, PathBuf::new(), &label.source);
-            entry.kind = EntryKind::Chainload {
-                target: join_cmdline([kernel, kernel_args, append]),
-            };
-            entry.id = label.name;
-            return Some(entry);
+            let target = join_cmdline([kernel, kernel_args, append]);
+            return Some(chainload(&display, target, &label));
         }
-        let mut initrds = Vec::new();
-        let mut words = Vec::new();
-        for word in kernel_args
-            .split_whitespace()
-            .chain(append.split_whitespace())
-        {
-            match word.strip_prefix("initrd=") {
-                Some(list) => initrds = split_initrd_list(list),
-                None => words.push(word),
-            }
-        }
-        if initrds.is_empty() {
-            if let Some(list) = &label.initrd {
-                initrds = split_initrd_list(list);
-            }
-        }
+        let (initrds, words) = initrds_and_words(kernel_args, append, label.initrd.as_deref());
         let mut entry = BootEntry::linux(
             &display,
             normalize(&self.base, Path::new(kernel)),
@@ -378,6 +355,40 @@ impl State<'_> {
         entry.id = label.name;
         Some(entry)
     }
+}
+
+/// An entry that starts another loader (`localboot`, chain.c32, a boot sector).
+fn chainload(display: &str, target: String, label: &Label) -> BootEntry {
+    let mut entry = BootEntry::linux(display, PathBuf::new(), &label.source);
+    entry.kind = EntryKind::Chainload { target };
+    entry.id = label.name.clone();
+    entry
+}
+
+/// The initrds (the last `initrd=` on the kernel line or in APPEND, else the INITRD
+/// directive) and the other words of the command line.
+fn initrds_and_words<'a>(
+    kernel_args: &'a str,
+    append: &'a str,
+    initrd: Option<&str>,
+) -> (Vec<String>, Vec<&'a str>) {
+    let mut initrds = Vec::new();
+    let mut words = Vec::new();
+    for word in kernel_args
+        .split_whitespace()
+        .chain(append.split_whitespace())
+    {
+        match word.strip_prefix("initrd=") {
+            Some(list) => initrds = split_initrd_list(list),
+            None => words.push(word),
+        }
+    }
+    if initrds.is_empty() {
+        if let Some(list) = initrd {
+            initrds = split_initrd_list(list);
+        }
+    }
+    (initrds, words)
 }
 
 /// Splits off the first word, lowercased (syslinux keywords are case-insensitive).

@@ -3,7 +3,7 @@
 
 use crate::boot::scan::volume::DiscoveredEntry;
 use crate::config::text::unquote;
-use crate::config::toml::{toml_table, TableEntry};
+use crate::config::toml::{Document, TableEntry};
 
 /// Countdown when no config says otherwise.
 pub const DEFAULT_TIMEOUT: u32 = 10;
@@ -39,10 +39,15 @@ impl MenuSettings {
     }
 }
 
-/// Reads the `[menu]` table of kboot.toml; other tables belong to other parts of kboot.
+/// Reads the `[menu]` table of kboot.toml text; see `menu_settings`.
 pub fn parse_menu_settings(text: &str, source: &str) -> (MenuSettings, Vec<String>) {
+    menu_settings(&Document::parse(text), source)
+}
+
+/// The `[menu]` table of a kboot.toml document; other tables belong to other parts of kboot.
+pub fn menu_settings(doc: &Document, source: &str) -> (MenuSettings, Vec<String>) {
     let mut settings = MenuSettings::default();
-    let (entries, mut warnings) = toml_table(text, "menu", source);
+    let (entries, mut warnings) = doc.table("menu", source);
     for TableEntry { at, key, value } in entries {
         let (key, value) = (key.as_str(), value.as_str());
         let number = || {

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use crate::blockdev::fstype::{FsInfo, FsKind};
 use crate::boot::efi;
-use crate::boot::menu::conf::{
-    find_entry, parse_kernel_cmdline, parse_menu_settings, MenuSettings,
-};
+use crate::boot::menu::conf::{find_entry, menu_settings, parse_kernel_cmdline, MenuSettings};
 use crate::boot::menu::start::{boot, boot_path};
 use crate::boot::menu::state::{MenuChoice, MenuItem, MenuState};
 use crate::boot::menu::term::run_menu;
@@ -18,6 +16,7 @@ use crate::boot::scan::disks::{
 };
 use crate::boot::scan::efi_entries;
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery, Volume};
+use crate::config::toml::Document;
 use crate::config::CONFIG_PATH;
 
 const USAGE: &str =
@@ -78,19 +77,19 @@ fn parse_args(args: &[OsString]) -> Result<Options, String> {
     Ok(options)
 }
 
-/// kboot.toml's text, read once for the menu settings and the network settings.
-fn read_config(options: &Options) -> Result<(PathBuf, String), String> {
+/// kboot.toml, read and parsed once for the menu settings and the network settings.
+fn read_config(options: &Options) -> Result<(PathBuf, Document), String> {
     let path = options
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(CONFIG_PATH));
-    crate::config::read(&path).map(|text| (path, text))
+    crate::config::load(&path).map(|doc| (path, doc))
 }
 
-fn load_settings(options: &Options, config: &Result<(PathBuf, String), String>) -> MenuSettings {
+fn load_settings(options: &Options, config: &Result<(PathBuf, Document), String>) -> MenuSettings {
     let from_file = match config {
-        Ok((path, text)) => {
-            let (settings, warnings) = parse_menu_settings(text, &path.display().to_string());
+        Ok((path, doc)) => {
+            let (settings, warnings) = menu_settings(doc, &path.display().to_string());
             warnings.iter().for_each(|w| warn!("menu: warning: {w}"));
             settings
         }
@@ -158,13 +157,13 @@ fn local_only() -> bool {
 
 /// Brings the network up as configured (kboot.toml `[net]`, `ip=`, `kboot.net=`) and
 /// returns the URLs of network menu sources: the configured one, else DHCP boot files.
-fn start_network(options: &Options, config: &Result<(PathBuf, String), String>) -> Vec<String> {
+fn start_network(options: &Options, config: &Result<(PathBuf, Document), String>) -> Vec<String> {
     if !(options.trees.is_empty() && options.images.is_empty()) {
         return Vec::new();
     }
-    let toml = config.as_ref().ok().map(|(_, text)| text.as_str());
+    let toml = config.as_ref().ok().map(|(_, doc)| doc);
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let (cfg, warnings) = crate::net::setup::config(toml, &cmdline);
+    let (cfg, warnings) = crate::net::setup::config_from(toml, &cmdline);
     warnings
         .iter()
         .for_each(|w| warn!("menu: warning: network: {w}"));

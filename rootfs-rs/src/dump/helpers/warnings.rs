@@ -56,72 +56,13 @@ pub fn check(i: &Inputs<'_>) -> Vec<Warning> {
         w.push(Warning::new("dump", format!("dump is incomplete: {why}")));
     }
     if let Some(m) = i.mem {
-        if m.total_kib > 0
-            && m.free_kib.saturating_mul(100) < m.total_kib.saturating_mul(LOW_FREE_PERCENT)
-        {
-            w.push(Warning::new(
-                "memory",
-                format!(
-                    "free memory {} KiB is below 5% of {} KiB",
-                    m.free_kib, m.total_kib
-                ),
-            ));
-        }
-        if m.free_per_order.len() > HIGH_ORDER
-            && m.free_per_order[HIGH_ORDER..].iter().all(|&n| n == 0)
-        {
-            w.push(Warning::new(
-                "fragmentation",
-                format!("no free pages at order {HIGH_ORDER} or above"),
-            ));
-        }
+        memory(m, &mut w);
     }
     if let Some(rqs) = i.runqueues {
-        for rq in rqs.iter().filter(|r| {
-            !r.curr_is_idle && is_rt(r.curr_policy) && r.curr_running_secs > RT_HOG_SECS
-        }) {
-            w.push(Warning::new(
-                "rt-task",
-                format!(
-                    "cpu {}: {} task {} ({}) rt_priority {} has been running for {:.1} s",
-                    rq.cpu,
-                    policy_name(rq.curr_policy),
-                    rq.curr_pid,
-                    rq.curr_comm,
-                    rq.curr_rt_priority,
-                    rq.curr_running_secs
-                ),
-            ));
-        }
+        rt_hogs(rqs, &mut w);
     }
     if let (Some(tasks), Some(rqs)) = (i.tasks, i.runqueues) {
-        for t in tasks {
-            let idle = idle_secs(t, rqs);
-            if t.state == 'D' && idle.is_some_and(|s| s > HUNG_SECS) {
-                w.push(Warning::new(
-                    "hung-task",
-                    format!(
-                        "task {} ({}) has been in D state for {:.0} s",
-                        t.pid,
-                        t.comm,
-                        idle.unwrap_or(0.0)
-                    ),
-                ));
-            }
-            if SYSLOG_COMMS.contains(&t.comm.as_str()) && t.pid == t.tgid {
-                if t.state == 'D' {
-                    w.push(Warning::new(
-                        "syslog",
-                        format!("{} (pid {}) is in D state: logging is stuck", t.comm, t.pid),
-                    ));
-                } else if let Some(s) = idle.filter(|&s| s > HUNG_SECS) {
-                    w.push(Warning::new(
-                        "syslog",
-                        format!("{} (pid {}) has not run for {s:.0} s", t.comm, t.pid),
-                    ));
-                }
-            }
-        }
+        stuck_tasks(tasks, rqs, &mut w);
     }
     if let Some(s) = i.sys {
         let cpus = s.cpus_online.unwrap_or(s.cpus).max(1);
@@ -133,6 +74,80 @@ pub fn check(i: &Inputs<'_>) -> Vec<Warning> {
         }
     }
     w
+}
+
+/// Low free memory and no free high-order pages.
+fn memory(m: &MemInfo, w: &mut Vec<Warning>) {
+    if m.total_kib > 0
+        && m.free_kib.saturating_mul(100) < m.total_kib.saturating_mul(LOW_FREE_PERCENT)
+    {
+        w.push(Warning::new(
+            "memory",
+            format!(
+                "free memory {} KiB is below 5% of {} KiB",
+                m.free_kib, m.total_kib
+            ),
+        ));
+    }
+    if m.free_per_order.len() > HIGH_ORDER && m.free_per_order[HIGH_ORDER..].iter().all(|&n| n == 0)
+    {
+        w.push(Warning::new(
+            "fragmentation",
+            format!("no free pages at order {HIGH_ORDER} or above"),
+        ));
+    }
+}
+
+/// Real-time tasks that have held a CPU for too long.
+fn rt_hogs(rqs: &[RunQueue], w: &mut Vec<Warning>) {
+    for rq in rqs
+        .iter()
+        .filter(|r| !r.curr_is_idle && is_rt(r.curr_policy) && r.curr_running_secs > RT_HOG_SECS)
+    {
+        w.push(Warning::new(
+            "rt-task",
+            format!(
+                "cpu {}: {} task {} ({}) rt_priority {} has been running for {:.1} s",
+                rq.cpu,
+                policy_name(rq.curr_policy),
+                rq.curr_pid,
+                rq.curr_comm,
+                rq.curr_rt_priority,
+                rq.curr_running_secs
+            ),
+        ));
+    }
+}
+
+/// Tasks long in D state, and a syslog daemon that is stuck or has not run.
+fn stuck_tasks(tasks: &[Task], rqs: &[RunQueue], w: &mut Vec<Warning>) {
+    for t in tasks {
+        let idle = idle_secs(t, rqs);
+        if t.state == 'D' && idle.is_some_and(|s| s > HUNG_SECS) {
+            w.push(Warning::new(
+                "hung-task",
+                format!(
+                    "task {} ({}) has been in D state for {:.0} s",
+                    t.pid,
+                    t.comm,
+                    idle.unwrap_or(0.0)
+                ),
+            ));
+        }
+        if SYSLOG_COMMS.contains(&t.comm.as_str()) && t.pid == t.tgid {
+            if t.state == 'D' {
+                w.push(Warning::new(
+                    "syslog",
+                    format!("{} (pid {}) is in D state: logging is stuck", t.comm, t.pid),
+                ));
+            } else if let Some(s) = idle.filter(|&s| s > HUNG_SECS) {
+                w.push(Warning::new(
+                    "syslog",
+                    format!("{} (pid {}) has not run for {s:.0} s", t.comm, t.pid),
+                ));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

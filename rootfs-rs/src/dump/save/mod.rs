@@ -217,14 +217,9 @@ fn exclude_by_page_flags(
     }
 }
 
-/// Writes `vmcore` (an ELF core) to `out` as a kdump-compressed dump filtered at
-/// `opts.dump_level`. `out` should be a new, empty file; on error it holds garbage.
-pub fn save_kdump(
-    vmcore: &Path,
-    out: &File,
-    opts: &SaveOptions,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<SaveStats, SaveError> {
+/// The vmcore read two ways (the kernel's view for the page filter, the ELF segments for
+/// the data) and its page size; refused when its memory is beyond what can be saved.
+fn open_vmcore(vmcore: &Path) -> Result<(KernelCore, ElfDump<DumpFile>, u64), SaveError> {
     let core = KernelCore::open(vmcore)?;
     let elf = ElfDump::open_truncated(DumpFile::open(vmcore)?).map_err(|e| match e {
         DumpError::Format(m) => DumpError::Format(format!(
@@ -246,6 +241,40 @@ pub fn save_kdump(
              ({MAX_PAGE_FRAMES:#x}); corrupt program headers?"
         ))));
     }
+    Ok((core, elf, page))
+}
+
+/// One page's data, compressed into the dump.
+fn store_page(
+    data: &[u8],
+    opts: &SaveOptions,
+    compressor: &mut PageCompressor,
+    w: &mut KdumpWriter<'_>,
+    stats: &mut SaveStats,
+) -> Result<(), SaveError> {
+    let (stored, flag) = compressor.compress(data);
+    // Zero pages stay in the bitmap but share one stored copy: makedumpfile does the same,
+    // and readers (makedumpfile --dump-dmesg, crash) fail on excluded pages that the
+    // kernel's own structures point into.
+    if opts.dump_level & EXCLUDE_ZERO != 0 && data.iter().all(|&b| b == 0) {
+        w.add_zero_page(stored, flag)?;
+        stats.zero += 1;
+    } else {
+        w.add_page(stored, flag)?;
+    }
+    stats.written += 1;
+    Ok(())
+}
+
+/// Writes `vmcore` (an ELF core) to `out` as a kdump-compressed dump filtered at
+/// `opts.dump_level`. `out` should be a new, empty file; on error it holds garbage.
+pub fn save_kdump(
+    vmcore: &Path,
+    out: &File,
+    opts: &SaveOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<SaveStats, SaveError> {
+    let (core, elf, page) = open_vmcore(vmcore)?;
     let (present, max_mapnr) = present_pages(&elf, page);
     let mut stats = SaveStats {
         present: present.count(),
@@ -299,19 +328,7 @@ pub fn save_kdump(
                 stats.unreadable += 1;
                 continue;
             }
-            // Zero pages stay in the bitmap but share one stored copy: makedumpfile does
-            // the same, and readers (makedumpfile --dump-dmesg, crash) fail on excluded pages
-            // that the kernel's own structures point into.
-            if opts.dump_level & EXCLUDE_ZERO != 0 && data.iter().all(|&b| b == 0) {
-                let (stored, flag) = compressor.compress(data);
-                w.add_zero_page(stored, flag)?;
-                stats.zero += 1;
-                stats.written += 1;
-                continue;
-            }
-            let (stored, flag) = compressor.compress(data);
-            w.add_page(stored, flag)?;
-            stats.written += 1;
+            store_page(data, opts, &mut compressor, &mut w, &mut stats)?;
         }
         done += run;
         if done / PROGRESS_EVERY != (done - run) / PROGRESS_EVERY {

@@ -39,53 +39,9 @@ impl Shell {
                 }
             },
             "export" | "local" => (self.export(args, argv[0] == "export"), Flow::Normal),
-            "unset" => {
-                for name in args.iter().filter(|a| !a.starts_with('-')) {
-                    self.vars.remove(name);
-                    self.exported.remove(name);
-                    self.functions.remove(name);
-                }
-                (0, Flow::Normal)
-            }
-            "exit" => {
-                let code = args
-                    .first()
-                    .map(|a| a.parse().unwrap_or(2))
-                    .unwrap_or(self.last_status);
-                (code, Flow::Exit(code))
-            }
-            "return" => {
-                let code = args
-                    .first()
-                    .map(|a| a.parse().unwrap_or(2))
-                    .unwrap_or(self.last_status);
-                (code, Flow::Return(code))
-            }
-            "break" | "continue" => match loop_count(args.first()) {
-                Ok(_) if self.loop_depth == 0 => (0, Flow::Normal),
-                Ok(n) => (
-                    0,
-                    if argv[0] == "break" {
-                        Flow::Break(n)
-                    } else {
-                        Flow::Continue(n)
-                    },
-                ),
-                Err(msg) => {
-                    warn!("sh: {}: {msg}", argv[0]);
-                    (1, Flow::Normal)
-                }
-            },
-            "shift" => {
-                let n = args.first().and_then(|a| a.parse().ok()).unwrap_or(1usize);
-                if n > self.params.len() {
-                    warn!("sh: shift: can't shift that many");
-                    (1, Flow::Normal)
-                } else {
-                    self.params.drain(..n);
-                    (0, Flow::Normal)
-                }
-            }
+            "unset" => (self.unset(args), Flow::Normal),
+            "exit" | "return" | "break" | "continue" => self.leave(&argv[0], args),
+            "shift" => (self.shift(args), Flow::Normal),
             "set" => (self.set(args), Flow::Normal),
             "." | "source" => self.source(args),
             "eval" => {
@@ -111,6 +67,49 @@ impl Shell {
         };
         self.last_status = status;
         flow
+    }
+
+    fn unset(&mut self, args: &[String]) -> i32 {
+        for name in args.iter().filter(|a| !a.starts_with('-')) {
+            self.vars.remove(name);
+            self.exported.remove(name);
+            self.functions.remove(name);
+        }
+        0
+    }
+
+    /// `exit`/`return [N]` (N defaults to the last status, 2 if not a number) and
+    /// `break`/`continue [N]` (nothing outside a loop).
+    fn leave(&self, name: &str, args: &[String]) -> (i32, Flow) {
+        let code = || {
+            args.first()
+                .map(|a| a.parse().unwrap_or(2))
+                .unwrap_or(self.last_status)
+        };
+        match name {
+            "exit" => (code(), Flow::Exit(code())),
+            "return" => (code(), Flow::Return(code())),
+            _ => match loop_count(args.first()) {
+                Ok(_) if self.loop_depth == 0 => (0, Flow::Normal),
+                Ok(n) if name == "break" => (0, Flow::Break(n)),
+                Ok(n) => (0, Flow::Continue(n)),
+                Err(msg) => {
+                    warn!("sh: {name}: {msg}");
+                    (1, Flow::Normal)
+                }
+            },
+        }
+    }
+
+    fn shift(&mut self, args: &[String]) -> i32 {
+        let n = args.first().and_then(|a| a.parse().ok()).unwrap_or(1usize);
+        if n > self.params.len() {
+            warn!("sh: shift: can't shift that many");
+            1
+        } else {
+            self.params.drain(..n);
+            0
+        }
     }
 
     fn cd(&mut self, args: &[String]) -> i32 {
