@@ -6,6 +6,7 @@
 pub mod disks;
 pub mod host_tools;
 pub mod machine;
+pub mod screen;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

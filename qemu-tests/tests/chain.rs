@@ -100,23 +100,6 @@ fn grub_menu_entry_from_the_snippet_boots_kboot() {
     );
 }
 
-/// The number of the last menu row that shows `label`.
-fn row_number(screen: &str, label: &str) -> String {
-    let line = screen
-        .lines()
-        .rev()
-        .find(|l| l.contains(label))
-        .unwrap_or_else(|| panic!("{label:?} not in the menu:\n{screen}"));
-    let before = &line[..line.find(label).unwrap_or(0)];
-    let digits: Vec<char> = before
-        .chars()
-        .rev()
-        .skip_while(|c| !c.is_ascii_digit())
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.into_iter().rev().collect()
-}
-
 /// kboot.efi with another command line of the same length (the UKI's .cmdline section is
 /// patched in place): an EFI application whose boot is recognisable on the console.
 fn marked_uki(artifacts: &Artifacts) -> Vec<u8> {
@@ -183,7 +166,7 @@ fn efi_application_is_handed_back_to_the_firmware_with_boot_next() {
     qemu.expect("EFI: vdb1:", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("the EFI application is not in the menu: {e}"));
     std::thread::sleep(Duration::from_secs(1));
-    let number = row_number(&qemu.output(), "EFI: vdb1:");
+    let number = qemu_tests::screen::menu_row(&qemu.output(), "EFI: vdb1:");
     qemu.send(&format!("{number}\r")).unwrap();
     qemu.expect("rebooting into the firmware", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("no BootNext hand-back: {e}"));
@@ -219,7 +202,7 @@ fn firmware_setup_entry_reboots_into_the_setup_screen() {
     qemu.expect("Reboot into firmware setup", BOOT)
         .unwrap_or_else(|e| panic!("no firmware-setup entry in the menu: {e}"));
     std::thread::sleep(Duration::from_secs(1));
-    let number = row_number(&qemu.output(), "Reboot into firmware setup");
+    let number = qemu_tests::screen::menu_row(&qemu.output(), "Reboot into firmware setup");
     qemu.send(&format!("{number}\r")).unwrap();
     qemu.expect("rebooting into the firmware setup", Duration::from_secs(60))
         .unwrap_or_else(|e| panic!("{e}"));

@@ -83,28 +83,6 @@ fn menu_finds_grub_entry_and_kexecs_it() {
     );
 }
 
-/// A tiny target initrd: our static binary as /bin/sh and an /init script that proves
-/// the target booted and with which command line, then powers off.
-/// The number the menu shows in front of `label` (its last rendering).
-fn entry_number(screen: &str, label: &str) -> String {
-    // Menu rows look like " 3* Label  vda1  /boot/…"; status lines mention labels too.
-    let number = |line: &str| -> Option<String> {
-        let before = &line[..line.find(label)?];
-        let digits: String = before
-            .chars()
-            .rev()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
-        (!digits.is_empty()).then(|| digits.chars().rev().collect())
-    };
-    screen
-        .lines()
-        .rev()
-        .find_map(number)
-        .unwrap_or_else(|| panic!("{label:?} has no numbered row in the menu:\n{screen}"))
-}
-
 /// Issue #5's scenarios 1, 3 and 4: a corrupt kernel shows the kexec error and the menu
 /// stays; a BLS entry chosen by keystrokes, with `kboot_test=1` appended in the editor,
 /// boots Debian's real kernel; and the disk is byte-identical afterwards.
@@ -150,8 +128,8 @@ fn bls_entry_edited_and_booted_after_a_corrupt_kernel_fails() {
         .unwrap_or_else(|e| panic!("BLS entry not listed: {e}"));
     std::thread::sleep(Duration::from_secs(1));
     let screen = qemu.output();
-    let corrupt = entry_number(&screen, "Corrupt Kernel");
-    let target = entry_number(&screen, "Debian BLS Test");
+    let corrupt = qemu_tests::screen::menu_row(&screen, "Corrupt Kernel");
+    let target = qemu_tests::screen::menu_row(&screen, "Debian BLS Test");
 
     qemu.send(&format!("{corrupt}\r")).unwrap();
     qemu.expect("not a bzImage", STEP)
@@ -244,7 +222,7 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
     qemu.expect("Windows Boot Manager", STEP)
         .unwrap_or_else(|e| panic!("chainload entry not listed: {e}"));
     std::thread::sleep(Duration::from_secs(1));
-    let number = entry_number(&qemu.output(), "Windows Boot Manager");
+    let number = qemu_tests::screen::menu_row(&qemu.output(), "Windows Boot Manager");
     qemu.send(&format!("{number}\r")).unwrap();
     qemu.expect(
         &format!("set next_entry='{title}'; rebooting into GRUB"),
