@@ -72,7 +72,7 @@ fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
         std::fs::create_dir_all(&root)
             .with_context(|| format!("failed to create {}", root.display()))?;
         run(tool("tar")?.arg("-xf").arg(&tarball).arg("-C").arg(&root))?;
-        configure_root(&root)?;
+        configure_root(&root, &archive)?;
         clone_head(ws, &root.join("work/kboot-rs"))?;
         copy_shared(ws, &root.join("work/shared"))
     })?;
@@ -258,8 +258,7 @@ fn cached_root_tarball(base: &Path, archive: &Archive) -> crate::Result<PathBuf>
 /// reach the same registries (a network that inspects TLS signs with a CA the machine
 /// trusts; it lives in /usr/local/share/ca-certificates, which the ca-certificates
 /// package merges into the bundle when `.ci/run` installs it).
-fn configure_root(root: &Path) -> crate::Result<()> {
-    let archive = archive_from_apt(&host_codename()?)?;
+fn configure_root(root: &Path, archive: &Archive) -> crate::Result<()> {
     let apt = root.join("etc/apt");
     let _ = std::fs::remove_file(apt.join("sources.list"));
     let list_dir = apt.join("sources.list.d");
