@@ -269,6 +269,32 @@ fn kdump_vmcores_agree_with_the_guest_and_show_the_panic() {
     }
 }
 
+/// The log detectors (oops, BUG, WARNING, lockups, RCU stalls, hung tasks, OOM kills) on a
+/// real log: the guest's own console (its serial log, not our reading of the dump) is
+/// the truth for how many of each it printed, and the report must name exactly those.
+#[test]
+fn log_events_in_the_report_match_the_guest_console() {
+    let Some(dir) = kdump_fixture() else { return };
+    let console = std::fs::read_to_string(dir.join("serial.log")).expect("serial.log");
+    let printed = |needle: &str| console.lines().filter(|l| l.contains(needle)).count();
+    let expected = [
+        ("log:oops", printed("] Oops: ")),
+        ("log:warning", printed("] WARNING: CPU: ")),
+        ("log:soft-lockup", printed("BUG: soft lockup - ")),
+        ("log:hard-lockup", printed("Watchdog detected hard LOCKUP")),
+        ("log:hung-task", printed("] INFO: task ")),
+        (
+            "log:oom-kill",
+            printed("out of memory: Killed process") + printed("Out of memory: Killed process"),
+        ),
+    ];
+    let r = build(&dir.join("vmcore.d31.zlib"), &full());
+    for (check, count) in expected {
+        let found = r.warnings.iter().filter(|w| w.check == check).count();
+        assert_eq!(found, count, "{check}: {:?}", r.warnings);
+    }
+}
+
 /// Copies the first `len` bytes of `src` to a scratch file, with `patch` applied.
 fn scratch(src: &Path, len: u64, tag: &str, patch: impl FnOnce(&mut Vec<u8>)) -> PathBuf {
     use std::io::Read;

@@ -2,6 +2,7 @@
 //! sockets, warnings. Each copes with kernel version changes by trying field names in turn.
 
 pub mod log;
+pub mod log_events;
 pub mod mem;
 pub mod net;
 pub mod panic;

@@ -1,6 +1,9 @@
 //! Automatic checks over the computed sections: low memory, fragmentation, RT hogs, hung
-//! tasks, high load, a stuck syslog daemon, an incomplete dump.
+//! tasks, high load, a stuck syslog daemon, an incomplete dump, and the events the kernel
+//! log reports (log_events: oops, BUG, WARNING, OOM kills, lockups, RCU stalls).
 
+use super::log::LogRecord;
+use super::log_events;
 use super::mem::MemInfo;
 use super::ps::{is_rt, policy_name, Task};
 use super::runq::RunQueue;
@@ -41,6 +44,8 @@ pub struct Inputs<'a> {
     pub tasks: Option<&'a [Task]>,
     pub runqueues: Option<&'a [RunQueue]>,
     pub incomplete: Option<&'a str>,
+    /// The kernel log, for the events it reports (oops, lockups, OOM kills, …).
+    pub log: Option<&'a [LogRecord]>,
 }
 
 /// Seconds since a task last ran, measured against its CPU's run-queue clock.
@@ -54,6 +59,14 @@ pub fn check(i: &Inputs<'_>) -> Vec<Warning> {
     let mut w = Vec::new();
     if let Some(why) = i.incomplete {
         w.push(Warning::new("dump", format!("dump is incomplete: {why}")));
+    }
+    if let Some(log) = i.log {
+        for event in log_events::detect(log) {
+            w.push(Warning::new(
+                event.kind.check(),
+                log_events::describe(&event),
+            ));
+        }
     }
     if let Some(m) = i.mem {
         memory(m, &mut w);
@@ -209,6 +222,7 @@ mod tests {
             tasks: Some(&tasks),
             runqueues: Some(&rqs),
             incomplete: Some("cut"),
+            log: None,
         });
         let checks: Vec<&str> = w.iter().map(|w| w.check.as_str()).collect();
         assert_eq!(
@@ -249,6 +263,7 @@ mod tests {
             tasks: Some(&tasks[1..2]),
             runqueues: Some(&calm_rq),
             incomplete: None,
+            log: None,
         });
         assert!(w.is_empty(), "{w:?}");
     }

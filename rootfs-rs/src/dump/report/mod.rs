@@ -199,6 +199,7 @@ fn finish_without_kernel(r: &mut Report) {
         tasks: None,
         runqueues: None,
         incomplete: r.dump.incomplete.as_deref(),
+        log: None,
     }));
 }
 
@@ -229,7 +230,7 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
         }
         r.tasks = Some(list.tasks);
     }
-    let log = if o.wants(Section::Log) || o.wants(Section::Panic) {
+    let log = if o.wants(Section::Log) || o.wants(Section::Panic) || o.wants(Section::Warnings) {
         r.section(Section::Log, kernel_log(dump))
     } else {
         None
@@ -240,7 +241,6 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
             panic_info(dump, log.as_deref().unwrap_or(&[])),
         );
     }
-    r.log = log;
     if o.wants(Section::Mem) || o.wants(Section::Warnings) {
         r.memory = r.section(Section::Mem, mem_info(dump));
     }
@@ -268,8 +268,13 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
             tasks: r.tasks.as_deref(),
             runqueues: r.runqueues.as_deref(),
             incomplete: r.dump.incomplete.as_deref(),
+            log: log.as_deref(),
         });
         r.warnings.extend(found);
+    }
+    // Read for the checks alone, the log is not a section of this report.
+    if o.wants(Section::Log) || o.wants(Section::Panic) {
+        r.log = log;
     }
 }
 
