@@ -269,6 +269,44 @@ fn kdump_vmcores_agree_with_the_guest_and_show_the_panic() {
     }
 }
 
+/// The crashed kernel's command line and taint, from `saved_command_line` and
+/// `tainted_mask`, against two other witnesses: the log's own "Command line:" record
+/// (printed from boot_command_line at boot) and the panic line on the guest's console
+/// ("… Kdump: loaded Not tainted 6.1.0-…").
+#[test]
+fn cmdline_and_taint_agree_with_the_log_and_the_console() {
+    let Some(dir) = kdump_fixture() else { return };
+    let r = build(&dir.join("vmcore.d31.zlib"), &full());
+    let sys = r.system.as_ref().expect("sys section");
+    let logged = r
+        .log
+        .iter()
+        .flatten()
+        .find_map(|rec| rec.text.strip_prefix("Command line: "))
+        .expect("a Command line: record in the log");
+    assert_eq!(sys.cmdline.as_deref(), Some(logged));
+    assert!(logged.contains("crashkernel="), "{logged}");
+    let console = std::fs::read_to_string(dir.join("serial.log")).expect("serial.log");
+    let panic_line = console
+        .lines()
+        .find(|l| l.contains(" Comm: ") && l.contains(" PID: "))
+        .expect("the panic's CPU/PID line on the console");
+    let console_taint = if panic_line.contains(" Not tainted ") {
+        "Not tainted".to_string()
+    } else {
+        let after = panic_line.split("Tainted: ").nth(1).unwrap_or("");
+        format!(
+            "Tainted: {}",
+            after.split(" 6.").next().unwrap_or(after).trim_end()
+        )
+    };
+    assert_eq!(
+        sys.tainted.as_deref().map(str::trim_end),
+        Some(console_taint.as_str()),
+        "{panic_line}"
+    );
+}
+
 /// The log detectors (oops, BUG, WARNING, lockups, RCU stalls, hung tasks, OOM kills) on a
 /// real log: the guest's own console (its serial log, not our reading of the dump) is
 /// the truth for how many of each it printed, and the report must name exactly those.

@@ -27,6 +27,11 @@ pub struct SysInfo {
     /// Ticks per second, inferred from jiffies and the timekeeper.
     pub hz: Option<u64>,
     pub jiffies: Option<u64>,
+    /// The crashed kernel's command line (`saved_command_line`).
+    pub cmdline: Option<String>,
+    /// `tainted_mask` as the kernel prints it: "Not tainted" or "Tainted: G        W"
+    /// (letters from the crashed kernel's own `taint_flags` table).
+    pub tainted: Option<String>,
 }
 
 const FSHIFT: u32 = 11;
@@ -156,7 +161,72 @@ pub fn sys_info(dump: &Dump) -> (SysInfo, Vec<String>) {
         Err(e) => note("totalram_pages", e),
     }
     s.kaslr_offset = dump.vmcoreinfo.kernel_offset;
+    match saved_command_line(dump) {
+        Ok(c) => s.cmdline = Some(c),
+        Err(e) => note("saved_command_line", e),
+    }
+    match tainted(dump) {
+        Ok(t) => s.tainted = Some(t),
+        Err(e) => note("tainted_mask", e),
+    }
     (s, errors)
+}
+
+/// `char *saved_command_line`: the command line the crashed kernel booted with.
+fn saved_command_line(dump: &Dump) -> Result<String, DumpError> {
+    let pointer = dump.read_u64(dump.symbol("saved_command_line")?)?;
+    let bytes = dump.read_cstr(pointer, 4096)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The taint flags a kernel can have: never more than one per bit of the mask.
+const MAX_TAINT_FLAGS: u64 = 64;
+
+/// `tainted_mask` printed the way the kernel's print_tainted() does, one column per flag
+/// of its `taint_flags[]` table (`struct taint_flag { char c_true, c_false; … }`), so the
+/// letters and their number follow the crashed kernel, whatever its version. The table
+/// ends where an entry stops looking like one (a letter, and a blank or 'G').
+fn tainted(dump: &Dump) -> Result<String, DumpError> {
+    let mask = dump.read_u64(dump.symbol("tainted_mask")?)?;
+    if mask == 0 {
+        return Ok("Not tainted".to_string());
+    }
+    let table = dump.symbol("taint_flags")?;
+    let entry = dump
+        .btf
+        .find(crate::dump::kernel::btf::Kind::Struct, "taint_flag")
+        .map(|id| dump.btf.size_of(id))
+        .transpose()?
+        .unwrap_or(3)
+        .max(2);
+    let mut flags = Vec::new();
+    for bit in 0..MAX_TAINT_FLAGS {
+        let mut pair = [0u8; 2];
+        dump.read_virt(table + bit * entry, &mut pair)?;
+        flags.push((pair[0], pair[1]));
+    }
+    Ok(taint_text(mask, &flags))
+}
+
+/// The kernel's rendering of `mask` over its (c_true, c_false) table: one column per
+/// flag; the table ends at the first entry that is not a letter with a blank or letter.
+fn taint_text(mask: u64, flags: &[(u8, u8)]) -> String {
+    if mask == 0 {
+        return "Not tainted".to_string();
+    }
+    let mut columns = String::new();
+    for (bit, &(c_true, c_false)) in flags.iter().enumerate().take(64) {
+        let (c_true, c_false) = (c_true as char, c_false as char);
+        if !c_true.is_ascii_uppercase() || !(c_false == ' ' || c_false.is_ascii_uppercase()) {
+            break;
+        }
+        columns.push(if mask & (1 << bit) != 0 {
+            c_true
+        } else {
+            c_false
+        });
+    }
+    format!("Tainted: {columns}")
 }
 
 /// totalram_pages in KiB (`_totalram_pages` since 5.0, `totalram_pages` before).
@@ -204,6 +274,43 @@ pub fn uptime_text(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Linux 6.1's taint_flags[] (kernel/panic.c): P/G F S R M B U D A W C I O E L K X T N,
+    /// then whatever follows the table in memory.
+    const LINUX_6_1: &[(u8, u8)] = &[
+        (b'P', b'G'),
+        (b'F', b' '),
+        (b'S', b' '),
+        (b'R', b' '),
+        (b'M', b' '),
+        (b'B', b' '),
+        (b'U', b' '),
+        (b'D', b' '),
+        (b'A', b' '),
+        (b'W', b' '),
+        (b'C', b' '),
+        (b'I', b' '),
+        (b'O', b' '),
+        (b'E', b' '),
+        (b'L', b' '),
+        (b'K', b' '),
+        (b'X', b' '),
+        (b'T', b' '),
+        (b'N', b' '),
+        (0, 0),
+        (b'Q', b' '),
+    ];
+
+    #[test]
+    fn taint_columns_as_the_kernel_prints_them() {
+        assert_eq!(taint_text(0, LINUX_6_1), "Not tainted");
+        // W (bit 9), O (12), E (13): an out-of-tree unsigned module and a WARN.
+        assert_eq!(
+            taint_text(1 << 9 | 1 << 12 | 1 << 13, LINUX_6_1),
+            "Tainted: G        W  OE     "
+        );
+        assert_eq!(taint_text(1, LINUX_6_1), "Tainted: P                  ");
+    }
 
     #[test]
     fn hz_is_inferred_from_jiffies_and_uptime() {

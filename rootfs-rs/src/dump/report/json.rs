@@ -175,6 +175,8 @@ fn system_json(r: &Report) -> Json {
         ("memory_total_kib", s.memory_total_kib.into()),
         ("kaslr_offset", s.kaslr_offset.into()),
         ("hz", s.hz.into()),
+        ("tainted", s.tainted.clone().into()),
+        ("cmdline", s.cmdline.clone().into()),
         ("tasks_by_state", Json::Obj(states)),
     ])
 }

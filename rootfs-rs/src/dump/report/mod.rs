@@ -338,6 +338,8 @@ fn render_sys(r: &Report, out: &mut String) {
         "       KASLR: {}",
         s.kaslr_offset.map_or("n/a".into(), |k| format!("{k:#x}"))
     );
+    let _ = writeln!(out, "     TAINTED: {}", opt(s.tainted.as_deref()));
+    let _ = writeln!(out, "     CMDLINE: {}", opt(s.cmdline.as_deref()));
 }
 
 fn render_panic(r: &Report, out: &mut String) {
