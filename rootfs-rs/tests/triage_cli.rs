@@ -44,7 +44,7 @@ fn usage_help_and_missing_files() {
 const CHECK_JSON: &str = r#"
 import json, sys
 d = json.load(sys.stdin)
-assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "warnings"], list(d)
+assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "warnings", "problems"], list(d)
 s = d["system"]
 assert isinstance(s["release"], str) and isinstance(s["cpus"], int) and isinstance(s["memory_total_kib"], int)
 assert len(s["load_avg"]) == 3 and all(isinstance(x, float) for x in s["load_avg"])
@@ -59,6 +59,11 @@ assert isinstance(d["network"]["interfaces"], list) and isinstance(d["log_tail"]
 counts = d["network"]["counts_by_state"]
 assert sum(counts.values()) == len(d["network"]["sockets"]) and counts["tcp LISTEN"] == 1, counts
 assert all(isinstance(w["check"], str) and isinstance(w["message"], str) for w in d["warnings"])
+ranks = ["critical", "high", "medium", "low"]
+assert all(p["severity"] in ranks and isinstance(p["section"], str) and isinstance(p["message"], str) for p in d["problems"])
+assert [ranks.index(p["severity"]) for p in d["problems"]] == sorted(ranks.index(p["severity"]) for p in d["problems"])
+assert len(d["problems"]) == len(d["warnings"]) + (1 if d["panic"] and d["panic"]["message"] else 0)
+assert isinstance(s["tainted"], str) and isinstance(s["cmdline"], str)
 print(s["release"], len(d["tasks"]), len(d["log_tail"]))
 "#;
 

@@ -345,6 +345,16 @@ pub fn report_json(r: &Report) -> Json {
                 ])
             }),
         ),
+        (
+            "problems",
+            arr(&super::problems::rank(r), |p| {
+                obj(vec![
+                    ("severity", p.severity.name().into()),
+                    ("section", p.section.name().into()),
+                    ("message", p.message.as_str().into()),
+                ])
+            }),
+        ),
     ])
 }
 

@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod json;
+pub mod problems;
 pub mod section;
 
 pub use section::Section;
@@ -552,6 +553,8 @@ pub fn render_sections(r: &Report, order: &[Section]) -> String {
         if r.warnings.is_empty() {
             let _ = writeln!(out, "(none)");
         }
+        out.push('\n');
+        problems::render(&problems::rank(r), &mut out);
     }
     out
 }
