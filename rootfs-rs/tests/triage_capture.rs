@@ -34,7 +34,7 @@ fn full_report(dir: &std::path::Path) -> (PathBuf, Report) {
     let vmcore = dir.join("vmcore.proc.elf");
     let options = Options {
         full_log: true,
-        sections: Vec::new(),
+        ..Options::default()
     };
     let report = build(&vmcore, &options);
     (vmcore, report)

@@ -44,7 +44,7 @@ fn usage_help_and_missing_files() {
 const CHECK_JSON: &str = r#"
 import json, sys
 d = json.load(sys.stdin)
-assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "warnings", "problems"], list(d)
+assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "bt", "hung_tasks", "stack_groups", "warnings", "problems"], list(d)
 s = d["system"]
 assert isinstance(s["release"], str) and isinstance(s["cpus"], int) and isinstance(s["memory_total_kib"], int)
 assert len(s["load_avg"]) == 3 and all(isinstance(x, float) for x in s["load_avg"])
@@ -64,6 +64,14 @@ assert all(p["severity"] in ranks and isinstance(p["section"], str) and isinstan
 assert [ranks.index(p["severity"]) for p in d["problems"]] == sorted(ranks.index(p["severity"]) for p in d["problems"])
 assert len(d["problems"]) == len(d["warnings"]) + (1 if d["panic"] and d["panic"]["message"] else 0)
 assert isinstance(s["tainted"], str) and isinstance(s["cmdline"], str)
+for b in d["bt"] + [h["backtrace"] for h in d["hung_tasks"]]:
+    assert isinstance(b["pid"], int) and isinstance(b["comm"], str) and b["unwinder"] in ("orc", "frame pointer", "guessed", "none"), b
+    assert b["cpu"] is None or isinstance(b["cpu"], int)
+    for f in b["frames"]:
+        assert isinstance(f["address"], int) and isinstance(f["guessed"], bool) and (f["function"] is None or isinstance(f["function"], str)), f
+assert len(d["bt"]) == s["cpus_online"] and all(isinstance(b["cpu"], int) for b in d["bt"])
+assert all(isinstance(h["waited_secs"], float) for h in d["hung_tasks"])
+assert sum(g["count"] for g in d["stack_groups"]) == len(d["tasks"]), (len(d["tasks"]), d["stack_groups"])
 print(s["release"], len(d["tasks"]), len(d["log_tail"]))
 "#;
 

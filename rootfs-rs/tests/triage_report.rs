@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 fn full() -> Options {
     Options {
         full_log: true,
-        sections: Vec::new(),
+        ..Options::default()
     }
 }
 
@@ -486,6 +486,7 @@ fn the_log_matches_makedumpfile_dump_dmesg() {
             &Options {
                 full_log: true,
                 sections: vec!["log".into()],
+                ..Options::default()
             },
         );
         let ours: Vec<String> = r.log_lines().iter().map(|l| strip(l)).collect();

@@ -112,12 +112,18 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
         vmcore,
         &Options {
             full_log: true,
-            sections: Vec::new(),
+            ..Options::default()
         },
     );
     show(&render_sections(
         &report,
-        &[Section::Panic, Section::Sys, Section::Ps, Section::Runq],
+        &[
+            Section::Panic,
+            Section::Bt,
+            Section::Sys,
+            Section::Ps,
+            Section::Runq,
+        ],
     ));
     let Some(found) = find_target(settings, vmcore, our_cmdline) else {
         say("no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)");

@@ -3,7 +3,8 @@
 //! `format` (the file: ELF, kdump-compressed, flattened; notes, VMCOREINFO; physical memory)
 //! → `kernel` (`Dump`: x86_64 translation, kallsyms, BTF, typed values, lists) → `helpers`
 //! (what crash(8) shows: log, ps, mem, runq, net…) → `report` (triage sections, text and
-//! JSON, the `triage` applet). `save` writes filtered dumps from the first two layers.
+//! JSON, the `triage` applet). `save` writes filtered dumps from the first two layers;
+//! `unwind` walks kernel stacks (ORC, frame pointers) for `helpers::bt`.
 
 pub mod error;
 pub mod format;
@@ -12,6 +13,7 @@ pub mod helpers;
 pub mod kernel;
 pub mod report;
 pub mod save;
+pub mod unwind;
 
 pub use error::DumpError;
 pub use format::source::{PhysMemory, ReadAt};

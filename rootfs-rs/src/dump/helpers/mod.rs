@@ -1,6 +1,7 @@
 //! Triage helpers named after what crash(8) shows: log, panic, sys, ps, mem, runq, net,
 //! sockets, warnings. Each copes with kernel version changes by trying field names in turn.
 
+pub mod bt;
 pub mod log;
 pub mod log_events;
 pub mod mem;

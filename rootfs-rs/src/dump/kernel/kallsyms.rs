@@ -290,6 +290,16 @@ impl Kallsyms {
         Some((sym, addr - sym.addr))
     }
 
+    /// Distance from the symbol at `addr` to the next symbol at a higher address: the size
+    /// the kernel prints after the slash in `func+0x16/0x20`.
+    pub fn size_of(&self, addr: u64) -> Option<u64> {
+        let pos = self
+            .by_addr
+            .partition_point(|&i| self.entries[i as usize].addr <= addr);
+        let next = self.by_addr.get(pos)?;
+        Some(self.entries[*next as usize].addr - addr)
+    }
+
     /// All symbols in address order.
     pub fn iter(&self) -> impl Iterator<Item = Symbol<'_>> {
         self.by_addr.iter().map(|&i| self.symbol(i))

@@ -1,17 +1,24 @@
 //! The `triage` applet: triage [DUMP] [--json] [--dmesg] [--section NAME]...
 
 use crate::dump::report::json::report_json;
+use crate::dump::report::stacks::BtScope;
 use crate::dump::report::{build, render_text, Options, Section};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "usage: triage [DUMP] [--json] [--dmesg] [--section NAME]...
+pub const USAGE: &str =
+    "usage: triage [DUMP] [--json] [--dmesg] [--section NAME]... [--pid N | --cpu N | --all]
 Triage a Linux crash dump without debuginfo (kallsyms and BTF from the dump).
   DUMP             vmcore file (default /proc/vmcore, else /proc/kcore)
   --json           one JSON object instead of text
   --dmesg          the whole kernel log instead of its last 40 lines
-  --section NAME   only this section (repeatable): sys panic log ps mem runq net warnings
+  --section NAME   only this section (repeatable):
+                   sys panic log ps mem runq net bt hung warnings
+  --pid N          bt: the stack of task N (implies --section bt if no section is named)
+  --cpu N          bt: the stack of the task running on CPU N (same)
+  --all            bt: every task's stack, like crash's foreach bt (same)
+                   (without these, bt shows each CPU's task, the panicking one first)
   --help           this text
 Exit status: 0 report written (possibly partial, see warnings), 1 error, 2 usage.";
 
@@ -39,6 +46,21 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
             Some("--help" | "-h") => return Ok(Parsed::Help),
             Some("--json") => a.json = true,
             Some("--dmesg") => a.options.full_log = true,
+            Some("--all") => a.options.bt = BtScope::All,
+            Some(flag @ ("--pid" | "--cpu")) => {
+                let v = it
+                    .next()
+                    .and_then(|v| v.to_str())
+                    .ok_or_else(|| format!("option {flag} needs a number"))?;
+                a.options.bt = if flag == "--pid" {
+                    BtScope::Pid(v.parse().map_err(|_| format!("--pid {v}: not a pid"))?)
+                } else {
+                    BtScope::Cpu(
+                        v.parse()
+                            .map_err(|_| format!("--cpu {v}: not a CPU number"))?,
+                    )
+                };
+            }
             Some("--section") => {
                 let name = it.next().ok_or("option --section needs a NAME")?;
                 let name = name
@@ -59,6 +81,9 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
             _ if a.dump.is_none() => a.dump = Some(PathBuf::from(arg)),
             _ => return Err(format!("unexpected argument {}", arg.to_string_lossy())),
         }
+    }
+    if a.options.bt != BtScope::Active && a.options.sections.is_empty() {
+        a.options.sections.push(Section::Bt.name().to_string());
     }
     Ok(Parsed::Run(a))
 }
@@ -147,6 +172,23 @@ mod tests {
             &["--frob"],
             &["a", "b"],
         ] {
+            assert!(parse(&os(bad)).is_err(), "{bad:?}");
+        }
+        let Ok(Parsed::Run(a)) = parse(&os(&["d", "--pid", "42"])) else {
+            panic!()
+        };
+        assert_eq!(
+            (a.options.bt, &a.options.sections[..]),
+            (BtScope::Pid(42), &["bt".to_string()][..])
+        );
+        let Ok(Parsed::Run(a)) = parse(&os(&["d", "--all", "--section", "hung"])) else {
+            panic!()
+        };
+        assert_eq!(
+            (a.options.bt, &a.options.sections[..]),
+            (BtScope::All, &["hung".to_string()][..])
+        );
+        for bad in [&["--pid"][..], &["--pid", "x"], &["--cpu", "-1"]] {
             assert!(parse(&os(bad)).is_err(), "{bad:?}");
         }
         assert_eq!(triage_main(&os(&["--frob"])), 2);

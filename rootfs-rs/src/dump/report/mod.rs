@@ -6,6 +6,7 @@ pub mod cli;
 pub mod json;
 pub mod problems;
 pub mod section;
+pub mod stacks;
 
 pub use section::Section;
 
@@ -34,6 +35,8 @@ pub struct Options {
     pub full_log: bool,
     /// Names of the sections to compute and show (`Section::name`); empty means all.
     pub sections: Vec<String>,
+    /// Which tasks' stacks the bt section shows.
+    pub bt: stacks::BtScope,
 }
 
 impl Options {
@@ -73,6 +76,9 @@ pub struct Report {
     pub runqueues: Option<Vec<RunQueue>>,
     pub interfaces: Option<Vec<Interface>>,
     pub sockets: Option<Vec<Socket>>,
+    pub backtraces: Option<Vec<super::helpers::bt::Backtrace>>,
+    pub hung: Option<Vec<super::helpers::bt::HungTask>>,
+    pub stack_groups: Option<Vec<super::helpers::bt::StackGroup>>,
     pub warnings: Vec<Warning>,
 }
 
@@ -215,9 +221,11 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
     r.dump.btf_types = dump.btf.count();
     r.dump.vmcoreinfo_release = dump.vmcoreinfo.osrelease.clone();
 
+    let stacks_wanted = o.wants(Section::Bt) || o.wants(Section::Hung);
     let need_tasks = [Section::Sys, Section::Ps, Section::Runq, Section::Warnings]
         .into_iter()
-        .any(|s| o.wants(s));
+        .any(|s| o.wants(s))
+        || stacks_wanted;
     if o.wants(Section::Sys) || o.wants(Section::Warnings) || o.wants(Section::Net) {
         let (sys, errors) = sys_info(dump);
         r.partial(Section::Sys, errors);
@@ -231,7 +239,11 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
         }
         r.tasks = Some(list.tasks);
     }
-    let log = if o.wants(Section::Log) || o.wants(Section::Panic) || o.wants(Section::Warnings) {
+    let log = if o.wants(Section::Log)
+        || o.wants(Section::Panic)
+        || o.wants(Section::Warnings)
+        || o.wants(Section::Hung)
+    {
         r.section(Section::Log, kernel_log(dump))
     } else {
         None
@@ -245,7 +257,7 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
     if o.wants(Section::Mem) || o.wants(Section::Warnings) {
         r.memory = r.section(Section::Mem, mem_info(dump));
     }
-    if o.wants(Section::Runq) || o.wants(Section::Warnings) {
+    if o.wants(Section::Runq) || o.wants(Section::Warnings) || o.wants(Section::Hung) {
         let tasks = r.tasks.clone().unwrap_or_default();
         if let Some((rqs, errors)) = r.section(Section::Runq, run_queues(dump, &tasks)) {
             r.partial(Section::Runq, errors);
@@ -262,6 +274,15 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
         r.partial(Section::Net, errors);
         r.sockets = Some(socks);
     }
+    if stacks_wanted {
+        let now_ns = latest_clock(r.runqueues.as_deref(), log.as_deref());
+        let panic_cpu = match &r.panic {
+            Some(p) => p.cpu,
+            None => super::helpers::panic::panic_cpu(dump).ok().flatten(),
+        };
+        let tasks = r.tasks.clone().unwrap_or_default();
+        stacks::fill(r, dump, &tasks, now_ns, panic_cpu);
+    }
     if o.wants(Section::Warnings) {
         let found = warnings::check(&warnings::Inputs {
             sys: r.system.as_ref(),
@@ -277,6 +298,14 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
     if o.wants(Section::Log) || o.wants(Section::Panic) {
         r.log = log;
     }
+}
+
+/// The latest scheduler-clock time in the dump: the run queues' clocks and the last log
+/// record's timestamp (both local_clock based); an idle CPU's clock stops at its last tick.
+fn latest_clock(rqs: Option<&[RunQueue]>, log: Option<&[LogRecord]>) -> Option<u64> {
+    let rq = rqs.into_iter().flatten().map(|q| q.clock_ns);
+    let lg = log.into_iter().flatten().map(|l| l.ts_nsec);
+    rq.chain(lg).max().filter(|&t| t > 0)
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
@@ -514,7 +543,7 @@ type Renderer = fn(&Report, &mut String);
 /// The report as text, one block per wanted section.
 pub fn render_text(r: &Report) -> String {
     use Section::*;
-    render_sections(r, &[Sys, Panic, Log, Ps, Mem, Runq, Net])
+    render_sections(r, &[Sys, Panic, Bt, Log, Ps, Mem, Runq, Net, Hung])
 }
 
 /// The report's text with the wanted sections in the given order (a capture console shows
@@ -522,7 +551,7 @@ pub fn render_text(r: &Report) -> String {
 pub fn render_sections(r: &Report, order: &[Section]) -> String {
     let mut out = String::new();
     let o = &r.options;
-    let blocks: [(Section, &str, Renderer); 7] = [
+    let blocks: [(Section, &str, Renderer); 9] = [
         (Section::Sys, "SYSTEM", render_sys),
         (Section::Panic, "PANIC", render_panic),
         (Section::Log, "LOG", |r, out| {
@@ -534,6 +563,8 @@ pub fn render_sections(r: &Report, order: &[Section]) -> String {
         (Section::Mem, "MEMORY", render_mem),
         (Section::Runq, "RUN QUEUES", render_runq),
         (Section::Net, "NETWORK", render_net),
+        (Section::Bt, "BACKTRACES", stacks::render_bt),
+        (Section::Hung, "HUNG TASKS", stacks::render_hung),
     ];
     for wanted in order {
         let Some((name, title, f)) = blocks.iter().find(|(n, _, _)| n == wanted) else {

@@ -47,7 +47,7 @@ fn classify(check: &str) -> (Severity, Section) {
         "log:soft-lockup" | "log:rcu-stall" | "log:hung-task" | "log:oom-kill" => {
             (Severity::Medium, Section::Log)
         }
-        "hung-task" => (Severity::Medium, Section::Ps),
+        "hung-task" => (Severity::Medium, Section::Hung),
         "rt-task" => (Severity::Medium, Section::Runq),
         "memory" => (Severity::Medium, Section::Mem),
         "fragmentation" => (Severity::Low, Section::Mem),

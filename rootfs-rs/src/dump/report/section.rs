@@ -12,12 +12,14 @@ pub enum Section {
     Mem,
     Runq,
     Net,
+    Bt,
+    Hung,
     Warnings,
 }
 
 impl Section {
     /// Every section, in report order (what `--section` accepts).
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 10] = [
         Section::Sys,
         Section::Panic,
         Section::Log,
@@ -25,6 +27,8 @@ impl Section {
         Section::Mem,
         Section::Runq,
         Section::Net,
+        Section::Bt,
+        Section::Hung,
         Section::Warnings,
     ];
 
@@ -38,6 +42,8 @@ impl Section {
             Section::Mem => "mem",
             Section::Runq => "runq",
             Section::Net => "net",
+            Section::Bt => "bt",
+            Section::Hung => "hung",
             Section::Warnings => "warnings",
         }
     }
