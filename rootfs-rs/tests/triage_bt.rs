@@ -309,3 +309,46 @@ fn qemu_dump_cpus_show_idle_and_user_mode() {
             .is_some_and(|b| !b.is_empty() && b.iter().all(|x| x.pid == pid)));
     }
 }
+
+#[test]
+fn module_code_is_named_with_its_module() {
+    use rootfs_rs::dump::unwind::env::DumpEnv;
+    use rootfs_rs::dump::unwind::UnwindEnv;
+    use rootfs_rs::dump::Dump;
+    // The kdump guest loaded dummy.ko, the QEMU guest qemu_fw_cfg.ko; /proc/modules gave
+    // their load addresses.
+    for (dir, module) in [(kdump_fixture(), "dummy"), (qemu_fixture(), "qemu_fw_cfg")] {
+        let Some(dir) = dir else { continue };
+        let guest = std::fs::read_to_string(dir.join("guest.txt")).expect("guest.txt");
+        let line = guest
+            .lines()
+            .find_map(|l| l.strip_prefix("KBOOT-GUEST-MODULES "))
+            .filter(|l| l.starts_with(module))
+            .unwrap_or_else(|| panic!("{module} not in the guest's /proc/modules"));
+        let base = line
+            .split_whitespace()
+            .last()
+            .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+            .expect("module address");
+        let file = if module == "dummy" {
+            "vmcore.d31.lzo"
+        } else {
+            "vmcore.elf"
+        };
+        let dump = Dump::open(&dir.join(file)).expect("open");
+        let env = DumpEnv::new(&dump);
+        assert!(env.module_errors.is_empty(), "{:?}", env.module_errors);
+        let m = env
+            .modules
+            .iter()
+            .find(|m| m.name == module)
+            .expect("module found");
+        assert_eq!(m.base, base, "{module}: text base");
+        // Its code is text, has ORC data and is named after its module.
+        let inside = base + 0x10;
+        assert!(env.is_text(inside) && env.orc(inside).is_some(), "{module}");
+        let sym = env.symbolize(inside).expect("a symbol");
+        assert_eq!(sym.module.as_deref(), Some(module), "{sym:?}");
+        assert!(sym.size > 0 && sym.offset < sym.size, "{sym:?}");
+    }
+}

@@ -136,3 +136,13 @@ fn printk_decoders_survive_random_input() {
     seed[24] = 10; // size_bits
     hammer("printk", fuzz::printk, &[seed], 3000);
 }
+
+#[test]
+fn orc_unwinder_survives_random_stacks_and_tables() {
+    // A seed with a plausible start: ip in the text range, sp and bp inside the stack.
+    let mut seed = vec![0u8; 8192];
+    seed[0..8].copy_from_slice(&0x100u64.to_le_bytes());
+    seed[8..16].copy_from_slice(&0x40u64.to_le_bytes());
+    seed[16..24].copy_from_slice(&0x80u64.to_le_bytes());
+    hammer("orc_unwind", fuzz::orc_unwind, &[seed], 3000);
+}

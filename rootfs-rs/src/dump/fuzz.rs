@@ -174,3 +174,79 @@ pub fn printk(data: &[u8]) {
         word(5) % (data.len() as u64 + 1),
     );
 }
+
+/// The unwinder over hostile data: the first half of the input is a kernel stack, the second
+/// an ORC table (both layouts) covering a made-up text range; the start registers come from
+/// the first words. Every walk must end (frame and stack-switch limits), never panic.
+pub fn orc_unwind(data: &[u8]) {
+    use crate::dump::unwind::orc::{OrcEntry, OrcLayout, OrcTable, ORC_ENTRY_SIZE};
+    use crate::dump::unwind::{unwind, Start, UnwindEnv};
+    const TEXT: u64 = 0xffff_ffff_8100_0000;
+    const STACK: u64 = 0xffff_c900_0000_0000;
+    struct Env<'a> {
+        stack: &'a [u8],
+        table: OrcTable,
+        has_orc: bool,
+    }
+    impl UnwindEnv for Env<'_> {
+        fn read_u64(&self, addr: u64) -> Option<u64> {
+            let off = usize::try_from(addr.checked_sub(STACK)?).ok()?;
+            let b = self.stack.get(off..off.checked_add(8)?)?;
+            Some(u64::from_le_bytes(b.try_into().ok()?))
+        }
+        fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> Option<()> {
+            buf.fill((addr & 0xff) as u8);
+            Some(())
+        }
+        fn orc(&self, ip: u64) -> Option<OrcEntry> {
+            self.table.lookup(ip)
+        }
+        fn has_orc(&self) -> bool {
+            self.has_orc
+        }
+        fn is_text(&self, ip: u64) -> bool {
+            (TEXT..TEXT + 0x10000).contains(&ip)
+        }
+    }
+    let (stack, table) = data.split_at(data.len() / 2);
+    let slots = table.len() / (4 + ORC_ENTRY_SIZE);
+    let (ip_bytes, entry_bytes) = table.split_at(slots * 4);
+    let mut ips: Vec<u64> = ip_bytes
+        .chunks_exact(4)
+        .map(|c| TEXT + u64::from(u16::from_le_bytes([c[0], c[1]])))
+        .collect();
+    ips.sort_unstable();
+    let entries: Vec<[u8; ORC_ENTRY_SIZE]> = entry_bytes
+        .chunks_exact(ORC_ENTRY_SIZE)
+        .take(slots)
+        .map(|c| [c[0], c[1], c[2], c[3], c[4], c[5]])
+        .collect();
+    let word = |i: usize| {
+        stack.get(i * 8..i * 8 + 8).map_or(0, |b| {
+            b.iter().rev().fold(0u64, |a, &x| a << 8 | u64::from(x))
+        })
+    };
+    for (layout, has_orc) in [
+        (OrcLayout::WITH_END_BIT, true),
+        (OrcLayout::WITH_END_TYPE, true),
+        (OrcLayout::WITH_END_TYPE, false),
+    ] {
+        let env = Env {
+            stack,
+            table: OrcTable::from_parts(ips.clone(), entries.clone(), layout),
+            has_orc,
+        };
+        let start = Start {
+            ip: TEXT + word(0) % 0x10000,
+            sp: STACK + word(1) % (stack.len() as u64 + 1),
+            bp: STACK + word(2) % (stack.len() as u64 + 1),
+            regs: crate::dump::unwind::regs::PtRegs::read(&env, STACK),
+            exact_ip: word(3) & 1 == 1,
+        };
+        let u = unwind(&env, &start);
+        assert!(u.frames.len() <= crate::dump::unwind::MAX_FRAMES + 1);
+        if let Some(r) = &u.user_regs {
+            let _ = r.lines();
+        }
+    }
+}
