@@ -18,6 +18,9 @@ pub enum AddressEncoding {
     /// CONFIG_KALLSYMS_ABSOLUTE_PERCPU: non-negative offsets are absolute (per-CPU symbols),
     /// negative ones are base − 1 − offset.
     AbsolutePercpu,
+    /// Kernel ≥ 7.0 (no kallsyms_relative_base): each 32-bit offset is relative to its own
+    /// slot in kallsyms_offsets, like ORC's ip table.
+    PlaceRelative,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -174,31 +177,39 @@ impl Kallsyms {
                 vec![(AddressEncoding::Absolute, v.collect())]
             } else {
                 let offsets = required(info, "kallsyms_offsets")?;
-                let base = mem.read_u64(required(info, "kallsyms_relative_base")?)?;
                 raw.truncate(num as usize * 4);
                 mem.read_virt(offsets, &mut raw)?;
                 let offs: Vec<i32> = raw
                     .chunks_exact(4)
                     .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                     .collect();
-                let rel = offs
+                let place = offs
                     .iter()
-                    .map(|&o| base.wrapping_add(o as u32 as u64))
+                    .enumerate()
+                    .map(|(i, &o)| (offsets + 4 * i as u64).wrapping_add(o as i64 as u64))
                     .collect();
-                let pcpu = offs
-                    .iter()
-                    .map(|&o| {
-                        if o >= 0 {
-                            o as u64
-                        } else {
-                            base.wrapping_sub(1).wrapping_sub(o as i64 as u64)
-                        }
-                    })
-                    .collect();
-                vec![
-                    (AddressEncoding::AbsolutePercpu, pcpu),
-                    (AddressEncoding::Relative, rel),
-                ]
+                let mut c = vec![(AddressEncoding::PlaceRelative, place)];
+                // Before 7.0 the offsets are relative to kallsyms_relative_base.
+                if let Some(base_var) = info.symbol("kallsyms_relative_base") {
+                    let base = mem.read_u64(base_var)?;
+                    let rel = offs
+                        .iter()
+                        .map(|&o| base.wrapping_add(o as u32 as u64))
+                        .collect();
+                    let pcpu = offs
+                        .iter()
+                        .map(|&o| {
+                            if o >= 0 {
+                                o as u64
+                            } else {
+                                base.wrapping_sub(1).wrapping_sub(o as i64 as u64)
+                            }
+                        })
+                        .collect();
+                    c.push((AddressEncoding::AbsolutePercpu, pcpu));
+                    c.push((AddressEncoding::Relative, rel));
+                }
+                c
             };
         let mut best: Option<(usize, usize, AddressEncoding, Vec<u64>)> = None;
         for (enc, addrs) in candidates {

@@ -63,8 +63,12 @@ fn memory(encoding: AddressEncoding) -> (Regions, VmcoreInfo) {
         names.extend(tokens);
     }
     let mut addrs = Vec::new();
-    for &(_, a) in &syms {
+    for (i, &(_, a)) in syms.iter().enumerate() {
         match encoding {
+            AddressEncoding::PlaceRelative => {
+                let slot = ADDRS + 4 * i as u64;
+                addrs.extend_from_slice(&(a.wrapping_sub(slot) as i64 as i32).to_le_bytes())
+            }
             AddressEncoding::Absolute => addrs.extend_from_slice(&a.to_le_bytes()),
             AddressEncoding::Relative => {
                 addrs.extend_from_slice(&((a.wrapping_sub(BASE)) as u32).to_le_bytes())
@@ -89,6 +93,7 @@ fn memory(encoding: AddressEncoding) -> (Regions, VmcoreInfo) {
     ];
     let addr_key = match encoding {
         AddressEncoding::Absolute => format!("SYMBOL(kallsyms_addresses)={ADDRS:x}\n"),
+        AddressEncoding::PlaceRelative => format!("SYMBOL(kallsyms_offsets)={ADDRS:x}\n"),
         _ => format!(
             "SYMBOL(kallsyms_offsets)={ADDRS:x}\nSYMBOL(kallsyms_relative_base)={BASE_VAR:x}\n"
         ),
@@ -174,4 +179,27 @@ fn disagreeing_stext_and_bad_tables_are_errors() {
         Kallsyms::load(&mem, &without),
         Err(DumpError::Missing(_))
     ));
+}
+
+#[test]
+fn place_relative_offsets_without_a_relative_base() {
+    // Kernel 7.x: VMCOREINFO has no kallsyms_relative_base; each offset counts from its own
+    // slot. Text symbols only (an offset reaches ±2 GiB around the table).
+    let (mut mem, info) = memory(AddressEncoding::PlaceRelative);
+    assert!(info.symbol("kallsyms_relative_base").is_none());
+    let (_, addrs) = mem.0.iter_mut().find(|(a, _)| *a == ADDRS).unwrap();
+    for (i, (_, a)) in symbols().iter().enumerate() {
+        let a = if *a < BASE {
+            BASE + 0x1000 * i as u64
+        } else {
+            *a
+        };
+        let slot = ADDRS + 4 * i as u64;
+        addrs[i * 4..i * 4 + 4]
+            .copy_from_slice(&(a.wrapping_sub(slot) as i64 as i32).to_le_bytes());
+    }
+    let k = Kallsyms::load(&mem, &info).unwrap();
+    assert_eq!(k.encoding, AddressEncoding::PlaceRelative);
+    assert_eq!(k.lookup("_stext"), Some(BASE + 0x200000));
+    assert_eq!(k.lookup("runqueues"), Some(BASE + 0x1000));
 }
