@@ -11,7 +11,7 @@ Triage a Linux crash dump without debuginfo (kallsyms and BTF from the dump).
   DUMP             vmcore file (default /proc/vmcore, else /proc/kcore)
   --json           one JSON object instead of text
   --dmesg          the whole kernel log instead of its last 40 lines
-  --section NAME   only this section (repeatable): sys panic log ps mem runq net warnings
+  --section NAME   only this section (repeatable): sys panic log ps mem runq net mod mount slab warnings
   --help           this text
 Exit status: 0 report written (possibly partial, see warnings), 1 error, 2 usage.";
 

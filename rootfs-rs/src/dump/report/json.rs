@@ -122,7 +122,7 @@ impl Json {
     }
 }
 
-fn obj(fields: Vec<(&str, Json)>) -> Json {
+pub(super) fn obj(fields: Vec<(&str, Json)>) -> Json {
     Json::Obj(
         fields
             .into_iter()
@@ -131,7 +131,7 @@ fn obj(fields: Vec<(&str, Json)>) -> Json {
     )
 }
 
-fn arr<T>(items: &[T], f: impl Fn(&T) -> Json) -> Json {
+pub(super) fn arr<T>(items: &[T], f: impl Fn(&T) -> Json) -> Json {
     Json::Arr(items.iter().map(f).collect())
 }
 
@@ -336,6 +336,9 @@ pub fn report_json(r: &Report) -> Json {
         ("memory", memory_json(r)),
         ("runqueues", runqueues_json(r)),
         ("network", network_json(r)),
+        ("modules", super::sections_extra::modules_json(r)),
+        ("mounts", super::sections_extra::mounts_json(r)),
+        ("slab", super::sections_extra::slab_json(r)),
         (
             "warnings",
             arr(&r.warnings, |w| {

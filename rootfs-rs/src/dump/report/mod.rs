@@ -6,6 +6,7 @@ pub mod cli;
 pub mod json;
 pub mod problems;
 pub mod section;
+pub mod sections_extra;
 
 pub use section::Section;
 
@@ -73,6 +74,9 @@ pub struct Report {
     pub runqueues: Option<Vec<RunQueue>>,
     pub interfaces: Option<Vec<Interface>>,
     pub sockets: Option<Vec<Socket>>,
+    pub modules: Option<Vec<super::helpers::modules::Module>>,
+    pub mounts: Option<Vec<super::helpers::mounts::Mount>>,
+    pub slab: Option<super::helpers::slab::SlabInfo>,
     pub warnings: Vec<Warning>,
 }
 
@@ -262,6 +266,7 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
         r.partial(Section::Net, errors);
         r.sockets = Some(socks);
     }
+    sections_extra::fill(r, dump, o);
     if o.wants(Section::Warnings) {
         let found = warnings::check(&warnings::Inputs {
             sys: r.system.as_ref(),
@@ -514,7 +519,7 @@ type Renderer = fn(&Report, &mut String);
 /// The report as text, one block per wanted section.
 pub fn render_text(r: &Report) -> String {
     use Section::*;
-    render_sections(r, &[Sys, Panic, Log, Ps, Mem, Runq, Net])
+    render_sections(r, &[Sys, Panic, Log, Ps, Mem, Runq, Net, Mod, Mount, Slab])
 }
 
 /// The report's text with the wanted sections in the given order (a capture console shows
@@ -536,7 +541,8 @@ pub fn render_sections(r: &Report, order: &[Section]) -> String {
         (Section::Net, "NETWORK", render_net),
     ];
     for wanted in order {
-        let Some((name, title, f)) = blocks.iter().find(|(n, _, _)| n == wanted) else {
+        let mut all = blocks.iter().chain(&sections_extra::BLOCKS);
+        let Some((name, title, f)) = all.find(|(n, _, _)| n == wanted) else {
             continue;
         };
         if o.wants(*name) {

@@ -12,12 +12,15 @@ pub enum Section {
     Mem,
     Runq,
     Net,
+    Mod,
+    Mount,
+    Slab,
     Warnings,
 }
 
 impl Section {
     /// Every section, in report order (what `--section` accepts).
-    pub const ALL: [Section; 8] = [
+    pub const ALL: [Section; 11] = [
         Section::Sys,
         Section::Panic,
         Section::Log,
@@ -25,6 +28,9 @@ impl Section {
         Section::Mem,
         Section::Runq,
         Section::Net,
+        Section::Mod,
+        Section::Mount,
+        Section::Slab,
         Section::Warnings,
     ];
 
@@ -38,6 +44,9 @@ impl Section {
             Section::Mem => "mem",
             Section::Runq => "runq",
             Section::Net => "net",
+            Section::Mod => "mod",
+            Section::Mount => "mount",
+            Section::Slab => "slab",
             Section::Warnings => "warnings",
         }
     }
