@@ -207,16 +207,28 @@ fn cache(
     })
 }
 
-/// The `top` largest caches by memory, largest first (ties by name, so the order is stable);
-/// caches without counts keep their list order after the counted ones.
-pub fn largest(mut caches: Vec<SlabCache>, top: usize) -> Vec<SlabCache> {
-    caches.sort_by(|a, b| {
-        b.memory_bytes()
-            .cmp(&a.memory_bytes())
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    caches.truncate(top);
-    caches
+/// Whether `a` goes before `b`: more memory first, then by name (a stable order); caches
+/// without counts last.
+fn before(a: &SlabCache, b: &SlabCache) -> bool {
+    (b.memory_bytes(), &a.name) < (a.memory_bytes(), &b.name)
+}
+
+/// The `top` largest caches by memory, largest first. Insertion into a short ranked list
+/// rather than a sort: the caches number in the hundreds, and a generic sort of this type
+/// would add kilobytes to the binary.
+pub fn largest(caches: Vec<SlabCache>, top: usize) -> Vec<SlabCache> {
+    let mut ranked: Vec<SlabCache> = Vec::new();
+    for c in caches {
+        let at = ranked
+            .iter()
+            .position(|r| before(&c, r))
+            .unwrap_or(ranked.len());
+        if at < top {
+            ranked.insert(at, c);
+            ranked.truncate(top);
+        }
+    }
+    ranked
 }
 
 /// The `top` largest slab caches; a cache that cannot be read is an error string.
