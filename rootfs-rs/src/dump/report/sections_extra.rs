@@ -48,7 +48,8 @@ fn render_modules(r: &Report, out: &mut String) {
     let Some(mods) = &r.modules else { return };
     let _ = writeln!(
         out,
-        "     MODULE       NAME                        BASE           SIZE  REFS  STATE      TAINTS"
+        "{:^16}  {:<20}  {:^16}  {:>8}  {:>4}  {:<9}  TAINTS",
+        "MODULE", "NAME", "BASE", "SIZE", "REFS", "STATE"
     );
     for m in mods {
         let _ = writeln!(out, "{}", module_line(m));
@@ -78,7 +79,8 @@ fn render_mounts(r: &Report, out: &mut String) {
     let Some(mounts) = &r.mounts else { return };
     let _ = writeln!(
         out,
-        "     MOUNT           SUPERBLK      TYPE        DEVNAME          DIRNAME"
+        "{:^16}  {:^16}  {:<10}  {:<15}  DIRNAME",
+        "MOUNT", "SUPERBLK", "TYPE", "DEVNAME"
     );
     for m in mounts {
         let _ = writeln!(out, "{}", mount_line(m));
@@ -109,7 +111,16 @@ fn render_slab(r: &Report, out: &mut String) {
     }
     let _ = writeln!(
         out,
-        "     CACHE         OBJSIZE   SIZE  PER-SLAB  ALLOCATED     TOTAL   SLABS  SSIZE  MEMORY(KiB)  NAME"
+        "{:^16}  {:>7}  {:>5}  {:>8}  {:>9}  {:>8}  {:>6}  {:>5}  {:>11}  NAME",
+        "CACHE",
+        "OBJSIZE",
+        "SIZE",
+        "PER-SLAB",
+        "ALLOCATED",
+        "TOTAL",
+        "SLABS",
+        "SSIZE",
+        "MEMORY(KiB)"
     );
     for c in &s.caches {
         let _ = writeln!(out, "{}", slab_line(c));
