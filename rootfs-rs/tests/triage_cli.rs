@@ -44,7 +44,7 @@ fn usage_help_and_missing_files() {
 const CHECK_JSON: &str = r#"
 import json, sys
 d = json.load(sys.stdin)
-assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "bt", "hung_tasks", "stack_groups", "warnings", "problems"], list(d)
+assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "modules", "mounts", "slab", "bt", "hung_tasks", "stack_groups", "warnings", "problems"], list(d)
 s = d["system"]
 assert isinstance(s["release"], str) and isinstance(s["cpus"], int) and isinstance(s["memory_total_kib"], int)
 assert len(s["load_avg"]) == 3 and all(isinstance(x, float) for x in s["load_avg"])
@@ -64,6 +64,21 @@ assert all(p["severity"] in ranks and isinstance(p["section"], str) and isinstan
 assert [ranks.index(p["severity"]) for p in d["problems"]] == sorted(ranks.index(p["severity"]) for p in d["problems"])
 assert len(d["problems"]) == len(d["warnings"]) + (1 if d["panic"] and d["panic"]["message"] else 0)
 assert isinstance(s["tainted"], str) and isinstance(s["cmdline"], str)
+for m in d["modules"]:
+    for k, ty in [("name", str), ("module", str), ("base", str), ("size", int), ("refcount", int), ("state", str), ("taints", str)]:
+        assert isinstance(m[k], ty), (k, m)
+assert [m["name"] for m in d["modules"]] == ["qemu_fw_cfg"], d["modules"]
+for m in d["mounts"]:
+    for k in ("mount", "superblock", "type", "devname", "path"):
+        assert isinstance(m[k], str), (k, m)
+assert {"path": "/proc", "type": "proc"}.items() <= next(m for m in d["mounts"] if m["path"] == "/proc").items()
+sl = d["slab"]
+assert len(sl["caches"]) == 20 and sl["total_caches"] > 20 and sl["counts_unavailable"] is None, sl
+for c in sl["caches"]:
+    for k in ("object_size", "size", "objects_per_slab", "order", "slab_bytes", "slabs", "objects", "active_objects", "memory_kib"):
+        assert isinstance(c[k], int), (k, c)
+    assert isinstance(c["name"], str) and c["cache"].startswith("0x"), c
+assert sl["total_kib"] >= sum(c["memory_kib"] for c in sl["caches"])
 for b in d["bt"] + [h["backtrace"] for h in d["hung_tasks"]]:
     assert isinstance(b["pid"], int) and isinstance(b["comm"], str) and b["unwinder"] in ("orc", "frame pointer", "guessed", "none"), b
     assert b["cpu"] is None or isinstance(b["cpu"], int)

@@ -5,10 +5,13 @@ pub mod bt;
 pub mod log;
 pub mod log_events;
 pub mod mem;
+pub mod modules;
+pub mod mounts;
 pub mod net;
 pub mod panic;
 pub mod ps;
 pub mod runq;
+pub mod slab;
 pub mod sockets;
 pub mod sys;
 pub mod tasks;
@@ -48,4 +51,19 @@ pub fn cpumask_cpus(dump: &Dump, name: &str, nbits: u32) -> Result<Vec<u32>, sup
         }
     }
     Ok(cpus)
+}
+
+/// Length of a fixed-size array value as BTF declares it (None for pointers and arrays of
+/// unknown length).
+pub fn array_len(v: &super::Value<'_>) -> Option<u64> {
+    use crate::dump::kernel::types::Ty;
+    match v.ty() {
+        Ty::Btf(id) => {
+            let btf = &v.dump().btf;
+            let t = btf.resolve(id).ok()?;
+            btf.array(&t).ok().map(|a| u64::from(a.len))
+        }
+        Ty::Array(_, len) => len.map(u64::from),
+        Ty::Ptr(_) => None,
+    }
 }

@@ -14,7 +14,7 @@ Triage a Linux crash dump without debuginfo (kallsyms and BTF from the dump).
   --json           one JSON object instead of text
   --dmesg          the whole kernel log instead of its last 40 lines
   --section NAME   only this section (repeatable):
-                   sys panic log ps mem runq net bt hung warnings
+                   sys panic log ps mem runq net mod mount slab bt hung warnings
   --pid N          bt: the stack of task N (implies --section bt if no section is named)
   --cpu N          bt: the stack of the task running on CPU N (same)
   --all            bt: every task's stack, like crash's foreach bt (same)

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod json;
 pub mod problems;
 pub mod section;
+pub mod sections_extra;
 pub mod stacks;
 
 pub use section::Section;
@@ -76,6 +77,9 @@ pub struct Report {
     pub runqueues: Option<Vec<RunQueue>>,
     pub interfaces: Option<Vec<Interface>>,
     pub sockets: Option<Vec<Socket>>,
+    pub modules: Option<Vec<super::helpers::modules::Module>>,
+    pub mounts: Option<Vec<super::helpers::mounts::Mount>>,
+    pub slab: Option<super::helpers::slab::SlabInfo>,
     pub backtraces: Option<Vec<super::helpers::bt::Backtrace>>,
     pub hung: Option<Vec<super::helpers::bt::HungTask>>,
     pub stack_groups: Option<Vec<super::helpers::bt::StackGroup>>,
@@ -274,6 +278,7 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
         r.partial(Section::Net, errors);
         r.sockets = Some(socks);
     }
+    sections_extra::fill(r, dump, o);
     if stacks_wanted {
         let now_ns = latest_clock(r.runqueues.as_deref(), log.as_deref());
         let panic_cpu = match &r.panic {
@@ -543,7 +548,12 @@ type Renderer = fn(&Report, &mut String);
 /// The report as text, one block per wanted section.
 pub fn render_text(r: &Report) -> String {
     use Section::*;
-    render_sections(r, &[Sys, Panic, Bt, Log, Ps, Mem, Runq, Net, Hung])
+    render_sections(
+        r,
+        &[
+            Sys, Panic, Bt, Log, Ps, Mem, Runq, Net, Mod, Mount, Slab, Hung,
+        ],
+    )
 }
 
 /// The report's text with the wanted sections in the given order (a capture console shows
@@ -567,7 +577,8 @@ pub fn render_sections(r: &Report, order: &[Section]) -> String {
         (Section::Hung, "HUNG TASKS", stacks::render_hung),
     ];
     for wanted in order {
-        let Some((name, title, f)) = blocks.iter().find(|(n, _, _)| n == wanted) else {
+        let mut all = blocks.iter().chain(&sections_extra::BLOCKS);
+        let Some((name, title, f)) = all.find(|(n, _, _)| n == wanted) else {
             continue;
         };
         if o.wants(*name) {

@@ -12,6 +12,9 @@ pub enum Section {
     Mem,
     Runq,
     Net,
+    Mod,
+    Mount,
+    Slab,
     Bt,
     Hung,
     Warnings,
@@ -19,7 +22,7 @@ pub enum Section {
 
 impl Section {
     /// Every section, in report order (what `--section` accepts).
-    pub const ALL: [Section; 10] = [
+    pub const ALL: [Section; 13] = [
         Section::Sys,
         Section::Panic,
         Section::Log,
@@ -27,6 +30,9 @@ impl Section {
         Section::Mem,
         Section::Runq,
         Section::Net,
+        Section::Mod,
+        Section::Mount,
+        Section::Slab,
         Section::Bt,
         Section::Hung,
         Section::Warnings,
@@ -42,6 +48,9 @@ impl Section {
             Section::Mem => "mem",
             Section::Runq => "runq",
             Section::Net => "net",
+            Section::Mod => "mod",
+            Section::Mount => "mount",
+            Section::Slab => "slab",
             Section::Bt => "bt",
             Section::Hung => "hung",
             Section::Warnings => "warnings",
