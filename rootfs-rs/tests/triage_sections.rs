@@ -50,8 +50,8 @@ fn report(path: &Path, sections: &[&str]) -> Report {
     build(
         path,
         &Options {
-            full_log: false,
             sections: sections.iter().map(|s| s.to_string()).collect(),
+            ..Options::default()
         },
     )
 }
