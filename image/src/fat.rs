@@ -427,9 +427,9 @@ fn long_name_entries(name: &str, short: &[u8; 11]) -> Vec<[u8; DIR_ENTRY]> {
         return Vec::new();
     }
     let mut units: Vec<u16> = name.encode_utf16().collect();
-    if units.len() % 13 != 0 {
+    if !units.len().is_multiple_of(13) {
         units.push(0);
-        while units.len() % 13 != 0 {
+        while !units.len().is_multiple_of(13) {
             units.push(0xFFFF);
         }
     }

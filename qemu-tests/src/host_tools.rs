@@ -119,6 +119,14 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ),
     ("time", "bench: /usr/bin/time for peak RSS"),
     (
+        "apt",
+        "bench: apt-get download of Debian's -dbg vmlinux, the crash peer's input",
+    ),
+    (
+        "dpkg",
+        "bench: dpkg-deb unpacks the vmlinux from the -dbg package",
+    ),
+    (
         "efibootmgr",
         "`xtask install --efi --root /` creates the firmware entry",
     ),
@@ -159,6 +167,9 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("ldd", "libc-bin"),
     ("python3", "python3-minimal"),
     ("time", "time"),
+    ("apt-get", "apt"),
+    ("apt-cache", "apt"),
+    ("dpkg-deb", "dpkg"),
     // disks and filesystems
     ("sgdisk", "gdisk"),
     ("sfdisk", "fdisk"),

@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: artifact sizes, and the time from QEMU start to `kboot: ready`
 //! for each boot path (median of 3 under TCG), with Debian's own kernel booting our
-//! initramfs measured side by side in the same run; triage, menu and kdump figures.
+//! initramfs measured side by side in the same run; triage (with `crash` on the genuine
+//! vmcore), menu and kdump figures.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
+use crate::bench_crash;
 use crate::bench_kdump;
 use crate::image_cmd::{self, ImageOptions};
 use crate::report::{human_size, print_table, stage};
@@ -302,7 +304,8 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
         ]);
     }
     print_table(&["dump", "size", "time", "peak RSS", ""], &rows);
-    log_figures(kboot, &fixtures.join(dumps[2].1))
+    log_figures(kboot, &fixtures.join(dumps[2].1))?;
+    bench_crash::crash_figures(ws, kboot, &fixtures.join(dumps[2].1))
 }
 
 /// Extracting the kernel log: `kboot triage --dmesg` against `makedumpfile --dump-dmesg`
@@ -364,22 +367,51 @@ pub fn timed_median(
     args: &[&std::ffi::OsStr],
     runs: usize,
 ) -> crate::Result<(f64, u64)> {
+    timed_runs(program, args, runs, false).map(|t| (t.secs, t.peak_rss_kib))
+}
+
+/// What `timed_runs` measured.
+pub struct Timed {
+    /// Median wall time.
+    pub secs: f64,
+    /// The largest peak RSS of the runs, KiB.
+    pub peak_rss_kib: u64,
+    /// The last run's stdout (empty unless kept).
+    pub stdout: Vec<u8>,
+    /// The last run's stderr, without /usr/bin/time's figures.
+    pub stderr: String,
+}
+
+/// `runs` runs of `program` under /usr/bin/time (wall time and peak RSS, `%e %M`), stdin
+/// empty; stdout is discarded unless `keep_stdout`.
+pub fn timed_runs(
+    program: &std::ffi::OsStr,
+    args: &[&std::ffi::OsStr],
+    runs: usize,
+    keep_stdout: bool,
+) -> crate::Result<Timed> {
     let mut times = Vec::new();
     let mut peak = 0;
+    let mut last = (Vec::new(), String::new());
     for _ in 0..runs {
         // Not process::output: a failure is worded below with the program's own stderr.
         let out = crate::process::tool("time")?
             .args(["-f", "@@%e %M"])
             .arg(program)
             .args(args)
-            .stdout(std::process::Stdio::null())
+            .stdin(std::process::Stdio::null())
+            .stdout(if keep_stdout {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
             .output()
             .context("failed to run /usr/bin/time (apt install time)")?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             bail!("{} failed: {}", program.to_string_lossy(), stderr.trim());
         }
-        let figures = stderr.rsplit("@@").next().unwrap_or("");
+        let (own, figures) = stderr.rsplit_once("@@").unwrap_or((&stderr, ""));
         let mut it = figures.split_whitespace();
         let secs: f64 = it
             .next()
@@ -388,9 +420,15 @@ pub fn timed_median(
         let rss: u64 = it.next().and_then(|v| v.parse().ok()).unwrap_or(0);
         times.push(secs);
         peak = peak.max(rss);
+        last = (out.stdout, own.to_string());
     }
     times.sort_by(|a, b| a.total_cmp(b));
-    Ok((times[times.len() / 2], peak))
+    Ok(Timed {
+        secs: times[times.len() / 2],
+        peak_rss_kib: peak,
+        stdout: last.0,
+        stderr: last.1,
+    })
 }
 
 fn boot_times(label: &str, config: &MachineConfig) -> crate::Result<Vec<Duration>> {

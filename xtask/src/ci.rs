@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::apt_sources;
 use crate::process::{run, tool};
 use crate::report::stage;
 use crate::Workspace;
@@ -59,7 +60,7 @@ fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
         bail!("ci --clean needs root (debootstrap, chroot and mounts)");
     }
     let archive = stage("the machine's Debian archive", || {
-        archive_from_apt(&host_codename()?)
+        archive_from_apt(&apt_sources::host_codename()?)
     })?;
     println!("    {} {}", archive.suite, archive.uri);
     let base = ws.target().join("ci-clean");
@@ -121,17 +122,6 @@ fn finish(status: std::process::ExitStatus, dir: &Path, keep: bool) -> crate::Re
     Ok(())
 }
 
-/// Which suite this machine runs (bookworm on Debian 12).
-fn host_codename() -> crate::Result<String> {
-    let text =
-        std::fs::read_to_string("/etc/os-release").context("failed to read /etc/os-release")?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("VERSION_CODENAME="))
-        .map(|v| v.trim_matches('"').to_string())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| anyhow!("no VERSION_CODENAME in /etc/os-release"))
-}
-
 #[derive(Debug, PartialEq)]
 pub struct Archive {
     pub uri: String,
@@ -143,28 +133,13 @@ pub struct Archive {
 /// The machine's own Debian archive for `suite`, from /etc/apt (deb822 `.sources` files
 /// and one-line `.list` files).
 fn archive_from_apt(suite: &str) -> crate::Result<Archive> {
-    let mut files: Vec<PathBuf> = vec![PathBuf::from("/etc/apt/sources.list")];
-    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
-        let mut more: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
-        more.sort();
-        files.extend(more);
-    }
     let mut sources = Vec::new();
     let mut uri = None;
-    for file in files {
-        let name = file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let Ok(text) = std::fs::read_to_string(&file) else {
-            continue;
-        };
+    for (name, text) in apt_sources::machine_source_files() {
         let found = if name.ends_with(".sources") {
-            deb822_uri(&text, suite)
-        } else if name.ends_with(".list") {
-            one_line_uri(&text, suite)
+            apt_sources::deb822_uri(&text, suite)
         } else {
-            continue;
+            apt_sources::one_line_uri(&text, suite)
         };
         if let Some(u) = found {
             uri.get_or_insert(u);
@@ -176,43 +151,6 @@ fn archive_from_apt(suite: &str) -> crate::Result<Archive> {
         uri,
         suite: suite.to_string(),
         sources,
-    })
-}
-
-/// The URI of the first deb822 stanza of type `deb` that serves `suite`.
-pub fn deb822_uri(text: &str, suite: &str) -> Option<String> {
-    text.split("\n\n").find_map(|stanza| {
-        let field = |key: &str| {
-            stanza.lines().find_map(|l| {
-                l.strip_prefix(key)
-                    .and_then(|r| r.strip_prefix(':'))
-                    .map(|v| v.trim().to_string())
-            })
-        };
-        let types = field("Types")?;
-        let suites = field("Suites")?;
-        let enabled = field("Enabled").is_none_or(|v| v != "no");
-        (enabled
-            && types.split_whitespace().any(|t| t == "deb")
-            && suites.split_whitespace().any(|s| s == suite))
-        .then(|| field("URIs"))
-        .flatten()
-        .and_then(|u| u.split_whitespace().next().map(str::to_string))
-    })
-}
-
-/// The URI of the first `deb [opts] URI SUITE …` line for `suite`.
-pub fn one_line_uri(text: &str, suite: &str) -> Option<String> {
-    text.lines().find_map(|line| {
-        let line = line.split('#').next().unwrap_or("").trim();
-        let rest = line.strip_prefix("deb ")?.trim_start();
-        let rest = match rest.strip_prefix('[') {
-            Some(r) => r.split_once(']')?.1.trim_start(),
-            None => rest,
-        };
-        let mut words = rest.split_whitespace();
-        let uri = words.next()?;
-        (words.next()? == suite).then(|| uri.to_string())
     })
 }
 
@@ -372,36 +310,5 @@ fn remove_dir(dir: &Path) -> crate::Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("failed to remove {}", dir.display())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn apt_sources_of_both_formats_give_the_suite_uri() {
-        let deb822 =
-            "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\n\
-                      Components: main\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n\
-                      Suites: bookworm-security\nComponents: main\n";
-        assert_eq!(
-            deb822_uri(deb822, "bookworm").as_deref(),
-            Some("http://deb.debian.org/debian")
-        );
-        assert_eq!(
-            deb822_uri(deb822, "bookworm-security").as_deref(),
-            Some("http://deb.debian.org/debian-security")
-        );
-        assert_eq!(deb822_uri(deb822, "trixie"), None);
-        let disabled = "Types: deb\nEnabled: no\nURIs: http://a/\nSuites: bookworm\n";
-        assert_eq!(deb822_uri(disabled, "bookworm"), None);
-        let list = "# comment\ndeb-src http://src/ bookworm main\n\
-                    deb [signed-by=/k.gpg arch=amd64] http://mirror/debian bookworm main\n";
-        assert_eq!(
-            one_line_uri(list, "bookworm").as_deref(),
-            Some("http://mirror/debian")
-        );
-        assert_eq!(one_line_uri(list, "sid"), None);
     }
 }

@@ -289,14 +289,8 @@ const UNPACK_AND_BUILD_BYTES: u64 = 2_200_000_000;
 
 /// Fails early, with the figures, instead of letting tar die half-way with ENOSPC.
 fn require_free_space(dir: &Path, needed: u64) -> crate::Result<()> {
-    // Not process::output: a df that fails only skips the check.
-    let out = tool("df")?
-        .args(["--output=avail", "-B1"])
-        .arg(dir)
-        .output()
-        .with_context(|| format!("failed to run df {}", dir.display()))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let available: Option<u64> = text.lines().nth(1).and_then(|l| l.trim().parse().ok());
+    // A df that fails only skips the check.
+    let available = process::free_bytes(dir);
     match available {
         Some(free) if free < needed => Err(anyhow!(
             "not enough disk space for the kernel build in {}: {} MB free, {} MB needed",

@@ -1,10 +1,14 @@
 //! `cargo xtask` — builds and tests kboot-rs boot media. The command line is declared
 //! once, with clap, so `cargo xtask --help` is generated from it and cannot go stale.
 
+mod apt_sources;
 mod bench;
+mod bench_crash;
 mod bench_kdump;
+mod bt_compare;
 mod ci;
 mod config;
+mod debug_kernel;
 mod deps;
 mod docs;
 mod image_cmd;
@@ -67,6 +71,12 @@ enum Command {
     Install(install::InstallArgs),
     /// Sizes, boot times and triage figures, side by side with the peers
     Bench(bench::BenchOptions),
+    /// Fetch Debian's debug vmlinux for a kernel release (crash's input; the bench's peer)
+    /// into target/debug-kernels/RELEASE/vmlinux, without touching the system's apt
+    DebugKernel {
+        /// Kernel release, like 6.1.0-57-amd64 (default: the kdump fixture's)
+        release: Option<String>,
+    },
     /// Install the host packages and rustup target the build needs
     Deps {
         /// Only report what is missing; install nothing
@@ -108,6 +118,7 @@ fn main() -> ExitCode {
         Some(Command::Test { no_qemu }) => test_run::test_command(&ws, !no_qemu),
         Some(Command::Install(args)) => install::cli(&ws, args.into()),
         Some(Command::Bench(options)) => bench::run(&ws, &options),
+        Some(Command::DebugKernel { release }) => debug_kernel::cli(&ws, release),
         Some(Command::Deps { check }) => deps::run_cli(check),
         Some(Command::Ci { clean, keep }) => ci::cli(&ws, clean, keep),
         Some(Command::Docs) => docs::build(&ws),

@@ -78,6 +78,19 @@ pub fn output(cmd: &mut Command) -> crate::Result<Output> {
     Ok(output)
 }
 
+/// Free bytes for unprivileged users on the file system holding `dir` (df), or None
+/// when df cannot tell.
+pub fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let out = tool("df")
+        .ok()?
+        .args(["--output=avail", "-B1"])
+        .arg(dir)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().nth(1).and_then(|l| l.trim().parse().ok())
+}
+
 /// Which of the child's streams a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stream {

@@ -17,6 +17,7 @@ pub fn stage<T>(name: &str, f: impl FnOnce() -> crate::Result<T>) -> crate::Resu
 
 pub fn human_size(bytes: u64) -> String {
     match bytes {
+        b if b >= 10 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.2} MiB", b as f64 / (1u64 << 20) as f64),
         b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{b} B"),
