@@ -120,12 +120,13 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("time", "bench: /usr/bin/time for peak RSS"),
     (
         "apt",
-        "bench: apt-get download of Debian's -dbg vmlinux, the crash peer's input",
+        "bench: apt-get download of Debian's -dbg vmlinux, the crash peer's input; fixtures: Debian kernels of other suites",
     ),
     (
         "dpkg",
-        "bench: dpkg-deb unpacks the vmlinux from the -dbg package",
+        "bench: dpkg-deb unpacks the vmlinux from the -dbg package; fixtures: the kernels",
     ),
+    ("kmod", "fixtures: depmod indexes the modules of a downloaded kernel"),
     (
         "efibootmgr",
         "`xtask install --efi --root /` creates the firmware entry",
@@ -148,6 +149,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("bc", "bc"),
     ("tar", "tar"),
     ("xz", "xz-utils"),
+    ("depmod", "kmod"),
     ("zstd", "zstd"),
     ("gzip", "gzip"),
     ("objcopy", "binutils"),

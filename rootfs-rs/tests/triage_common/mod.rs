@@ -26,6 +26,10 @@ const FIXTURE_TOOLS: &[&str] = &[
     "kexec",
     "ldd",
     "objcopy",
+    "apt-get",
+    "apt-cache",
+    "dpkg-deb",
+    "depmod",
 ];
 
 /// Runs a fixture script once; None (with a SKIP message) when the machine lacks its tools
