@@ -96,11 +96,13 @@ pub fn split_oo(x: u64) -> (u32, u64) {
     ((x >> OO_SHIFT) as u32, x & ((1 << OO_SHIFT) - 1))
 }
 
-/// The cache's kmem_cache_node structures (node[0 .. nr_node_ids], NULL ones skipped), as
-/// for_each_kmem_cache_node() visits them.
+/// The cache's kmem_cache_node structures (node[0 .. nr_node_ids], or per_node[].node since
+/// 6.18; NULL ones skipped), as for_each_kmem_cache_node() visits them.
 fn nodes<'d>(cache: &Value<'d>) -> Result<Vec<Value<'d>>, DumpError> {
     let dump = cache.dump();
-    let arr = cache.field("node")?;
+    // 6.18+ (sheaves) keeps the node pointer in per_node[i].node beside the node's barn.
+    let per_node = !cache.has_field("node") && cache.has_field("per_node");
+    let arr = cache.field(if per_node { "per_node" } else { "node" })?;
     let declared = array_len(&arr).unwrap_or(1);
     let nr = dump
         .var("nr_node_ids")
@@ -108,7 +110,11 @@ fn nodes<'d>(cache: &Value<'d>) -> Result<Vec<Value<'d>>, DumpError> {
         .unwrap_or(1);
     let mut out = Vec::new();
     for i in 0..nr.min(declared).min(1024) {
-        let p = arr.index(i)?;
+        let p = if per_node {
+            arr.index(i)?.field("node")?
+        } else {
+            arr.index(i)?
+        };
         if p.as_u64()? != 0 {
             out.push(p.deref()?);
         }

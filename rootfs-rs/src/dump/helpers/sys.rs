@@ -48,8 +48,13 @@ pub fn load_text(v: f64) -> String {
     format!("{v:.2}")
 }
 
-/// The `struct timekeeper` inside the static tk_core { seqcount; timekeeper }.
+/// The `struct timekeeper` inside the static tk_core { seqcount; timekeeper }, or (6.17+,
+/// with auxiliary clocks) timekeeper_data[TIMEKEEPER_CORE = 0], a `struct tk_data`.
 fn timekeeper(dump: &Dump) -> Result<Value<'_>, DumpError> {
+    if dump.symbol("tk_core").is_err() {
+        let data = dump.value_at(dump.symbol("timekeeper_data")?, "struct tk_data")?;
+        return plausible(data.field("timekeeper")?);
+    }
     let base = dump.symbol("tk_core")?;
     let seq_size = ["seqcount_raw_spinlock_t", "seqcount_t"]
         .iter()
@@ -58,7 +63,11 @@ fn timekeeper(dump: &Dump) -> Result<Value<'_>, DumpError> {
     let tk_off = seq_size
         .checked_next_multiple_of(8)
         .ok_or_else(|| DumpError::Format("seqcount size overflows".into()))?;
-    let tk = dump.value_at(base.wrapping_add(tk_off), "struct timekeeper")?;
+    plausible(dump.value_at(base.wrapping_add(tk_off), "struct timekeeper")?)
+}
+
+/// The timekeeper, if its wall clock is a date this century or the next.
+fn plausible(tk: Value<'_>) -> Result<Value<'_>, DumpError> {
     let wall = tk.field("xtime_sec")?.as_u64()?;
     if !(EPOCH_2000..EPOCH_2200).contains(&wall) {
         return Err(DumpError::Format(format!(
