@@ -35,6 +35,23 @@ const FIXTURE_TOOLS: &[&str] = &[
 /// Runs a fixture script once; None (with a SKIP message) when the machine lacks its tools
 /// (exit code 2), a panic on any other failure.
 pub fn fixture_dir(script: &str, dir: &str, marker: &str) -> Option<PathBuf> {
+    fixture_dir_for(script, dir, marker, None)
+}
+
+/// Debian suites whose kernels the fixtures also come in (besides /boot's 6.1): 5.10, 6.12
+/// and 7.x, fetched by tests/fixtures/fetch-debian-kernel.sh.
+pub const SUITES: [&str; 3] = ["bullseye", "trixie", "sid"];
+
+/// The QEMU dump ("qemu") or kdump capture ("kdump") fixture made with SUITE's kernel.
+pub fn suite_fixture(kind: &str, suite: &str) -> Option<PathBuf> {
+    let (script, marker) = match kind {
+        "qemu" => ("make-qemu-dump.sh", "guest.txt"),
+        _ => ("make-kdump-vmcore.sh", "vmcore.proc.elf"),
+    };
+    fixture_dir_for(script, &format!("{kind}-{suite}"), marker, Some(suite))
+}
+
+fn fixture_dir_for(script: &str, dir: &str, marker: &str, suite: Option<&str>) -> Option<PathBuf> {
     let out = root().join("../target/fixtures").join(dir);
     // Tests in several threads and test binaries want the same fixture at once: one makes
     // it under a lock, the others find the marker when they get the lock.
@@ -54,6 +71,7 @@ pub fn fixture_dir(script: &str, dir: &str, marker: &str) -> Option<PathBuf> {
         .env("MARKER", marker)
         .env("SCRIPT", root().join("tests/fixtures").join(script))
         .env("OUT", &out)
+        .env("SUITE", suite.unwrap_or(""))
         .status()
         .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
     match status.code() {

@@ -78,6 +78,11 @@ impl VmcoreInfo {
         Ok(info)
     }
 
+    /// Adds a symbol found elsewhere (kallsyms tables located by scanning the image).
+    pub fn insert_symbol(&mut self, name: &str, addr: u64) {
+        self.symbols.insert(name.to_string(), addr);
+    }
+
     pub fn symbol(&self, name: &str) -> Option<u64> {
         self.symbols.get(name).copied()
     }

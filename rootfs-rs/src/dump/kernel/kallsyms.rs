@@ -49,6 +49,8 @@ pub struct Kallsyms {
     pub encoding: AddressEncoding,
     /// VMCOREINFO symbols that were compared with decoded ones, and how many matched.
     pub verified: (usize, usize),
+    /// The tables were found by scanning the kernel image (VMCOREINFO before 6.0 names none).
+    pub scanned: bool,
 }
 
 /// Sequential reader over kernel memory, fetching 64 KiB at a time.
@@ -92,6 +94,23 @@ fn required(info: &VmcoreInfo, name: &str) -> Result<u64, DumpError> {
 
 impl Kallsyms {
     pub fn load(mem: &(impl KernelMemory + ?Sized), info: &VmcoreInfo) -> Result<Self, DumpError> {
+        if info.symbol("kallsyms_num_syms").is_some() {
+            return Self::load_named(mem, info);
+        }
+        let mut named = info.clone();
+        for (name, addr) in scan::find_tables(mem, info)? {
+            named.insert_symbol(name, addr);
+        }
+        let mut table = Self::load_named(mem, &named)?;
+        table.scanned = true;
+        Ok(table)
+    }
+
+    /// Decodes the tables VMCOREINFO (or the scan) names.
+    fn load_named(
+        mem: &(impl KernelMemory + ?Sized),
+        info: &VmcoreInfo,
+    ) -> Result<Self, DumpError> {
         let num = mem.read_u32(required(info, "kallsyms_num_syms")?)?;
         if num == 0 || num > MAX_SYMS {
             return Err(bad(format!("kallsyms_num_syms = {num} is implausible")));
@@ -145,6 +164,7 @@ impl Kallsyms {
             by_name: Vec::new(),
             encoding: AddressEncoding::Absolute,
             verified: (0, 0),
+            scanned: false,
         };
         let mut by_name: Vec<u32> = (0..num).collect();
         by_name.sort_by(|&a, &b| table.name_of(a).cmp(table.name_of(b)).then(a.cmp(&b)));
@@ -332,6 +352,8 @@ fn read_tokens(
     }
     Ok(tokens)
 }
+
+mod scan;
 
 #[cfg(test)]
 mod tests;

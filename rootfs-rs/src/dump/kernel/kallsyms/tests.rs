@@ -203,3 +203,93 @@ fn place_relative_offsets_without_a_relative_base() {
     assert_eq!(k.lookup("_stext"), Some(BASE + 0x200000));
     assert_eq!(k.lookup("runqueues"), Some(BASE + 0x1000));
 }
+
+/// The tables laid out as scripts/kallsyms did before 6.4 (offsets, relative base, num_syms,
+/// names, markers, token table, token index; each 8-aligned) inside an image whose
+/// VMCOREINFO names none of them (kernels before 6.0).
+fn image_without_kallsyms_in_vmcoreinfo(count: u64) -> (Regions, VmcoreInfo, Vec<(String, u64)>) {
+    let stext = BASE + 0x200000;
+    let mut syms = vec![("T_stext".to_string(), stext)];
+    syms.extend((0..count).map(|i| (format!("tf{i}"), stext + 0x10 * (i + 1))));
+    let pad = |v: &mut Vec<u8>| v.resize(v.len().next_multiple_of(8), 0);
+    let mut image = Vec::new();
+    for (_, a) in &syms {
+        image.extend_from_slice(&((a - BASE) as u32).to_le_bytes());
+    }
+    pad(&mut image);
+    image.extend_from_slice(&BASE.to_le_bytes()); // kallsyms_relative_base
+    image.extend_from_slice(&(syms.len() as u32).to_le_bytes()); // kallsyms_num_syms
+    pad(&mut image);
+    let names_at = image.len();
+    let mut markers = Vec::new();
+    for (i, (name, _)) in syms.iter().enumerate() {
+        if i % 256 == 0 {
+            markers.push((image.len() - names_at) as u32);
+        }
+        // Token b is the byte b (token 0 is "xy", unused here).
+        image.push(name.len() as u8);
+        image.extend_from_slice(name.as_bytes());
+    }
+    pad(&mut image);
+    for m in markers {
+        image.extend_from_slice(&m.to_le_bytes());
+    }
+    pad(&mut image);
+    // Token 0 is "xy", token b the byte b; the index counts from the table's start.
+    let table_at = image.len();
+    let mut index = Vec::new();
+    for b in 0u16..256 {
+        index.extend_from_slice(&((image.len() - table_at) as u16).to_le_bytes());
+        if b == 0 {
+            image.extend_from_slice(b"xy");
+        } else {
+            image.push(b as u8);
+        }
+        image.push(0);
+    }
+    pad(&mut image);
+    image.extend_from_slice(&index);
+    // The image: text from _stext, the tables at +2 MiB, data (init_uts_ns) after them.
+    let rodata = stext + 0x200000;
+    let init_uts_ns = (rodata + image.len() as u64 + 0x1000) & !0xfff;
+    let mut mem = vec![0u8; (init_uts_ns + 0x2000 - stext) as usize];
+    let at = (rodata - stext) as usize;
+    mem[at..at + image.len()].copy_from_slice(&image);
+    let text = format!(
+        "OSRELEASE=5.10.0-test\nSYMBOL(_stext)={stext:x}\nSYMBOL(init_uts_ns)={init_uts_ns:x}\n"
+    );
+    let syms = syms
+        .into_iter()
+        .map(|(n, a)| (n[1..].to_string(), a))
+        .collect();
+    (
+        Regions(vec![(stext, mem)]),
+        VmcoreInfo::parse(&text).unwrap(),
+        syms,
+    )
+}
+
+#[test]
+fn tables_are_found_by_scanning_an_image_without_vmcoreinfo_names() {
+    for count in [300, 700] {
+        let (mem, info, syms) = image_without_kallsyms_in_vmcoreinfo(count);
+        assert!(info.symbol("kallsyms_num_syms").is_none());
+        let k = Kallsyms::load(&mem, &info).unwrap_or_else(|e| panic!("{count}: {e}"));
+        assert!(k.scanned);
+        assert_eq!(k.len(), syms.len());
+        assert_eq!(k.encoding, AddressEncoding::Relative);
+        for (name, addr) in syms.iter().step_by(37) {
+            assert_eq!(k.lookup(name), Some(*addr), "{name}");
+        }
+    }
+}
+
+#[test]
+fn an_image_without_tables_is_a_clear_error() {
+    let (mut mem, info, _) = image_without_kallsyms_in_vmcoreinfo(300);
+    for b in mem.0[0].1.iter_mut() {
+        *b = 0;
+    }
+    let e = Kallsyms::load(&mem, &info).err().expect("no tables");
+    assert!(e.to_string().contains("kallsyms tables"), "{e}");
+}
