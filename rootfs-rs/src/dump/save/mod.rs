@@ -193,7 +193,7 @@ fn exclude_by_page_flags(
                 continue;
             }
             let own = pages[i as usize];
-            let class = filter.classify(own, filter.head_of(&core.mem, own));
+            let class = filter.classify(own, filter.head_of(&core.mem, at, own));
             let span = match class {
                 PageClass::Free { order } => 1u64 << order,
                 _ => 1,

@@ -19,8 +19,13 @@ const SECTION_FLAG_BITS: u64 = 0x3f;
 const SECTION_HAS_MEM_MAP: u64 = 1 << 1;
 /// Bit 0 of page.mapping marks an anonymous (user) page.
 const PAGE_MAPPING_ANON: u64 = 1;
-/// Bit 0 of page.compound_head marks a tail page; the rest points to its head.
+/// Bit 0 of page.compound_head marks a tail page; the rest points to its head. Since 7.x the
+/// field is page.compound_info and may instead hold a mask (all high bits set) that turns the
+/// tail's own struct page address into its head's.
 const COMPOUND_TAIL: u64 = 1;
+/// compound_info values at or above this are masks (a head at most 2^18 pages away), not
+/// pointers (struct pages live in vmemmap, far below).
+const COMPOUND_MASK_MIN: u64 = 0xffff_ffff_ff00_0000;
 /// A buddy block larger than this order is corrupt data, not a free block.
 const MAX_BUDDY_ORDER: u64 = 20;
 
@@ -69,9 +74,15 @@ struct PageLayout {
     pg_private: u64,
     pg_swapcache: u64,
     pg_swapbacked: u64,
-    pg_slab: u64,
+    /// PG_slab until 6.9; from 6.10 slab pages are a page type (`slab_type`).
+    pg_slab: Option<u64>,
     pg_hwpoison: Option<u64>,
     buddy_mapcount: Option<i64>,
+    slab_type: Option<i64>,
+    /// Page types in the top byte of page_type (6.12+: PGTY_buddy 0xf0, PGTY_slab 0xf5, …;
+    /// the VMCOREINFO values then have zero low bits); before, a type is one cleared bit of
+    /// an all-ones page_type and the values are compared whole.
+    types_in_top_byte: bool,
 }
 
 impl PageLayout {
@@ -86,7 +97,7 @@ impl PageLayout {
                 .map(|b| b as u64)
                 .ok_or_else(|| DumpError::Missing(format!("VMCOREINFO NUMBER({n})")))
         };
-        Ok(PageLayout {
+        PageLayout {
             size: v
                 .size("page")
                 .filter(|s| (32..=256).contains(s))
@@ -95,15 +106,45 @@ impl PageLayout {
             mapping: off("page.mapping")?,
             mapcount: off("page._mapcount")?,
             private: off("page.private")?,
-            compound_head: off("page.compound_head")?,
+            compound_head: off("page.compound_head").or_else(|_| off("page.compound_info"))?,
             pg_lru: bit("PG_lru")?,
             pg_private: bit("PG_private")?,
             pg_swapcache: bit("PG_swapcache")?,
             pg_swapbacked: bit("PG_swapbacked")?,
-            pg_slab: bit("PG_slab")?,
+            pg_slab: bit("PG_slab").ok(),
             pg_hwpoison: bit("PG_hwpoison").ok(),
             buddy_mapcount: v.number("PAGE_BUDDY_MAPCOUNT_VALUE"),
-        })
+            slab_type: v.number("PAGE_SLAB_MAPCOUNT_VALUE"),
+            types_in_top_byte: v
+                .number("PAGE_BUDDY_MAPCOUNT_VALUE")
+                .is_some_and(|b| b & 0x00ff_ffff == 0),
+        }
+        .with_slab_marker()
+    }
+
+    /// Slab pages must be recognised (their struct page fields overlay `struct slab`, whose
+    /// words look like an anonymous mapping): PG_slab or the slab page type is required.
+    fn with_slab_marker(self) -> Result<PageLayout, DumpError> {
+        if self.pg_slab.is_none() && self.slab_type.is_none() {
+            return Err(DumpError::Missing(
+                "VMCOREINFO NUMBER(PG_slab) or NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)".into(),
+            ));
+        }
+        Ok(self)
+    }
+
+    /// Whether the page_type word (the union with _mapcount) says type `value`.
+    fn has_type(&self, mapcount: i32, value: i64) -> bool {
+        if self.types_in_top_byte {
+            (mapcount as u32) >> 24 == (value as u32) >> 24
+        } else {
+            i64::from(mapcount) == value
+        }
+    }
+
+    /// Any page type at all (page tables, offline, guard, zsmalloc, …): such pages are kept.
+    fn is_typed(&self, mapcount: i32) -> bool {
+        self.types_in_top_byte && (0xf0..0xff).contains(&((mapcount as u32) >> 24))
     }
 }
 
@@ -230,15 +271,26 @@ impl PageFilter {
 
     /// The head page's fields for a tail page of a compound page (its flags and mapping
     /// describe the whole compound page); the page itself otherwise.
-    pub fn head_of(&self, mem: &dyn KernelMemory, page: PageFields) -> PageFields {
-        if page.compound_head & COMPOUND_TAIL == 0 {
+    pub fn head_of(&self, mem: &dyn KernelMemory, pfn: u64, page: PageFields) -> PageFields {
+        let Some(head) = self.head_addr(pfn, page.compound_head) else {
             return page;
-        }
+        };
         let mut raw = vec![0u8; self.layout.size as usize];
-        match mem.read_virt(page.compound_head & !COMPOUND_TAIL, &mut raw) {
+        match mem.read_virt(head, &mut raw) {
             Ok(()) => self.fields(&raw),
             Err(_) => page,
         }
+    }
+
+    /// The head page's struct page address for a tail page (None for a head or single page).
+    fn head_addr(&self, pfn: u64, compound: u64) -> Option<u64> {
+        if compound & COMPOUND_TAIL == 0 {
+            return None;
+        }
+        if compound >= COMPOUND_MASK_MIN {
+            return Some(self.page_addr(pfn)? & (compound & !COMPOUND_TAIL));
+        }
+        Some(compound & !COMPOUND_TAIL)
     }
 
     /// Classifies one page given its own fields and those of its head page.
@@ -248,13 +300,18 @@ impl PageFilter {
         if l.pg_hwpoison.is_some_and(|b| has(own.flags, b)) {
             return PageClass::Poisoned;
         }
-        if l.buddy_mapcount == Some(i64::from(own.mapcount)) && own.private <= MAX_BUDDY_ORDER {
+        if l.buddy_mapcount
+            .is_some_and(|b| l.has_type(own.mapcount, b))
+            && own.private <= MAX_BUDDY_ORDER
+        {
             return PageClass::Free {
                 order: own.private as u32,
             };
         }
         let flags = head.flags;
-        if has(flags, l.pg_slab) {
+        let slab = l.pg_slab.is_some_and(|b| has(flags, b))
+            || l.slab_type.is_some_and(|t| l.has_type(head.mapcount, t));
+        if slab || l.is_typed(head.mapcount) {
             return PageClass::Keep;
         }
         if head.mapping & PAGE_MAPPING_ANON != 0 {
@@ -337,8 +394,61 @@ mod tests {
         };
         let head = page(1 << 4, 0xffff888001234561);
         assert_eq!(f.classify(tail, head), PageClass::User);
+        assert_eq!(f.head_addr(1, tail.compound_head), Some(0xffffea0000000040));
+        assert_eq!(f.head_addr(1, 0x40), None);
+        // 7.x's mask form: pfn 0x61 of an order-2 page whose head is pfn 0x60.
+        assert_eq!(
+            f.head_addr(0x61, 0xffffffffffffff01),
+            Some(0xffffea0000000000 + 0x60 * 64)
+        );
         assert_eq!(f.page_addr(2), Some(0xffffea0000000080));
         assert_eq!(f.page_addr(1 << 15), None);
+    }
+
+    /// 6.12's VMCOREINFO: no PG_slab; buddy and slab are page types in the top byte.
+    const INFO_6_12: &str =
+        "OSRELEASE=6.12.0\nPAGESIZE=4096\nSIZE(page)=64\nOFFSET(page.flags)=0\n\
+        OFFSET(page.mapping)=24\nOFFSET(page._mapcount)=48\nOFFSET(page.private)=40\n\
+        OFFSET(page.compound_head)=8\nNUMBER(PG_lru)=5\nNUMBER(PG_private)=14\n\
+        NUMBER(PG_swapcache)=10\nNUMBER(PG_swapbacked)=17\nNUMBER(PG_hwpoison)=20\n\
+        NUMBER(PAGE_BUDDY_MAPCOUNT_VALUE)=-268435456\n\
+        NUMBER(PAGE_SLAB_MAPCOUNT_VALUE)=-184549376\n";
+
+    #[test]
+    fn page_types_of_6_12_mark_free_slab_and_other_typed_pages() {
+        let v = VmcoreInfo::parse(INFO_6_12).unwrap();
+        let f = PageFilter {
+            layout: PageLayout::from_vmcoreinfo(&v).unwrap(),
+            sections: vec![Some(0xffffea0000000000)],
+            pfn_section_shift: 15,
+        };
+        let typed = |ty: u32, mapping: u64, private: u64| PageFields {
+            mapcount: (ty << 24) as i32,
+            mapping,
+            private,
+            ..Default::default()
+        };
+        let c = |p: PageFields| f.classify(p, p);
+        assert_eq!(c(typed(0xf0, 0, 2)), PageClass::Free { order: 2 });
+        // A slab page whose overlaid words look anonymous stays.
+        assert_eq!(c(typed(0xf5, 0xffff888001234561, 0)), PageClass::Keep);
+        // A page table (PGTY_table) stays too.
+        assert_eq!(c(typed(0xf2, 0xffff888001234561, 0)), PageClass::Keep);
+        // An ordinary mapped page: _mapcount ≥ -1, classified by its mapping.
+        let anon = PageFields {
+            mapcount: 0,
+            mapping: 0xffff888001234561,
+            ..Default::default()
+        };
+        assert_eq!(c(anon), PageClass::User);
+        // The slab type on the head page covers the tail pages.
+        let tail = PageFields {
+            compound_head: 0xffffea0000000041,
+            mapcount: -1,
+            mapping: 0xffff888001234561,
+            ..Default::default()
+        };
+        assert_eq!(f.classify(tail, typed(0xf5, 0x10, 0)), PageClass::Keep);
     }
 
     #[test]
