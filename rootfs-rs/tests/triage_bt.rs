@@ -5,7 +5,7 @@
 #[path = "triage_common/mod.rs"]
 mod common;
 
-use common::{kdump_fixture, qemu_fixture};
+use common::{kdump_fixture, qemu_fixture, suite_fixture, SUITES};
 use rootfs_rs::dump::helpers::bt::Backtrace;
 use rootfs_rs::dump::report::stacks::BtScope;
 use rootfs_rs::dump::report::{build, Options, Report};
@@ -113,14 +113,22 @@ fn assert_clean(bt: &Backtrace, name: &str) {
 
 #[test]
 fn the_panic_stack_is_the_consoles_call_trace() {
-    let Some(dir) = kdump_fixture() else { return };
+    let dirs = kdump_fixture()
+        .into_iter()
+        .chain(SUITES.iter().filter_map(|s| suite_fixture("kdump", s)));
+    for dir in dirs {
+        panic_stack_matches_console(&dir);
+    }
+}
+
+fn panic_stack_matches_console(dir: &Path) {
     let serial = std::fs::read_to_string(dir.join("serial.log")).expect("serial.log");
     let console = console_call_trace(&serial);
     assert!(
         console.iter().any(|f| f.starts_with("sysrq_handle_crash+")),
         "console trace {console:?}"
     );
-    for dump in kdump_variants(&dir) {
+    for dump in kdump_variants(dir).into_iter().filter(|d| d.exists()) {
         let name = dump.display().to_string();
         let r = report(&dump, &["bt"], BtScope::Active);
         let bts = r.backtraces.as_deref().expect("bt section");
@@ -165,13 +173,22 @@ fn the_panic_stack_is_the_consoles_call_trace() {
 
 #[test]
 fn every_task_unwinds_to_the_bottom_of_its_stack() {
-    let dirs: Vec<(PathBuf, Vec<PathBuf>)> = [
+    // 6.1, and 5.10, 6.12 and 7.x: the ORC entry layout changed in 6.4.
+    let mut dirs: Vec<(PathBuf, Vec<PathBuf>)> = [
         kdump_fixture().map(|d| (d.clone(), kdump_variants(&d))),
         qemu_fixture().map(|d| (d.clone(), qemu_variants(&d))),
     ]
     .into_iter()
     .flatten()
     .collect();
+    for suite in SUITES {
+        if let Some(d) = suite_fixture("kdump", suite) {
+            dirs.push((d.clone(), vec![d.join("vmcore.proc.elf")]));
+        }
+        if let Some(d) = suite_fixture("qemu", suite) {
+            dirs.push((d.clone(), vec![d.join("vmcore.elf")]));
+        }
+    }
     for (_, dumps) in dirs {
         for dump in dumps {
             let name = dump.display().to_string();
@@ -194,7 +211,8 @@ fn every_task_unwinds_to_the_bottom_of_its_stack() {
                 let last = bt.functions().last().cloned().unwrap_or_default();
                 assert!(
                     bt.user_regs.is_some()
-                        || last == "ret_from_fork"
+                        || last.starts_with("ret_from_fork")
+                        || last.ends_with("startup_64")
                         || last.starts_with("secondary_startup_64"),
                     "{name}: pid {} ({}) ends in {last}",
                     bt.pid,
@@ -322,8 +340,8 @@ fn module_code_is_named_with_its_module() {
         let guest = std::fs::read_to_string(dir.join("guest.txt")).expect("guest.txt");
         let line = guest
             .lines()
-            .find_map(|l| l.strip_prefix("KBOOT-GUEST-MODULES "))
-            .filter(|l| l.starts_with(module))
+            .filter_map(|l| l.strip_prefix("KBOOT-GUEST-MODULES "))
+            .find(|l| l.split_whitespace().next() == Some(module))
             .unwrap_or_else(|| panic!("{module} not in the guest's /proc/modules"));
         let base = line
             .split_whitespace()

@@ -51,9 +51,12 @@ pub struct DumpEnv<'d> {
 
 impl<'d> DumpEnv<'d> {
     pub fn new(dump: &'d Dump) -> DumpEnv<'d> {
-        let layout = OrcLayout::from_btf(dump);
+        let mut layout = OrcLayout::from_btf(dump);
         let (vmlinux_orc, orc_error) = match vmlinux_orc(dump, layout) {
-            Ok(t) => (Some(t), None),
+            Ok(mut t) => {
+                layout = t.detect_numbering();
+                (Some(t), None)
+            }
             Err(e) => (None, Some(e.to_string())),
         };
         let text = [("_stext", "_etext"), ("_sinittext", "_einittext")]

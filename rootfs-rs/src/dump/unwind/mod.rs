@@ -162,6 +162,14 @@ fn read(env: &impl UnwindEnv, addr: u64, what: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("cannot read the {what} at {addr:#x}"))
 }
 
+/// What one ORC step found.
+enum Step {
+    /// The calling frame, and the pt_regs crossed to reach it.
+    Next(State, Option<PtRegs>),
+    /// The stack began in user mode: these are its registers.
+    User(PtRegs),
+}
+
 fn walk_orc(env: &impl UnwindEnv, start: &Start, out: &mut Unwound) -> Result<(), String> {
     let mut st = State {
         ip: start.ip,
@@ -176,14 +184,30 @@ fn walk_orc(env: &impl UnwindEnv, start: &Start, out: &mut Unwound) -> Result<()
         // A return address may be just past the function's last instruction (a call to a
         // noreturn function): look up the call itself.
         let lookup = if st.exact_ip { st.ip } else { st.ip - 1 };
-        let orc = match env.orc(lookup) {
+        let stepped = match env.orc(lookup) {
             Some(o) if o.kind == OrcType::EndOfStack => return Ok(()),
-            Some(o) if o.kind != OrcType::Undefined => o,
-            found => {
-                let why = match found {
-                    None => format!("no ORC entry for {:#x}", st.ip),
-                    Some(_) => format!("no unwind information at {:#x}", st.ip),
-                };
+            Some(o) if o.kind != OrcType::Undefined => step(env, &st, &o, &mut switches),
+            Some(_) => Err(format!("no unwind information at {:#x}", st.ip)),
+            None => Err(format!("no ORC entry for {:#x}", st.ip)),
+        };
+        match stepped {
+            Ok(Step::User(regs)) => {
+                out.user_regs = Some(regs);
+                return Ok(());
+            }
+            Ok(Step::Next(next, crossed)) => {
+                out.frames.push(RawFrame {
+                    ip: next.ip,
+                    sp: next.sp,
+                    method: Method::Orc,
+                    regs: crossed,
+                });
+                st = next;
+            }
+            // Some code has no usable unwind data at the point its registers were saved
+            // (__crash_kexec's crash_setup_regs: undescribed in 6.1, described for another
+            // point of the function in 7.x): resume at the next return address on the stack.
+            Err(why) => {
                 resyncs += 1;
                 let (ret, slot) = (resyncs <= MAX_RESYNCS)
                     .then(|| resync(env, st.sp))
@@ -192,7 +216,13 @@ fn walk_orc(env: &impl UnwindEnv, start: &Start, out: &mut Unwound) -> Result<()
                 st = State {
                     ip: ret,
                     sp: slot + 8,
-                    bp: st.bp,
+                    // Keep bp if it still points to a frame record above; a function
+                    // that keeps its frame on bp needs one.
+                    bp: if st.bp > slot && same_stack(st.bp, slot) {
+                        st.bp
+                    } else {
+                        frame_pointer_above(env, slot + 8).unwrap_or(st.bp)
+                    },
                     regs: None,
                     exact_ip: false,
                 };
@@ -202,94 +232,101 @@ fn walk_orc(env: &impl UnwindEnv, start: &Start, out: &mut Unwound) -> Result<()
                     method: Method::Scanned,
                     regs: None,
                 });
-                continue;
-            }
-        };
-        let prev_sp = previous_sp(env, &st, &orc)?;
-        let old_sp = st.sp;
-        let mut crossed = None;
-        match orc.kind {
-            OrcType::Call => {
-                st.ip = read(env, prev_sp.wrapping_sub(8), "return address")?;
-                st.sp = prev_sp;
-                st.regs = None;
-                st.exact_ip = false;
-            }
-            OrcType::Regs => {
-                let regs = PtRegs::read(env, prev_sp)
-                    .ok_or_else(|| format!("cannot read pt_regs at {prev_sp:#x}"))?;
-                st.ip = regs.ip();
-                st.sp = regs.sp();
-                st.exact_ip = true;
-                if regs.user_mode() {
-                    out.user_regs = Some(regs);
-                    return Ok(());
-                }
-                crossed = Some(regs.clone());
-                st.regs = Some(regs);
-            }
-            OrcType::RegsPartial => {
-                let regs = PtRegs::read_iret(env, prev_sp)
-                    .ok_or_else(|| format!("cannot read the iret frame at {prev_sp:#x}"))?;
-                st.ip = regs.ip();
-                st.sp = regs.sp();
-                st.exact_ip = true;
-                if regs.user_mode() {
-                    out.user_regs = Some(regs);
-                    return Ok(());
-                }
-                crossed = Some(regs.clone());
-                // Only the iret frame is known; keep the older full set for R10/R13/DI/DX.
-            }
-            OrcType::EndOfStack | OrcType::Undefined => unreachable_kind()?,
-        }
-        st.bp = match orc.bp_reg {
-            OrcReg::Undefined => match (&crossed, orc.kind) {
-                (Some(r), OrcType::Regs) => r.bp(),
-                _ => st.bp,
-            },
-            OrcReg::PrevSp => read(
-                env,
-                prev_sp.wrapping_add(orc.bp_offset as i64 as u64),
-                "saved frame pointer",
-            )?,
-            OrcReg::Bp => read(
-                env,
-                st.bp.wrapping_add(orc.bp_offset as i64 as u64),
-                "saved frame pointer",
-            )?,
-            _ => st.bp,
-        };
-        if !is_kernel_address(st.ip) || !env.is_text(st.ip) {
-            return Err(format!("return address {:#x} is not kernel text", st.ip));
-        }
-        if same_stack(old_sp, st.sp) {
-            if st.sp <= old_sp && crossed.is_none() {
-                return Err(format!(
-                    "stack pointer went backwards ({old_sp:#x} → {:#x})",
-                    st.sp
-                ));
-            }
-        } else {
-            switches += 1;
-            if switches > MAX_STACK_SWITCHES {
-                return Err("too many stack switches".into());
             }
         }
-        out.frames.push(RawFrame {
-            ip: st.ip,
-            sp: st.sp,
-            method: Method::Orc,
-            regs: crossed,
-        });
     }
     Err(format!("more than {MAX_FRAMES} frames"))
 }
 
-/// The kind checks above return before this; kept as an error, not a panic, in case the
-/// match arms ever drift apart.
-fn unreachable_kind() -> Result<(), String> {
-    Err("internal: ORC end/undefined entry reached the step".into())
+/// One ORC step from `st` to its caller, checked: the new ip is kernel text (right after a
+/// call, for a return address), and sp only grows on one stack.
+fn step(
+    env: &impl UnwindEnv,
+    st: &State,
+    orc: &OrcEntry,
+    switches: &mut usize,
+) -> Result<Step, String> {
+    let prev_sp = previous_sp(env, st, orc)?;
+    let mut next = State {
+        ip: 0,
+        sp: prev_sp,
+        bp: st.bp,
+        regs: None,
+        exact_ip: true,
+    };
+    let mut crossed = None;
+    match orc.kind {
+        OrcType::Regs => {
+            let regs = PtRegs::read(env, prev_sp)
+                .ok_or_else(|| format!("cannot read pt_regs at {prev_sp:#x}"))?;
+            if regs.user_mode() {
+                return Ok(Step::User(regs));
+            }
+            next.ip = regs.ip();
+            next.sp = regs.sp();
+            crossed = Some(regs.clone());
+            next.regs = Some(regs);
+        }
+        OrcType::RegsPartial => {
+            let regs = PtRegs::read_iret(env, prev_sp)
+                .ok_or_else(|| format!("cannot read the iret frame at {prev_sp:#x}"))?;
+            if regs.user_mode() {
+                return Ok(Step::User(regs));
+            }
+            next.ip = regs.ip();
+            next.sp = regs.sp();
+            crossed = Some(regs);
+            // Only the iret frame is known; keep the older full set for R10/R13/DI/DX.
+            next.regs = st.regs.clone();
+        }
+        _ => {
+            next.ip = read(env, prev_sp.wrapping_sub(8), "return address")?;
+            next.exact_ip = false;
+        }
+    }
+    next.bp = match orc.bp_reg {
+        OrcReg::Undefined => match (&crossed, orc.kind) {
+            (Some(r), OrcType::Regs) => r.bp(),
+            _ => st.bp,
+        },
+        OrcReg::PrevSp => read(
+            env,
+            prev_sp.wrapping_add(orc.bp_offset as i64 as u64),
+            "saved frame pointer",
+        )?,
+        OrcReg::Bp => read(
+            env,
+            st.bp.wrapping_add(orc.bp_offset as i64 as u64),
+            "saved frame pointer",
+        )?,
+        _ => st.bp,
+    };
+    if !is_kernel_address(next.ip) || !env.is_text(next.ip) {
+        return Err(format!("return address {:#x} is not kernel text", next.ip));
+    }
+    // A step from saved registers (not from a return address) trusts the ORC entry of an
+    // arbitrary instruction; its result must look like a return address. (Not checked on
+    // every step: freed init text, which boot stacks return into, no longer holds code.)
+    if st.exact_ip && !next.exact_ip && !follows_call(env, next.ip) {
+        return Err(format!(
+            "return address {:#x} does not follow a call",
+            next.ip
+        ));
+    }
+    if same_stack(st.sp, next.sp) {
+        if next.sp <= st.sp && crossed.is_none() {
+            return Err(format!(
+                "stack pointer went backwards ({:#x} → {:#x})",
+                st.sp, next.sp
+            ));
+        }
+    } else {
+        *switches += 1;
+        if *switches > MAX_STACK_SWITCHES {
+            return Err("too many stack switches".into());
+        }
+    }
+    Ok(Step::Next(next, crossed))
 }
 
 /// The stack pointer of the previous (calling) frame, from the ORC entry's sp rule.
@@ -375,6 +412,25 @@ fn resync(env: &impl UnwindEnv, sp: u64) -> Option<(u64, u64)> {
                 .is_some_and(|o| !matches!(o.kind, OrcType::Undefined | OrcType::EndOfStack));
             (is_kernel_address(v) && env.is_text(v) && described && follows_call(env, v))
                 .then_some((v, slot))
+        })
+}
+
+/// After a resync the frame pointer is unknown, and functions that realign their stack
+/// keep their frame on bp: the first slot above `sp` that looks like a frame record (a
+/// saved bp further up the same stack, then a return address after a call).
+fn frame_pointer_above(env: &impl UnwindEnv, sp: u64) -> Option<u64> {
+    let end = (sp / STACK_BLOCK + 1) * STACK_BLOCK;
+    (0..RESYNC_WORDS)
+        .map(|i| (sp & !7) + 8 * i)
+        .take_while(|&slot| slot + 16 <= end)
+        .find(|&slot| {
+            let saved = env.read_u64(slot).unwrap_or(0);
+            let ret = env.read_u64(slot + 8).unwrap_or(0);
+            saved > slot
+                && same_stack(saved, slot)
+                && is_kernel_address(ret)
+                && env.is_text(ret)
+                && follows_call(env, ret)
         })
 }
 

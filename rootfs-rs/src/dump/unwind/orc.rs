@@ -31,20 +31,55 @@ pub enum OrcReg {
     Other(u8),
 }
 
+/// How register numbers are assigned. The ORC_REG_* values are macros (not in BTF), and
+/// 7.x renumbered them; the numbering is recognised from the table's own statistics (see
+/// `RegNumbering::detect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegNumbering {
+    /// 4.14 to 6.x: PREV_SP 1, DX 2, DI 3, BP 4, SP 5, R10 6, R13 7, BP_INDIRECT 8,
+    /// SP_INDIRECT 9.
+    Classic,
+    /// 7.x: SP 3, BP 4, PREV_SP 8, BP_INDIRECT 10, with DX 2, R10 6, R13 7 and SP_INDIRECT 9
+    /// unchanged (matched entry for entry against 6.12's table: the same functions use them,
+    /// in the same numbers). DI's new number has not been seen in a table: it stays unknown,
+    /// and a frame that needs it is resumed by scanning.
+    Renumbered,
+}
+
+impl RegNumbering {
+    /// The most common base register of CALL entries is SP in every kernel: 5 in the
+    /// classic numbering, 3 in the new one.
+    pub fn detect(entries: &[[u8; ORC_ENTRY_SIZE]]) -> RegNumbering {
+        let mut counts = [0usize; 16];
+        for raw in entries {
+            let word = u32::from(u16::from_le_bytes([raw[4], raw[5]]));
+            counts[(word & 15) as usize] += 1;
+        }
+        if counts[3] > counts[5] {
+            RegNumbering::Renumbered
+        } else {
+            RegNumbering::Classic
+        }
+    }
+}
+
 impl OrcReg {
-    fn from_bits(v: u8) -> OrcReg {
-        match v {
-            0 => OrcReg::Undefined,
-            1 => OrcReg::PrevSp,
-            2 => OrcReg::Dx,
-            3 => OrcReg::Di,
-            4 => OrcReg::Bp,
-            5 => OrcReg::Sp,
-            6 => OrcReg::R10,
-            7 => OrcReg::R13,
-            8 => OrcReg::BpIndirect,
-            9 => OrcReg::SpIndirect,
-            n => OrcReg::Other(n),
+    fn from_bits(v: u8, numbering: RegNumbering) -> OrcReg {
+        match (numbering, v) {
+            (_, 0) => OrcReg::Undefined,
+            (_, 2) => OrcReg::Dx,
+            (_, 4) => OrcReg::Bp,
+            (_, 6) => OrcReg::R10,
+            (_, 7) => OrcReg::R13,
+            (_, 9) => OrcReg::SpIndirect,
+            (RegNumbering::Classic, 1) => OrcReg::PrevSp,
+            (RegNumbering::Classic, 3) => OrcReg::Di,
+            (RegNumbering::Classic, 5) => OrcReg::Sp,
+            (RegNumbering::Classic, 8) => OrcReg::BpIndirect,
+            (RegNumbering::Renumbered, 3) => OrcReg::Sp,
+            (RegNumbering::Renumbered, 8) => OrcReg::PrevSp,
+            (RegNumbering::Renumbered, 10) => OrcReg::BpIndirect,
+            (_, n) => OrcReg::Other(n),
         }
     }
 }
@@ -81,6 +116,7 @@ pub struct OrcLayout {
     kind: (u32, u32),
     /// Before 6.4: a separate `end` bit, and types CALL=0, REGS=1, REGS_PARTIAL=2.
     end_bit: Option<u32>,
+    pub numbering: RegNumbering,
 }
 
 impl OrcLayout {
@@ -90,6 +126,7 @@ impl OrcLayout {
         bp_reg: (4, 4),
         kind: (8, 2),
         end_bit: Some(10),
+        numbering: RegNumbering::Classic,
     };
     /// From 6.4: `sp_reg:4, bp_reg:4, type:3, signal:1`, with UNDEFINED and END_OF_STACK types.
     pub const WITH_END_TYPE: OrcLayout = OrcLayout {
@@ -97,6 +134,7 @@ impl OrcLayout {
         bp_reg: (4, 4),
         kind: (8, 3),
         end_bit: None,
+        numbering: RegNumbering::Classic,
     };
 
     /// The layout the dump's BTF describes; a BTF without `struct orc_entry` (or without its
@@ -124,6 +162,7 @@ impl OrcLayout {
             bp_reg,
             kind,
             end_bit: field("end").map(|(bit, _)| bit),
+            numbering: RegNumbering::Classic,
         }
     }
 
@@ -138,7 +177,7 @@ impl OrcLayout {
             };
             ((word >> at.min(31)) & mask) as u8
         };
-        let sp_reg = OrcReg::from_bits(bits(self.sp_reg));
+        let sp_reg = OrcReg::from_bits(bits(self.sp_reg), self.numbering);
         let raw_kind = bits(self.kind);
         let kind = match self.end_bit {
             Some(end) => {
@@ -167,7 +206,7 @@ impl OrcLayout {
             sp_offset: i16::from_le_bytes([raw[0], raw[1]]),
             bp_offset: i16::from_le_bytes([raw[2], raw[3]]),
             sp_reg,
-            bp_reg: OrcReg::from_bits(bits(self.bp_reg)),
+            bp_reg: OrcReg::from_bits(bits(self.bp_reg), self.numbering),
             kind,
         }
     }
@@ -234,6 +273,13 @@ impl OrcTable {
         self.ips.len()
     }
 
+    /// The layout with its register numbering recognised from this table's entries (done on
+    /// vmlinux's table, whose size makes the statistics certain; modules reuse it).
+    pub fn detect_numbering(&mut self) -> OrcLayout {
+        self.layout.numbering = RegNumbering::detect(&self.entries);
+        self.layout
+    }
+
     pub fn is_empty(&self) -> bool {
         self.ips.is_empty()
     }
@@ -298,6 +344,29 @@ mod tests {
             l.decode(&raw(8, 0, 5 | (2 << 8) | (1 << 11))).kind,
             OrcType::Call
         );
+    }
+
+    #[test]
+    fn renumbered_registers_are_recognised_from_the_tables_statistics() {
+        // 7.x: SP is 3 and PREV_SP 8 (a 6.12 function "sp 5 bp 1" is "sp 3 bp 8").
+        let call_sp = |sp: u16, bp: u16| raw(16, -16, sp | bp << 4 | 2 << 8);
+        let entries = vec![call_sp(3, 8), call_sp(3, 0), call_sp(3, 8), call_sp(4, 8)];
+        let mut t = OrcTable::from_parts(vec![1, 2, 3, 4], entries, OrcLayout::WITH_END_TYPE);
+        let l = t.detect_numbering();
+        assert_eq!(l.numbering, RegNumbering::Renumbered);
+        let e = l.decode(&call_sp(3, 8));
+        assert_eq!(
+            (e.sp_reg, e.bp_reg, e.kind),
+            (OrcReg::Sp, OrcReg::PrevSp, OrcType::Call)
+        );
+        assert_eq!(l.decode(&call_sp(10, 4)).sp_reg, OrcReg::BpIndirect);
+        // The classic numbering on a 6.x-like table.
+        let entries = vec![call_sp(5, 1), call_sp(5, 0), call_sp(4, 1)];
+        let mut t = OrcTable::from_parts(vec![1, 2, 3], entries, OrcLayout::WITH_END_TYPE);
+        let l = t.detect_numbering();
+        assert_eq!(l.numbering, RegNumbering::Classic);
+        assert_eq!(l.decode(&call_sp(5, 1)).bp_reg, OrcReg::PrevSp);
+        assert_eq!(l.decode(&call_sp(3, 0)).sp_reg, OrcReg::Di);
     }
 
     #[test]

@@ -14,8 +14,8 @@ struct FakeEnv {
     /// (start address, entry), sorted.
     orc: Vec<(u64, OrcEntry)>,
     has_orc: bool,
-    /// Addresses after which a call instruction ends (for guessing).
-    after_call: Vec<u64>,
+    /// Text addresses not preceded by a call instruction (every other one is).
+    no_call: Vec<u64>,
 }
 
 impl UnwindEnv for FakeEnv {
@@ -31,7 +31,7 @@ impl UnwindEnv for FakeEnv {
     }
     fn read_bytes(&self, addr: u64, buf: &mut [u8]) -> Option<()> {
         buf.fill(0x90);
-        if self.after_call.contains(&(addr + buf.len() as u64)) {
+        if !self.no_call.contains(&(addr + buf.len() as u64)) {
             buf[buf.len() - 5] = 0xe8;
         }
         Some(())
@@ -185,16 +185,17 @@ fn a_garbage_return_address_stops_and_the_rest_is_guessed() {
     // Further up: a word that is text right after a call, and one that is text but not.
     env.words.insert(STACK + 0x40, TEXT + 0x410);
     env.words.insert(STACK + 0x48, TEXT + 0x420);
-    env.after_call.push(TEXT + 0x410);
+    env.no_call.push(TEXT + 0x420);
     let u = unwind(&env, &start(TEXT + 0x120, STACK));
-    assert!(u
-        .stopped
-        .as_deref()
-        .unwrap_or("")
-        .contains("not kernel text"));
-    assert_eq!(ips(&u), vec![0x120, 0x410]);
+    // The walk resumes at 0x410 by scanning but cannot reach the bottom of the stack from
+    // there, so nothing from 0x410 on is trusted: all of it is shown as guessed.
+    assert!(u.stopped.is_some(), "{u:?}");
+    assert_eq!(ips(&u)[..2], [0x120, 0x410]);
     assert_eq!(u.frames[0].method, Method::Orc);
-    assert_eq!(u.frames[1].method, Method::Guessed);
+    assert!(
+        u.frames[1..].iter().all(|f| f.method == Method::Guessed),
+        "{u:?}"
+    );
     assert_eq!(u.method(), Method::Orc);
 }
 
