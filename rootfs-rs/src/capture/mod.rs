@@ -238,6 +238,7 @@ pub fn save_all(
     let opts = SaveOptions {
         dump_level: settings.dump_level,
         compression: settings.compression,
+        threads: 0,
     };
     // Serial consoles are slow: a line per step and 10 %.
     let mut shown = ("", u64::MAX);

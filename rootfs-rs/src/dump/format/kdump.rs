@@ -265,11 +265,26 @@ impl<S: ReadAt> KdumpDump<S> {
     }
 }
 
+/// One zlib stream that must expand to at most `page_size` bytes.
+fn inflate(data: &[u8], page_size: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(page_size);
+    match flate2::Decompress::new(true).decompress_vec(
+        data,
+        &mut out,
+        flate2::FlushDecompress::Finish,
+    ) {
+        Ok(flate2::Status::StreamEnd) => Ok(out),
+        Ok(_) => Err(format!(
+            "zlib: stream truncated or longer than a page ({page_size} bytes)"
+        )),
+        Err(e) => Err(format!("zlib: {e}")),
+    }
+}
+
 /// Decompresses one page according to its descriptor flags.
 pub fn decompress(flags: u32, data: &[u8], page_size: usize) -> Result<Vec<u8>, String> {
     let page = if flags & DUMP_DH_COMPRESSED_ZLIB != 0 {
-        miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(data, page_size)
-            .map_err(|e| format!("zlib: {e:?}"))?
+        inflate(data, page_size)?
     } else if flags & DUMP_DH_COMPRESSED_LZO != 0 {
         lzokay_native::decompress_all(data, Some(page_size)).map_err(|e| format!("lzo: {e}"))?
     } else if flags & DUMP_DH_COMPRESSED_SNAPPY != 0 {

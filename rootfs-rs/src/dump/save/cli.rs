@@ -1,4 +1,4 @@
-//! The `savedump` applet: savedump [-c|-l|-p|-z|--none] [-d LEVEL] VMCORE DUMPFILE
+//! The `savedump` applet: savedump [-c|-l|-p|-z|--none] [-d LEVEL] [--threads N] VMCORE DUMPFILE
 //! (makedumpfile's option letters, so admins' habits carry over).
 
 use super::{save_kdump, Compression, Progress, SaveOptions, SaveStats};
@@ -6,12 +6,14 @@ use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::path::PathBuf;
 
-pub const USAGE: &str = "usage: savedump [-c|-l|-p|-z|--none] [-d LEVEL] VMCORE DUMPFILE
+pub const USAGE: &str =
+    "usage: savedump [-c|-l|-p|-z|--none] [-d LEVEL] [--threads N] VMCORE DUMPFILE
 Write an ELF vmcore (/proc/vmcore) as a filtered kdump-compressed dump.
   -c / -l / -p / -z  zlib (default) / lzo / snappy / zstd page compression
   --none             pages stored uncompressed
   -d LEVEL           pages to leave out, 0-31: 2 cache, 4 cache private, 8 user,
                      16 free; 1 stores zero pages as one shared copy (default 31)
+  --threads N        compression threads (default: one per CPU, at most 16)
   --quiet            no progress lines
 DUMPFILE must not exist. Exit status: 0 saved, 1 error, 2 usage.";
 
@@ -36,6 +38,17 @@ fn parse(args: &[OsString]) -> Result<Option<Args>, String> {
             Some("-z") => opts.compression = Compression::Zstd,
             Some("--none") => opts.compression = Compression::None,
             Some("--quiet") => quiet = true,
+            Some("--threads") => {
+                let n = it
+                    .next()
+                    .and_then(|n| n.to_str())
+                    .ok_or("--threads needs a number")?;
+                opts.threads = n
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=256).contains(n))
+                    .ok_or_else(|| format!("--threads {n}: not 1-256"))?;
+            }
             Some("-d") => {
                 let level = it
                     .next()
@@ -67,12 +80,14 @@ fn parse(args: &[OsString]) -> Result<Option<Args>, String> {
 /// One line of figures about a finished save.
 pub fn summary(s: &SaveStats) -> String {
     format!(
-        "{} of {} pages saved ({} zero pages as one shared copy), {} bytes; left out: \
-         {} cache, {} cache private, {} user, {} free{}{}",
+        "{} of {} pages saved ({} zero pages as one shared copy), {} bytes, {} thread{}; left \
+         out: {} cache, {} cache private, {} user, {} free{}{}",
         s.written,
         s.present,
         s.zero,
         s.file_size,
+        s.threads,
+        if s.threads == 1 { "" } else { "s" },
         s.cache,
         s.cache_private,
         s.user,

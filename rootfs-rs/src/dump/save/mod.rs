@@ -7,6 +7,7 @@ pub mod cli;
 pub mod compress;
 pub mod lzo;
 pub mod pages;
+pub mod parallel;
 pub mod writer;
 
 use super::error::DumpError;
@@ -15,8 +16,8 @@ use crate::dump::format::elf::ElfDump;
 use crate::dump::format::source::{DumpFile, PhysMemory};
 use crate::dump::kernel::x86_64::KernelMemory;
 pub use compress::Compression;
-use compress::PageCompressor;
 use pages::{PageClass, PageFilter, EXCLUDE_ZERO};
+use parallel::{default_threads, Compressors, StoredPage};
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
@@ -26,6 +27,8 @@ use writer::{Bitmap, HeaderInfo, KdumpWriter, UTSNAME_LEN};
 const CLASSIFY_CHUNK: u64 = 512;
 /// Pages of data read from the vmcore in one go.
 const READ_CHUNK: u64 = 256;
+/// Pages compressed together, spread over the threads (4 MiB).
+const BATCH_PAGES: u64 = 1024;
 const PROGRESS_EVERY: u64 = 8192;
 const MAX_PAGE_FRAMES: u64 = 1 << 34;
 
@@ -34,6 +37,8 @@ pub struct SaveOptions {
     /// makedumpfile's -d: 1 zero, 2 cache, 4 cache private, 8 user, 16 free pages.
     pub dump_level: u8,
     pub compression: Compression,
+    /// Compression threads; 0: one per CPU this process may run on.
+    pub threads: usize,
 }
 
 impl Default for SaveOptions {
@@ -41,6 +46,7 @@ impl Default for SaveOptions {
         SaveOptions {
             dump_level: 31,
             compression: Compression::Zlib,
+            threads: 0,
         }
     }
 }
@@ -58,6 +64,8 @@ pub struct SaveStats {
     pub cache_private: u64,
     pub user: u64,
     pub free: u64,
+    /// Compression threads used.
+    pub threads: usize,
     /// Pages the vmcore could not give (left out and the dump flagged incomplete).
     pub unreadable: u64,
     /// Pages its program headers promise but a truncated vmcore lacks (dump flagged incomplete).
@@ -244,25 +252,25 @@ fn open_vmcore(vmcore: &Path) -> Result<(KernelCore, ElfDump<DumpFile>, u64), Sa
     Ok((core, elf, page))
 }
 
-/// One page's data, compressed into the dump.
-fn store_page(
-    data: &[u8],
+/// Compressed pages into the dump, in order.
+fn store_pages(
+    stored: Vec<StoredPage>,
     opts: &SaveOptions,
-    compressor: &mut PageCompressor,
     w: &mut KdumpWriter<'_>,
     stats: &mut SaveStats,
 ) -> Result<(), SaveError> {
-    let (stored, flag) = compressor.compress(data);
-    // Zero pages stay in the bitmap but share one stored copy: makedumpfile does the same,
-    // and readers (makedumpfile --dump-dmesg, crash) fail on excluded pages that the
-    // kernel's own structures point into.
-    if opts.dump_level & EXCLUDE_ZERO != 0 && data.iter().all(|&b| b == 0) {
-        w.add_zero_page(stored, flag)?;
-        stats.zero += 1;
-    } else {
-        w.add_page(stored, flag)?;
+    for page in stored {
+        // Zero pages stay in the bitmap but share one stored copy: makedumpfile does the
+        // same, and readers (makedumpfile --dump-dmesg, crash) fail on excluded pages that
+        // the kernel's own structures point into.
+        if opts.dump_level & EXCLUDE_ZERO != 0 && page.zero {
+            w.add_zero_page(&page.bytes, page.flag)?;
+            stats.zero += 1;
+        } else {
+            w.add_page(&page.bytes, page.flag)?;
+        }
+        stats.written += 1;
     }
-    stats.written += 1;
     Ok(())
 }
 
@@ -306,8 +314,15 @@ pub fn save_kdump(
         header.vmcoreinfo.len() as u64,
     );
     let total = dumped.count();
-    let mut compressor = PageCompressor::new(opts.compression);
+    let threads = if opts.threads == 0 {
+        default_threads()
+    } else {
+        opts.threads
+    };
+    let mut compressors = Compressors::new(opts.compression, threads);
+    stats.threads = compressors.threads();
     let mut buf = vec![0u8; (READ_CHUNK * page) as usize];
+    let mut batch: Vec<u8> = Vec::with_capacity((BATCH_PAGES * page) as usize);
     let mut done = 0u64;
     let mut pfn = 0u64;
     while pfn < max_mapnr {
@@ -328,7 +343,16 @@ pub fn save_kdump(
                 stats.unreadable += 1;
                 continue;
             }
-            store_page(data, opts, &mut compressor, &mut w, &mut stats)?;
+            batch.extend_from_slice(data);
+        }
+        if batch.len() as u64 >= BATCH_PAGES * page {
+            store_pages(
+                compressors.compress(&batch, page as usize),
+                opts,
+                &mut w,
+                &mut stats,
+            )?;
+            batch.clear();
         }
         done += run;
         if done / PROGRESS_EVERY != (done - run) / PROGRESS_EVERY {
@@ -336,6 +360,12 @@ pub fn save_kdump(
         }
         pfn += run;
     }
+    store_pages(
+        compressors.compress(&batch, page as usize),
+        opts,
+        &mut w,
+        &mut stats,
+    )?;
     progress(Progress::Written { done: total, total });
     stats.file_size = w.finish(
         &header,

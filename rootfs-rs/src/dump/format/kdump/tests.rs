@@ -32,10 +32,13 @@ fn build() -> Vec<u8> {
     for (i, &pfn) in dumped.iter().enumerate() {
         let page = page_pattern(pfn);
         let (flags, data) = match pfn {
-            1 => (
-                DUMP_DH_COMPRESSED_ZLIB,
-                miniz_oxide::deflate::compress_to_vec_zlib(&page, 6),
-            ),
+            1 => (DUMP_DH_COMPRESSED_ZLIB, {
+                use std::io::Write;
+                let mut z =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+                z.write_all(&page).unwrap();
+                z.finish().unwrap()
+            }),
             2 => (DUMP_DH_COMPRESSED_LZO, {
                 let (mut table, mut out) = (Vec::new(), Vec::new());
                 crate::dump::save::lzo::compress(&page, &mut table, &mut out);
