@@ -11,6 +11,7 @@ use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 use crate::bench_crash;
 use crate::bench_kdump;
+use crate::bench_kernels;
 use crate::image_cmd::{self, ImageOptions};
 use crate::report::{human_size, print_table, stage};
 use crate::Workspace;
@@ -265,7 +266,8 @@ fn userspace_vs_busybox(kboot: &Path, initramfs: &Path) -> crate::Result<()> {
 
 /// `kboot triage` on the real dumps `cargo xtask test` generated: wall time and peak RSS
 /// of open + full report (budget: 1 s, 64 MiB, it must fit a crashkernel reservation),
-/// and log extraction against `makedumpfile --dump-dmesg` on the same genuine vmcore.
+/// the same per kernel (5.10, 6.1, 6.12, 7.x) with every stack and the kallsyms scan's
+/// cost, and log extraction against `makedumpfile --dump-dmesg` on the same genuine vmcore.
 fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
     let fixtures = ws.target().join("fixtures");
     let dumps = [
@@ -282,7 +284,7 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
             "  (no dump fixtures in {}: `cargo xtask test` makes them)",
             fixtures.display()
         );
-        return Ok(());
+        return bench_kernels::triage_per_kernel(&fixtures, kboot);
     }
     let mut rows = Vec::new();
     for (label, rel) in dumps {
@@ -304,6 +306,7 @@ fn triage_figures(ws: &Workspace, kboot: &Path) -> crate::Result<()> {
         ]);
     }
     print_table(&["dump", "size", "time", "peak RSS", ""], &rows);
+    bench_kernels::triage_per_kernel(&fixtures, kboot)?;
     log_figures(kboot, &fixtures.join(dumps[2].1))?;
     bench_crash::crash_figures(ws, kboot, &fixtures.join(dumps[2].1))
 }

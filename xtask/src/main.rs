@@ -5,6 +5,7 @@ mod apt_sources;
 mod bench;
 mod bench_crash;
 mod bench_kdump;
+mod bench_kernels;
 mod bt_compare;
 mod ci;
 mod config;
