@@ -225,8 +225,15 @@ fn every_task_unwinds_to_the_bottom_of_its_stack() {
 
 #[test]
 fn tasks_sleeping_in_pause_show_the_syscall() {
-    let dirs = [kdump_fixture(), qemu_fixture()];
-    for dir in dirs.into_iter().flatten() {
+    let mut dirs: Vec<PathBuf> = [kdump_fixture(), qemu_fixture()]
+        .into_iter()
+        .flatten()
+        .collect();
+    for suite in SUITES {
+        dirs.extend(suite_fixture("kdump", suite));
+        dirs.extend(suite_fixture("qemu", suite));
+    }
+    for dir in dirs {
         let dump = if dir.join("vmcore.proc.elf").exists() {
             dir.join("vmcore.proc.elf")
         } else {
@@ -260,7 +267,15 @@ fn tasks_sleeping_in_pause_show_the_syscall() {
 
 #[test]
 fn the_d_state_probe_is_listed_as_hung_with_its_wait() {
-    let Some(dir) = kdump_fixture() else { return };
+    let dirs = kdump_fixture()
+        .into_iter()
+        .chain(SUITES.iter().filter_map(|s| suite_fixture("kdump", s)));
+    for dir in dirs {
+        d_state_probe_is_hung(&dir);
+    }
+}
+
+fn d_state_probe_is_hung(dir: &Path) {
     let serial = std::fs::read_to_string(dir.join("serial.log")).expect("serial.log");
     let lines = console_lines(&serial);
     let at = |prefix: &str| {
@@ -271,7 +286,7 @@ fn the_d_state_probe_is_listed_as_hung_with_its_wait() {
             .unwrap_or_else(|| panic!("no '{prefix}' on the console"))
     };
     let truth = at("Kernel panic - not syncing") - at("KBOOT-DSTATE-START");
-    for dump in kdump_variants(&dir) {
+    for dump in kdump_variants(dir).into_iter().filter(|d| d.exists()) {
         let name = dump.display().to_string();
         let r = report(&dump, &["hung"], BtScope::Active);
         let hung = r.hung.as_deref().expect("hung section");
