@@ -10,7 +10,7 @@ use crate::dump::format::notes::CpuState;
 use crate::dump::kernel::Dump;
 use crate::dump::unwind::env::{CodeSymbol, DumpEnv};
 use crate::dump::unwind::regs::PtRegs;
-use crate::dump::unwind::{unwind, Method, Start};
+use crate::dump::unwind::{method_of, unwind, Method, Start};
 use std::collections::HashMap;
 
 /// One named frame.
@@ -75,11 +75,7 @@ impl Backtrace {
 
     /// How the (not guessed) frames were found.
     pub fn method(&self) -> Method {
-        self.frames
-            .iter()
-            .map(|f| f.method)
-            .find(|&m| m != Method::Guessed)
-            .unwrap_or(Method::Guessed)
+        method_of(self.frames.iter().map(|f| f.method))
     }
 
     /// Function names of the unwound (and scanned) frames, innermost first ("?" for an

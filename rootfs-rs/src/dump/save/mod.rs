@@ -252,13 +252,17 @@ fn open_vmcore(vmcore: &Path) -> Result<(KernelCore, ElfDump<DumpFile>, u64), Sa
     Ok((core, elf, page))
 }
 
-/// Compressed pages into the dump, in order.
-fn store_pages(
-    stored: Vec<StoredPage>,
+/// Compresses the batch of pages (on every thread) into the dump, in order, and empties it.
+fn store_batch(
+    compressors: &mut Compressors,
+    batch: &mut Vec<u8>,
+    page_size: u64,
     opts: &SaveOptions,
     w: &mut KdumpWriter<'_>,
     stats: &mut SaveStats,
 ) -> Result<(), SaveError> {
+    let stored: Vec<StoredPage> = compressors.compress(batch, page_size as usize);
+    batch.clear();
     for page in stored {
         // Zero pages stay in the bitmap but share one stored copy: makedumpfile does the
         // same, and readers (makedumpfile --dump-dmesg, crash) fail on excluded pages that
@@ -346,13 +350,7 @@ pub fn save_kdump(
             batch.extend_from_slice(data);
         }
         if batch.len() as u64 >= BATCH_PAGES * page {
-            store_pages(
-                compressors.compress(&batch, page as usize),
-                opts,
-                &mut w,
-                &mut stats,
-            )?;
-            batch.clear();
+            store_batch(&mut compressors, &mut batch, page, opts, &mut w, &mut stats)?;
         }
         done += run;
         if done / PROGRESS_EVERY != (done - run) / PROGRESS_EVERY {
@@ -360,12 +358,7 @@ pub fn save_kdump(
         }
         pfn += run;
     }
-    store_pages(
-        compressors.compress(&batch, page as usize),
-        opts,
-        &mut w,
-        &mut stats,
-    )?;
+    store_batch(&mut compressors, &mut batch, page, opts, &mut w, &mut stats)?;
     progress(Progress::Written { done: total, total });
     stats.file_size = w.finish(
         &header,

@@ -99,12 +99,16 @@ pub struct Unwound {
 impl Unwound {
     /// The method of the unwound (not guessed) frames.
     pub fn method(&self) -> Method {
-        self.frames
-            .iter()
-            .map(|f| f.method)
-            .find(|&m| m != Method::Guessed)
-            .unwrap_or(Method::Guessed)
+        method_of(self.frames.iter().map(|f| f.method))
     }
+}
+
+/// How a stack was unwound: the method of its first frame that is not guessed (a stack of
+/// guessed frames only is "guessed").
+pub fn method_of(mut methods: impl Iterator<Item = Method>) -> Method {
+    methods
+        .find(|&m| m != Method::Guessed)
+        .unwrap_or(Method::Guessed)
 }
 
 /// Walks a kernel stack from `start`.
