@@ -213,6 +213,14 @@ fn crash_is_captured_reported_saved_and_rebooted() {
         console.contains("kboot: dump: saved to"),
         "no 'saved to' line"
     );
+    // The console shows the panicking task's stack, unwound from the crashed CPU's notes.
+    let console_lf = console.replace('\r', "");
+    let stack = section(&console_lf, "BACKTRACES");
+    let at = |f: &str| stack.find(&format!("] {f}+"));
+    assert!(
+        at("sysrq_handle_crash").is_some() && at("sysrq_handle_crash") < at("write_sysrq_trigger"),
+        "console stack lacks sysrq_handle_crash before write_sysrq_trigger:\n{stack}"
+    );
 
     let out = dir.join("extracted");
     std::fs::create_dir_all(&out).unwrap();
@@ -247,7 +255,15 @@ fn crash_is_captured_reported_saved_and_rebooted() {
     // The saved dump re-opens on the host with the same panic and the same task list.
     let dump = capture.join(&dump_name);
     let host = Command::new(kboot_binary())
-        .args(["triage", "--section", "panic", "--section", "ps"])
+        .args([
+            "triage",
+            "--section",
+            "panic",
+            "--section",
+            "ps",
+            "--section",
+            "bt",
+        ])
         .arg(&dump)
         .output()
         .unwrap();
@@ -255,6 +271,11 @@ fn crash_is_captured_reported_saved_and_rebooted() {
     assert!(host.status.success(), "{host_report}");
     assert_eq!(section(&host_report, "PANIC"), section(&report, "PANIC"));
     assert_eq!(section(&host_report, "PS"), section(&report, "PS"));
+    // The filtered dump kept the stack pages: the same stacks as from /proc/vmcore.
+    assert_eq!(
+        section(&host_report, "BACKTRACES"),
+        section(&report, "BACKTRACES")
+    );
     assert!(!host_report.contains("incomplete"), "{host_report}");
 
     // Debian's makedumpfile and crash read it too.
