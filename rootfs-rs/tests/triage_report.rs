@@ -101,9 +101,8 @@ fn assert_agrees_with_guest(r: &Report, g: &GuestView, name: &str) {
     assert!(fifo.rss_kib > 0, "{name}: a user task has RSS");
     // The helpers do not allocate after start: their RSS (threads: their process's) is what
     // /proc/<pid>/stat said.
-    // Since 6.2 the counters are percpu_counters and /proc shows only their folded part
-    // (percpu_counter_read_positive); the report adds the per-CPU deltas, each below the
-    // batch of 32 pages, for the 3 counters on 2 CPUs.
+    // Since 6.2 /proc shows only the percpu_counters' folded part; the report adds the
+    // per-CPU deltas (each below the batch of 32 pages; 3 counters on 2 CPUs).
     let per_cpu_counters = !(g.release.starts_with("5.") || g.release.starts_with("6.1."));
     let slack = if per_cpu_counters { 3 * 2 * 32 * 4 } else { 0 };
     for t in tasks.iter().filter(|t| t.comm.starts_with("kb-")) {
@@ -394,28 +393,6 @@ fn scratch(src: &Path, len: u64, tag: &str, patch: impl FnOnce(&mut Vec<u8>)) ->
     out
 }
 
-/// Where the end of the kernel image (`_end`) lies in an ELF vmcore file.
-fn kernel_image_end_in_file(src: &Path) -> u64 {
-    use rootfs_rs::dump::format::elf::ElfDump;
-    use rootfs_rs::dump::format::source::DumpFile;
-    use rootfs_rs::dump::Dump;
-    let dump = Dump::open(src).expect("open the whole fixture");
-    let end = dump.symbol("_end").expect("_end");
-    let phys = dump
-        .mem
-        .kernel_text_to_phys(end)
-        .expect("_end's physical address");
-    let elf = ElfDump::open(DumpFile::open(src).expect("fixture")).expect("ELF");
-    // The last segment that starts at or below it (the tail of .bss may be zero pages that
-    // a filtered file leaves out); segments lie in the file in physical order.
-    elf.segments()
-        .iter()
-        .filter(|s| s.paddr <= phys)
-        .max_by_key(|s| s.paddr)
-        .map(|s| s.file_offset + (phys - s.paddr).min(s.file_size))
-        .expect("the kernel image is in the file")
-}
-
 #[test]
 fn a_truncated_elf_vmcore_gives_a_partial_report_and_a_warning() {
     let Some(dir) = kdump_fixture() else { return };
@@ -424,7 +401,7 @@ fn a_truncated_elf_vmcore_gives_a_partial_report_and_a_warning() {
     // A quarter of the file is cut, but never the kernel image, which physical KASLR puts
     // anywhere (without it nothing can be read: that case has its own test below).
     let cut_at = (size * 3 / 4)
-        .max(kernel_image_end_in_file(&src) + (4 << 20))
+        .max(common::kernel_image_end_in_file(&src) + (4 << 20))
         .min(size - (1 << 20));
     let cut = scratch(&src, cut_at, "cut75", |_| {});
     let r = build(&cut, &full());

@@ -295,3 +295,25 @@ pub fn recompressed_fixture() -> Option<PathBuf> {
     kdump_fixture()?;
     fixture_dir("recompress-kdump.sh", "kdump", "vmcore.d31.zstd")
 }
+
+/// Where the end of the kernel image (`_end`) lies in an ELF vmcore file.
+pub fn kernel_image_end_in_file(src: &Path) -> u64 {
+    use rootfs_rs::dump::format::elf::ElfDump;
+    use rootfs_rs::dump::format::source::DumpFile;
+    use rootfs_rs::dump::Dump;
+    let dump = Dump::open(src).expect("open the whole fixture");
+    let end = dump.symbol("_end").expect("_end");
+    let phys = dump
+        .mem
+        .kernel_text_to_phys(end)
+        .expect("_end's physical address");
+    let elf = ElfDump::open(DumpFile::open(src).expect("fixture")).expect("ELF");
+    // The last segment that starts at or below it (the tail of .bss may be zero pages that
+    // a filtered file leaves out); segments lie in the file in physical order.
+    elf.segments()
+        .iter()
+        .filter(|s| s.paddr <= phys)
+        .max_by_key(|s| s.paddr)
+        .map(|s| s.file_offset + (phys - s.paddr).min(s.file_size))
+        .expect("the kernel image is in the file")
+}

@@ -280,7 +280,7 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
     }
     sections_extra::fill(r, dump, o);
     if stacks_wanted {
-        let now_ns = latest_clock(r.runqueues.as_deref(), log.as_deref());
+        let now_ns = stacks::latest_clock(r.runqueues.as_deref(), log.as_deref());
         let panic_cpu = match &r.panic {
             Some(p) => p.cpu,
             None => super::helpers::panic::panic_cpu(dump).ok().flatten(),
@@ -303,14 +303,6 @@ pub fn fill(r: &mut Report, dump: &Dump, o: &Options) {
     if o.wants(Section::Log) || o.wants(Section::Panic) {
         r.log = log;
     }
-}
-
-/// The latest scheduler-clock time in the dump: the run queues' clocks and the last log
-/// record's timestamp (both local_clock based); an idle CPU's clock stops at its last tick.
-fn latest_clock(rqs: Option<&[RunQueue]>, log: Option<&[LogRecord]>) -> Option<u64> {
-    let rq = rqs.into_iter().flatten().map(|q| q.clock_ns);
-    let lg = log.into_iter().flatten().map(|l| l.ts_nsec);
-    rq.chain(lg).max().filter(|&t| t > 0)
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {

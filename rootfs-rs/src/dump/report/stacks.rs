@@ -5,7 +5,9 @@
 use super::json::{arr, obj, Json};
 use super::{Report, Section};
 use crate::dump::helpers::bt::{group_stacks, hung_tasks, Backtrace, HungTask, StackGroup, Stacks};
+use crate::dump::helpers::log::LogRecord;
 use crate::dump::helpers::ps::Task;
+use crate::dump::helpers::runq::RunQueue;
 use crate::dump::kernel::Dump;
 use crate::dump::unwind::regs::PtRegs;
 use std::fmt::Write;
@@ -285,4 +287,12 @@ pub fn groups_json(r: &Report) -> Json {
             ("pids", arr(&g.pids, |p| i64::from(*p).into())),
         ])
     })
+}
+
+/// The latest scheduler-clock time in the dump: the run queues' clocks and the last log
+/// record's timestamp (both local_clock based); an idle CPU's clock stops at its last tick.
+pub fn latest_clock(rqs: Option<&[RunQueue]>, log: Option<&[LogRecord]>) -> Option<u64> {
+    let rq = rqs.into_iter().flatten().map(|q| q.clock_ns);
+    let lg = log.into_iter().flatten().map(|l| l.ts_nsec);
+    rq.chain(lg).max().filter(|&t| t > 0)
 }
