@@ -8,6 +8,7 @@ use image::initramfs::{self, InitramfsSpec};
 
 use crate::config::BuildConfig;
 use crate::kernel::{self, KernelSource};
+use crate::modules::{self, Selection};
 use crate::process::{self, run_quiet, tool};
 use crate::report::{human_size, print_table, stage};
 use crate::{deps, Workspace};
@@ -42,6 +43,19 @@ pub struct ImageOptions {
     /// /usr/src/linux-source-*.tar.xz)
     #[arg(long, value_name = "DIR")]
     pub kernel_src: Option<PathBuf>,
+    /// With --kernel: its modules directory (/lib/modules/RELEASE); the hardware-class
+    /// modules it has go onto the media, with their dependencies (docs/hardware.md)
+    #[arg(long, value_name = "DIR", requires = "kernel")]
+    pub modules: Option<PathBuf>,
+    /// Only the modules this machine has loaded now (/proc/modules), as dracut's hostonly
+    #[arg(long)]
+    pub host_only: bool,
+    /// With --host-only: another machine's /proc/modules (or lsmod output) instead of ours
+    #[arg(long, value_name = "FILE", requires = "host_only")]
+    pub host_modules: Option<PathBuf>,
+    /// Where the media go (default target/kboot)
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// The files `image` produces, in target/kboot/.
@@ -50,8 +64,13 @@ pub struct Outputs {
     pub kboot_binary: PathBuf,
     pub initramfs_raw: PathBuf,
     pub initramfs: PathBuf,
+    /// The compressed userspace alone (the budget's "no modules" figure).
+    pub userspace: PathBuf,
+    /// The modules' archive, when the kernel has modules.
+    pub modules_cpio: Option<PathBuf>,
     pub kboot_efi: PathBuf,
     pub disk_img: PathBuf,
+    pub out_dir: PathBuf,
 }
 
 pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> {
@@ -59,18 +78,35 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     let config = BuildConfig::load(opts.config.as_deref())?;
     let epoch = source_date_epoch()?;
     stage("host dependencies", deps::ensure)?;
-    let out = ws.out_dir();
+    let out = opts.out.clone().unwrap_or_else(|| ws.out_dir());
     std::fs::create_dir_all(&out).with_context(|| format!("failed to create {}", out.display()))?;
 
-    let kernel_built = stage("kernel", || kernel_for(ws, opts, &config))?;
+    let (kernel_built, module_source) = stage("kernel", || kernel_for(ws, opts, &config))?;
     let bzimage = out.join("bzImage");
     copy(&kernel_built, &bzimage)?;
+    let modules_cpio = match module_source {
+        Some(source) => Some(stage("modules", || {
+            write_modules(&out, &source, opts, &config, epoch)
+        })?),
+        None => {
+            let _ = std::fs::remove_file(out.join("modules.cpio"));
+            None
+        }
+    };
 
     let kboot_binary = stage("userspace (rootfs-rs)", || build_userspace(ws))?;
     let applets = list_applets(&kboot_binary)?;
-    let (initramfs_raw, initramfs_path) = stage("initramfs", || {
+    let (initramfs_raw, userspace) = stage("initramfs", || {
         write_initramfs(&out, &kboot_binary, applets, &config, epoch)
     })?;
+    let initramfs_path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
+    let mut initramfs_data = read(&userspace)?;
+    if let Some(modules) = &modules_cpio {
+        // The kernel unpacks concatenated archives; each starts 4-byte aligned.
+        initramfs_data.resize(initramfs_data.len().next_multiple_of(4), 0);
+        initramfs_data.extend(read(modules)?);
+    }
+    write(&initramfs_path, &initramfs_data)?;
 
     let kboot_efi = out.join("kboot.efi");
     stage(
@@ -92,7 +128,10 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
         kboot_binary,
         initramfs_raw,
         initramfs: initramfs_path,
+        userspace,
+        modules_cpio,
         kboot_efi,
+        out_dir: out.clone(),
     };
     stage("disk.img (GPT: BIOS boot + ESP)", || {
         write_disk(&out, &outputs, &config.cmdline)
@@ -118,23 +157,135 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     Ok(outputs)
 }
 
-/// The given kernel (checked), or the lean one built from the sources and fragments.
-fn kernel_for(ws: &Workspace, opts: &ImageOptions, config: &BuildConfig) -> crate::Result<PathBuf> {
+/// Where the media's modules come from: a module tree, which of its modules, and the
+/// compressions the kernel decompresses itself.
+struct ModuleSource {
+    tree: crate::modules::ModuleTree,
+    selection: Selection,
+    kernel_decompresses: Vec<&'static str>,
+}
+
+/// The given kernel (checked), or the lean one built from the sources and fragments;
+/// with the modules that go along.
+fn kernel_for(
+    ws: &Workspace,
+    opts: &ImageOptions,
+    config: &BuildConfig,
+) -> crate::Result<(PathBuf, Option<ModuleSource>)> {
+    let host_only = |fallback: Selection| -> crate::Result<Selection> {
+        if !opts.host_only {
+            return Ok(fallback);
+        }
+        let listing = opts.host_modules.clone().unwrap_or_else(|| "/proc/modules".into());
+        let text = std::fs::read_to_string(&listing)
+            .with_context(|| format!("--host-only: failed to read {}", listing.display()))?;
+        Ok(Selection::Named(modules::loaded_names(&text)))
+    };
     match &opts.kernel {
         Some(given) => {
             println!("    using the given kernel {}", given.display());
             check_bzimage(given)?;
-            Ok(given.clone())
+            let Some(dir) = &opts.modules else {
+                return Ok((given.clone(), None));
+            };
+            let tree = modules::ModuleTree::from_release_dir(dir)?;
+            let kernel_config = given.with_file_name(format!("config-{}", tree.release));
+            let kernel_decompresses = decompressed_by_kernel(&kernel_config);
+            let selection = host_only(Selection::Classes)?;
+            Ok((given.clone(), Some(ModuleSource { tree, selection, kernel_decompresses })))
         }
         None => {
             let source = KernelSource::locate(opts.kernel_src.as_deref())?;
             let fragments = kernel::fragments(ws, &config.extra_fragments)?;
-            kernel::build(ws, &source, &fragments)
+            let built = kernel::build(ws, &source, &fragments)?;
+            let modules = match built.modules {
+                Some(tree) => Some(ModuleSource {
+                    tree,
+                    selection: host_only(Selection::All)?,
+                    // hw-storage.config: MODULE_COMPRESS_GZIP with MODULE_DECOMPRESS.
+                    kernel_decompresses: vec![".gz"],
+                }),
+                None => None,
+            };
+            Ok((built.bzimage, modules))
         }
     }
 }
 
-/// Writes initramfs.cpio and its compressed form; returns both paths.
+/// The module compressions a kernel loads itself (MODULE_DECOMPRESS and the compression
+/// it was built for), from its config file; none when the file is missing.
+fn decompressed_by_kernel(config_file: &Path) -> Vec<&'static str> {
+    let text = std::fs::read_to_string(config_file).unwrap_or_default();
+    let options = kernel::requested_options(&text);
+    let set = |name: &str| options.get(name).is_some_and(|v| v == "y");
+    if !set("CONFIG_MODULE_DECOMPRESS") {
+        return Vec::new();
+    }
+    [
+        ("CONFIG_MODULE_COMPRESS_GZIP", ".gz"),
+        ("CONFIG_MODULE_COMPRESS_XZ", ".xz"),
+        ("CONFIG_MODULE_COMPRESS_ZSTD", ".zst"),
+    ]
+    .into_iter()
+    .filter(|(option, _)| set(option))
+    .map(|(_, suffix)| suffix)
+    .collect()
+}
+
+/// Stages the chosen modules, prints what they cost by class, and writes modules.cpio
+/// (compressed like the initramfs when the modules themselves are not).
+fn write_modules(
+    out: &Path,
+    source: &ModuleSource,
+    opts: &ImageOptions,
+    config: &BuildConfig,
+    epoch: u32,
+) -> crate::Result<PathBuf> {
+    let all = source.tree.modules()?;
+    let (chosen, missing) = modules::select(&all, &source.selection);
+    if opts.host_only && chosen.is_empty() {
+        bail!("--host-only: none of the loaded modules is in {}", source.tree.dir().display());
+    }
+    let staged = modules::stage(
+        &source.tree,
+        &chosen,
+        &source.kernel_decompresses,
+        &out.join("modules-staged"),
+    )?;
+    let rows: Vec<Vec<String>> = modules::sizes_by_class(&staged)?
+        .into_iter()
+        .map(|(class, (count, bytes))| vec![class.to_string(), count.to_string(), human_size(bytes)])
+        .collect();
+    println!(
+        "    {} of {} modules of {} ({})",
+        chosen.len(),
+        all.len(),
+        staged.release,
+        match source.selection {
+            Selection::All => "all the kernel built",
+            Selection::Classes => "hardware classes of docs/hardware.md",
+            Selection::Named(_) => "loaded on the host",
+        }
+    );
+    print_table(&["class", "modules", "size"], &rows);
+    if !missing.is_empty() {
+        println!("    not in this kernel's modules (built in, or absent): {}", missing.join(" "));
+    }
+    let archive = modules::archive(&staged, epoch)?;
+    let all_compressed = chosen.iter().all(|m| source.kernel_decompresses.iter().any(|s| m.path.ends_with(s)));
+    let data = if all_compressed {
+        archive
+    } else {
+        initramfs::compress(&archive, config.compression).context("failed to compress the modules")?
+    };
+    let path = out.join("modules.cpio");
+    write(&path, &data)?;
+    println!("    modules.cpio: {}", human_size(data.len() as u64));
+    Ok(path)
+}
+
+/// Writes the userspace archive, initramfs.cpio, and its compressed form
+/// userspace.cpio.*; returns both paths.
 fn write_initramfs(
     out: &Path,
     kboot_binary: &Path,
@@ -158,9 +309,14 @@ fn write_initramfs(
     let compressed = initramfs::compress(&archive, config.compression)
         .context("failed to compress the initramfs")?;
     let raw_path = out.join("initramfs.cpio");
-    let path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
+    let path = out.join(format!("userspace.cpio.{}", config.compression.extension()));
     // Only one compressed variant may exist, so tests and GRUB pick the right one.
-    for stale in ["initramfs.cpio.gz", "initramfs.cpio.zst"] {
+    for stale in [
+        "initramfs.cpio.gz",
+        "initramfs.cpio.zst",
+        "userspace.cpio.gz",
+        "userspace.cpio.zst",
+    ] {
         let _ = std::fs::remove_file(out.join(stale));
     }
     write(&raw_path, &archive)?;
@@ -206,11 +362,11 @@ fn print_artifacts(out: &Path, outputs: &Outputs, took: std::time::Duration) {
         &outputs.bzimage,
         &outputs.kboot_binary,
         &outputs.initramfs_raw,
-        &outputs.initramfs,
-        &outputs.kboot_efi,
-        &outputs.disk_img,
+        &outputs.userspace,
     ]
-    .iter()
+    .into_iter()
+    .chain(outputs.modules_cpio.as_ref())
+    .chain([&outputs.initramfs, &outputs.kboot_efi, &outputs.disk_img])
     .map(|p| {
         let size = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
         vec![file_name(p), human_size(size), size.to_string()]
@@ -411,4 +567,25 @@ fn copy(from: &Path, to: &Path) -> crate::Result<()> {
         return Ok(());
     }
     write(to, &read(from)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_decompression_is_read_from_the_kernel_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config-6.1.0-test");
+        std::fs::write(
+            &config,
+            "CONFIG_MODULE_DECOMPRESS=y\nCONFIG_MODULE_COMPRESS_XZ=y\n# CONFIG_MODULE_COMPRESS_GZIP is not set\n",
+        )
+        .unwrap();
+        assert_eq!(decompressed_by_kernel(&config), vec![".xz"]);
+        // Debian 6.1: modules not compressed by the kernel build, no MODULE_DECOMPRESS.
+        std::fs::write(&config, "CONFIG_MODULE_COMPRESS_NONE=y\n").unwrap();
+        assert!(decompressed_by_kernel(&config).is_empty());
+        assert!(decompressed_by_kernel(&dir.path().join("missing")).is_empty());
+    }
 }

@@ -160,18 +160,33 @@ pub fn dropped_options(wanted: &BTreeMap<String, String>, final_config: &str) ->
         .collect()
 }
 
-/// Builds (or takes from the cache) the bzImage for these fragments.
+/// A built kernel: the bzImage and, when the fragments ask for modules, the tree
+/// `modules_install` wrote (`<modules_root>/lib/modules/<release>/`, indexed by depmod).
+pub struct BuiltKernel {
+    pub bzimage: PathBuf,
+    pub modules: Option<crate::modules::ModuleTree>,
+}
+
+/// Builds (or takes from the cache) the bzImage and modules for these fragments.
 pub fn build(
     ws: &Workspace,
     source: &KernelSource,
     fragment_paths: &[PathBuf],
-) -> crate::Result<PathBuf> {
+) -> crate::Result<BuiltKernel> {
     let (key, wanted) = cache_key(source, fragment_paths)?;
     let cached = ws.target().join("kernel/cache").join(&key);
     let bzimage = cached.join("bzImage");
-    if matches!(source, KernelSource::Tarball(_)) && bzimage.exists() {
+    let modules_root = cached.join("modules");
+    let wants_modules = wanted.values().any(|v| v == "m");
+    let complete = bzimage.exists() && (!wants_modules || modules_root.join(".complete").exists());
+    if matches!(source, KernelSource::Tarball(_)) && complete {
         println!("    cached kernel {key} ({})", bzimage.display());
-        return Ok(bzimage);
+        let modules = if wants_modules {
+            Some(crate::modules::ModuleTree::under(&modules_root)?)
+        } else {
+            None
+        };
+        return Ok(BuiltKernel { bzimage, modules });
     }
 
     let tree = source.tree(ws)?;
@@ -192,17 +207,27 @@ pub fn build(
     let jobs = std::thread::available_parallelism()
         .map(|n| n.get() + 1)
         .unwrap_or(2);
-    println!("    make -j{jobs} bzImage");
-    run_with_progress(
-        make(&[&format!("-j{jobs}"), "bzImage"]),
-        &ws.target().join("kernel/build.log"),
-    )?;
+    let targets: &[&str] = if wants_modules {
+        &["bzImage", "modules"]
+    } else {
+        &["bzImage"]
+    };
+    println!("    make -j{jobs} {}", targets.join(" "));
+    let jobs_arg = format!("-j{jobs}");
+    let mut args = vec![jobs_arg.as_str()];
+    args.extend_from_slice(targets);
+    run_with_progress(make(&args), &ws.target().join("kernel/build.log"))?;
     let built = build_dir.join("arch/x86/boot/bzImage");
     std::fs::create_dir_all(&cached)
         .with_context(|| format!("failed to create {}", cached.display()))?;
     std::fs::copy(&built, &bzimage)
         .with_context(|| format!("failed to cache {}", built.display()))?;
     std::fs::write(cached.join("config"), &config_text).context("failed to cache .config")?;
+    let modules = if wants_modules {
+        Some(install_modules(&make, &modules_root)?)
+    } else {
+        None
+    };
     if matches!(source, KernelSource::Tarball(_)) {
         // The unpacked tree is 1.5 GB and only a cache miss needs it again; tar keeps
         // the archive's old mtimes, so a re-unpacked tree still builds incrementally
@@ -212,7 +237,30 @@ pub fn build(
             println!("    note: could not remove {}: {e}", src_root.display());
         }
     }
-    Ok(bzimage)
+    Ok(BuiltKernel { bzimage, modules })
+}
+
+/// `make modules_install` into `root` (stripped; compressed as the fragments ask), then
+/// depmod's index, written by the host's depmod for this tree only.
+fn install_modules(
+    make: &dyn Fn(&[&str]) -> Command,
+    root: &Path,
+) -> crate::Result<crate::modules::ModuleTree> {
+    let _ = std::fs::remove_dir_all(root);
+    std::fs::create_dir_all(root).with_context(|| format!("failed to create {}", root.display()))?;
+    println!("    make modules_install");
+    let install_path = format!("INSTALL_MOD_PATH={}", root.display());
+    // DEPMOD=true: the kernel's own depmod call looks for /sbin/depmod, which a build
+    // user's PATH may lack; the index is written below with the registry's depmod.
+    run_quiet(
+        make(&["-s", &install_path, "INSTALL_MOD_STRIP=1", "DEPMOD=true", "modules_install"])
+            .stdout(Stdio::null()),
+    )?;
+    let tree = crate::modules::ModuleTree::under(root)?;
+    tree.depmod()?;
+    std::fs::write(root.join(".complete"), &tree.release)
+        .with_context(|| format!("failed to write {}", root.display()))?;
+    Ok(tree)
 }
 
 /// The cache key of these sources and fragments (names and contents), and every

@@ -16,6 +16,7 @@ mod image_cmd;
 mod install;
 mod kdump_bundle;
 mod kernel;
+mod modules;
 mod process;
 mod report;
 mod test_run;

@@ -81,7 +81,12 @@ pub fn test_command(ws: &Workspace, run_qemu: bool) -> crate::Result<()> {
         failed_stages.push(format!("unit and host tests: {e:#}"));
     }
     if run_qemu {
-        match stage("reproducible media", || build_twice_and_compare(ws)) {
+        let media = stage("reproducible media", || build_twice_and_compare(ws)).and_then(|()| {
+            stage("media with Debian's kernel and its modules", || {
+                build_distro_media(ws).map(|_| ())
+            })
+        });
+        match media {
             Ok(()) => {
                 if let Err(e) = stage("QEMU boot tests", || {
                     cargo_test(
@@ -116,6 +121,24 @@ pub fn test_command(ws: &Workspace, run_qemu: bool) -> crate::Result<()> {
             failed_stages.len()
         )
     }
+}
+
+/// The hardware matrix again with Debian's kernel (`--kernel`) and its modules
+/// (`--modules`), in target/kboot-distro (qemu-tests' hardware.rs boots both).
+fn build_distro_media(ws: &Workspace) -> crate::Result<image_cmd::Outputs> {
+    let kernel = qemu_tests::machine::find_debian_kernel()
+        .ok_or_else(|| anyhow!("no Debian kernel in /boot (cargo xtask deps installs it)"))?;
+    let release = kernel
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_start_matches("vmlinuz-").to_string())
+        .unwrap_or_default();
+    let options = ImageOptions {
+        kernel: Some(kernel),
+        modules: Some(std::path::Path::new("/lib/modules").join(release)),
+        out: Some(ws.target().join("kboot-distro")),
+        ..ImageOptions::default()
+    };
+    image_cmd::run_image(ws, &options)
 }
 
 fn print_summary(tally: &Tally, failed_stages: &[String]) {
