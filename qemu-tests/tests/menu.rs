@@ -277,3 +277,133 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
         ]
     );
 }
+
+/// The VGA text screen (25 rows from the menu's title; vgacon scrolls by moving the
+/// screen's start in the text buffer), once it shows `wanted`.
+fn vga_screen_showing(qemu: &mut Qemu, wanted: &str, scratch: &Path) -> Result<String, String> {
+    let deadline = std::time::Instant::now() + STEP;
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        let rows = qemu.qmp()?.vga_text_rows(scratch)?;
+        if let Some(top) = rows.iter().rposition(|r| r.contains("kboot boot menu")) {
+            last = rows[top..(top + 25).min(rows.len())].join("\n");
+            if last.contains(wanted) {
+                return Ok(last);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    qemu.save_log();
+    Err(format!(
+        "no {wanted:?} on the VGA screen; it shows:\n{last}"
+    ))
+}
+
+/// Issue #14: with `console=ttyS0 console=tty0` one menu runs on both. The VGA screen
+/// (read from the text buffer over QMP, and saved as a PNG) shows the menu and the
+/// countdown; a key on the VGA keyboard takes the menu over (the serial console says
+/// so), a key on the serial line takes it back, and an entry booted from the VGA
+/// keyboard comes up on the serial console.
+#[test]
+fn menu_runs_on_serial_and_vga_at_once() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir: PathBuf =
+        qemu_tests::machine::workspace_root().join("target/qemu-tests/menu-consoles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let second_marker = "kboot.test=booted-from-vga";
+    let mut cfg = qemu_tests::disks::debian_grub_cfg(
+        "/boot/vmlinuz-6.1.0-kboot",
+        "/boot/initrd.img-6.1.0-kboot",
+        &format!("console=ttyS0,115200 kboot.mode=shell {MARKER}"),
+    );
+    cfg.extend_from_slice(
+        format!(
+            "menuentry 'Second entry' {{\n\tlinux /boot/vmlinuz-6.1.0-kboot {second_marker} \
+             root=/dev/vda1 ro console=ttyS0,115200 kboot.mode=shell\n\
+             \tinitrd /boot/initrd.img-6.1.0-kboot\n}}\n"
+        )
+        .as_bytes(),
+    );
+    let disk = dir.join("debian.img");
+    gpt_ext4_disk(
+        &disk,
+        "DEBROOT",
+        &[
+            ("boot/grub/grub.cfg", cfg),
+            (
+                "boot/vmlinuz-6.1.0-kboot",
+                std::fs::read(artifacts.bzimage()).unwrap(),
+            ),
+            (
+                "boot/initrd.img-6.1.0-kboot",
+                std::fs::read(artifacts.initramfs()).unwrap(),
+            ),
+        ],
+    );
+
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.timeout=60".into();
+    config.memory_mib = 768;
+    config.extra_disks = vec![disk];
+    config.qmp = true;
+    let mut qemu = Qemu::start("menu_consoles", &config).unwrap();
+    let scratch = qemu.scratch_dir().unwrap().join("vga.bin");
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("Second entry", STEP)
+        .unwrap_or_else(|e| panic!("the menu is not on the serial console: {e}"));
+    let vga = vga_screen_showing(&mut qemu, "Booting 'Debian GNU/Linux' in", &scratch)
+        .unwrap_or_else(|e| panic!("the menu is not on the VGA console: {e}"));
+    assert!(vga.contains("Second entry"), "{vga}");
+    let png = dir.join("menu-vga.png");
+    qemu.qmp()
+        .and_then(|q| q.screendump(&png))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("VGA screen ({}):\n{vga}", png.display());
+
+    // A key on the VGA keyboard acts there and takes the menu over.
+    qemu.qmp()
+        .and_then(|q| q.send_key("down"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("menu in use on tty0 - press any key to take it back", STEP)
+        .unwrap_or_else(|e| panic!("the serial console does not show the takeover: {e}"));
+    // The lines under the list show what the selected entry boots.
+    let selected = format!("vmlinuz-6.1.0-kboot {second_marker} root=/dev/vda1");
+    let vga = vga_screen_showing(&mut qemu, &selected, &scratch).unwrap_or_else(|e| {
+        panic!("Down on the VGA keyboard did not select the second entry: {e}")
+    });
+    assert!(
+        !vga.contains("Booting '"),
+        "the countdown still runs:\n{vga}"
+    );
+    // A key on the serial line only takes it back (the selection stays).
+    qemu.send("k").unwrap();
+    vga_screen_showing(
+        &mut qemu,
+        "menu in use on ttyS0 - press any key to take it back",
+        &scratch,
+    )
+    .unwrap_or_else(|e| panic!("the VGA console does not show the takeback: {e}"));
+    // Enter on the VGA keyboard takes it back; the next one boots the second entry.
+    qemu.qmp()
+        .and_then(|q| q.send_key("ret"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("menu in use on tty0", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.qmp()
+        .and_then(|q| q.send_key("ret"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: booting 'Second entry'", STEP)
+        .unwrap_or_else(|e| panic!("Enter on the VGA keyboard did not boot the entry: {e}"));
+    qemu.expect(second_marker, BOOT)
+        .unwrap_or_else(|e| panic!("the kexec'd kernel did not start: {e}"));
+    qemu.expect("kboot: ready", BOOT)
+        .unwrap_or_else(|e| panic!("second kernel did not reach userspace: {e}"));
+    std::thread::sleep(Duration::from_secs(1));
+    qemu.send("poweroff\n").unwrap();
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
+}
