@@ -278,25 +278,41 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
     );
 }
 
-/// The VGA text screen (25 rows from the menu's title; vgacon scrolls by moving the
-/// screen's start in the text buffer), once it shows `wanted`.
-fn vga_screen_showing(qemu: &mut Qemu, wanted: &str, scratch: &Path) -> Result<String, String> {
+/// Waits until the VGA text buffer passes `check`; returns the rows it checked.
+fn wait_vga(
+    qemu: &mut Qemu,
+    scratch: &Path,
+    what: &str,
+    check: impl Fn(&[String]) -> Option<Vec<String>>,
+) -> Result<Vec<String>, String> {
     let deadline = std::time::Instant::now() + STEP;
-    let mut last = String::new();
+    let mut rows = Vec::new();
     while std::time::Instant::now() < deadline {
-        let rows = qemu.qmp()?.vga_text_rows(scratch)?;
-        if let Some(top) = rows.iter().rposition(|r| r.contains("kboot boot menu")) {
-            last = rows[top..(top + 25).min(rows.len())].join("\n");
-            if last.contains(wanted) {
-                return Ok(last);
-            }
+        rows = qemu.qmp()?.vga_text_rows(scratch)?;
+        if let Some(seen) = check(&rows) {
+            return Ok(seen);
         }
         std::thread::sleep(Duration::from_millis(500));
     }
     qemu.save_log();
+    let shown: Vec<&String> = rows.iter().filter(|r| !r.is_empty()).collect();
     Err(format!(
-        "no {wanted:?} on the VGA screen; it shows:\n{last}"
+        "{what} not on the VGA screen; its text buffer has:\n{shown:#?}"
     ))
+}
+
+/// The VGA text screen (25 rows from the menu's title; vgacon scrolls by moving the
+/// screen's start in the text buffer), once it shows `wanted`.
+fn vga_screen_showing(qemu: &mut Qemu, wanted: &str, scratch: &Path) -> Result<String, String> {
+    let rows = wait_vga(qemu, scratch, wanted, |rows| {
+        let top = rows.iter().rposition(|r| r.contains("kboot boot menu"))?;
+        let screen = &rows[top..(top + 25).min(rows.len())];
+        screen
+            .iter()
+            .any(|r| r.contains(wanted))
+            .then(|| screen.to_vec())
+    })?;
+    Ok(rows.join("\n"))
 }
 
 /// Issue #14: with `console=ttyS0 console=tty0` one menu runs on both. The VGA screen
@@ -401,6 +417,49 @@ fn menu_runs_on_serial_and_vga_at_once() {
     qemu.expect("kboot: ready", BOOT)
         .unwrap_or_else(|e| panic!("second kernel did not reach userspace: {e}"));
     std::thread::sleep(Duration::from_secs(1));
+    qemu.send("poweroff\n").unwrap();
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
+}
+
+/// Issue #14: `c` pressed on the VGA keyboard starts the shell there and a shell on the
+/// serial console too; leaving the VGA shell brings the menu back on the VGA console.
+#[test]
+fn shell_asked_for_on_vga_gives_every_console_a_shell() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.timeout=60".into();
+    config.qmp = true;
+    let mut qemu = Qemu::start("menu_consoles_shell", &config).unwrap();
+    let scratch = qemu.scratch_dir().unwrap().join("vga.bin");
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    vga_screen_showing(&mut qemu, "c: shell", &scratch).unwrap_or_else(|e| panic!("{e}"));
+    qemu.qmp()
+        .and_then(|q| q.send_key("c"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot# ", STEP)
+        .unwrap_or_else(|e| panic!("no shell on the serial console: {e}"));
+    let prompt = |rows: &[String]| {
+        let menu = rows.iter().any(|r| r.contains("kboot boot menu"));
+        let shell = rows.iter().any(|r| r.starts_with("kboot#"));
+        (shell && !menu).then(Vec::new)
+    };
+    wait_vga(&mut qemu, &scratch, "the shell prompt", prompt).unwrap_or_else(|e| panic!("{e}"));
+    let (echoed, status) = qemu
+        .shell("echo serial-shell-works", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((echoed.trim(), status), ("serial-shell-works", 0));
+    qemu.qmp()
+        .and_then(|q| q.send_text("exit\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The menu comes back on the VGA console, waiting (no countdown after the shell).
+    let vga = vga_screen_showing(&mut qemu, "Up/Down: select", &scratch)
+        .unwrap_or_else(|e| panic!("the menu did not come back on VGA: {e}"));
+    assert!(!vga.contains("Booting '"), "{vga}");
     qemu.send("poweroff\n").unwrap();
     assert!(
         qemu.wait_exit(Duration::from_secs(60)).is_some(),
