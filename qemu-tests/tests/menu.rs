@@ -466,3 +466,66 @@ fn shell_asked_for_on_vga_gives_every_console_a_shell() {
         "no poweroff"
     );
 }
+
+/// Issue #14's hot-plug: a disk added while the menu waits (a SCSI disk on virtio-scsi,
+/// through QMP, as a USB stick would appear) gets its entries listed without a key, and
+/// the countdown goes on since nobody pressed one.
+#[test]
+fn a_disk_plugged_in_while_the_menu_waits_is_listed() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir: PathBuf = qemu_tests::machine::workspace_root().join("target/qemu-tests/menu-hotplug");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two disks with one entry each (kernels that are never booted).
+    let disk = |name: &str, label: &str| {
+        let path = dir.join(format!("{name}.img"));
+        let cfg = format!("menuentry '{label}' {{\n\tlinux /boot/vmlinuz root=/dev/sda1\n}}\n");
+        gpt_ext4_disk(
+            &path,
+            name,
+            &[
+                ("boot/grub/grub.cfg", cfg.into_bytes()),
+                ("boot/vmlinuz", b"not a kernel".to_vec()),
+            ],
+        );
+        path
+    };
+    let stick = disk("STICK", "Entry on the stick");
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 kboot.timeout=120".into();
+    config.qmp = true;
+    config.extra_disks = vec![disk("FIXED", "Entry on the fixed disk")];
+    config.extra_args = vec!["-device".into(), "virtio-scsi-pci,id=scsi0".into()];
+    let mut qemu = Qemu::start("menu_hotplug", &config).unwrap();
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("Press any key to stop.", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
+    let drive = format!(
+        "drive_add 0 if=none,id=stick,format=raw,snapshot=on,file={}",
+        stick.display()
+    );
+    let added = qmp
+        .human_monitor_command(&drive)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(added.contains("OK"), "drive_add: {added}");
+    qmp.device_add(
+        r#"{"driver": "scsi-hd", "drive": "stick", "bus": "scsi0.0", "id": "stickdisk"}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: menu", STEP)
+        .unwrap_or_else(|e| panic!("no scan after the disk appeared: {e}"));
+    qemu.expect("Entry on the stick", STEP)
+        .unwrap_or_else(|e| panic!("the new disk's entry is not listed: {e}"));
+    qemu.expect("Press any key to stop.", STEP)
+        .unwrap_or_else(|e| panic!("the countdown stopped without a key: {e}"));
+    qemu.send("c").unwrap();
+    qemu.expect("kboot# ", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.send("poweroff\n").unwrap();
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
+}
