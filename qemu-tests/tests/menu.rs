@@ -315,6 +315,21 @@ fn vga_screen_showing(qemu: &mut Qemu, wanted: &str, scratch: &Path) -> Result<S
     Ok(rows.join("\n"))
 }
 
+/// A machine with the serial and the VGA console, a QMP socket and `disks`, booted to
+/// the menu; and a scratch file for reading the VGA text buffer.
+fn serial_and_vga_menu(name: &str, artifacts: Artifacts, disks: Vec<PathBuf>) -> (Qemu, PathBuf) {
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.timeout=60".into();
+    config.memory_mib = 768;
+    config.extra_disks = disks;
+    config.qmp = true;
+    let mut qemu = Qemu::start(name, &config).unwrap();
+    let scratch = qemu.scratch_dir().unwrap().join("vga.bin");
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (qemu, scratch)
+}
+
 /// Issue #14: with `console=ttyS0 console=tty0` one menu runs on both. The VGA screen
 /// (read from the text buffer over QMP, and saved as a PNG) shows the menu and the
 /// countdown; a key on the VGA keyboard takes the menu over (the serial console says
@@ -358,15 +373,7 @@ fn menu_runs_on_serial_and_vga_at_once() {
         ],
     );
 
-    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.timeout=60".into();
-    config.memory_mib = 768;
-    config.extra_disks = vec![disk];
-    config.qmp = true;
-    let mut qemu = Qemu::start("menu_consoles", &config).unwrap();
-    let scratch = qemu.scratch_dir().unwrap().join("vga.bin");
-    qemu.expect("kboot: menu", BOOT)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut qemu, scratch) = serial_and_vga_menu("menu_consoles", artifacts, vec![disk]);
     qemu.expect("Second entry", STEP)
         .unwrap_or_else(|e| panic!("the menu is not on the serial console: {e}"));
     let vga = vga_screen_showing(&mut qemu, "Booting 'Debian GNU/Linux' in", &scratch)
@@ -430,13 +437,7 @@ fn menu_runs_on_serial_and_vga_at_once() {
 fn shell_asked_for_on_vga_gives_every_console_a_shell() {
     let artifacts = Artifacts::default_location();
     artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.timeout=60".into();
-    config.qmp = true;
-    let mut qemu = Qemu::start("menu_consoles_shell", &config).unwrap();
-    let scratch = qemu.scratch_dir().unwrap().join("vga.bin");
-    qemu.expect("kboot: menu", BOOT)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (mut qemu, scratch) = serial_and_vga_menu("menu_consoles_shell", artifacts, Vec::new());
     vga_screen_showing(&mut qemu, "c: shell", &scratch).unwrap_or_else(|e| panic!("{e}"));
     qemu.qmp()
         .and_then(|q| q.send_key("c"))
