@@ -6,6 +6,8 @@
 pub mod disks;
 pub mod host_tools;
 pub mod machine;
+pub mod png;
+pub mod qmp;
 pub mod screen;
 
 use std::io::{Read, Write};
@@ -31,7 +33,10 @@ pub struct Qemu {
     cursor: usize,
     started: Instant,
     log_path: PathBuf,
-    _scratch: Option<machine::Scratch>,
+    scratch: Option<machine::Scratch>,
+    /// The QMP socket when the machine has one (`MachineConfig::qmp`), connected lazily.
+    qmp_socket: Option<PathBuf>,
+    qmp: Option<qmp::Qmp>,
 }
 
 #[derive(Debug)]
@@ -119,7 +124,12 @@ impl Qemu {
             cursor: 0,
             started: Instant::now(),
             log_path: log_dir().join(format!("{name}.log")),
-            _scratch: scratch,
+            qmp_socket: scratch
+                .as_ref()
+                .filter(|_| config.qmp)
+                .map(|s| s.qmp_socket()),
+            scratch,
+            qmp: None,
         })
     }
 
@@ -244,6 +254,25 @@ impl Qemu {
         let (lock, _) = &*self.serial;
         let serial = lock.lock().unwrap_or_else(|p| p.into_inner());
         String::from_utf8_lossy(&serial.bytes).into_owned()
+    }
+
+    /// The machine's QMP connection (the config must have `qmp` set).
+    pub fn qmp(&mut self) -> Result<&mut qmp::Qmp, String> {
+        if self.qmp.is_none() {
+            let socket = self
+                .qmp_socket
+                .clone()
+                .ok_or("this machine has no QMP socket (MachineConfig::qmp)")?;
+            self.qmp = Some(qmp::Qmp::connect(&socket, Duration::from_secs(10))?);
+        }
+        self.qmp
+            .as_mut()
+            .ok_or_else(|| "QMP: not connected".to_string())
+    }
+
+    /// A per-run directory for files QEMU writes (memory and screen dumps).
+    pub fn scratch_dir(&self) -> Option<&Path> {
+        self.scratch.as_ref().map(|s| s.path())
     }
 
     pub fn log_path(&self) -> &Path {

@@ -115,11 +115,32 @@ pub struct MachineConfig {
     /// Serial multiplexed with the monitor on the terminal (Ctrl-A X quits, Ctrl-A C
     /// for the monitor) instead of a plain pipe for tests.
     pub interactive: bool,
+    /// A QMP socket in the run's scratch directory (`Qemu::qmp`): screen dumps, keys on
+    /// the machine's keyboard, device hot-plug.
+    pub qmp: bool,
 }
 
 /// Per-run files (the writable OVMF variable store) removed when the run ends.
 #[derive(Debug)]
 pub struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> std::io::Result<Scratch> {
+        let dir =
+            std::env::temp_dir().join(format!("kboot-qemu-{}-{}", std::process::id(), unique()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Where QEMU listens for QMP when `MachineConfig::qmp` is set.
+    pub fn qmp_socket(&self) -> PathBuf {
+        self.0.join("qmp.sock")
+    }
+}
 
 impl Drop for Scratch {
     fn drop(&mut self) {
@@ -147,6 +168,7 @@ impl MachineConfig {
             accel: std::env::var("KBOOT_QEMU_ACCEL").unwrap_or_else(|_| "tcg".into()),
             allow_reboot: false,
             interactive: false,
+            qmp: false,
         }
     }
 
@@ -178,7 +200,16 @@ impl MachineConfig {
         } else {
             cmd.args(["-serial", "stdio", "-monitor", "none"]);
         }
-        let mut scratch = None;
+        let scratch = match self.boot == BootPath::Uefi || self.qmp {
+            true => Some(Scratch::create()?),
+            false => None,
+        };
+        if let (true, Some(scratch)) = (self.qmp, &scratch) {
+            cmd.arg("-qmp").arg(format!(
+                "unix:{},server=on,wait=off",
+                scratch.qmp_socket().display()
+            ));
+        }
         let disk =
             |path: &Path| format!("file={},format=raw,if=virtio,snapshot=on", path.display());
         match self.boot {
@@ -191,12 +222,10 @@ impl MachineConfig {
                         .map(|n| n.to_string_lossy().replace("CODE", "VARS"))
                         .unwrap_or_default(),
                 );
-                let dir = std::env::temp_dir().join(format!(
-                    "kboot-ovmf-{}-{}",
-                    std::process::id(),
-                    unique()
-                ));
-                std::fs::create_dir_all(&dir)?;
+                let dir = scratch
+                    .as_ref()
+                    .map(|s| s.path().to_path_buf())
+                    .unwrap_or_else(std::env::temp_dir);
                 let vars = dir.join("vars.fd");
                 std::fs::copy(&vars_template, &vars).map_err(|e| {
                     std::io::Error::new(e.kind(), format!("{}: {e}", vars_template.display()))
@@ -210,7 +239,6 @@ impl MachineConfig {
                     vars.display()
                 ));
                 cmd.arg("-drive").arg(disk(&self.artifacts.disk_img()));
-                scratch = Some(Scratch(dir));
             }
             BootPath::Bios => {
                 cmd.arg("-drive").arg(disk(&self.artifacts.disk_img()));

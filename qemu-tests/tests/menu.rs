@@ -277,3 +277,256 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
         ]
     );
 }
+
+/// Waits until the VGA text buffer passes `check`; returns the rows it checked.
+fn wait_vga(
+    qemu: &mut Qemu,
+    scratch: &Path,
+    what: &str,
+    check: impl Fn(&[String]) -> Option<Vec<String>>,
+) -> Result<Vec<String>, String> {
+    let deadline = std::time::Instant::now() + STEP;
+    let mut rows = Vec::new();
+    while std::time::Instant::now() < deadline {
+        rows = qemu.qmp()?.vga_text_rows(scratch)?;
+        if let Some(seen) = check(&rows) {
+            return Ok(seen);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    qemu.save_log();
+    let shown: Vec<&String> = rows.iter().filter(|r| !r.is_empty()).collect();
+    Err(format!(
+        "{what} not on the VGA screen; its text buffer has:\n{shown:#?}"
+    ))
+}
+
+/// The VGA text screen (25 rows from the menu's title; vgacon scrolls by moving the
+/// screen's start in the text buffer), once it shows `wanted`.
+fn vga_screen_showing(qemu: &mut Qemu, wanted: &str, scratch: &Path) -> Result<String, String> {
+    let rows = wait_vga(qemu, scratch, wanted, |rows| {
+        let top = rows.iter().rposition(|r| r.contains("kboot boot menu"))?;
+        let screen = &rows[top..(top + 25).min(rows.len())];
+        screen
+            .iter()
+            .any(|r| r.contains(wanted))
+            .then(|| screen.to_vec())
+    })?;
+    Ok(rows.join("\n"))
+}
+
+/// A machine with the serial and the VGA console, a QMP socket and `disks`, booted to
+/// the menu; and a scratch file for reading the VGA text buffer.
+fn serial_and_vga_menu(name: &str, artifacts: Artifacts, disks: Vec<PathBuf>) -> (Qemu, PathBuf) {
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.timeout=60".into();
+    config.memory_mib = 768;
+    config.extra_disks = disks;
+    config.qmp = true;
+    let mut qemu = Qemu::start(name, &config).unwrap();
+    let scratch = qemu.scratch_dir().unwrap().join("vga.bin");
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (qemu, scratch)
+}
+
+/// Issue #14: with `console=ttyS0 console=tty0` one menu runs on both. The VGA screen
+/// (read from the text buffer over QMP, and saved as a PNG) shows the menu and the
+/// countdown; a key on the VGA keyboard takes the menu over (the serial console says
+/// so), a key on the serial line takes it back, and an entry booted from the VGA
+/// keyboard comes up on the serial console.
+#[test]
+fn menu_runs_on_serial_and_vga_at_once() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir: PathBuf =
+        qemu_tests::machine::workspace_root().join("target/qemu-tests/menu-consoles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let second_marker = "kboot.test=booted-from-vga";
+    let mut cfg = qemu_tests::disks::debian_grub_cfg(
+        "/boot/vmlinuz-6.1.0-kboot",
+        "/boot/initrd.img-6.1.0-kboot",
+        &format!("console=ttyS0,115200 kboot.mode=shell {MARKER}"),
+    );
+    cfg.extend_from_slice(
+        format!(
+            "menuentry 'Second entry' {{\n\tlinux /boot/vmlinuz-6.1.0-kboot {second_marker} \
+             root=/dev/vda1 ro console=ttyS0,115200 kboot.mode=shell\n\
+             \tinitrd /boot/initrd.img-6.1.0-kboot\n}}\n"
+        )
+        .as_bytes(),
+    );
+    let disk = dir.join("debian.img");
+    gpt_ext4_disk(
+        &disk,
+        "DEBROOT",
+        &[
+            ("boot/grub/grub.cfg", cfg),
+            (
+                "boot/vmlinuz-6.1.0-kboot",
+                std::fs::read(artifacts.bzimage()).unwrap(),
+            ),
+            (
+                "boot/initrd.img-6.1.0-kboot",
+                std::fs::read(artifacts.initramfs()).unwrap(),
+            ),
+        ],
+    );
+
+    let (mut qemu, scratch) = serial_and_vga_menu("menu_consoles", artifacts, vec![disk]);
+    qemu.expect("Second entry", STEP)
+        .unwrap_or_else(|e| panic!("the menu is not on the serial console: {e}"));
+    let vga = vga_screen_showing(&mut qemu, "Booting 'Debian GNU/Linux' in", &scratch)
+        .unwrap_or_else(|e| panic!("the menu is not on the VGA console: {e}"));
+    assert!(vga.contains("Second entry"), "{vga}");
+    let png = dir.join("menu-vga.png");
+    qemu.qmp()
+        .and_then(|q| q.screendump(&png))
+        .unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("VGA screen ({}):\n{vga}", png.display());
+
+    // A key on the VGA keyboard acts there and takes the menu over.
+    qemu.qmp()
+        .and_then(|q| q.send_key("down"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("menu in use on tty0 - press any key to take it back", STEP)
+        .unwrap_or_else(|e| panic!("the serial console does not show the takeover: {e}"));
+    // The lines under the list show what the selected entry boots.
+    let selected = format!("vmlinuz-6.1.0-kboot {second_marker} root=/dev/vda1");
+    let vga = vga_screen_showing(&mut qemu, &selected, &scratch).unwrap_or_else(|e| {
+        panic!("Down on the VGA keyboard did not select the second entry: {e}")
+    });
+    assert!(
+        !vga.contains("Booting '"),
+        "the countdown still runs:\n{vga}"
+    );
+    // A key on the serial line only takes it back (the selection stays).
+    qemu.send("k").unwrap();
+    vga_screen_showing(
+        &mut qemu,
+        "menu in use on ttyS0 - press any key to take it back",
+        &scratch,
+    )
+    .unwrap_or_else(|e| panic!("the VGA console does not show the takeback: {e}"));
+    // Enter on the VGA keyboard takes it back; the next one boots the second entry.
+    qemu.qmp()
+        .and_then(|q| q.send_key("ret"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("menu in use on tty0", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.qmp()
+        .and_then(|q| q.send_key("ret"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: booting 'Second entry'", STEP)
+        .unwrap_or_else(|e| panic!("Enter on the VGA keyboard did not boot the entry: {e}"));
+    qemu.expect(second_marker, BOOT)
+        .unwrap_or_else(|e| panic!("the kexec'd kernel did not start: {e}"));
+    qemu.expect("kboot: ready", BOOT)
+        .unwrap_or_else(|e| panic!("second kernel did not reach userspace: {e}"));
+    std::thread::sleep(Duration::from_secs(1));
+    qemu.send("poweroff\n").unwrap();
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
+}
+
+/// Issue #14: `c` pressed on the VGA keyboard starts the shell there and a shell on the
+/// serial console too; leaving the VGA shell brings the menu back on the VGA console.
+#[test]
+fn shell_asked_for_on_vga_gives_every_console_a_shell() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let (mut qemu, scratch) = serial_and_vga_menu("menu_consoles_shell", artifacts, Vec::new());
+    vga_screen_showing(&mut qemu, "c: shell", &scratch).unwrap_or_else(|e| panic!("{e}"));
+    qemu.qmp()
+        .and_then(|q| q.send_key("c"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot# ", STEP)
+        .unwrap_or_else(|e| panic!("no shell on the serial console: {e}"));
+    let prompt = |rows: &[String]| {
+        let menu = rows.iter().any(|r| r.contains("kboot boot menu"));
+        let shell = rows.iter().any(|r| r.starts_with("kboot#"));
+        (shell && !menu).then(Vec::new)
+    };
+    wait_vga(&mut qemu, &scratch, "the shell prompt", prompt).unwrap_or_else(|e| panic!("{e}"));
+    let (echoed, status) = qemu
+        .shell("echo serial-shell-works", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((echoed.trim(), status), ("serial-shell-works", 0));
+    qemu.qmp()
+        .and_then(|q| q.send_text("exit\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The menu comes back on the VGA console, waiting (no countdown after the shell).
+    let vga = vga_screen_showing(&mut qemu, "Up/Down: select", &scratch)
+        .unwrap_or_else(|e| panic!("the menu did not come back on VGA: {e}"));
+    assert!(!vga.contains("Booting '"), "{vga}");
+    qemu.send("poweroff\n").unwrap();
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
+}
+
+/// Issue #14's hot-plug: a disk added while the menu waits (a SCSI disk on virtio-scsi,
+/// through QMP, as a USB stick would appear) gets its entries listed without a key, and
+/// the countdown goes on since nobody pressed one.
+#[test]
+fn a_disk_plugged_in_while_the_menu_waits_is_listed() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir: PathBuf = qemu_tests::machine::workspace_root().join("target/qemu-tests/menu-hotplug");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Two disks with one entry each (kernels that are never booted).
+    let disk = |name: &str, label: &str| {
+        let path = dir.join(format!("{name}.img"));
+        let cfg = format!("menuentry '{label}' {{\n\tlinux /boot/vmlinuz root=/dev/sda1\n}}\n");
+        gpt_ext4_disk(
+            &path,
+            name,
+            &[
+                ("boot/grub/grub.cfg", cfg.into_bytes()),
+                ("boot/vmlinuz", b"not a kernel".to_vec()),
+            ],
+        );
+        path
+    };
+    let stick = disk("STICK", "Entry on the stick");
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 kboot.timeout=120".into();
+    config.qmp = true;
+    config.extra_disks = vec![disk("FIXED", "Entry on the fixed disk")];
+    config.extra_args = vec!["-device".into(), "virtio-scsi-pci,id=scsi0".into()];
+    let mut qemu = Qemu::start("menu_hotplug", &config).unwrap();
+    qemu.expect("kboot: menu", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("Press any key to stop.", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
+    let drive = format!(
+        "drive_add 0 if=none,id=stick,format=raw,snapshot=on,file={}",
+        stick.display()
+    );
+    let added = qmp
+        .human_monitor_command(&drive)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(added.contains("OK"), "drive_add: {added}");
+    qmp.device_add(
+        r#"{"driver": "scsi-hd", "drive": "stick", "bus": "scsi0.0", "id": "stickdisk"}"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: menu", STEP)
+        .unwrap_or_else(|e| panic!("no scan after the disk appeared: {e}"));
+    qemu.expect("Entry on the stick", STEP)
+        .unwrap_or_else(|e| panic!("the new disk's entry is not listed: {e}"));
+    qemu.expect("Press any key to stop.", STEP)
+        .unwrap_or_else(|e| panic!("the countdown stopped without a key: {e}"));
+    qemu.send("c").unwrap();
+    qemu.expect("kboot# ", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.send("poweroff\n").unwrap();
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
+}

@@ -4,6 +4,11 @@ use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 
+/// The menu front end's exit status when the user asked for the shell on its console i
+/// (0: its own terminal, i: its i-th `--console`) is this plus i: PID 1 then starts the
+/// shell there (the menu coming back after it) and plain shells on the others.
+pub const SHELL_ON_CONSOLE: i32 = 100;
+
 /// Device paths of every console the kernel writes to, in /proc/consoles order.
 /// Falls back to /dev/console when /proc is not readable.
 pub fn kernel_consoles() -> Vec<PathBuf> {

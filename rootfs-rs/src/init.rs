@@ -1,6 +1,8 @@
 //! PID 1. Mounts the basics, reads kboot's switches from the kernel command line,
-//! announces `kboot: ready` on every console, and supervises one front end per console
-//! (the primary console gets the mode's front end, the others a shell). PID 1 itself
+//! announces `kboot: ready` on every console, and supervises the front ends: in menu mode
+//! one menu on every console at once (until the user asks for the shell on one of them:
+//! then that console gets the shell and the menu after it, the others plain shells); in
+//! the other modes the primary console gets the mode's front end, the others a shell. PID 1 itself
 //! must never exit or panic (either is a kernel panic), so everything here tolerates
 //! failure and nothing unwraps.
 
@@ -124,7 +126,10 @@ fn mount_basics() {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FrontEnd {
+    /// The boot menu, on every console of its slot at once.
     Menu,
+    /// The shell the user asked for in the menu, the menu again after it.
+    ShellThenMenu,
     Dump,
     Shell,
 }
@@ -132,17 +137,63 @@ enum FrontEnd {
 impl FrontEnd {
     fn applet(self) -> &'static str {
         match self {
-            FrontEnd::Menu => "frontend",
+            FrontEnd::Menu | FrontEnd::ShellThenMenu => "frontend",
             FrontEnd::Dump => "dump",
             FrontEnd::Shell => "sh",
         }
     }
 }
 
+/// A front end and the consoles it owns: the first is its terminal (stdin, stdout,
+/// controlling tty); a menu drives the others too, and nothing else runs on them meanwhile.
 struct Slot {
-    console: PathBuf,
+    consoles: Vec<PathBuf>,
     front_end: FrontEnd,
     starts: Vec<Instant>,
+}
+
+impl Slot {
+    fn new(consoles: Vec<PathBuf>, front_end: FrontEnd) -> Slot {
+        Slot {
+            consoles,
+            front_end,
+            starts: Vec::new(),
+        }
+    }
+
+    /// What getty runs: the applet and its arguments.
+    fn command(&self) -> Vec<OsString> {
+        let mut command = vec![OsString::from(self.front_end.applet())];
+        match self.front_end {
+            FrontEnd::Menu => {
+                for other in self.consoles.iter().skip(1) {
+                    command.push("--console".into());
+                    command.push(other.clone().into_os_string());
+                }
+            }
+            FrontEnd::ShellThenMenu => command.push("--shell-first".into()),
+            FrontEnd::Dump | FrontEnd::Shell => {}
+        }
+        command
+    }
+
+    /// The console a menu's exit status asks the shell for (`console::SHELL_ON_CONSOLE`).
+    fn shell_requested(&self, status: Option<i32>) -> Option<usize> {
+        if self.front_end != FrontEnd::Menu || self.consoles.len() < 2 {
+            return None;
+        }
+        let index = usize::try_from(status?.checked_sub(console::SHELL_ON_CONSOLE)?).ok()?;
+        (index < self.consoles.len()).then_some(index)
+    }
+
+    fn console_names(&self) -> String {
+        let names: Vec<String> = self
+            .consoles
+            .iter()
+            .map(|c| c.display().to_string())
+            .collect();
+        names.join(", ")
+    }
 }
 
 struct Supervisor {
@@ -154,26 +205,32 @@ struct Supervisor {
 impl Supervisor {
     fn new(args: &KbootArgs, mode: Mode) -> Supervisor {
         let primary = console::interactive_console();
-        let primary_front_end = match mode {
-            Mode::Dump => FrontEnd::Dump,
-            Mode::Shell => FrontEnd::Shell,
-            Mode::Menu | Mode::Auto => FrontEnd::Menu,
-        };
-        let mut slots = vec![Slot {
-            console: primary.clone(),
-            front_end: primary_front_end,
-            starts: Vec::new(),
-        }];
-        for other in console::kernel_consoles()
+        let others: Vec<PathBuf> = console::kernel_consoles()
             .into_iter()
             .filter(|c| *c != primary)
-        {
-            slots.push(Slot {
-                console: other,
-                front_end: FrontEnd::Shell,
-                starts: Vec::new(),
-            });
-        }
+            .collect();
+        let slots = match mode {
+            // One menu on every console (one scan, one network start).
+            Mode::Menu | Mode::Auto => {
+                let mut consoles = vec![primary];
+                consoles.extend(others);
+                vec![Slot::new(consoles, FrontEnd::Menu)]
+            }
+            Mode::Dump | Mode::Shell => {
+                let front_end = if mode == Mode::Dump {
+                    FrontEnd::Dump
+                } else {
+                    FrontEnd::Shell
+                };
+                let mut slots = vec![Slot::new(vec![primary], front_end)];
+                slots.extend(
+                    others
+                        .into_iter()
+                        .map(|c| Slot::new(vec![c], FrontEnd::Shell)),
+                );
+                slots
+            }
+        };
         Supervisor {
             slots,
             running: HashMap::new(),
@@ -190,6 +247,12 @@ impl Supervisor {
                 Ok(Some((pid, status))) => {
                     let pid = pid.as_raw_nonzero().get() as u32;
                     if let Some(index) = self.running.remove(&pid) {
+                        if let Some(chosen) =
+                            self.slots[index].shell_requested(status.exit_status())
+                        {
+                            self.hand_out_shells(index, chosen);
+                            continue;
+                        }
                         // A front end killed by a signal is news to the person at that
                         // console (why did my shell restart?); a plain exit only with
                         // kboot.debug.
@@ -197,7 +260,7 @@ impl Supervisor {
                             console::announce(&format!(
                                 "init: {} on {} exited ({status:?})\n",
                                 self.slots[index].front_end.applet(),
-                                self.slots[index].console.display()
+                                self.slots[index].console_names()
                             ));
                         }
                         self.start(index);
@@ -218,6 +281,21 @@ impl Supervisor {
         }
     }
 
+    /// The menu in slot `index` ended because the user asked for the shell on its console
+    /// `chosen`: the shell (then the menu) runs there, plain shells on its other consoles.
+    fn hand_out_shells(&mut self, index: usize, chosen: usize) {
+        let consoles = std::mem::take(&mut self.slots[index].consoles);
+        for (position, console) in consoles.into_iter().enumerate() {
+            if position == chosen {
+                self.slots[index] = Slot::new(vec![console], FrontEnd::ShellThenMenu);
+                self.start(index);
+            } else {
+                self.slots.push(Slot::new(vec![console], FrontEnd::Shell));
+                self.start(self.slots.len() - 1);
+            }
+        }
+    }
+
     fn start(&mut self, index: usize) {
         let slot = &mut self.slots[index];
         slot.starts.retain(|t| t.elapsed() < RESPAWN_WINDOW);
@@ -225,19 +303,29 @@ impl Supervisor {
             console::announce(&format!(
                 "init: {} keeps exiting; falling back to the shell on {}\n",
                 slot.front_end.applet(),
-                slot.console.display()
+                slot.console_names()
             ));
             slot.front_end = FrontEnd::Shell;
             slot.starts.clear();
+            // A shell has one console: the menu's others get their own.
+            let others: Vec<PathBuf> = slot.consoles.drain(1..).collect();
+            for other in others {
+                self.slots.push(Slot::new(vec![other], FrontEnd::Shell));
+                self.start(self.slots.len() - 1);
+            }
         } else if slot.starts.len() >= RESPAWN_LIMIT {
             // Even the shell keeps dying (a console that hangs up?): slow down.
             std::thread::sleep(Duration::from_secs(2));
         }
+        let slot = &mut self.slots[index];
+        let Some(terminal) = slot.consoles.first().cloned() else {
+            return;
+        };
         slot.starts.push(Instant::now());
         let spawned = Command::new("/proc/self/exe")
             .arg0("getty")
-            .arg(&slot.console)
-            .arg(slot.front_end.applet())
+            .arg(&terminal)
+            .args(slot.command())
             .env_clear()
             .env("PATH", "/bin:/sbin:/usr/bin:/usr/sbin")
             .env("HOME", "/root")
@@ -256,5 +344,49 @@ impl Supervisor {
                 slot.front_end.applet()
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn menu_slot() -> Slot {
+        Slot::new(
+            vec![PathBuf::from("/dev/ttyS0"), PathBuf::from("/dev/tty0")],
+            FrontEnd::Menu,
+        )
+    }
+
+    #[test]
+    fn the_menu_is_given_every_console() {
+        let command = menu_slot().command();
+        assert_eq!(command, ["frontend", "--console", "/dev/tty0"]);
+        let shell = Slot::new(vec![PathBuf::from("/dev/tty0")], FrontEnd::ShellThenMenu);
+        assert_eq!(shell.command(), ["frontend", "--shell-first"]);
+    }
+
+    #[test]
+    fn only_a_menu_on_several_consoles_asks_for_shells() {
+        let slot = menu_slot();
+        assert_eq!(
+            slot.shell_requested(Some(console::SHELL_ON_CONSOLE + 1)),
+            Some(1)
+        );
+        assert_eq!(
+            slot.shell_requested(Some(console::SHELL_ON_CONSOLE)),
+            Some(0)
+        );
+        assert_eq!(
+            slot.shell_requested(Some(console::SHELL_ON_CONSOLE + 2)),
+            None
+        );
+        assert_eq!(slot.shell_requested(Some(1)), None);
+        assert_eq!(slot.shell_requested(None), None);
+        let single = Slot::new(vec![PathBuf::from("/dev/ttyS0")], FrontEnd::Menu);
+        assert_eq!(
+            single.shell_requested(Some(console::SHELL_ON_CONSOLE)),
+            None
+        );
     }
 }

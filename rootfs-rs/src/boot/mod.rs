@@ -21,7 +21,7 @@ pub mod scan;
 
 pub use entry::{BootEntry, EntryKind, FsRef, Parsed, Warning};
 pub use fs::{ConfigFs, DirFs, MemFs};
-pub use menu::menu_main;
+pub use menu::{menu_main, menu_on_consoles, Leave};
 pub use scan::discover::{discover, discover_across, discover_in};
 pub use scan::disks::discover_images;
 pub use scan::volume::{DiscoveredEntry, Discovery, Volume};

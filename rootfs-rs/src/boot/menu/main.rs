@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::blockdev::fstype::{FsInfo, FsKind};
 use crate::boot::efi;
 use crate::boot::menu::conf::{find_entry, menu_settings, parse_kernel_cmdline, MenuSettings};
+use crate::boot::menu::interactive::{interactive, Leave};
 use crate::boot::menu::start::{boot, boot_path};
-use crate::boot::menu::state::{MenuChoice, MenuItem, MenuState};
-use crate::boot::menu::term::run_menu;
+use crate::boot::menu::state::MenuItem;
 use crate::boot::scan::disks::{
     discover_disks, discover_images, discover_trees, Mounts, ScanOptions,
 };
@@ -32,14 +32,14 @@ const USAGE: &str =
   --tree DEV=DIR  use DIR as the contents of filesystem DEV (an --image volume's name, or new)";
 
 #[derive(Debug, Default)]
-struct Options {
+pub(super) struct Options {
     list: bool,
     boot: Option<String>,
     timeout: Option<i64>,
     config: Option<PathBuf>,
-    dry_run: bool,
-    images: Vec<PathBuf>,
-    trees: Vec<(String, PathBuf)>,
+    pub(super) dry_run: bool,
+    pub(super) images: Vec<PathBuf>,
+    pub(super) trees: Vec<(String, PathBuf)>,
 }
 
 fn parse_args(args: &[OsString]) -> Result<Options, String> {
@@ -256,41 +256,55 @@ fn default_index(entries: &[DiscoveredEntry], settings: &MenuSettings) -> usize 
     entries.iter().position(|e| e.entry.is_default).unwrap_or(0)
 }
 
+/// The `menu` applet: the menu on its own terminal; 0 when the user asks for the shell.
 pub fn menu_main(args: &[OsString]) -> i32 {
+    match menu_on_consoles(args, &[]) {
+        Leave::Code(code) => code,
+        Leave::Shell { .. } => 0,
+    }
+}
+
+/// The menu on its own terminal and on the terminals `others` (the front end's way in):
+/// how it ended, and on which console the shell was asked for (0: its own, i: others[i-1]).
+pub fn menu_on_consoles(args: &[OsString], others: &[PathBuf]) -> Leave {
     let options = match parse_args(args) {
         Ok(options) => options,
         Err(message) if message.is_empty() => {
             say!("{USAGE}");
-            return 0;
+            return Leave::Code(0);
         }
         Err(message) => {
             warn!("menu: {message}\n{USAGE}");
-            return 2;
+            return Leave::Code(2);
         }
     };
     let config = read_config(&options);
     let settings = load_settings(&options, &config);
     let net_sources = start_network(&options, &config);
     if options.list {
-        return list(scan_and_report(&options, &settings, &net_sources));
+        return Leave::Code(list(scan_and_report(&options, &settings, &net_sources)));
     }
     if let Some(spec) = &options.boot {
         let scanned = scan_and_report(&options, &settings, &net_sources);
-        return boot_named(spec, scanned, options.dry_run);
+        return Leave::Code(boot_named(spec, scanned, options.dry_run));
     }
-    interactive(&options, &settings, &net_sources)
+    interactive(&options, &settings, &net_sources, others)
 }
 
 /// One scan as every mode starts it: the entries with their warnings printed, and the
 /// default entry (whose own warning, a default naming no entry, is printed too). The
 /// filesystems stay mounted until `mounts` is released or dropped.
-struct Scanned {
-    discovery: Discovery,
-    mounts: Mounts,
-    default: usize,
+pub(super) struct Scanned {
+    pub(super) discovery: Discovery,
+    pub(super) mounts: Mounts,
+    pub(super) default: usize,
 }
 
-fn scan_and_report(options: &Options, settings: &MenuSettings, net_sources: &[String]) -> Scanned {
+pub(super) fn scan_and_report(
+    options: &Options,
+    settings: &MenuSettings,
+    net_sources: &[String],
+) -> Scanned {
     let (discovery, mounts) = scan(options, settings, net_sources);
     discovery
         .warnings
@@ -305,7 +319,7 @@ fn scan_and_report(options: &Options, settings: &MenuSettings, net_sources: &[St
 }
 
 /// Unmounts the scan's filesystems now and says which could not be.
-fn release_and_report(mounts: &mut Mounts) {
+pub(super) fn release_and_report(mounts: &mut Mounts) {
     mounts
         .release_all()
         .iter()
@@ -362,89 +376,6 @@ fn boot_named(spec: &str, scanned: Scanned, dry_run: bool) -> i32 {
             );
             1
         }
-    }
-}
-
-/// The interactive menu, scanning again whenever the user asks or a failed boot
-/// unmounted the disks.
-fn interactive(options: &Options, settings: &MenuSettings, net_sources: &[String]) -> i32 {
-    let mut carried_message: Option<String> = None;
-    loop {
-        let Scanned {
-            discovery,
-            mut mounts,
-            default,
-        } = scan_and_report(options, settings, net_sources);
-        let entries = &discovery.entries;
-        let items = entries.iter().map(MenuItem::from_entry).collect();
-        let countdown = match carried_message {
-            Some(_) => None,
-            None => settings.countdown(discovery.timeout_secs),
-        };
-        let mut state = MenuState::new(items, default, countdown);
-        state.message = carried_message.take();
-        say!("kboot: menu");
-        let rescan = run_until_rescan(&mut state, entries, options.dry_run);
-        release_and_report(&mut mounts);
-        match rescan {
-            Ok(message) => carried_message = message,
-            Err(code) => return code,
-        }
-    }
-}
-
-/// Shows the menu until the user leaves (Err(exit code)) or a rescan is needed (Ok, with a
-/// message to show afterwards when a boot attempt unmounted the disks).
-fn run_until_rescan(
-    state: &mut MenuState,
-    entries: &[DiscoveredEntry],
-    dry_run: bool,
-) -> Result<Option<String>, i32> {
-    let mut stdout = std::io::stdout();
-    loop {
-        let choice = if state.expired() {
-            state.countdown = None;
-            match entries.get(state.default) {
-                Some(found) => MenuChoice::Boot {
-                    index: state.default,
-                    cmdline: found.entry.cmdline.clone(),
-                },
-                None => MenuChoice::Shell,
-            }
-        } else {
-            match run_menu(state, &mut stdout) {
-                Ok(choice) => choice,
-                Err(err) => {
-                    warn!("menu: terminal: {err}");
-                    return Err(1);
-                }
-            }
-        };
-        let (label, result) = match choice {
-            MenuChoice::Shell => return Err(0),
-            MenuChoice::Rescan => return Ok(None),
-            MenuChoice::Boot { index, cmdline } => {
-                let Some(found) = entries.get(index) else {
-                    continue;
-                };
-                (found.entry.label.clone(), boot(found, &cmdline, dry_run))
-            }
-            MenuChoice::BootPath { path, cmdline } => {
-                let result = boot_path(&path, &cmdline, dry_run);
-                (path, result)
-            }
-        };
-        let failure = match result {
-            Ok(()) => return Err(0),
-            Err(failure) => failure,
-        };
-        let message = format!("kboot: cannot boot '{label}': {}", failure.error);
-        warn!("{message}");
-        // A failed reboot has already unmounted the disks: scan again.
-        if failure.disks_released {
-            return Ok(Some(message));
-        }
-        state.message = Some(message);
     }
 }
 

@@ -92,17 +92,41 @@ pub struct Screen {
 
 /// The screen for `state` on a `width` x `height` terminal (0x0 means 80x24).
 pub fn screen(state: &MenuState, width: u16, height: u16) -> Screen {
+    screen_with_notice(state, width, height, None)
+}
+
+/// `screen`, with `notice` (another console has the menu) in place of the status line,
+/// or of the blank line above the command line in the editor.
+pub fn screen_with_notice(
+    state: &MenuState,
+    width: u16,
+    height: u16,
+    notice: Option<&str>,
+) -> Screen {
     let (width, height) = screen_size(width, height);
     let (mut lines, cursor) = match state.edit_line() {
-        None => (browse_lines(state, width, height), None),
+        None => {
+            let mut lines = browse_lines(state, width, height);
+            if let (Some(notice), Some(at)) = (notice, lines.len().checked_sub(2)) {
+                lines[at] = fit(notice, width, false);
+            }
+            (lines, None)
+        }
         Some((line, cursor)) => {
             let line: Vec<char> = line.chars().collect();
-            edit_lines(state, &line, cursor, width, height)
+            let (mut lines, cursor) = edit_lines(state, &line, cursor, width, height);
+            if let (Some(notice), Some(blank)) = (notice, lines.get_mut(EDIT_BLANK_ROW)) {
+                *blank = fit(notice, width, false);
+            }
+            (lines, cursor)
         }
     };
     lines.truncate(height);
     Screen { lines, cursor }
 }
+
+/// The editor's blank line between the entry's details and the command line.
+const EDIT_BLANK_ROW: usize = 3;
 
 fn cursor_sequence(cursor: Option<(usize, usize)>) -> String {
     match cursor {
@@ -464,5 +488,20 @@ mod tests {
             full(&after),
             render(&MenuState::new(items(3), 0, Some(4)), 80, 24)
         );
+    }
+
+    /// Another console has the menu: the notice replaces the countdown or message line
+    /// (the editor keeps its command line and shows the notice above it).
+    #[test]
+    fn the_notice_replaces_the_status_line() {
+        let notice = "menu in use on tty0 - press any key to take it back";
+        let mut state = MenuState::new(items(2), 0, Some(5));
+        let lines = visible_lines(&full(&screen_with_notice(&state, 80, 24, Some(notice))));
+        assert_eq!(lines[lines.len() - 2], notice);
+        assert!(!lines.iter().any(|l| l.contains("Booting")));
+        state.handle_key(Key::Char('e'));
+        let lines = visible_lines(&full(&screen_with_notice(&state, 80, 24, Some(notice))));
+        assert_eq!(lines[EDIT_BLANK_ROW], notice);
+        assert_eq!(lines[EDIT_BLANK_ROW + 1], "root=/dev/vda1 ro");
     }
 }

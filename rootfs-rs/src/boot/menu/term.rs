@@ -1,18 +1,14 @@
-//! The thin terminal side of the menu: raw mode, key decoding, countdown ticks, and a
-//! line-reading fallback when stdin is not a terminal.
+//! The thin terminal side of the menu: raw mode, key decoding, and a line-reading
+//! fallback when stdin is not a terminal (`consoles` runs the full-screen menu).
 
 use std::io::{self, BufRead, Write};
-use std::os::fd::{AsFd, BorrowedFd};
-use std::time::{Duration, Instant};
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 use rustix::event::{poll, PollFd, PollFlags};
-use rustix::termios::{tcgetattr, tcgetwinsize, tcsetattr, OptionalActions, Termios};
+use rustix::termios::{tcgetattr, tcsetattr, OptionalActions, Termios};
 
-use crate::boot::menu::render::{full, repaint, screen};
-use crate::boot::menu::state::{parse_line_choice, Action, Key, MenuChoice, MenuState};
-
-/// How long a lone ESC waits for the rest of an escape sequence.
-const ESCAPE_WAIT: Duration = Duration::from_millis(50);
+use crate::boot::menu::state::{parse_line_choice, Key, MenuChoice, MenuState};
 
 /// Decodes terminal input. Returns the keys and how many bytes were used; an incomplete
 /// escape sequence or UTF-8 character at the end is left for the next read.
@@ -91,13 +87,13 @@ fn decode_escape(bytes: &[u8]) -> Option<(Option<Key>, usize)> {
 }
 
 /// Restores the terminal settings when dropped.
-struct RawMode<'a> {
+pub struct RawMode<'a> {
     fd: BorrowedFd<'a>,
     saved: Termios,
 }
 
 impl<'a> RawMode<'a> {
-    fn enter(fd: BorrowedFd<'a>) -> io::Result<RawMode<'a>> {
+    pub fn enter(fd: BorrowedFd<'a>) -> io::Result<RawMode<'a>> {
         let saved = tcgetattr(fd)?;
         let mut raw = saved.clone();
         raw.make_raw();
@@ -128,83 +124,9 @@ fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bo
     }
 }
 
-/// Runs the menu until a choice is made. `stdin` a terminal: full-screen menu in raw mode;
-/// otherwise the numbered list and one line read from stdin.
-pub fn run_menu(state: &mut MenuState, out: &mut dyn Write) -> io::Result<MenuChoice> {
-    let stdin = rustix::stdio::stdin();
-    if !rustix::termios::isatty(stdin) {
-        return run_line_menu(state, out);
-    }
-    let _raw = RawMode::enter(stdin)?;
-    let size = || {
-        tcgetwinsize(rustix::stdio::stdout())
-            .map(|w| (w.ws_col, w.ws_row))
-            .unwrap_or((0, 0))
-    };
-    let mut pending: Vec<u8> = Vec::new();
-    let mut next_tick = Instant::now() + Duration::from_secs(1);
-    let mut size_drawn = size();
-    let mut drawn = screen(state, size_drawn.0, size_drawn.1);
-    out.write_all(full(&drawn).as_bytes())?;
-    out.flush()?;
-    loop {
-        let timeout = if !pending.is_empty() {
-            Some(ESCAPE_WAIT)
-        } else if state.countdown.is_some() {
-            Some(next_tick.saturating_duration_since(Instant::now()))
-        } else {
-            None
-        };
-        let mut actions = Vec::new();
-        if wait_readable(stdin.as_fd(), timeout)? {
-            let mut buf = [0u8; 256];
-            let n = rustix::io::read(stdin, &mut buf)?;
-            if n == 0 {
-                return Ok(MenuChoice::Shell); // the console went away
-            }
-            pending.extend_from_slice(&buf[..n]);
-            let (keys, used) = decode_keys(&pending);
-            pending.drain(..used);
-            actions.extend(keys.into_iter().map(|k| state.handle_key(k)));
-        } else if !pending.is_empty() {
-            // Nothing followed: a pending ESC was the Esc key; anything else was a broken
-            // sequence or character, dropped.
-            if pending[0] == 0x1B {
-                actions.push(state.handle_key(Key::Esc));
-            }
-            pending.clear();
-        } else if state.countdown.is_some() {
-            next_tick += Duration::from_secs(1);
-            actions.push(state.tick());
-        }
-        for action in actions {
-            match action {
-                Action::Choose(choice) => {
-                    out.write_all(b"\x1b[?25h\x1b[H\x1b[2J")?;
-                    return Ok(choice);
-                }
-                Action::Redraw => {
-                    // Only what changed is sent; a new window size redraws it all.
-                    let now = size();
-                    let next = screen(state, now.0, now.1);
-                    let text = if now == size_drawn {
-                        repaint(&drawn, &next)
-                    } else {
-                        full(&next)
-                    };
-                    out.write_all(text.as_bytes())?;
-                    out.flush()?;
-                    (drawn, size_drawn) = (next, now);
-                }
-                Action::None => {}
-            }
-        }
-    }
-}
-
 /// The plain list and a prompt: a number, empty for the default, `c` shell, `r` rescan.
 /// The countdown still applies while waiting for the line.
-fn run_line_menu(state: &mut MenuState, out: &mut dyn Write) -> io::Result<MenuChoice> {
+pub fn run_line_menu(state: &mut MenuState, out: &mut dyn Write) -> io::Result<MenuChoice> {
     let stdin_ready = |wait: Duration| wait_readable(rustix::stdio::stdin(), Some(wait));
     line_menu(state, &mut io::stdin().lock(), &stdin_ready, out)
 }
