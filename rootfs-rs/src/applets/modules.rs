@@ -18,6 +18,11 @@ pub fn main_insmod(args: &[OsString]) -> i32 {
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     let name = file.to_string_lossy();
+    // A missing file is the common mistake: say it as every file tool does.
+    if let Err(e) = std::fs::metadata(file) {
+        warn_err("insmod", &name, &e);
+        return 1;
+    }
     match crate::kmod::load::insert_file(std::path::Path::new(file), &params.join(" ")) {
         Ok(()) => 0,
         Err(crate::kmod::load::InsertError::Kernel(rustix::io::Errno::EXIST)) => {

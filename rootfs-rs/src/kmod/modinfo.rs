@@ -167,39 +167,59 @@ pub fn modinfo_fields(elf: &[u8]) -> io::Result<Vec<(String, String)>> {
         .collect())
 }
 
-/// kmod's modinfo layout: `filename:` first, each key padded to 16 columns in section
-/// order, and the `parm`/`parmtype` pairs merged into `parm: NAME:DESCRIPTION (TYPE)` lines
-/// at the end.
-pub fn format(filename: &str, fields: &[(String, String)]) -> Vec<String> {
-    let mut lines = vec![format!("{:<16}{filename}", "filename:")];
-    // (name, description, type), first-seen order.
-    let mut params: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+/// A module parameter from its `parm` (description) and `parmtype` fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub description: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// The parameters, `parm` and `parmtype` merged by name, last-seen first (kmod prepends
+/// each new parameter to its list, and its output is what people compare against).
+pub fn params(fields: &[(String, String)]) -> Vec<Param> {
+    let mut params: Vec<Param> = Vec::new();
     for (key, value) in fields {
-        if key == "parm" || key == "parmtype" {
-            let Some((name, rest)) = value.split_once(':') else {
-                continue; // kmod also skips a parm without ':'
-            };
-            let at = match params.iter().position(|p| p.0 == name) {
-                Some(at) => at,
-                None => {
-                    params.push((name.to_string(), None, None));
-                    params.len() - 1
-                }
-            };
-            if key == "parm" {
-                params[at].1 = Some(rest.to_string());
-            } else {
-                params[at].2 = Some(rest.to_string());
-            }
+        if key != "parm" && key != "parmtype" {
             continue;
         }
-        lines.push(format!("{:<16}{value}", format!("{key}:")));
+        let Some((name, rest)) = value.split_once(':') else {
+            continue; // kmod also skips a parm without ':'
+        };
+        let at = match params.iter().position(|p| p.name == name) {
+            Some(at) => at,
+            None => {
+                params.push(Param {
+                    name: name.to_string(),
+                    description: None,
+                    kind: None,
+                });
+                params.len() - 1
+            }
+        };
+        match key.as_str() {
+            "parm" => params[at].description = Some(rest.to_string()),
+            _ => params[at].kind = Some(rest.to_string()),
+        }
     }
-    for (name, description, kind) in params {
-        let text = match (description, kind) {
-            (Some(d), Some(t)) => format!("{name}:{d} ({t})"),
-            (Some(d), None) => format!("{name}:{d}"),
-            (None, Some(t)) => format!("{name}:{t}"),
+    params.reverse();
+    params
+}
+
+/// kmod's modinfo layout: `filename:` first, each key padded to 16 columns in section
+/// order, and the parameters as `parm: NAME:DESCRIPTION (TYPE)` lines at the end.
+pub fn format(filename: &str, fields: &[(String, String)]) -> Vec<String> {
+    let mut lines = vec![format!("{:<16}{filename}", "filename:")];
+    for (key, value) in fields {
+        if key != "parm" && key != "parmtype" {
+            lines.push(format!("{:<16}{value}", format!("{key}:")));
+        }
+    }
+    for p in params(fields) {
+        let text = match (p.description, p.kind) {
+            (Some(d), Some(t)) => format!("{}:{d} ({t})", p.name),
+            (Some(d), None) => format!("{}:{d}", p.name),
+            (None, Some(t)) => format!("{}:{t}", p.name),
             (None, None) => continue,
         };
         lines.push(format!("{:<16}{text}", "parm:"));
