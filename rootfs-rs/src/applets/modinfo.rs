@@ -125,11 +125,10 @@ fn show(shown: &Shown, field: Option<&str>, end: char) -> bool {
         Some("filename") => vec![filename],
         // `-F parm`: kmod's own layout for it, `NAME: (TYPE)` when there is no description.
         Some("parm") => params(&fields)
-            .into_iter()
-            .map(|p| match (p.description, p.kind) {
-                (Some(d), Some(t)) => format!("{}:{d} ({t})", p.name),
-                (Some(d), None) => format!("{}:{d}", p.name),
-                (None, t) => format!("{}: ({})", p.name, t.unwrap_or_default()),
+            .iter()
+            .filter_map(|p| match (&p.description, &p.kind) {
+                (None, Some(t)) => Some(format!("{}: ({t})", p.name)),
+                _ => p.text(),
             })
             .collect(),
         Some(wanted) => fields

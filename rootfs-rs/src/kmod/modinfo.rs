@@ -206,6 +206,18 @@ pub fn params(fields: &[(String, String)]) -> Vec<Param> {
     params
 }
 
+impl Param {
+    /// `NAME:DESCRIPTION (TYPE)`, `NAME:DESCRIPTION` or `NAME:TYPE`, as modinfo's `parm:` lines.
+    pub fn text(&self) -> Option<String> {
+        Some(match (&self.description, &self.kind) {
+            (Some(d), Some(t)) => format!("{}:{d} ({t})", self.name),
+            (Some(d), None) => format!("{}:{d}", self.name),
+            (None, Some(t)) => format!("{}:{t}", self.name),
+            (None, None) => return None,
+        })
+    }
+}
+
 /// kmod's modinfo layout: `filename:` first, each key padded to 16 columns in section
 /// order, and the parameters as `parm: NAME:DESCRIPTION (TYPE)` lines at the end.
 pub fn format(filename: &str, fields: &[(String, String)]) -> Vec<String> {
@@ -215,59 +227,15 @@ pub fn format(filename: &str, fields: &[(String, String)]) -> Vec<String> {
             lines.push(format!("{:<16}{value}", format!("{key}:")));
         }
     }
-    for p in params(fields) {
-        let text = match (p.description, p.kind) {
-            (Some(d), Some(t)) => format!("{}:{d} ({t})", p.name),
-            (Some(d), None) => format!("{}:{d}", p.name),
-            (None, Some(t)) => format!("{}:{t}", p.name),
-            (None, None) => continue,
-        };
+    for text in params(fields).iter().filter_map(Param::text) {
         lines.push(format!("{:<16}{text}", "parm:"));
     }
     lines
 }
 
-/// A minimal ELF64 little-endian object with `.shstrtab` and a `.modinfo` of `fields`: the
-/// shape of a .ko as far as modinfo cares. Used by the tests here and mirrored byte for
-/// byte in tests/kmod_index.rs.
 #[cfg(test)]
-pub(crate) fn tiny_module(fields: &[&str]) -> Vec<u8> {
-    let mut modinfo = Vec::new();
-    for f in fields {
-        modinfo.extend_from_slice(f.as_bytes());
-        modinfo.push(0);
-    }
-    let shstrtab = b"\0.shstrtab\0.modinfo\0".to_vec();
-    let modinfo_at = 64;
-    let shstrtab_at = modinfo_at + modinfo.len();
-    let shoff = (shstrtab_at + shstrtab.len()).next_multiple_of(8);
-    let mut out = vec![0u8; 64];
-    out[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
-    out[16..18].copy_from_slice(&1u16.to_le_bytes()); // ET_REL
-    out[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
-    out[20..24].copy_from_slice(&1u32.to_le_bytes());
-    out[0x28..0x30].copy_from_slice(&(shoff as u64).to_le_bytes());
-    out[0x34..0x36].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
-    out[0x3a..0x3c].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
-    out[0x3c..0x3e].copy_from_slice(&3u16.to_le_bytes()); // e_shnum
-    out[0x3e..0x40].copy_from_slice(&1u16.to_le_bytes()); // e_shstrndx
-    out.extend_from_slice(&modinfo);
-    out.extend_from_slice(&shstrtab);
-    out.resize(shoff, 0);
-    let mut header = |name: u32, kind: u32, off: usize, size: usize| {
-        let mut h = [0u8; 64];
-        h[0..4].copy_from_slice(&name.to_le_bytes());
-        h[4..8].copy_from_slice(&kind.to_le_bytes());
-        h[24..32].copy_from_slice(&(off as u64).to_le_bytes());
-        h[32..40].copy_from_slice(&(size as u64).to_le_bytes());
-        h[48..56].copy_from_slice(&1u64.to_le_bytes());
-        out.extend_from_slice(&h);
-    };
-    header(0, 0, 0, 0);
-    header(1, 3, shstrtab_at, shstrtab.len()); // SHT_STRTAB
-    header(11, 1, modinfo_at, modinfo.len()); // SHT_PROGBITS
-    out
-}
+#[path = "../../tests/common/ko_fixture.rs"]
+pub(crate) mod ko_fixture;
 
 #[cfg(test)]
 mod tests {
@@ -286,7 +254,7 @@ mod tests {
 
     #[test]
     fn modinfo_of_a_handmade_elf() {
-        let elf = tiny_module(FIELDS);
+        let elf = ko_fixture::tiny_ko(FIELDS);
         let fields = modinfo_fields(&elf).expect("parses");
         assert_eq!(fields.len(), FIELDS.len());
         assert_eq!(fields[0], ("license".into(), "GPL".into()));
@@ -303,7 +271,7 @@ mod tests {
     #[test]
     fn compressed_modules_decompress() {
         use std::io::Write;
-        let elf = tiny_module(FIELDS);
+        let elf = ko_fixture::tiny_ko(FIELDS);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&elf).expect("gzip");
         let gz = gz.finish().expect("gzip");
@@ -321,7 +289,7 @@ mod tests {
 
     #[test]
     fn broken_files_are_errors_not_panics() {
-        let elf = tiny_module(FIELDS);
+        let elf = ko_fixture::tiny_ko(FIELDS);
         for cut in [0, 3, 10, 63, 64, 100, elf.len() - 1] {
             let _ = modinfo_fields(&elf[..cut]);
         }
