@@ -1,6 +1,7 @@
 //! kboot's switches on the kernel command line:
 //! `kboot.shell`, `kboot.timeout=N`, `kboot.debug`, `kboot=local`,
-//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME`; the kernel's own `loglevel=` is
+//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME`, `kboot.modules=0` (no module
+//! loading at boot); the kernel's own `loglevel=` is
 //! noted (it keeps kernel messages on the console) (`kboot.dump*`: see capture::settings;
 //! `kboot.net*`: see net::setup).
 
@@ -24,6 +25,9 @@ pub struct KbootArgs {
     /// kboot 2006's `kboot=local`: the menu uses only the initramfs's configuration.
     pub local_only: bool,
     pub hostname: String,
+    /// Load the drivers of the devices found at boot (`kboot.modules=0` turns it off: a
+    /// module that hangs the machine must not keep the menu from ever showing).
+    pub modules: bool,
     /// Switches we did not understand, reported once on the console.
     pub unknown: Vec<String>,
 }
@@ -37,6 +41,7 @@ impl Default for KbootArgs {
             kernel_loglevel: false,
             local_only: false,
             hostname: "kboot".into(),
+            modules: true,
             unknown: Vec::new(),
         }
     }
@@ -83,6 +88,8 @@ pub fn parse(text: &str) -> KbootArgs {
             ("kboot.mode", Some("menu")) => args.mode = Mode::Menu,
             ("kboot.mode", Some("dump")) => args.mode = Mode::Dump,
             ("kboot.mode", Some("shell")) => args.mode = Mode::Shell,
+            ("kboot.modules", Some("0" | "no" | "off")) => args.modules = false,
+            ("kboot.modules", Some("1" | "yes" | "on")) => args.modules = true,
             ("kboot.hostname", Some(v)) if !v.is_empty() => args.hostname = v.to_string(),
             // Capture settings: read by capture::settings, which reports their problems.
             (k, Some(_)) if k == "kboot.dump" || k.starts_with("kboot.dump.") => {}
@@ -110,6 +117,9 @@ mod tests {
         assert!(a.unknown.is_empty());
         assert_eq!(parse("kboot.shell").mode, Mode::Shell);
         assert_eq!(parse("").mode, Mode::Auto);
+        assert!(parse("").modules);
+        assert!(!parse("kboot.modules=0").modules);
+        assert_eq!(parse("kboot.modules=maybe").unknown, ["kboot.modules=maybe"]);
     }
 
     #[test]

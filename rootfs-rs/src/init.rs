@@ -27,6 +27,7 @@ const RESPAWN_WINDOW: Duration = Duration::from_secs(30);
 pub fn main(_args: &[OsString]) -> i32 {
     mount_basics();
     let args = cmdline::parse(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
+    crate::kmod::start_at_boot(&args);
     if let Err(err) = rustix::system::sethostname(args.hostname.as_bytes()) {
         console::announce(&format!("init: sethostname: {err}\n"));
     }

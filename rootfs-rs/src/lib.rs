@@ -14,6 +14,7 @@ pub mod config;
 pub mod console;
 pub mod dump;
 pub mod init;
+pub mod kmod;
 pub mod multicall;
 pub mod net;
 pub mod pathname;

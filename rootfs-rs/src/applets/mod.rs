@@ -45,6 +45,8 @@ pub mod ls;
 pub mod lsblk;
 pub mod mkdir;
 pub mod mknod;
+pub mod modinfo;
+pub mod modprobe;
 pub mod modules;
 pub mod more;
 pub mod mount;
@@ -115,6 +117,8 @@ applets! {
     "menu" => crate::boot::menu_main, "the boot menu: find kernels on every disk, choose, kexec";
     "mkdir" => mkdir::main, "make directories";
     "mknod" => mknod::main, "make device nodes and fifos";
+    "modinfo" => modinfo::main, "show a kernel module's information (license, aliases, parameters…)";
+    "modprobe" => modprobe::main, "load kernel modules by name or alias, with dependencies; --coldplug";
     "more" => more::main, "page through text";
     "mount" => mount::main, "mount file systems or list mounts";
     "mv" => mv::main, "move or rename files";

@@ -4,10 +4,8 @@ use std::io::Write;
 
 use crate::util::{finish, warn_err, Parser};
 
-const MODULE_INIT_COMPRESSED_FILE: i32 = 4;
-
 pub fn main_insmod(args: &[OsString]) -> i32 {
-    const USAGE: &str = "usage: insmod FILE [PARAM=VALUE...]\nLoad a kernel module (.ko, or .ko.xz/.ko.zst/.ko.gz if the kernel decompresses).";
+    const USAGE: &str = "usage: insmod FILE [PARAM=VALUE...]\nLoad a kernel module (.ko, .ko.gz, .ko.zst; .ko.xz if the kernel decompresses xz).";
     let ops = match Parser::new("insmod", USAGE, args).parse(|p, c| Err(p.unknown(c))) {
         Ok(v) => v,
         Err(code) => return code,
@@ -19,36 +17,20 @@ pub fn main_insmod(args: &[OsString]) -> i32 {
         .iter()
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
-    let Ok(params) = CString::new(params.join(" ")) else {
-        crate::warn!("insmod: parameters contain a NUL byte");
-        return 1;
-    };
     let name = file.to_string_lossy();
-    let f = match std::fs::File::open(file) {
-        Ok(f) => f,
-        Err(e) => {
-            warn_err("insmod", &name, &e);
-            return 1;
-        }
-    };
-    let compressed = [".xz", ".zst", ".gz"].iter().any(|s| name.ends_with(s));
-    let flags = if compressed {
-        MODULE_INIT_COMPRESSED_FILE
-    } else {
-        0
-    };
-    match rustix::system::finit_module(&f, &params, flags) {
+    // A missing file is the common mistake: say it as every file tool does.
+    if let Err(e) = std::fs::metadata(file) {
+        warn_err("insmod", &name, &e);
+        return 1;
+    }
+    match crate::kmod::load::insert_file(std::path::Path::new(file), &params.join(" ")) {
         Ok(()) => 0,
+        Err(crate::kmod::load::InsertError::Kernel(rustix::io::Errno::EXIST)) => {
+            crate::warn!("insmod: cannot insert '{name}': module already loaded");
+            1
+        }
         Err(e) => {
-            let why = match e {
-                rustix::io::Errno::EXIST => "module already loaded".to_string(),
-                rustix::io::Errno::NOEXEC => "invalid module format".to_string(),
-                rustix::io::Errno::NOENT => {
-                    "unknown symbol in module, or unknown parameter".to_string()
-                }
-                other => crate::util::reason(&other.into()),
-            };
-            crate::warn!("insmod: cannot insert '{name}': {why}");
+            crate::warn!("insmod: cannot insert '{name}': {e}");
             1
         }
     }
@@ -71,9 +53,6 @@ pub fn main_rmmod(args: &[OsString]) -> i32 {
     if ops.is_empty() {
         return Parser::usage_error("rmmod", USAGE, "missing module name", 1);
     }
-    const O_NONBLOCK: i32 = 0o4000;
-    const O_TRUNC: i32 = 0o1000;
-    let flags = O_NONBLOCK | if force { O_TRUNC } else { 0 };
     let mut status = 0;
     for m in &ops {
         // "rmmod /path/foo.ko" and "foo-bar" both mean module foo_bar.
@@ -83,7 +62,7 @@ pub fn main_rmmod(args: &[OsString]) -> i32 {
         let Ok(cname) = CString::new(name.clone()) else {
             continue;
         };
-        if let Err(e) = rustix::system::delete_module(&cname, flags) {
+        if let Err(e) = crate::sys::delete_module(&cname, force) {
             warn_err("rmmod", format!("cannot remove '{name}'"), &e.into());
             status = 1;
         }

@@ -1,5 +1,8 @@
 //! The only raw system calls kboot needs that rustix does not wrap: klogctl, sigprocmask, the
-//! loop-device ioctls, kexec_file_load and SO_BINDTODEVICE. Every unsafe block in the crate is in this file.
+//! loop-device ioctls, kexec_file_load and SO_BINDTODEVICE; and the module syscalls
+//! (finit_module, delete_module), which rustix wraps safely but which live here so that every
+//! call into the kernel's module loader is in one place. Every unsafe block in the crate is in
+//! this file.
 
 /// `klogctl(SYSLOG_ACTION_CONSOLE_LEVEL)`: only messages more urgent than `level` (1–8)
 /// reach the consoles; everything stays in the kernel log (what `dmesg -n` does).
@@ -184,4 +187,29 @@ pub fn bind_to_device(socket: &impl std::os::fd::AsRawFd, interface: &str) -> st
         return Err(std::io::Error::last_os_error());
     }
     Ok(())
+}
+
+// --- Kernel modules: rustix's safe wrappers, kept here so the loader has one door. ---
+
+/// finit_module flag: the file is compressed and the kernel decompresses it
+/// (CONFIG_MODULE_DECOMPRESS; the kernel says EOPNOTSUPP or ENOEXEC without it).
+pub const MODULE_INIT_COMPRESSED_FILE: u32 = 4;
+
+/// `finit_module(fd, params, flags)`: load the module in `file` with its parameters
+/// (`name=value` words separated by spaces, as the kernel's parse_args reads them).
+pub fn finit_module(file: &std::fs::File, params: &CStr, flags: u32) -> rustix::io::Result<()> {
+    rustix::system::finit_module(file, params, flags as libc::c_int)
+}
+
+/// `init_module(image, params)`: load a module from memory, for a compressed module whose
+/// compression the kernel cannot undo itself (kboot decompressed it).
+pub fn init_module(image: &[u8], params: &CStr) -> rustix::io::Result<()> {
+    rustix::system::init_module(image, params)
+}
+
+/// `delete_module(name, flags)`; `O_NONBLOCK` (always set, as rmmod does) fails with EWOULDBLOCK
+/// instead of waiting for the module to become unused, `force` adds O_TRUNC.
+pub fn delete_module(name: &CStr, force: bool) -> rustix::io::Result<()> {
+    let flags = libc::O_NONBLOCK | if force { libc::O_TRUNC } else { 0 };
+    rustix::system::delete_module(name, flags)
 }
