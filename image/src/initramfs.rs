@@ -89,6 +89,12 @@ pub fn initramfs_archive(spec: &InitramfsSpec) -> Result<CpioBuilder, CpioError>
             cpio.add_symlink(&format!("bin/{applet}"), "kboot")?;
         }
     }
+    // The kernel runs /sbin/modprobe (its default modprobe_path) for request_module():
+    // a filesystem or protocol built as a module in a distro kernel is loaded that way.
+    if spec.applets.iter().any(|a| a == "modprobe") {
+        cpio.add_dir("sbin", 0o755)?;
+        cpio.add_symlink("sbin/modprobe", "../bin/kboot")?;
+    }
     for (name, data) in &spec.config_files {
         cpio.add_file(&format!("etc/kboot/{name}"), 0o644, data.clone())?;
     }
