@@ -223,6 +223,13 @@ impl Qmp {
         Ok(())
     }
 
+    /// Ctrl + `qcode` (Ctrl-E: the editor's end of line).
+    pub fn send_ctrl(&mut self, qcode: &str) -> Result<(), String> {
+        self.key_event("ctrl", true)?;
+        self.send_key(qcode)?;
+        self.key_event("ctrl", false)
+    }
+
     /// Types ASCII `text` on the machine's keyboard (Shift where needed).
     pub fn send_text(&mut self, text: &str) -> Result<(), String> {
         for c in text.chars() {

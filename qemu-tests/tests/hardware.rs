@@ -218,3 +218,125 @@ fn dhcp_over_e1000e_distro_kernel() {
 fn dhcp_over_vmxnet3_distro_kernel() {
     dhcp_through("hw_vmxnet3", Media::Distro, "vmxnet3");
 }
+
+/// A disk whose grub.cfg has two entries for Debian's kernel; the second one's command
+/// line carries `second`.
+fn two_entry_disk(second: &str) -> PathBuf {
+    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cfg = qemu_tests::disks::debian_grub_cfg(
+        "/boot/vmlinuz-debian",
+        "/boot/target-initrd.img",
+        &format!("console=ttyS0,115200 {MARKER}"),
+    );
+    cfg.extend_from_slice(
+        format!(
+            "menuentry 'Second entry' {{\n\tlinux /boot/vmlinuz-debian root=/dev/vda1 ro \
+             console=ttyS0,115200 {second}\n\tinitrd /boot/target-initrd.img\n}}\n"
+        )
+        .as_bytes(),
+    );
+    let disk = dir.join("two-entries.img");
+    qemu_tests::disks::gpt_ext4_disk(
+        &disk,
+        "HWKEYS",
+        &[
+            ("boot/grub/grub.cfg", cfg),
+            (
+                "boot/vmlinuz-debian",
+                std::fs::read(qemu_tests::machine::debian_kernel()).unwrap(),
+            ),
+            (
+                "boot/target-initrd.img",
+                qemu_tests::disks::target_initrd(&dir),
+            ),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    disk
+}
+
+/// A USB keyboard (usb-kbd on qemu-xhci; usbhid is a module loaded by device) drives the
+/// menu on the VGA console: Down selects the second entry, `e` edits it, Ctrl-E and text
+/// append to its command line, Enter boots it. The machine has no PS/2 controller, so
+/// the keys QMP sends can only arrive through the USB keyboard; the serial console shows
+/// the takeover by tty0 and the booted kernel's command line.
+#[test]
+fn usb_keyboard_drives_the_menu_on_vga() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let second = "kboot.test=second-entry";
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.timeout=60".into();
+    config.memory_mib = 1024;
+    config.qmp = true;
+    config.extra_disks = vec![two_entry_disk(second)];
+    // No i8042: the USB keyboard is the machine's only keyboard, so every key the test
+    // sends can only have come through usbhid.
+    config.extra_args = [
+        "-machine",
+        "i8042=off",
+        "-device",
+        "qemu-xhci,id=xhci",
+        "-device",
+        "usb-kbd,bus=xhci.0,id=usbkbd",
+    ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let mut qemu = Qemu::start("hw_usb_keyboard", &config).unwrap();
+    let modules = qemu
+        .expect("kboot: modules:", BOOT)
+        .and_then(|_| qemu.expect("kboot: menu", STEP));
+    modules.unwrap_or_else(|e| panic!("{e}"));
+    let coldplug = qemu.output();
+    assert!(
+        coldplug.contains("usbhid") || coldplug.contains("hid_generic"),
+        "the USB keyboard's driver is not in the coldplug line"
+    );
+    qemu.expect("Second entry", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
+    qmp.send_key("down").unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("menu in use on tty0", STEP)
+        .unwrap_or_else(|e| panic!("the USB keyboard did not reach the VGA console's menu: {e}"));
+    let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(300));
+    qmp.send_text("e").unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_millis(300));
+    qmp.send_ctrl("e").unwrap_or_else(|e| panic!("{e}"));
+    qmp.send_text(" usbkbd=typed").unwrap_or_else(|e| panic!("{e}"));
+    qmp.send_key("ret").unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: booting 'Second entry'", STEP)
+        .unwrap_or_else(|e| panic!("Enter on the USB keyboard did not boot the entry: {e}"));
+    qemu.expect("TARGET-BOOTED", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect(&format!("{second} usbkbd=typed"), STEP)
+        .unwrap_or_else(|e| panic!("the edit typed on the USB keyboard is not on the command line: {e}"));
+    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "target did not power off");
+}
+
+/// The std VGA's DRM driver (bochs, a module) is loaded by device and fbcon takes the
+/// console: /proc/fb names it; the screen is saved as a PNG for a person to look at.
+#[test]
+fn vga_display_driver_is_loaded_by_device() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 console=tty0 kboot.mode=shell".into();
+    config.qmp = true;
+    let mut qemu = Qemu::start("hw_display", &config).unwrap();
+    qemu.expect("kboot: modules:", BOOT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("# ", STEP).unwrap_or_else(|e| panic!("{e}"));
+    let (fb, _) = qemu.shell("cat /proc/fb", STEP).unwrap_or_else(|e| panic!("{e}"));
+    assert!(fb.contains("bochs"), "no bochs framebuffer: {fb}");
+    let png = qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware/vga-fbcon.png");
+    qemu.qmp()
+        .and_then(|q| q.screendump(&png))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 1000, "screendump {} is {size} bytes", png.display());
+    qemu.send("poweroff\n").unwrap();
+    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "no poweroff");
+}

@@ -163,6 +163,8 @@ struct ModuleSource {
     tree: crate::modules::ModuleTree,
     selection: Selection,
     kernel_decompresses: Vec<&'static str>,
+    /// Compress plain modules with gzip (the lean kernel decompresses them itself).
+    compress_gzip: bool,
 }
 
 /// The given kernel (checked), or the lean one built from the sources and fragments;
@@ -192,7 +194,13 @@ fn kernel_for(
             let kernel_config = given.with_file_name(format!("config-{}", tree.release));
             let kernel_decompresses = decompressed_by_kernel(&kernel_config);
             let selection = host_only(Selection::Classes)?;
-            Ok((given.clone(), Some(ModuleSource { tree, selection, kernel_decompresses })))
+            let source = ModuleSource {
+                tree,
+                selection,
+                kernel_decompresses,
+                compress_gzip: false,
+            };
+            Ok((given.clone(), Some(source)))
         }
         None => {
             let source = KernelSource::locate(opts.kernel_src.as_deref())?;
@@ -204,6 +212,7 @@ fn kernel_for(
                     selection: host_only(Selection::All)?,
                     // hw-storage.config: MODULE_COMPRESS_GZIP with MODULE_DECOMPRESS.
                     kernel_decompresses: vec![".gz"],
+                    compress_gzip: true,
                 }),
                 None => None,
             };
@@ -242,7 +251,8 @@ fn write_modules(
     epoch: u32,
 ) -> crate::Result<PathBuf> {
     let all = source.tree.modules()?;
-    let (chosen, missing) = modules::select(&all, &source.selection);
+    let links = modules::SoftLinks::of(&source.tree);
+    let (chosen, missing) = modules::select(&all, &links, &source.selection);
     if opts.host_only && chosen.is_empty() {
         bail!("--host-only: none of the loaded modules is in {}", source.tree.dir().display());
     }
@@ -250,6 +260,7 @@ fn write_modules(
         &source.tree,
         &chosen,
         &source.kernel_decompresses,
+        source.compress_gzip,
         &out.join("modules-staged"),
     )?;
     let rows: Vec<Vec<String>> = modules::sizes_by_class(&staged)?
@@ -272,7 +283,10 @@ fn write_modules(
         println!("    not in this kernel's modules (built in, or absent): {}", missing.join(" "));
     }
     let archive = modules::archive(&staged, epoch)?;
-    let all_compressed = chosen.iter().all(|m| source.kernel_decompresses.iter().any(|s| m.path.ends_with(s)));
+    let all_compressed = staged
+        .modules()?
+        .iter()
+        .all(|m| source.kernel_decompresses.iter().any(|s| m.path.ends_with(s)));
     let data = if all_compressed {
         archive
     } else {

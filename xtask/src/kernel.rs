@@ -240,8 +240,8 @@ pub fn build(
     Ok(BuiltKernel { bzimage, modules })
 }
 
-/// `make modules_install` into `root` (stripped; compressed as the fragments ask), then
-/// depmod's index, written by the host's depmod for this tree only.
+/// `make modules_install` into `root` (stripped), then depmod's index, written by the
+/// host's depmod for this tree only.
 fn install_modules(
     make: &dyn Fn(&[&str]) -> Command,
     root: &Path,
@@ -256,7 +256,14 @@ fn install_modules(
         make(&["-s", &install_path, "INSTALL_MOD_STRIP=1", "DEPMOD=true", "modules_install"])
             .stdout(Stdio::null()),
     )?;
+    // Stored uncompressed in the cache: Debian's depmod cannot read gzip modules (kmod
+    // built without zlib); modules::stage compresses the ones that go onto the media.
     let tree = crate::modules::ModuleTree::under(root)?;
+    // `build` and `source` point into the kernel tree, which is deleted after the build.
+    for link in ["build", "source"] {
+        let _ = std::fs::remove_file(tree.dir().join(link));
+    }
+    run_quiet(process::tool("gzip")?.arg("-d").arg("-r").arg(tree.dir()))?;
     tree.depmod()?;
     std::fs::write(root.join(".complete"), &tree.release)
         .with_context(|| format!("failed to write {}", root.display()))?;
@@ -270,6 +277,8 @@ fn cache_key(
     fragment_paths: &[PathBuf],
 ) -> crate::Result<(String, BTreeMap<String, String>)> {
     let mut hasher = Sha256::new();
+    // What the cache holds and how: a change here makes old entries stale.
+    hasher.update("bzImage, config, modules/ (plain .ko, depmod index) v2");
     hasher.update(source.identity()?);
     let mut wanted = BTreeMap::new();
     for path in fragment_paths {

@@ -192,9 +192,63 @@ pub enum Selection {
     Named(BTreeSet<String>),
 }
 
-/// The chosen modules, dependencies included, in path order; plus the names asked for
-/// that the tree does not have.
-pub fn select(modules: &[Module], selection: &Selection) -> (Vec<Module>, Vec<String>) {
+/// Modules another module asks for by name or alias without a symbol dependency:
+/// `softdep ext4 pre: crypto-crc32c` (ext4 finds crc32c through the crypto API, so
+/// modules.dep cannot know; without it the mount fails with ENOENT).
+#[derive(Debug, Default, Clone)]
+pub struct SoftLinks {
+    /// module name → the names or aliases it wants before or after it.
+    pub softdeps: BTreeMap<String, Vec<String>>,
+    /// exact alias → module names (the softdep targets are plain names, never globs).
+    pub aliases: BTreeMap<String, Vec<String>>,
+}
+
+impl SoftLinks {
+    /// From modules.softdep and modules.alias text.
+    pub fn parse(softdep: &str, alias: &str) -> SoftLinks {
+        let mut links = SoftLinks::default();
+        for line in softdep.lines() {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("softdep") {
+                continue;
+            }
+            let Some(module) = words.next() else { continue };
+            let wanted = words.filter(|w| !w.ends_with(':')).map(|w| w.replace('-', "_"));
+            links
+                .softdeps
+                .entry(module.replace('-', "_"))
+                .or_default()
+                .extend(wanted);
+        }
+        for line in alias.lines() {
+            let mut words = line.split_whitespace();
+            if let (Some("alias"), Some(pattern), Some(module)) = (words.next(), words.next(), words.next()) {
+                if !pattern.contains(['*', '?', '[']) {
+                    links
+                        .aliases
+                        .entry(pattern.replace('-', "_"))
+                        .or_default()
+                        .push(module.replace('-', "_"));
+                }
+            }
+        }
+        links
+    }
+
+    /// Reads them from a tree (missing files: no links).
+    pub fn of(tree: &ModuleTree) -> SoftLinks {
+        let read = |name: &str| std::fs::read_to_string(tree.dir().join(name)).unwrap_or_default();
+        SoftLinks::parse(&read("modules.softdep"), &read("modules.alias"))
+    }
+}
+
+/// The chosen modules, dependencies (modules.dep) and soft dependencies included, in
+/// path order; plus the names asked for that the tree does not have.
+pub fn select(
+    modules: &[Module],
+    links: &SoftLinks,
+    selection: &Selection,
+) -> (Vec<Module>, Vec<String>) {
     let by_name: BTreeMap<String, &Module> = modules.iter().map(|m| (m.name(), m)).collect();
     let by_path: BTreeMap<&str, &Module> = modules.iter().map(|m| (m.path.as_str(), m)).collect();
     let wanted: Vec<String> = match selection {
@@ -221,6 +275,10 @@ pub fn select(modules: &[Module], selection: &Selection) -> (Vec<Module>, Vec<St
             continue;
         }
         queue.extend(m.deps.iter().filter_map(|d| by_path.get(d.as_str()).copied()));
+        for soft in links.softdeps.get(&m.name()).into_iter().flatten() {
+            let names = links.aliases.get(soft).cloned().unwrap_or_else(|| vec![soft.clone()]);
+            queue.extend(names.iter().filter_map(|n| by_name.get(n).copied()));
+        }
     }
     let picked = modules
         .iter()
@@ -243,11 +301,14 @@ pub fn loaded_names(listing: &str) -> BTreeSet<String> {
 /// Copies the chosen modules of `tree` into `out` (a fresh INSTALL_MOD_PATH-like root),
 /// with depmod's index for them alone. Compressed modules the target kernel cannot
 /// decompress itself (`kernel_decompresses` names the suffixes it can) are stored
-/// decompressed: the initramfs compression covers them.
+/// decompressed: the initramfs compression covers them. With `compress_gzip`,
+/// uncompressed modules are gzip-compressed after indexing (the host's depmod may lack
+/// zlib, so the index is made on the plain files and its paths renamed).
 pub fn stage(
     tree: &ModuleTree,
     chosen: &[Module],
     kernel_decompresses: &[&str],
+    compress_gzip: bool,
     out: &Path,
 ) -> crate::Result<ModuleTree> {
     let _ = std::fs::remove_dir_all(out);
@@ -290,7 +351,52 @@ pub fn stage(
         }
     }
     staged.depmod()?;
+    let indexed = staged.modules()?.len();
+    if indexed != chosen.len() {
+        bail!(
+            "depmod indexed {indexed} of the {} modules in {} (a compression this depmod cannot read?)",
+            chosen.len(),
+            dest_dir.display()
+        );
+    }
+    if compress_gzip {
+        gzip_in_place(&staged)?;
+    }
     Ok(staged)
+}
+
+/// Compresses every plain `.ko` of a staged tree to `.ko.gz` and renames them in
+/// modules.dep (the one index file that names paths).
+fn gzip_in_place(tree: &ModuleTree) -> crate::Result<()> {
+    let dir = tree.dir();
+    let dep_path = dir.join("modules.dep");
+    let mut dep = String::new();
+    for module in tree.modules()? {
+        let rename = |p: &str| {
+            if p.ends_with(".ko") {
+                format!("{p}.gz")
+            } else {
+                p.to_string()
+            }
+        };
+        if module.path.ends_with(".ko") {
+            let plain = dir.join(&module.path);
+            let data = std::fs::read(&plain).with_context(|| format!("failed to read {}", plain.display()))?;
+            let packed = image::initramfs::compress(&data, image::initramfs::Compression::Gzip)
+                .with_context(|| format!("failed to compress {}", plain.display()))?;
+            std::fs::write(dir.join(rename(&module.path)), packed)
+                .with_context(|| format!("failed to write {}.gz", plain.display()))?;
+            std::fs::remove_file(&plain).with_context(|| format!("failed to remove {}", plain.display()))?;
+        }
+        let deps: Vec<String> = module.deps.iter().map(|d| rename(d)).collect();
+        dep.push_str(&format!("{}:", rename(&module.path)));
+        for d in deps {
+            dep.push(' ');
+            dep.push_str(&d);
+        }
+        dep.push('\n');
+    }
+    std::fs::write(&dep_path, dep).with_context(|| format!("failed to write {}", dep_path.display()))
 }
 
 fn decompress(path: &Path, suffix: &str) -> crate::Result<Vec<u8>> {
@@ -412,16 +518,38 @@ mod tests {
             m("kernel/drivers/usb/storage/uas.ko", &["kernel/drivers/usb/storage/usb-storage.ko"]),
             m("kernel/drivers/usb/storage/usb-storage.ko", &[]),
         ];
-        let (picked, missing) = select(&tree, &Selection::Classes);
+        let none = SoftLinks::default();
+        let (picked, missing) = select(&tree, &none, &Selection::Classes);
         let names: Vec<String> = picked.iter().map(Module::name).collect();
         assert_eq!(names, ["nvme", "nvme_core", "uas", "usb_storage"]);
         assert!(missing.is_empty());
         let named = Selection::Named(loaded_names("Module Size Used by\nuas 32768 0\nnot-here 1 0\n"));
-        let (picked, missing) = select(&tree, &named);
+        let (picked, missing) = select(&tree, &none, &named);
         let names: Vec<String> = picked.iter().map(Module::name).collect();
         assert_eq!(names, ["uas", "usb_storage"]);
         assert_eq!(missing, ["not_here"]);
-        assert_eq!(select(&tree, &Selection::All).0.len(), 5);
+        assert_eq!(select(&tree, &none, &Selection::All).0.len(), 5);
+    }
+
+    #[test]
+    fn soft_dependencies_come_along_through_their_aliases() {
+        let tree = vec![
+            m("kernel/fs/ext4/ext4.ko", &["kernel/fs/jbd2/jbd2.ko"]),
+            m("kernel/fs/jbd2/jbd2.ko", &[]),
+            m("kernel/crypto/crc32c_generic.ko", &[]),
+            m("kernel/arch/x86/crypto/crc32c-intel.ko", &[]),
+            m("kernel/sound/snd.ko", &[]),
+        ];
+        // Debian 6.1's lines.
+        let links = SoftLinks::parse(
+            "# Soft dependencies extracted from modules themselves.\n\
+             softdep ext4 pre: crypto-crc32c\nsoftdep jbd2 pre: crypto-crc32c\n",
+            "alias crypto-crc32c crc32c_intel\nalias crc32c crc32c_intel\n\
+             alias crypto-crc32c crc32c_generic\nalias pci:v*d* snd\n",
+        );
+        let (picked, _) = select(&tree, &links, &Selection::Named(loaded_names("ext4 1 0\n")));
+        let names: Vec<String> = picked.iter().map(Module::name).collect();
+        assert_eq!(names, ["ext4", "jbd2", "crc32c_generic", "crc32c_intel"]);
     }
 
     #[test]

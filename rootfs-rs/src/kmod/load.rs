@@ -204,6 +204,9 @@ pub struct Step {
 pub struct Outcome {
     /// Inserted by this probe, in order.
     pub inserted: Vec<String>,
+    /// The modules the name or alias resolved to that were inserted (the drivers, not
+    /// their dependencies).
+    pub drivers: Vec<String>,
     /// Asked for (or depended on) but built into the kernel.
     pub builtin: Vec<String>,
     /// Required modules that failed (the probe stopped there), and softdeps that failed.
@@ -300,12 +303,16 @@ impl<'a> Modprobe<'a> {
             });
         }
         let mut outcome = Outcome::default();
-        for name in targets {
-            match self.plan(&name, extra) {
+        for name in &targets {
+            match self.plan(name, extra) {
                 Ok(steps) => self.run_steps(&steps, inserter, &mut outcome),
                 Err(failure) => outcome.failures.push(failure),
             }
         }
+        outcome.drivers = targets
+            .into_iter()
+            .filter(|t| outcome.inserted.contains(t))
+            .collect();
         Ok(outcome)
     }
 
