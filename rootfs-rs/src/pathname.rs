@@ -27,7 +27,7 @@ pub fn fetch_root() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(FETCH_DIR))
 }
-const FORMS: &str = "/path, //path, DEV:/path (sda1:/boot/vmlinuz), LABEL=name:/path, UUID=id:/path, server:/export/path, http://host/path, ftp://host/path";
+const FORMS: &str = "/path, //path, DEV:/path (sda1:/boot/vmlinuz), LABEL=name:/path, UUID=id:/path, server:/export/path, http://host/path, ftp://host/path, tftp://host/path";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathName {

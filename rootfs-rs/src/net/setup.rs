@@ -375,7 +375,7 @@ pub fn apply(lease: &Lease, index: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// /run/kboot/net/IFACE: `key=value` lines, read back by `recorded_boot_files`.
+/// /run/kboot/net/IFACE: `key=value` lines, read back by `recorded`.
 fn record(interface: &str, result: &Result<Lease, String>) {
     let text = match result {
         Ok(l) => {
@@ -389,6 +389,9 @@ fn record(interface: &str, result: &Result<Lease, String>) {
             if let Some(f) = &l.boot_file {
                 t.push_str(&format!("boot_file={f}\n"));
             }
+            if let Some(n) = &l.next_server {
+                t.push_str(&format!("next_server={n}\n"));
+            }
             t
         }
         Err(e) => format!("error={e}\n"),
@@ -397,8 +400,17 @@ fn record(interface: &str, result: &Result<Lease, String>) {
     let _ = std::fs::write(Path::new(STATE_DIR).join(interface), text);
 }
 
-/// Boot files DHCP servers named, from the recorded leases.
-pub fn recorded_boot_files() -> Vec<String> {
+/// What one recorded lease says: the interface, its address and the boot file the DHCP
+/// server named, as a URL (a name without a scheme is fetched by TFTP from next-server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub interface: String,
+    pub address: Option<std::net::Ipv4Addr>,
+    pub boot_url: Option<String>,
+}
+
+/// The recorded leases, in interface-name order.
+pub fn recorded() -> Vec<Recorded> {
     let Ok(dir) = std::fs::read_dir(STATE_DIR) else {
         return Vec::new();
     };
@@ -406,13 +418,27 @@ pub fn recorded_boot_files() -> Vec<String> {
     names.sort();
     names
         .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
-        .flat_map(|t| {
-            t.lines()
-                .filter_map(|l| l.strip_prefix("boot_file=").map(str::to_string))
-                .collect::<Vec<_>>()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(p).ok()?;
+            let interface = p.file_name()?.to_string_lossy().into_owned();
+            Some(parse_record(&interface, &text))
         })
         .collect()
+}
+
+fn parse_record(interface: &str, text: &str) -> Recorded {
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+    };
+    Recorded {
+        interface: interface.to_string(),
+        address: value("address")
+            .and_then(|a| a.split('/').next())
+            .and_then(|a| a.parse().ok()),
+        boot_url: value("boot_file")
+            .and_then(|f| crate::net::url::boot_file_url(f, value("next_server"))),
+    }
 }
 
 #[cfg(test)]
@@ -490,5 +516,21 @@ mod tests {
         );
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(matches!(cfg.mode, Mode::Static { prefix: 8, ref dns, .. } if dns.len() == 2));
+    }
+
+    #[test]
+    fn recorded_leases_name_their_boot_file_as_a_url() {
+        let r = parse_record(
+            "eth0",
+            "address=10.0.2.15/24\nrouter=10.0.2.2\nboot_file=pxelinux.0\nnext_server=10.0.2.2\n",
+        );
+        assert_eq!(r.address, Some(std::net::Ipv4Addr::new(10, 0, 2, 15)));
+        assert_eq!(r.boot_url.as_deref(), Some("tftp://10.0.2.2/pxelinux.0"));
+        let r = parse_record(
+            "eth1",
+            "address=10.0.3.15/24\nboot_file=http://srv/kboot.toml\n",
+        );
+        assert_eq!(r.boot_url.as_deref(), Some("http://srv/kboot.toml"));
+        assert_eq!(parse_record("eth2", "error=no offer\n").boot_url, None);
     }
 }

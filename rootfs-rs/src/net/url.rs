@@ -1,10 +1,11 @@
-//! URLs the fetchers understand (http:// and ftp://): parsing, printing, and resolving a
+//! URLs the fetchers understand (http://, ftp:// and tftp://): parsing, printing, and resolving a
 //! name relative to the URL a file was served from.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Http,
     Ftp,
+    Tftp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,7 @@ impl std::fmt::Display for Url {
         let (name, default) = match self.scheme {
             Scheme::Http => ("http", 80),
             Scheme::Ftp => ("ftp", 21),
+            Scheme::Tftp => ("tftp", crate::net::tftp::PORT),
         };
         write!(f, "{name}://{}", self.host)?;
         if self.port != default {
@@ -31,7 +33,7 @@ impl std::fmt::Display for Url {
 }
 
 pub fn is_url(text: &str) -> bool {
-    ["http://", "https://", "ftp://"]
+    ["http://", "https://", "ftp://", "tftp://"]
         .iter()
         .any(|p| text.starts_with(p))
 }
@@ -41,10 +43,14 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
         (Scheme::Http, r, 80)
     } else if let Some(r) = text.strip_prefix("ftp://") {
         (Scheme::Ftp, r, 21)
+    } else if let Some(r) = text.strip_prefix("tftp://") {
+        (Scheme::Tftp, r, crate::net::tftp::PORT)
     } else if text.starts_with("https://") {
-        return Err("https is not supported (plain http:// and ftp:// are)".into());
+        return Err("https is not supported (plain http://, ftp:// and tftp:// are)".into());
     } else {
-        return Err(format!("{text}: unsupported URL (need http:// or ftp://)"));
+        return Err(format!(
+            "{text}: unsupported URL (need http://, ftp:// or tftp://)"
+        ));
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -67,6 +73,17 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
         port,
         path: path.to_string(),
     })
+}
+
+/// A DHCP boot file as a URL: itself when it is one, else a name on the TFTP server
+/// (next-server, i.e. siaddr or option 66), as PXE firmware reads it.
+pub fn boot_file_url(file: &str, next_server: Option<&str>) -> Option<String> {
+    let file = file.trim();
+    if is_url(file) {
+        return Some(file.to_string());
+    }
+    let server = next_server.filter(|s| !s.is_empty())?;
+    (!file.is_empty()).then(|| format!("tftp://{server}/{}", file.trim_start_matches('/')))
 }
 
 /// Resolves `relative` (absolute URL, /absolute path, or relative path) against `base`.
@@ -118,5 +135,17 @@ mod tests {
         assert!(parse_url("http://:80/").is_err());
         assert!(parse_url("http://h:99999/").is_err());
         assert!(parse_url("gopher://h/").is_err());
+        let t = parse_url("tftp://10.0.2.2/pxelinux.cfg/default").expect("valid");
+        assert_eq!((t.scheme, t.port), (Scheme::Tftp, 69));
+        assert_eq!(t.to_string(), "tftp://10.0.2.2/pxelinux.cfg/default");
+        assert_eq!(
+            boot_file_url("boot/menu.ipxe", Some("10.0.2.2")).as_deref(),
+            Some("tftp://10.0.2.2/boot/menu.ipxe")
+        );
+        assert_eq!(boot_file_url("pxelinux.0", None), None);
+        assert_eq!(
+            boot_file_url("ftp://srv/k.toml", None).as_deref(),
+            Some("ftp://srv/k.toml")
+        );
     }
 }

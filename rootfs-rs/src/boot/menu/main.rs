@@ -184,9 +184,9 @@ fn start_network(options: &Options, config: &Result<(PathBuf, Document), String>
     }
     match cfg.menu_url {
         Some(url) => vec![url],
-        None => crate::net::setup::recorded_boot_files()
+        None => crate::net::setup::recorded()
             .into_iter()
-            .filter(|f| crate::net::url::is_url(f))
+            .filter_map(|r| r.boot_url)
             .collect(),
     }
 }
