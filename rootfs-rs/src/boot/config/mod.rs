@@ -6,6 +6,7 @@
 pub mod bls;
 pub mod grub;
 pub mod grubenv;
+pub mod ipxe;
 pub mod kboot_conf;
 pub mod lilo;
 pub mod syslinux;

@@ -15,6 +15,13 @@ const MAX_INCLUDES: usize = 256;
 pub fn parse_syslinux(fs: &dyn ConfigFs, path: &Path) -> Parsed {
     let config = normalize(Path::new("/"), path);
     let base = config.parent().unwrap_or(Path::new("/")).to_path_buf();
+    parse_syslinux_in(fs, &config, base)
+}
+
+/// Parses the config at `path` with `base` as the working directory: pxelinux's is the
+/// directory its boot file came from, not the `pxelinux.cfg/` the config is in.
+pub fn parse_syslinux_in(fs: &dyn ConfigFs, path: &Path, base: PathBuf) -> Parsed {
+    let config = normalize(Path::new("/"), path);
     let root_source = format!("syslinux: {}", config.display());
     let mut state = State {
         fs,

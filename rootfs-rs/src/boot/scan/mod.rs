@@ -8,5 +8,6 @@ pub mod discover;
 pub mod disks;
 pub mod efi_entries;
 pub mod netsource;
+pub mod pxe;
 pub mod resolve;
 pub mod volume;

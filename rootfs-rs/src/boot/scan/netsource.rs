@@ -1,6 +1,7 @@
-//! Menu entries served over the network: a kboot.toml (`[entry.NAME]` tables) or one BLS
-//! entry (`*.conf`), named by `[net] menu =` / `kboot.net.menu=` or by the DHCP server's
-//! boot file. File names in it are relative to the directory it was served from (a
+//! Menu entries served over the network: a kboot.toml (`[entry.NAME]` tables), one BLS
+//! entry (`*.conf`), an iPXE script (`#!ipxe`) or a PXELINUX boot file whose
+//! `pxelinux.cfg/` is searched (`pxe`), named by `[net] menu =` / `kboot.net.menu=` or by
+//! the DHCP server's boot file. File names in it are relative to the directory it was served from (a
 //! leading '/' too). The config is read when the menu is built; kernels and initrds are
 //! fetched only when their entry is booted, into /run/kboot/fetch/ (RAM).
 use std::path::PathBuf;
@@ -8,13 +9,11 @@ use std::path::PathBuf;
 use crate::boot::config::bls;
 use crate::boot::config::kboot_conf::parse_kboot_text;
 use crate::boot::entry::{BootEntry, Parsed};
+use crate::boot::scan::pxe;
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery};
+use crate::net::url;
 use crate::net::url::Url;
-use crate::net::{fetch, transfer, url};
 use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
-
-/// The config itself must be small: it is read into memory.
-const CONFIG_LIMIT: u64 = 1 << 20;
 
 /// The entries of every source URL; problems become discovery warnings.
 pub fn network_entries(urls: &[String]) -> Discovery {
@@ -32,17 +31,20 @@ pub fn network_entries(urls: &[String]) -> Discovery {
 }
 
 fn entries_from(text: &str) -> Result<(Vec<DiscoveredEntry>, Vec<String>), String> {
-    let url = url::parse_url(text)?;
-    let mut body = Vec::new();
-    let mut transfer = transfer::Transfer {
-        limit: CONFIG_LIMIT,
-        timeout: std::time::Duration::from_secs(10),
-        progress: None,
+    let mut url = url::parse_url(text)?;
+    let parsed = if pxe::is_pxelinux(&url) {
+        let (parsed, config) = pxe::pxelinux_entries(&url, &pxe::identity(text))?;
+        url = config;
+        parsed
+    } else {
+        let body = pxe::fetch_text(&url)?;
+        if crate::boot::config::ipxe::is_ipxe(&body) {
+            pxe::ipxe_entries(&body, &url, &pxe::identity(text))
+        } else {
+            parse_config(&body, &url, &url.to_string())
+        }
     };
-    fetch::fetch(&url, &mut body, &mut transfer)?;
-    let body = String::from_utf8_lossy(&body);
     let source = url.to_string();
-    let parsed = parse_config(&body, &url, &source);
     let warnings = parsed.warnings.iter().map(|w| w.to_string()).collect();
     let cache = cache_dir(&url);
     let entries = parsed
@@ -102,7 +104,11 @@ pub fn fetch_files(found: &DiscoveredEntry) -> Result<(), String> {
     paths.extend(found.entry.initrds.iter().cloned());
     for path in paths {
         let relative = path.to_string_lossy().trim_start_matches('/').to_string();
-        let url = url::join(&base, &relative)?;
+        // iPXE and PXELINUX entries name their files by URL (`@url/…`).
+        let url = match pxe::path_url(&relative) {
+            Some(full) => url::parse_url(&full)?,
+            None => url::join(&base, &relative)?,
+        };
         let local = found.mount_point.join(&relative);
         if let Some(dir) = local.parent() {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
