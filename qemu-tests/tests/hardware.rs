@@ -296,10 +296,21 @@ fn usb_keyboard_drives_the_menu_on_vga() {
     );
     qemu.expect("Second entry", STEP)
         .unwrap_or_else(|e| panic!("{e}"));
-    let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
-    qmp.send_key("down").unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect("menu in use on tty0", STEP)
-        .unwrap_or_else(|e| panic!("the USB keyboard did not reach the VGA console's menu: {e}"));
+    // usbhid loads in the background while the menu is drawn: press Down until the
+    // keyboard is there (Down at the last entry stays there).
+    let mut taken_over = false;
+    for _ in 0..30 {
+        let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
+        qmp.send_key("down").unwrap_or_else(|e| panic!("{e}"));
+        if qemu.expect("menu in use on tty0", Duration::from_secs(1)).is_ok() {
+            taken_over = true;
+            break;
+        }
+    }
+    if !taken_over {
+        qemu.save_log();
+        panic!("the USB keyboard did not reach the VGA console's menu in 30 s");
+    }
     let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
     std::thread::sleep(Duration::from_millis(300));
     qmp.send_text("e").unwrap_or_else(|e| panic!("{e}"));
@@ -329,7 +340,15 @@ fn vga_display_driver_is_loaded_by_device() {
     qemu.expect("kboot: modules:", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("# ", STEP).unwrap_or_else(|e| panic!("{e}"));
-    let (fb, _) = qemu.shell("cat /proc/fb", STEP).unwrap_or_else(|e| panic!("{e}"));
+    // Display drivers load in the background once the front ends run.
+    let mut fb = String::new();
+    for _ in 0..30 {
+        fb = qemu.shell("cat /proc/fb", STEP).unwrap_or_else(|e| panic!("{e}")).0;
+        if fb.contains("bochs") {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
     assert!(fb.contains("bochs"), "no bochs framebuffer: {fb}");
     let png = qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware/vga-fbcon.png");
     qemu.qmp()

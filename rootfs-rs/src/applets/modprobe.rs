@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use crate::kmod::index::{ModuleIndex, Target};
 use crate::kmod::load::{Kernel, ModuleOptions, Modprobe, Outcome};
-use crate::kmod::{coldplug, modules_dir};
+use crate::kmod::coldplug::{self, Deferral};
+use crate::kmod::modules_dir;
 use crate::util::Parser;
 
 const USAGE: &str = "usage: modprobe [-nvqr] [-d ROOT] [-S VERSION] NAME|ALIAS [PARAM=VALUE...]
@@ -263,9 +264,9 @@ fn run_coldplug(f: &Flags, index: &ModuleIndex) -> i32 {
             let _ = writeln!(out, "{}", insmod_line(path, params));
             Ok(())
         };
-        coldplug::run(&devices, &mut probe, &mut show, deadline)
+        coldplug::run(&devices, &mut probe, &mut show, deadline, Deferral::Nothing)
     } else {
-        coldplug::run(&devices, &mut probe, &mut Kernel, deadline)
+        coldplug::run(&devices, &mut probe, &mut Kernel, deadline, Deferral::Nothing)
     };
     let mut out = std::io::stdout();
     let _ = writeln!(out, "modules: {}", report.summary());

@@ -92,15 +92,26 @@ pub fn start_at_boot(args: &KbootArgs) {
         &mut probe,
         &mut load::Kernel,
         BOOT_DEADLINE,
+        coldplug::Deferral::DisplayAndInput,
     );
     console::announce(&format!("kboot: modules: {}\n", report.summary()));
     for failure in &report.failures {
         console::announce(&format!("kboot: modules: {failure}\n"));
     }
-    if let Ok(socket) = socket {
-        let spawned = uevent::spawn_listener(index, options, socket, report.cut_short);
-        if let Err(err) = spawned {
-            console::announce(&format!("kboot: modules: uevent listener: {err}\n"));
+    match socket {
+        Ok(socket) => {
+            let spawned =
+                uevent::spawn_listener(index, options, socket, report.cut_short, report.deferred);
+            if let Err(err) = spawned {
+                console::announce(&format!("kboot: modules: uevent listener: {err}\n"));
+            }
+        }
+        // No listener to hand them to: the display and input drivers load now.
+        Err(_) => {
+            let mut late = coldplug::Report::default();
+            for alias in &report.deferred {
+                coldplug::load_for(alias, &mut probe, &mut load::Kernel, &mut late);
+            }
         }
     }
 }

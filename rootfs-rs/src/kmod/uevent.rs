@@ -98,15 +98,18 @@ pub fn log(text: &str) {
 
 /// Start the listener thread. `rescan`: run one coldplug pass first, without the boot's
 /// deadline (the boot coldplug was cut short, or events were lost).
+/// `deferred`: modaliases the boot's coldplug left for later (display and input
+/// drivers), loaded first.
 pub fn spawn_listener(
     index: ModuleIndex,
     options: ModuleOptions,
     socket: OwnedFd,
     rescan: bool,
+    deferred: Vec<String>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("kboot-uevent".into())
-        .spawn(move || listen(&index, options, &socket, rescan))
+        .spawn(move || listen(&index, options, &socket, rescan, &deferred))
 }
 
 /// The most the listener's own rescans may take: these are devices already there, and
@@ -117,9 +120,28 @@ const RESCAN_DEADLINE: Duration = Duration::from_secs(30);
 /// rather than spin.
 const MAX_ERRORS: u32 = 10;
 
-fn listen(index: &ModuleIndex, options: ModuleOptions, socket: &OwnedFd, mut rescan: bool) {
+fn listen(
+    index: &ModuleIndex,
+    options: ModuleOptions,
+    socket: &OwnedFd,
+    mut rescan: bool,
+    deferred: &[String],
+) {
     let mut probe = Modprobe::new(index, options);
     probe.use_blacklist = true;
+    let mut report = coldplug::Report::default();
+    let started = std::time::Instant::now();
+    for alias in deferred {
+        coldplug::load_for(alias, &mut probe, &mut Kernel, &mut report);
+    }
+    if !deferred.is_empty() {
+        log(&format!(
+            "background: {} loaded in {:.2} s",
+            report.loaded.len(),
+            started.elapsed().as_secs_f64()
+        ));
+        report_failures(&report.failures);
+    }
     let mut buf = vec![0u8; 16 * 1024];
     let mut errors = 0;
     loop {
@@ -130,6 +152,7 @@ fn listen(index: &ModuleIndex, options: ModuleOptions, socket: &OwnedFd, mut res
                 &mut probe,
                 &mut Kernel,
                 RESCAN_DEADLINE,
+                coldplug::Deferral::Nothing,
             );
             log(&format!("rescan: {}", report.summary()));
             report_failures(&report.failures);
