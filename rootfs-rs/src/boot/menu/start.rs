@@ -70,6 +70,7 @@ pub fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(),
         );
         return Ok(());
     }
+    publish_boot(&chosen);
     let loaded = kexec::load_plan(&plan, false, staging);
     plan.discard_staged();
     loaded.map_err(|error| match chosen.entry.kind {
@@ -81,6 +82,19 @@ pub fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(),
         error: kexec::execute(),
         disks_released: true,
     })
+}
+
+/// LoaderEntrySelected and LoaderTimeExecUSec for the booted system's bootctl and
+/// systemd-analyze; without efivarfs nothing, and a failure never stops the boot.
+fn publish_boot(chosen: &DiscoveredEntry) {
+    let efivars = Path::new(efi::EFIVARS);
+    if !crate::boot::loader_iface::available(efivars) {
+        return;
+    }
+    let usec = crate::boot::loader_iface::uptime_usec();
+    if let Err(e) = crate::boot::loader_iface::publish_boot(efivars, &chosen.entry, usec) {
+        warn!("kboot: warning: Boot Loader Interface: {e}");
+    }
 }
 
 /// Reboots after a hand-back to the first stage (`target`: who boots the entry next).
