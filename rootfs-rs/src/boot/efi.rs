@@ -82,7 +82,8 @@ pub struct LoadOption {
     pub device_path: Vec<u8>,
 }
 
-fn ucs2(text: &str) -> Vec<u8> {
+/// A NUL-terminated UTF-16LE string, as EFI variables hold text.
+pub fn ucs2(text: &str) -> Vec<u8> {
     text.encode_utf16()
         .chain(std::iter::once(0))
         .flat_map(u16::to_le_bytes)

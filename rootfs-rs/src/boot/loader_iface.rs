@@ -8,7 +8,9 @@
 use std::io;
 use std::path::Path;
 
-use crate::boot::efi::{delete_vendor_var, read_vendor_var, write_vendor_var};
+use crate::boot::efi::{
+    delete_vendor_var, read_vendor_var, ucs2 as encode_string, write_vendor_var,
+};
 use crate::boot::entry::{BootEntry, EntryKind};
 
 pub const LOADER_GUID: &str = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
@@ -18,14 +20,6 @@ pub const LOADER_GUID: &str = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
 /// LoaderEntryOneShot (bits 0-3) and XBOOTLDR partitions (bit 5: every filesystem is
 /// scanned for /loader/entries and /EFI/Linux). Boot counting (bit 4) is not done.
 pub const FEATURES: u64 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5);
-
-/// A NUL-terminated UTF-16LE string.
-pub fn encode_string(text: &str) -> Vec<u8> {
-    text.encode_utf16()
-        .chain(std::iter::once(0))
-        .flat_map(u16::to_le_bytes)
-        .collect()
-}
 
 /// The text of a UTF-16LE string variable, up to its first NUL.
 pub fn decode_string(data: &[u8]) -> String {

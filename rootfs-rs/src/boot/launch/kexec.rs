@@ -189,7 +189,7 @@ pub fn syscall_error(errno: Errno, kernel: &Path, crash: bool) -> KexecError {
     }
 }
 
-fn io_error(context: impl fmt::Display, error: io::Error) -> KexecError {
+pub(crate) fn io_error(context: impl fmt::Display, error: io::Error) -> KexecError {
     KexecError::Io {
         context: context.to_string(),
         error,

@@ -10,19 +10,12 @@ use std::path::{Path, PathBuf};
 use crate::boot::config::pe::Section;
 use crate::boot::config::uki::file_profile_sections;
 use crate::boot::fs::read_file_at;
-use crate::boot::launch::kexec::KexecError;
+use crate::boot::launch::kexec::{io_error, KexecError};
 
 /// Where the kernel's lockdown state is shown ("none [integrity] confidentiality").
 pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
 /// Copied in pieces of this size, so a large initrd is never held in memory whole.
 const CHUNK: usize = 1 << 20;
-
-fn io_error(context: impl std::fmt::Display, error: io::Error) -> KexecError {
-    KexecError::Io {
-        context: context.to_string(),
-        error,
-    }
-}
 
 /// The staged files of one UKI: the kernel and, when the image has one, the initrd.
 #[derive(Debug, Clone, PartialEq, Eq)]
