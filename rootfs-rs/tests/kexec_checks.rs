@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use common::{fake_bzimage, workdir};
 use rootfs_rs::boot::entry::{BootEntry, EntryKind};
-use rootfs_rs::boot::launch::kexec::{check_bzimage, check_cmdline, check_plan, plan, BzImage};
+use rootfs_rs::boot::launch::kexec::{
+    check_bzimage, check_cmdline, check_plan, plan, BzImage, STAGING_DIR,
+};
 use rootfs_rs::boot::scan::volume::DiscoveredEntry;
 
 fn entry_on(root: &Path, kernel: &str, initrds: &[&str]) -> DiscoveredEntry {
@@ -58,7 +60,7 @@ fn plan_resolves_inside_the_filesystem() {
     // An absolute link as distributions ship it: must stay inside the scanned filesystem.
     std::os::unix::fs::symlink("/boot/vmlinuz-6.1", dir.join("vmlinuz")).unwrap();
     let found = entry_on(&dir, "/vmlinuz", &["/boot/initrd.img-6.1"]);
-    let planned = plan(&found).unwrap();
+    let planned = plan(&found, Path::new(STAGING_DIR)).unwrap();
     assert_eq!(planned.kernel, dir.join("boot/vmlinuz-6.1"));
     assert_eq!(planned.initrds, [dir.join("boot/initrd.img-6.1")]);
     assert_eq!(
@@ -69,7 +71,9 @@ fn plan_resolves_inside_the_filesystem() {
     chain.entry.kind = EntryKind::Chainload {
         target: "/EFI/Microsoft/Boot/bootmgfw.efi".into(),
     };
-    let err = plan(&chain).unwrap_err().to_string();
+    let err = plan(&chain, Path::new(STAGING_DIR))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("only Linux kernels"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -101,12 +105,12 @@ fn text_file_is_not_a_bzimage() {
     std::fs::create_dir_all(dir.join("boot")).unwrap();
     std::fs::write(dir.join("boot/vmlinuz"), "GRUB_DEFAULT=0\n".repeat(100)).unwrap();
     let found = entry_on(&dir, "/boot/vmlinuz", &[]);
-    let err = check_plan(&plan(&found).unwrap(), false).unwrap_err();
+    let err = check_plan(&plan(&found, Path::new(STAGING_DIR)).unwrap(), false).unwrap_err();
     let message = err.to_string();
     assert!(message.contains("not a bzImage"), "{message}");
     assert!(message.contains("boot/vmlinuz"), "{message}");
     let missing = entry_on(&dir, "/boot/nothing", &[]);
-    let message = check_plan(&plan(&missing).unwrap(), false)
+    let message = check_plan(&plan(&missing, Path::new(STAGING_DIR)).unwrap(), false)
         .unwrap_err()
         .to_string();
     assert!(message.contains("No such file"), "{message}");

@@ -79,6 +79,7 @@ pub fn main(args: &[OsString]) -> i32 {
         kernel: PathBuf::from(kernel),
         initrds,
         cmdline,
+        staged: None,
     };
     match load_plan(&plan, mode == Mode::Crash, Path::new(STAGING_DIR)) {
         Ok(()) => 0,

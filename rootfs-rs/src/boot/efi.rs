@@ -13,25 +13,65 @@ const GLOBAL: &str = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 const ATTRIBUTES: u32 = 0x7;
 const LOAD_OPTION_ACTIVE: u32 = 0x1;
 
+#[cfg(test)]
 fn var_path(dir: &Path, name: &str) -> std::path::PathBuf {
     dir.join(format!("{name}-{GLOBAL}"))
 }
 
 /// A global variable's data (without efivarfs' 4 attribute bytes).
 pub fn read_var(dir: &Path, name: &str) -> Option<Vec<u8>> {
-    let raw = std::fs::read(var_path(dir, name)).ok()?;
-    raw.get(4..).map(<[u8]>::to_vec)
+    read_vendor_var(dir, GLOBAL, name)
 }
 
 /// Writes a global variable (efivarfs wants attributes and data in one write).
 pub fn write_var(dir: &Path, name: &str, data: &[u8]) -> io::Result<()> {
+    write_vendor_var(dir, GLOBAL, name, data)
+}
+
+/// A variable of vendor `guid` (lower-case text), without the attribute bytes.
+pub fn read_vendor_var(dir: &Path, guid: &str, name: &str) -> Option<Vec<u8>> {
+    let raw = std::fs::read(dir.join(format!("{name}-{guid}"))).ok()?;
+    raw.get(4..).map(<[u8]>::to_vec)
+}
+
+/// efivarfs marks the variables it does not know as immutable (chattr +i) so `rm -rf`
+/// cannot brick a machine: the flag is cleared before a write or delete. Filesystems
+/// without flags (a test directory on tmpfs) need nothing.
+fn clear_immutable(path: &Path) {
+    use rustix::fs::{ioctl_getflags, ioctl_setflags, IFlags};
+    let Ok(file) = std::fs::File::open(path) else {
+        return;
+    };
+    if let Ok(flags) = ioctl_getflags(&file) {
+        if flags.contains(IFlags::IMMUTABLE) {
+            let _ = ioctl_setflags(&file, flags - IFlags::IMMUTABLE);
+        }
+    }
+}
+
+/// Writes a variable of vendor `guid` (non-volatile, boot and run time access).
+pub fn write_vendor_var(dir: &Path, guid: &str, name: &str, data: &[u8]) -> io::Result<()> {
+    let path = dir.join(format!("{name}-{guid}"));
+    clear_immutable(&path);
     let mut buf = ATTRIBUTES.to_le_bytes().to_vec();
     buf.extend_from_slice(data);
+    // No O_TRUNC: efivarfs replaces the whole variable with each write.
+    #[allow(clippy::suspicious_open_options)]
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
-        .open(var_path(dir, name))?;
+        .open(&path)?;
     f.write_all(&buf)
+}
+
+/// Deletes a variable of vendor `guid`; a missing one is not an error.
+pub fn delete_vendor_var(dir: &Path, guid: &str, name: &str) -> io::Result<()> {
+    let path = dir.join(format!("{name}-{guid}"));
+    clear_immutable(&path);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// One Boot#### variable.
@@ -42,7 +82,8 @@ pub struct LoadOption {
     pub device_path: Vec<u8>,
 }
 
-fn ucs2(text: &str) -> Vec<u8> {
+/// A NUL-terminated UTF-16LE string, as EFI variables hold text.
+pub fn ucs2(text: &str) -> Vec<u8> {
     text.encode_utf16()
         .chain(std::iter::once(0))
         .flat_map(u16::to_le_bytes)

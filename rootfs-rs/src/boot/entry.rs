@@ -22,6 +22,19 @@ pub enum EntryKind {
     Chainload {
         target: String,
     },
+    /// A unified kernel image (`kernel` is the .efi file): its `.linux`, `.ucode` +
+    /// `.initrd` and `.cmdline` sections are booted, with the sections of `profile` (of
+    /// a multi-profile image) overriding the base ones.
+    Uki {
+        profile: Option<u32>,
+    },
+}
+
+impl EntryKind {
+    /// Whether kexec starts it (a kernel file or a UKI on the entry's filesystem).
+    pub fn is_kexec(&self) -> bool {
+        !matches!(self, EntryKind::Chainload { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

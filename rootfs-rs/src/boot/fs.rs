@@ -17,6 +17,16 @@ pub trait ConfigFs {
     fn is_file(&self, path: &Path) -> bool {
         self.read(path).is_ok()
     }
+    /// Up to `len` bytes at `offset` (fewer at the end of the file): for large files such
+    /// as unified kernel images, of which only headers and small sections are wanted.
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let bytes = self.read(path)?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let end = start.saturating_add(len).min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
 }
 
 /// Reads a config as text; invalid UTF-8 is replaced rather than rejected (configs are ASCII
@@ -160,6 +170,33 @@ impl ConfigFs for DirFs {
         self.host_path(path)
             .map(|host| host.is_file())
             .unwrap_or(false)
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let host = self.host_path(path)?;
+        let file = std::fs::File::open(&host).map_err(|e| with_path(path, e))?;
+        read_file_at(&file, offset, len).map_err(|e| with_path(path, e))
+    }
+}
+
+/// Up to `len` bytes of `file` at `offset`, fewer only at its end.
+pub fn read_file_at(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut positioned = PositionedReader { file, offset };
+    (&mut positioned).take(len as u64).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+struct PositionedReader<'a> {
+    file: &'a std::fs::File,
+    offset: u64,
+}
+
+impl Read for PositionedReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.offset)?;
+        self.offset += n as u64;
+        Ok(n)
     }
 }
 

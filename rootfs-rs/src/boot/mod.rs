@@ -1,7 +1,7 @@
 //! The boot loader: find kernels on every disk and on the network, let the user choose,
 //! start the choice. Layers, each depending only on those listed before it:
 //!
-//! - `entry`, `fs`, `efi`: the vocabulary — a boot entry, read-only access to the one
+//! - `entry`, `fs`, `efi`, `loader_iface` (systemd's Boot Loader Interface): the vocabulary — a boot entry, read-only access to the one
 //!   filesystem a config was found on, and the UEFI boot options in efivarfs (read by the
 //!   scan, written by the hand-back);
 //! - `config`: pure parsers from boot loader configs (GRUB, BLS, syslinux, LILO,
@@ -16,6 +16,7 @@ pub mod efi;
 pub mod entry;
 pub mod fs;
 pub mod launch;
+pub mod loader_iface;
 pub mod menu;
 pub mod scan;
 

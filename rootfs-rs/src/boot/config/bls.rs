@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use crate::boot::config::grubenv::{lookup, parse_grubenv};
+use crate::boot::config::uki::uki_cmdline;
 use crate::boot::config::version::{compare_versions, glob_match};
 use crate::boot::entry::{
     choose_default, join_cmdline, BootEntry, EntryKind, Parsed, Warning, MAX_ENTRIES,
@@ -32,6 +33,8 @@ pub struct BlsEntry {
     pub sort_key: Option<String>,
     pub linux: Option<String>,
     pub efi: Option<String>,
+    /// A unified kernel image (systemd 258's `uki` key).
+    pub uki: Option<String>,
     pub initrds: Vec<String>,
     pub options: Vec<String>,
 }
@@ -58,6 +61,7 @@ pub fn parse_entry(text: &str, id: &str, source: &str, warnings: &mut Vec<Warnin
             "sort-key" => entry.sort_key = Some(value),
             "linux" => entry.linux = Some(value),
             "efi" => entry.efi = Some(value),
+            "uki" => entry.uki = Some(value),
             "initrd" => entry
                 .initrds
                 .extend(value.split_whitespace().map(str::to_string)),
@@ -211,6 +215,20 @@ fn to_boot_entry(
     );
     let mut entry = match (&bls.linux, &bls.efi) {
         (Some(linux), _) => BootEntry::linux(&label, entry_path(fs, linux, under_boot), &source),
+        (None, _) if bls.uki.is_some() => {
+            let path = entry_path(fs, bls.uki.as_deref().unwrap_or_default(), under_boot);
+            let mut entry = BootEntry::linux(&label, path.clone(), &source);
+            entry.kind = EntryKind::Uki { profile: None };
+            // `options` replace the image's own command line; without them it boots with
+            // its `.cmdline`.
+            if bls.options.is_empty() {
+                match uki_cmdline(fs, &path) {
+                    Ok(own) => entry.cmdline = own,
+                    Err(err) => warnings.push(Warning::new(&source, 0, err)),
+                }
+            }
+            entry
+        }
         (None, Some(efi)) => {
             let mut entry = BootEntry::linux(&label, PathBuf::new(), &source);
             entry.kind = EntryKind::Chainload {
@@ -222,7 +240,7 @@ fn to_boot_entry(
             warnings.push(Warning::new(
                 &source,
                 0,
-                "no 'linux' or 'efi' line; skipped",
+                "no 'linux', 'uki' or 'efi' line; skipped",
             ));
             return None;
         }
@@ -242,7 +260,9 @@ fn to_boot_entry(
         .iter()
         .map(|i| entry_path(fs, i, under_boot))
         .collect();
-    entry.cmdline = cmdline;
+    if !cmdline.is_empty() || entry.kind == EntryKind::Linux {
+        entry.cmdline = cmdline;
+    }
     entry.id = bls.id;
     Some(entry)
 }
@@ -319,6 +339,28 @@ mod tests {
         list.sort_by(spec_order);
         let ids: Vec<&str> = list.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["d", "c-10", "c-5", "b", "a"]);
+    }
+
+    #[test]
+    fn a_uki_key_boots_the_image_with_its_own_command_line_unless_options_say_otherwise() {
+        use crate::boot::config::pe::build;
+        let uki = build(&[(".cmdline", b"from-uki"), (".linux", &[0; 8])]);
+        let fs = crate::boot::fs::MemFs::new()
+            .with("/loader/entries/a.conf", "title A\nuki /EFI/Linux/a.efi\n")
+            .with(
+                "/loader/entries/b.conf",
+                "title B\nuki /EFI/Linux/a.efi\noptions mine\n",
+            )
+            .with("/EFI/Linux/a.efi", uki);
+        let parsed = parse_bls(&fs);
+        let seen: Vec<(&str, &str)> = parsed
+            .entries
+            .iter()
+            .map(|e| (e.label.as_str(), e.cmdline.as_str()))
+            .collect();
+        assert_eq!(seen, [("B", "mine"), ("A", "from-uki")]);
+        assert_eq!(parsed.entries[0].kind, EntryKind::Uki { profile: None });
+        assert_eq!(parsed.entries[0].kernel, Path::new("/EFI/Linux/a.efi"));
     }
 
     #[test]

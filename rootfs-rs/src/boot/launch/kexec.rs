@@ -189,7 +189,7 @@ pub fn syscall_error(errno: Errno, kernel: &Path, crash: bool) -> KexecError {
     }
 }
 
-fn io_error(context: impl fmt::Display, error: io::Error) -> KexecError {
+pub(crate) fn io_error(context: impl fmt::Display, error: io::Error) -> KexecError {
     KexecError::Io {
         context: context.to_string(),
         error,
@@ -202,9 +202,22 @@ pub struct KexecPlan {
     pub kernel: PathBuf,
     pub initrds: Vec<PathBuf>,
     pub cmdline: String,
+    /// Files extracted from a unified kernel image for this plan.
+    pub staged: Option<crate::boot::launch::uki::Staged>,
 }
 
-pub fn plan(entry: &DiscoveredEntry) -> Result<KexecPlan, KexecError> {
+impl KexecPlan {
+    /// Removes the files extracted from a unified kernel image, if any.
+    pub fn discard_staged(&self) {
+        if let Some(staged) = &self.staged {
+            staged.remove();
+        }
+    }
+}
+
+/// The plan for `entry`; a unified kernel image's kernel and initrd are first extracted
+/// into `staging` (the caller removes them: `KexecPlan::discard_staged`).
+pub fn plan(entry: &DiscoveredEntry, staging: &Path) -> Result<KexecPlan, KexecError> {
     if let EntryKind::Chainload { target } = &entry.entry.kind {
         return Err(KexecError::NotLinux {
             label: entry.entry.label.clone(),
@@ -216,7 +229,18 @@ pub fn plan(entry: &DiscoveredEntry) -> Result<KexecPlan, KexecError> {
         fs.host_path(path)
             .map_err(|e| io_error(format!("{}:{}", entry.device, path.display()), e))
     };
+    if let EntryKind::Uki { profile } = entry.entry.kind {
+        let staged =
+            crate::boot::launch::uki::stage(&host(&entry.entry.kernel)?, profile, staging)?;
+        return Ok(KexecPlan {
+            kernel: staged.kernel.clone(),
+            initrds: staged.initrd.iter().cloned().collect(),
+            cmdline: entry.entry.cmdline.clone(),
+            staged: Some(staged),
+        });
+    }
     Ok(KexecPlan {
+        staged: None,
         kernel: host(&entry.entry.kernel)?,
         initrds: entry
             .entry
@@ -268,12 +292,20 @@ pub fn concatenate_initrds(initrds: &[PathBuf], dir: &Path) -> Result<PathBuf, K
 
 /// Loads `entry` for a kexec reboot (`execute` starts it).
 pub fn load(entry: &DiscoveredEntry) -> Result<(), KexecError> {
-    load_plan(&plan(entry)?, false, Path::new(STAGING_DIR))
+    load_staged(entry, false)
+}
+
+fn load_staged(entry: &DiscoveredEntry, crash: bool) -> Result<(), KexecError> {
+    let staging = Path::new(STAGING_DIR);
+    let plan = plan(entry, staging)?;
+    let result = load_plan(&plan, crash, staging);
+    plan.discard_staged();
+    result
 }
 
 /// Loads `entry` as the crash kernel (needs a `crashkernel=` reservation).
 pub fn load_crash(entry: &DiscoveredEntry) -> Result<(), KexecError> {
-    load_plan(&plan(entry)?, true, Path::new(STAGING_DIR))
+    load_staged(entry, true)
 }
 
 /// Everything `load_plan` checks, without loading: for `menu --dry-run` and tests.

@@ -1,6 +1,8 @@
-//! Starting the chosen entry: `kexec` loads a Linux kernel and reboots into it; what kexec
+//! Starting the chosen entry: `kexec` loads a Linux kernel (`uki` first extracts it from a
+//! unified kernel image) and reboots into it; what kexec
 //! cannot start is handed back — to GRUB through `next_entry` in its grubenv (`handback`)
 //! or to the UEFI firmware through BootNext (`crate::boot::efi`).
 
 pub mod handback;
 pub mod kexec;
+pub mod uki;

@@ -3,9 +3,12 @@
 //! changed (hot-plug: a USB stick's entries appear without a key).
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::boot::efi;
+use crate::boot::entry::BootEntry;
+use crate::boot::loader_iface;
 use crate::boot::menu::conf::MenuSettings;
 use crate::boot::menu::consoles::{current_block_devices, Consoles, Outcome};
 use crate::boot::menu::hotplug::DeviceWatch;
@@ -77,6 +80,15 @@ pub(super) fn interactive(
     // Hot-plug only for the machine's own disks, not for --image/--tree runs.
     let hotplug = options.trees.is_empty() && options.images.is_empty();
     let mut carried = Carried::default();
+    // systemd's Boot Loader Interface, for the machine's own boot only (not --image/--tree
+    // runs or dry runs): one-shot requests are read (and deleted) once per menu.
+    let efivars = Path::new(efi::EFIVARS);
+    let bli = hotplug && !options.dry_run && loader_iface::available(efivars);
+    let requests = if bli {
+        loader_iface::take_requests(efivars, &mut |w| warn!("menu: warning: {w}"))
+    } else {
+        loader_iface::Requests::default()
+    };
     loop {
         // Listed before the scan: a device that appears during it is scanned next time.
         let devices = hotplug.then(current_block_devices);
@@ -87,7 +99,18 @@ pub(super) fn interactive(
         } = scan_and_report(options, settings, net_sources);
         let entries = &discovery.entries;
         let items = entries.iter().map(MenuItem::from_entry).collect();
-        let configured = settings.countdown(discovery.timeout_secs);
+        let default = requested_default(entries, requests.entry.as_deref()).unwrap_or(default);
+        let configured = requests
+            .timeout
+            .unwrap_or_else(|| settings.countdown(discovery.timeout_secs));
+        if bli {
+            let listed: Vec<&BootEntry> = entries.iter().map(|e| &e.entry).collect();
+            if let Err(e) =
+                loader_iface::publish_menu(efivars, &listed, loader_iface::uptime_usec())
+            {
+                warn!("menu: warning: Boot Loader Interface: {e}");
+            }
+        }
         let mut state = carried.state(items, default, configured);
         let mut watch = devices.map(|list| DeviceWatch::new(list, Instant::now()));
         say!("kboot: menu");
@@ -104,6 +127,19 @@ pub(super) fn interactive(
             Err(leave) => return leave,
         }
     }
+}
+
+/// The entry the Boot Loader Interface asked for (LoaderEntryOneShot or
+/// LoaderEntryDefault), with a warning when it names none.
+fn requested_default(entries: &[DiscoveredEntry], requested: Option<&str>) -> Option<usize> {
+    let requested = requested?;
+    let found = entries
+        .iter()
+        .position(|e| loader_iface::names_entry(&e.entry, requested));
+    if found.is_none() {
+        warn!("menu: warning: the boot loader entry '{requested}' requested through EFI variables names no entry");
+    }
+    found
 }
 
 /// Shows the menu until the user leaves (Err) or a scan is needed (Ok, with what the

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::boot::efi;
+use crate::boot::entry::EntryKind;
 use crate::boot::launch::kexec::{self, KexecError};
+use crate::boot::launch::uki;
 use crate::boot::scan::efi_entries;
 use crate::boot::scan::volume::DiscoveredEntry;
 
@@ -47,9 +49,12 @@ pub fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(),
             error: std::io::Error::other(e),
         })?;
     }
-    let plan = kexec::plan(&chosen)?;
+    let staging = Path::new(kexec::STAGING_DIR);
+    let plan = kexec::plan(&chosen, staging)?;
     if dry_run {
-        let image = kexec::check_plan(&plan, false)?;
+        let checked = kexec::check_plan(&plan, false);
+        plan.discard_staged();
+        let image = checked?;
         let initrds: Vec<String> = plan
             .initrds
             .iter()
@@ -65,12 +70,31 @@ pub fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(),
         );
         return Ok(());
     }
-    kexec::load_plan(&plan, false, std::path::Path::new(kexec::STAGING_DIR))?;
+    publish_boot(&chosen);
+    let loaded = kexec::load_plan(&plan, false, staging);
+    plan.discard_staged();
+    loaded.map_err(|error| match chosen.entry.kind {
+        EntryKind::Uki { .. } => uki::explain(error, Path::new(uki::LOCKDOWN)),
+        _ => error,
+    })?;
     let _ = std::io::stdout().flush();
     Err(BootFailure {
         error: kexec::execute(),
         disks_released: true,
     })
+}
+
+/// LoaderEntrySelected and LoaderTimeExecUSec for the booted system's bootctl and
+/// systemd-analyze; without efivarfs nothing, and a failure never stops the boot.
+fn publish_boot(chosen: &DiscoveredEntry) {
+    let efivars = Path::new(efi::EFIVARS);
+    if !crate::boot::loader_iface::available(efivars) {
+        return;
+    }
+    let usec = crate::boot::loader_iface::uptime_usec();
+    if let Err(e) = crate::boot::loader_iface::publish_boot(efivars, &chosen.entry, usec) {
+        warn!("kboot: warning: Boot Loader Interface: {e}");
+    }
 }
 
 /// Reboots after a hand-back to the first stage (`target`: who boots the entry next).

@@ -7,7 +7,8 @@ use crate::boot::config::grub::parse_grub;
 use crate::boot::config::kboot_conf::parse_kboot_conf;
 use crate::boot::config::lilo::parse_lilo;
 use crate::boot::config::syslinux::parse_syslinux;
-use crate::boot::entry::{BootEntry, EntryKind, Parsed, Warning};
+use crate::boot::config::uki::parse_ukis;
+use crate::boot::entry::{BootEntry, Parsed, Warning};
 use crate::boot::fs::ConfigFs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum ConfigKind {
     Syslinux,
     Lilo,
     Kboot,
+    /// Unified kernel images (BLS type #2) in a directory.
+    Uki,
 }
 
 /// Config locations in priority order. `/EFI/*/grub.cfg` is expanded by listing /EFI.
@@ -27,6 +30,9 @@ pub const LOCATIONS: &[(ConfigKind, &str)] = &[
     (ConfigKind::Grub, "/grub2/grub.cfg"),
     (ConfigKind::Grub, "/EFI/*/grub.cfg"),
     (ConfigKind::Bls, "/loader/entries"),
+    (ConfigKind::Uki, "/EFI/Linux"),
+    // An ESP or XBOOTLDR partition mounted on /boot of the root filesystem.
+    (ConfigKind::Uki, "/boot/EFI/Linux"),
     (ConfigKind::Syslinux, "/boot/extlinux/extlinux.conf"),
     (ConfigKind::Syslinux, "/extlinux/extlinux.conf"),
     // Alpine's update-extlinux writes the config next to the kernels.
@@ -50,6 +56,11 @@ pub fn find_configs(fs: &dyn ConfigFs) -> Vec<(ConfigKind, PathBuf)> {
         match (kind, location.split_once("/*/")) {
             (ConfigKind::Bls, _) => {
                 if ENTRY_DIRS.iter().any(|d| fs.list_dir(Path::new(d)).is_ok()) {
+                    found.push((*kind, PathBuf::from(location)));
+                }
+            }
+            (ConfigKind::Uki, _) => {
+                if fs.list_dir(Path::new(location)).is_ok() {
                     found.push((*kind, PathBuf::from(location)));
                 }
             }
@@ -79,6 +90,7 @@ pub fn parse_config(fs: &dyn ConfigFs, kind: ConfigKind, path: &Path) -> Parsed 
         ConfigKind::Syslinux => parse_syslinux(fs, path),
         ConfigKind::Lilo => parse_lilo(fs, path),
         ConfigKind::Kboot => parse_kboot_conf(fs, path),
+        ConfigKind::Uki => parse_ukis(fs, path),
     }
 }
 
@@ -151,7 +163,7 @@ fn keep_entry(
     if entry.id == SELF_ID {
         return false;
     }
-    if entry.kind != EntryKind::Linux {
+    if !entry.kind.is_kexec() {
         return true;
     }
     if defer_foreign && entry.root_fs.is_some() && !fs.is_file(&entry.kernel) {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::boot::entry::{BootEntry, EntryKind, FsRef};
+use crate::boot::entry::{BootEntry, FsRef};
 use crate::boot::fs::{ConfigFs, DirFs};
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery, ScannedVolume, Volume};
 
@@ -53,7 +53,7 @@ fn place_entry(
 ) -> Result<DiscoveredEntry, String> {
     let config = &scanned[config_index];
     let target = match (&entry.kind, &entry.root_fs) {
-        (EntryKind::Linux, Some(fsref)) => {
+        (kind, Some(fsref)) if kind.is_kexec() => {
             let at = find_volume(fsref, &config.volume, volumes).ok_or_else(|| {
                 format!(
                     "filesystem {} not found on any disk; entry dropped",
@@ -64,7 +64,7 @@ fn place_entry(
         }
         _ => config,
     };
-    if entry.kind == EntryKind::Linux {
+    if entry.kind.is_kexec() {
         let fs = DirFs::new(&target.root);
         if !fs.is_file(&entry.kernel) {
             return Err(format!(
