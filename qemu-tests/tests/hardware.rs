@@ -18,35 +18,39 @@ const MARKER: &str = "kboot.test=hardware-matrix";
 fn test_disk() -> PathBuf {
     static DISK: OnceLock<PathBuf> = OnceLock::new();
     DISK.get_or_init(|| {
-        let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware");
-        std::fs::create_dir_all(&dir).unwrap();
-        let disk = dir.join("debian-boot.img");
-        qemu_tests::disks::gpt_ext4_disk(
-            &disk,
-            "HWBOOT",
-            &[
-                (
-                    "boot/grub/grub.cfg",
-                    qemu_tests::disks::debian_grub_cfg(
-                        "/boot/vmlinuz-debian",
-                        "/boot/target-initrd.img",
-                        &format!("console=ttyS0,115200 {MARKER}"),
-                    ),
-                ),
-                (
-                    "boot/vmlinuz-debian",
-                    std::fs::read(qemu_tests::machine::debian_kernel()).unwrap(),
-                ),
-                (
-                    "boot/target-initrd.img",
-                    qemu_tests::disks::target_initrd(&dir),
-                ),
-            ],
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        disk
+        let cfg = qemu_tests::disks::debian_grub_cfg(
+            "/boot/vmlinuz-debian",
+            "/boot/target-initrd.img",
+            &format!("console=ttyS0,115200 {MARKER}"),
+        );
+        debian_disk("debian-boot.img", "HWBOOT", cfg)
     })
     .clone()
+}
+
+/// A GPT/ext4 disk in target/qemu-tests/hardware with `grub_cfg`, Debian's kernel as
+/// /boot/vmlinuz-debian and the TARGET-BOOTED initrd as /boot/target-initrd.img.
+fn debian_disk(file: &str, label: &str, grub_cfg: Vec<u8>) -> PathBuf {
+    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware");
+    std::fs::create_dir_all(&dir).unwrap();
+    let disk = dir.join(file);
+    qemu_tests::disks::gpt_ext4_disk(
+        &disk,
+        label,
+        &[
+            ("boot/grub/grub.cfg", grub_cfg),
+            (
+                "boot/vmlinuz-debian",
+                std::fs::read(qemu_tests::machine::debian_kernel()).unwrap(),
+            ),
+            (
+                "boot/target-initrd.img",
+                qemu_tests::disks::target_initrd(&dir),
+            ),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    disk
 }
 
 /// Boots the default media with the test disk behind `controller` (QEMU -device
@@ -222,8 +226,6 @@ fn dhcp_over_vmxnet3_distro_kernel() {
 /// A disk whose grub.cfg has two entries for Debian's kernel; the second one's command
 /// line carries `second`.
 fn two_entry_disk(second: &str) -> PathBuf {
-    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware");
-    std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = qemu_tests::disks::debian_grub_cfg(
         "/boot/vmlinuz-debian",
         "/boot/target-initrd.img",
@@ -236,24 +238,7 @@ fn two_entry_disk(second: &str) -> PathBuf {
         )
         .as_bytes(),
     );
-    let disk = dir.join("two-entries.img");
-    qemu_tests::disks::gpt_ext4_disk(
-        &disk,
-        "HWKEYS",
-        &[
-            ("boot/grub/grub.cfg", cfg),
-            (
-                "boot/vmlinuz-debian",
-                std::fs::read(qemu_tests::machine::debian_kernel()).unwrap(),
-            ),
-            (
-                "boot/target-initrd.img",
-                qemu_tests::disks::target_initrd(&dir),
-            ),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    disk
+    debian_disk("two-entries.img", "HWKEYS", cfg)
 }
 
 /// A USB keyboard (usb-kbd on qemu-xhci; usbhid is a module loaded by device) drives the
