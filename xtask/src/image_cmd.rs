@@ -99,14 +99,16 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     let (initramfs_raw, userspace) = stage("initramfs", || {
         write_initramfs(&out, &kboot_binary, applets, &config, epoch)
     })?;
-    let initramfs_path = out.join(format!("initramfs.cpio.{}", config.compression.extension()));
-    let mut initramfs_data = read(&userspace)?;
-    if let Some(modules) = &modules_cpio {
-        // The kernel unpacks concatenated archives; each starts 4-byte aligned.
-        initramfs_data.resize(initramfs_data.len().next_multiple_of(4), 0);
-        initramfs_data.extend(read(modules)?);
-    }
-    write(&initramfs_path, &initramfs_data)?;
+    let initramfs_name = format!("initramfs.cpio.{}", config.compression.extension());
+    let initramfs_path = out.join(&initramfs_name);
+    write(&initramfs_path, &with_modules(&userspace, modules_cpio.as_deref())?)?;
+    // The capture kernel's initramfs: the same name in its own directory (the bundle
+    // and its scripts name it after the media's), storage modules only.
+    let kdump_initramfs = out.join("kdump-initramfs").join(&initramfs_name);
+    std::fs::create_dir_all(out.join("kdump-initramfs"))
+        .with_context(|| format!("failed to create {}", out.join("kdump-initramfs").display()))?;
+    let kdump_modules = modules_cpio.as_ref().map(|_| out.join("modules-kdump.cpio"));
+    write(&kdump_initramfs, &with_modules(&userspace, kdump_modules.as_deref())?)?;
 
     let kboot_efi = out.join("kboot.efi");
     stage(
@@ -146,11 +148,7 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     stage(
         "kdump bundle (kdump/: kernel, initramfs, unit, README)",
         || {
-            crate::kdump_bundle::write_bundle(
-                &out.join("kdump"),
-                &outputs.bzimage,
-                &outputs.initramfs,
-            )
+            crate::kdump_bundle::write_bundle(&out.join("kdump"), &outputs.bzimage, &kdump_initramfs)
         },
     )?;
     print_artifacts(&out, &outputs, started.elapsed());
@@ -282,7 +280,39 @@ fn write_modules(
     if !missing.is_empty() {
         println!("    not in this kernel's modules (built in, or absent): {}", missing.join(" "));
     }
-    let archive = modules::archive(&staged, epoch)?;
+    let path = out.join("modules.cpio");
+    write_module_archive(&staged, source, config, epoch, &path)?;
+    // The kdump capture kernel gets the storage and filesystem drivers alone: it lives in the
+    // crashkernel= reservation, and the whole set pushed a 48M capture out of memory.
+    let storage = Selection::Named(
+        chosen
+            .iter()
+            .filter(|m| matches!(modules::class_of(&m.path), "storage" | "filesystems"))
+            .map(modules::Module::name)
+            .collect(),
+    );
+    let (for_kdump, _) = modules::select(&all, &links, &storage);
+    let kdump_staged = modules::stage(
+        &source.tree,
+        &for_kdump,
+        &source.kernel_decompresses,
+        source.compress_gzip,
+        &out.join("modules-kdump-staged"),
+    )?;
+    write_module_archive(&kdump_staged, source, config, epoch, &out.join("modules-kdump.cpio"))?;
+    Ok(path)
+}
+
+/// A staged tree as a cpio archive at `path`, compressed like the initramfs when the
+/// modules themselves are not.
+fn write_module_archive(
+    staged: &modules::ModuleTree,
+    source: &ModuleSource,
+    config: &BuildConfig,
+    epoch: u32,
+    path: &Path,
+) -> crate::Result<()> {
+    let archive = modules::archive(staged, epoch)?;
     let all_compressed = staged
         .modules()?
         .iter()
@@ -292,10 +322,20 @@ fn write_modules(
     } else {
         initramfs::compress(&archive, config.compression).context("failed to compress the modules")?
     };
-    let path = out.join("modules.cpio");
-    write(&path, &data)?;
-    println!("    modules.cpio: {}", human_size(data.len() as u64));
-    Ok(path)
+    write(path, &data)?;
+    println!("    {}: {}", file_name(path), human_size(data.len() as u64));
+    Ok(())
+}
+
+/// The compressed userspace followed by a modules archive, if any: the kernel unpacks
+/// concatenated archives, each starting 4-byte aligned.
+fn with_modules(userspace: &Path, modules: Option<&Path>) -> crate::Result<Vec<u8>> {
+    let mut data = read(userspace)?;
+    if let Some(modules) = modules {
+        data.resize(data.len().next_multiple_of(4), 0);
+        data.extend(read(modules)?);
+    }
+    Ok(data)
 }
 
 /// Writes the userspace archive, initramfs.cpio, and its compressed form

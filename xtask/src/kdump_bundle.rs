@@ -7,9 +7,12 @@ use anyhow::{anyhow, Context};
 
 /// Installed location the script and unit assume.
 const INSTALL_DIR: &str = "/usr/lib/kboot/kdump";
-/// Measured by `cargo xtask bench --kdump`: the capture worked with 48M and failed with
-/// 32M (out of memory while unpacking the initramfs) on a 512 MiB Debian 6.1 guest.
-const SMALLEST_WORKING: &str = "48M";
+/// Measured by `cargo xtask bench --kdump` (2026-12-05, with the storage modules in the
+/// capture initramfs): the capture worked with 64M; with 40M and 48M the saver was
+/// killed, with 32M the kernel ran out of memory unpacking the initramfs, on a 512 MiB
+/// Debian 6.1 guest. 48M still worked in an earlier session, before the triage report
+/// grew stacks and sections; the modules are not the cause (48M fails without them).
+const SMALLEST_WORKING: &str = "64M";
 const RECOMMENDED: &str = "64M";
 
 const CAPTURE_CMDLINE: &str =
@@ -62,9 +65,9 @@ crashed system's root=), then reboots.
     systemctl enable kboot-kdump.service
 
 Reserve memory: add `crashkernel={RECOMMENDED}` to GRUB_CMDLINE_LINUX in /etc/default/grub,
-`update-grub`, reboot. Measured under QEMU: the capture works with {SMALLEST_WORKING} and fails
-with 32M; {RECOMMENDED} leaves room for larger machines (the saver's page bitmaps take about
-100 KiB per GiB of RAM).
+`update-grub`, reboot. Measured under QEMU (512 MiB guest): the capture works with
+{SMALLEST_WORKING} and fails with 48M; larger machines need more (the saver's page bitmaps
+take about 100 KiB per GiB of RAM).
 
 With kdump-tools instead of the unit, in /etc/default/kdump-tools:
     KDUMP_KERNEL={INSTALL_DIR}/bzImage

@@ -87,13 +87,21 @@ pub fn start_at_boot(args: &KbootArgs) {
         &std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
     );
     let mut probe = load::Modprobe::new(&index, options.clone());
-    let report = coldplug::run(
+    let mut report = coldplug::run(
         Path::new("/sys/devices"),
         &mut probe,
         &mut load::Kernel,
         BOOT_DEADLINE,
         coldplug::Deferral::DisplayAndInput,
     );
+    // A kdump capture kernel lives in the crashkernel= reservation: a DRM framebuffer
+    // and HID stack cost memory the saver needs (crashkernel=48M ran out with them), and
+    // its console is already there. It gets the drivers that reach disks and networks.
+    if std::path::Path::new("/proc/vmcore").exists() && !report.deferred.is_empty() {
+        report.deferred.clear();
+        report.deferred_modules.clear();
+        console::announce("kboot: modules: capture kernel: display and input drivers left out\n");
+    }
     console::announce(&format!("kboot: modules: {}\n", report.summary()));
     for failure in &report.failures {
         console::announce(&format!("kboot: modules: {failure}\n"));
