@@ -105,9 +105,9 @@ impl Media {
     fn artifacts(self) -> Artifacts {
         match self {
             Media::Lean => Artifacts::default_location(),
-            Media::Distro => Artifacts::in_dir(
-                qemu_tests::machine::workspace_root().join("target/kboot-distro"),
-            ),
+            Media::Distro => {
+                Artifacts::in_dir(qemu_tests::machine::workspace_root().join("target/kboot-distro"))
+            }
         }
     }
 
@@ -133,9 +133,19 @@ macro_rules! storage_controller {
     };
 }
 
-storage_controller!(nvme, nvme_distro_kernel, "-device", "nvme,drive=hw0,serial=kboot0001");
+storage_controller!(
+    nvme,
+    nvme_distro_kernel,
+    "-device",
+    "nvme,drive=hw0,serial=kboot0001"
+);
 // q35's own ICH9 AHCI controller.
-storage_controller!(ahci_ich9, ahci_ich9_distro_kernel, "-device", "ide-hd,drive=hw0,bus=ide.2");
+storage_controller!(
+    ahci_ich9,
+    ahci_ich9_distro_kernel,
+    "-device",
+    "ide-hd,drive=hw0,bus=ide.2"
+);
 storage_controller!(
     usb_storage_on_xhci,
     usb_storage_on_xhci_distro_kernel,
@@ -195,12 +205,22 @@ fn dhcp_through(name: &str, media: Media, model: &str) {
         .shell("dhcp", STEP)
         .unwrap_or_else(|e| panic!("dhcp: {e}"));
     assert_eq!(code, 0, "dhcp over {model} failed: {lease}");
-    assert!(lease.contains("10.0.2.15"), "no lease over {model}: {lease}");
+    assert!(
+        lease.contains("10.0.2.15"),
+        "no lease over {model}: {lease}"
+    );
     let (lsmod, _) = qemu.shell("lsmod", STEP).unwrap_or_else(|e| panic!("{e}"));
-    let driver = if model == "vmxnet3" { "vmxnet3" } else { "e1000e" };
+    let driver = if model == "vmxnet3" {
+        "vmxnet3"
+    } else {
+        "e1000e"
+    };
     assert!(lsmod.contains(driver), "{driver} not loaded: {lsmod}");
     qemu.send("poweroff\n").unwrap();
-    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "no poweroff");
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
 }
 
 #[test]
@@ -266,9 +286,9 @@ fn usb_keyboard_drives_the_menu_on_vga() {
         "-device",
         "usb-kbd,bus=xhci.0,id=usbkbd",
     ]
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
+    .iter()
+    .map(|a| a.to_string())
+    .collect();
     let mut qemu = Qemu::start("hw_usb_keyboard", &config).unwrap();
     let modules = qemu
         .expect("kboot: modules:", BOOT)
@@ -287,7 +307,10 @@ fn usb_keyboard_drives_the_menu_on_vga() {
     for _ in 0..30 {
         let qmp = qemu.qmp().unwrap_or_else(|e| panic!("{e}"));
         qmp.send_key("down").unwrap_or_else(|e| panic!("{e}"));
-        if qemu.expect("menu in use on tty0", Duration::from_secs(1)).is_ok() {
+        if qemu
+            .expect("menu in use on tty0", Duration::from_secs(1))
+            .is_ok()
+        {
             taken_over = true;
             break;
         }
@@ -301,15 +324,21 @@ fn usb_keyboard_drives_the_menu_on_vga() {
     qmp.send_text("e").unwrap_or_else(|e| panic!("{e}"));
     std::thread::sleep(Duration::from_millis(300));
     qmp.send_ctrl("e").unwrap_or_else(|e| panic!("{e}"));
-    qmp.send_text(" usbkbd=typed").unwrap_or_else(|e| panic!("{e}"));
+    qmp.send_text(" usbkbd=typed")
+        .unwrap_or_else(|e| panic!("{e}"));
     qmp.send_key("ret").unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("kboot: booting 'Second entry'", STEP)
         .unwrap_or_else(|e| panic!("Enter on the USB keyboard did not boot the entry: {e}"));
     qemu.expect("TARGET-BOOTED", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect(&format!("{second} usbkbd=typed"), STEP)
-        .unwrap_or_else(|e| panic!("the edit typed on the USB keyboard is not on the command line: {e}"));
-    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "target did not power off");
+        .unwrap_or_else(|e| {
+            panic!("the edit typed on the USB keyboard is not on the command line: {e}")
+        });
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "target did not power off"
+    );
 }
 
 /// The std VGA's DRM driver (bochs, a module) is loaded by device and fbcon takes the
@@ -328,19 +357,26 @@ fn vga_display_driver_is_loaded_by_device() {
     // Display drivers load in the background once the front ends run.
     let mut fb = String::new();
     for _ in 0..30 {
-        fb = qemu.shell("cat /proc/fb", STEP).unwrap_or_else(|e| panic!("{e}")).0;
+        fb = qemu
+            .shell("cat /proc/fb", STEP)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .0;
         if fb.contains("bochs") {
             break;
         }
         std::thread::sleep(Duration::from_secs(1));
     }
     assert!(fb.contains("bochs"), "no bochs framebuffer: {fb}");
-    let png = qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware/vga-fbcon.png");
+    let png =
+        qemu_tests::machine::workspace_root().join("target/qemu-tests/hardware/vga-fbcon.png");
     qemu.qmp()
         .and_then(|q| q.screendump(&png))
         .unwrap_or_else(|e| panic!("{e}"));
     let size = std::fs::metadata(&png).map(|m| m.len()).unwrap_or(0);
     assert!(size > 1000, "screendump {} is {size} bytes", png.display());
     qemu.send("poweroff\n").unwrap();
-    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "no poweroff");
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "no poweroff"
+    );
 }

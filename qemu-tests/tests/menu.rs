@@ -516,7 +516,9 @@ fn a_disk_plugged_in_while_the_menu_waits_is_listed() {
         .human_monitor_command(&drive)
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(added.contains("OK"), "drive_add: {added}");
-    qmp.device_add(r#"{"driver": "usb-storage", "drive": "stick", "bus": "xhci.0", "id": "stickdisk"}"#)
+    qmp.device_add(
+        r#"{"driver": "usb-storage", "drive": "stick", "bus": "xhci.0", "id": "stickdisk"}"#,
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("kboot: menu", STEP)
         .unwrap_or_else(|e| panic!("no scan after the disk appeared: {e}"));

@@ -43,7 +43,11 @@ fn unified_kernel_image_is_listed_and_booted() {
     let mut args = Vec::new();
     args.extend(section(".osrel", &osrel, "0x20000"));
     args.extend(section(".cmdline", &cmdline, "0x30000"));
-    args.extend(section(".linux", &qemu_tests::machine::debian_kernel(), "0x2000000"));
+    args.extend(section(
+        ".linux",
+        &qemu_tests::machine::debian_kernel(),
+        "0x2000000",
+    ));
     args.extend(section(".initrd", &initrd, "0x4000000"));
     let status = qemu_tests::host_tools::command("objcopy")
         .args(&args)
@@ -51,7 +55,10 @@ fn unified_kernel_image_is_listed_and_booted() {
         .arg(&uki)
         .status()
         .unwrap();
-    assert!(status.success(), "objcopy could not build the UKI from {stub}");
+    assert!(
+        status.success(),
+        "objcopy could not build the UKI from {stub}"
+    );
     let disk = dir.join("esp-like.img");
     qemu_tests::disks::gpt_ext4_disk(
         &disk,
@@ -74,5 +81,8 @@ fn unified_kernel_image_is_listed_and_booted() {
         .unwrap_or_else(|e| panic!("the UKI's .linux did not run its .initrd: {e}"));
     qemu.expect(marker, STEP)
         .unwrap_or_else(|e| panic!("the UKI's .cmdline was not used: {e}"));
-    assert!(qemu.wait_exit(Duration::from_secs(60)).is_some(), "target did not power off");
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "target did not power off"
+    );
 }

@@ -119,7 +119,10 @@ mod tests {
         assert_eq!(parse("").mode, Mode::Auto);
         assert!(parse("").modules);
         assert!(!parse("kboot.modules=0").modules);
-        assert_eq!(parse("kboot.modules=maybe").unknown, ["kboot.modules=maybe"]);
+        assert_eq!(
+            parse("kboot.modules=maybe").unknown,
+            ["kboot.modules=maybe"]
+        );
     }
 
     #[test]

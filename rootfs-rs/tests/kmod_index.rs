@@ -45,10 +45,18 @@ fn fake_tree(d: &TempDir) -> String {
     let v = "lib/modules/9.9.9-test";
     std::fs::create_dir_all(d.join(&format!("{v}/kernel/drivers"))).expect("mkdir");
     let ko = tiny_ko(FIELDS);
-    for name in ["kboot-test-storage.ko.gz", "kboot_test_scsi.ko.gz", "kboot_test_common.ko.gz"] {
+    for name in [
+        "kboot-test-storage.ko.gz",
+        "kboot_test_scsi.ko.gz",
+        "kboot_test_common.ko.gz",
+    ] {
         std::fs::write(d.join(&format!("{v}/kernel/drivers/{name}")), gzip(&ko)).expect("ko");
     }
-    std::fs::write(d.join(&format!("{v}/kernel/drivers/kboot_test_crc.ko")), &ko).expect("ko");
+    std::fs::write(
+        d.join(&format!("{v}/kernel/drivers/kboot_test_crc.ko")),
+        &ko,
+    )
+    .expect("ko");
     d.write(
         &format!("{v}/modules.dep"),
         "kernel/drivers/kboot-test-storage.ko.gz: kernel/drivers/kboot_test_scsi.ko.gz kernel/drivers/kboot_test_common.ko.gz\n\
@@ -67,7 +75,10 @@ fn fake_tree(d: &TempDir) -> String {
         &format!("{v}/modules.softdep"),
         "softdep kboot_test_scsi pre: kboot-test-crc\n",
     );
-    d.write(&format!("{v}/modules.builtin"), "kernel/drivers/kboot_test_builtin.ko\n");
+    d.write(
+        &format!("{v}/modules.builtin"),
+        "kernel/drivers/kboot_test_builtin.ko\n",
+    );
     d.path().to_string_lossy().into_owned()
 }
 
@@ -97,7 +108,11 @@ fn modinfo_reads_a_handmade_module() {
     std::fs::write(&xz, b"\xfd7zXZ\0rest").expect("write");
     let o = kboot("modinfo", &[&xz.to_string_lossy()], "");
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("xz-compressed module: not supported"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("xz-compressed module: not supported"),
+        "{}",
+        stderr(&o)
+    );
     let junk = d.write("junk.ko", "not an elf file");
     let o = kboot("modinfo", &[&junk.to_string_lossy()], "");
     assert_eq!(code(&o), 1);
@@ -109,19 +124,38 @@ fn modinfo_finds_modules_by_name_and_alias_in_a_tree() {
     let d = TempDir::new("modinfo-tree");
     let root = fake_tree(&d);
     let args = ["-d", &root, "-k", "9.9.9-test"];
-    let o = kboot("modinfo", &[&args[..], &["-F", "filename", "kboot-test-storage"]].concat(), "");
+    let o = kboot(
+        "modinfo",
+        &[&args[..], &["-F", "filename", "kboot-test-storage"]].concat(),
+        "",
+    );
     assert_eq!(
         stdout(&o),
         format!("{root}/lib/modules/9.9.9-test/kernel/drivers/kboot-test-storage.ko.gz\n")
     );
     let alias = "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00";
-    let o = kboot("modinfo", &[&args[..], &["-F", "description", alias]].concat(), "");
+    let o = kboot(
+        "modinfo",
+        &[&args[..], &["-F", "description", alias]].concat(),
+        "",
+    );
     assert_eq!(stdout(&o), "kboot test storage driver\n");
-    let o = kboot("modinfo", &[&args[..], &["kboot_test_builtin"]].concat(), "");
-    assert_eq!(stdout(&o), "name:           kboot_test_builtin\nfilename:       (builtin)\n");
+    let o = kboot(
+        "modinfo",
+        &[&args[..], &["kboot_test_builtin"]].concat(),
+        "",
+    );
+    assert_eq!(
+        stdout(&o),
+        "name:           kboot_test_builtin\nfilename:       (builtin)\n"
+    );
     let o = kboot("modinfo", &[&args[..], &["nonesuch"]].concat(), "");
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("Module nonesuch not found"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Module nonesuch not found"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -130,7 +164,11 @@ fn modprobe_dry_run_prints_the_load_order() {
     let root = fake_tree(&d);
     let dir = format!("{root}/lib/modules/9.9.9-test/kernel/drivers");
     let args = ["-d", &root, "-S", "9.9.9-test", "-n"];
-    let o = kboot("modprobe", &[&args[..], &["kboot-test-storage", "delay_use=3"]].concat(), "");
+    let o = kboot(
+        "modprobe",
+        &[&args[..], &["kboot-test-storage", "delay_use=3"]].concat(),
+        "",
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     // Last-listed dependency first; the softdep before the module that wants it; the
     // command's parameters only on the module asked for.
@@ -145,10 +183,21 @@ fn modprobe_dry_run_prints_the_load_order() {
     );
     // By alias, and -a with a shared dependency printed once.
     let alias = "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00";
-    let o = kboot("modprobe", &[&args[..], &["-a", alias, "kboot_test_scsi"]].concat(), "");
+    let o = kboot(
+        "modprobe",
+        &[&args[..], &["-a", alias, "kboot_test_scsi"]].concat(),
+        "",
+    );
     assert_eq!(stdout(&o).lines().count(), 4, "{}", stdout(&o));
-    let o = kboot("modprobe", &[&args[..], &["kboot_test_builtin"]].concat(), "");
-    assert_eq!((code(&o), stdout(&o).as_str()), (0, "builtin kboot_test_builtin\n"));
+    let o = kboot(
+        "modprobe",
+        &[&args[..], &["kboot_test_builtin"]].concat(),
+        "",
+    );
+    assert_eq!(
+        (code(&o), stdout(&o).as_str()),
+        (0, "builtin kboot_test_builtin\n")
+    );
     let o = kboot("modprobe", &[&args[..], &["nonesuch"]].concat(), "");
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("FATAL: Module nonesuch not found in directory"));
@@ -161,17 +210,37 @@ fn modprobe_coldplug_walks_a_fake_sysfs() {
     let d = TempDir::new("coldplug");
     let root = fake_tree(&d);
     let dev = "sys/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0";
-    d.write(&format!("{dev}/modalias"), "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00\n");
-    d.write("sys/devices/pci0000:00/0000:00:00.0/modalias", "pci:v00008086d00001237sv00000000sd00000000bc06sc00i00\n");
+    d.write(
+        &format!("{dev}/modalias"),
+        "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00\n",
+    );
+    d.write(
+        "sys/devices/pci0000:00/0000:00:00.0/modalias",
+        "pci:v00008086d00001237sv00000000sd00000000bc06sc00i00\n",
+    );
     let sysfs = format!("{root}/sys/devices");
     let o = kboot(
         "modprobe",
-        &["-d", &root, "-S", "9.9.9-test", "-n", "-v", "--coldplug", "--sysfs", &sysfs],
+        &[
+            "-d",
+            &root,
+            "-S",
+            "9.9.9-test",
+            "-n",
+            "-v",
+            "--coldplug",
+            "--sysfs",
+            &sysfs,
+        ],
         "",
     );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = stdout(&o);
-    assert_eq!(text.lines().filter(|l| l.starts_with("insmod ")).count(), 4, "{text}");
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("insmod ")).count(),
+        4,
+        "{text}"
+    );
     assert!(text.contains("modules: 4 loaded in "), "{text}");
     assert!(text.contains("no driver: pci:v00008086d00001237"), "{text}");
 }

@@ -66,7 +66,10 @@ fn print_sizes(outputs: &image_cmd::Outputs, debian: Option<&Path>) {
             size(&outputs.kboot_binary),
         ),
         row("userspace (raw cpio)", size(&outputs.initramfs_raw)),
-        row("userspace (compressed; budget 2 MiB)", size(&outputs.userspace)),
+        row(
+            "userspace (compressed; budget 2 MiB)",
+            size(&outputs.userspace),
+        ),
     ];
     if let Some(modules) = &outputs.modules_cpio {
         rows.push(row("modules.cpio (appended)", size(modules)));
@@ -93,7 +96,12 @@ fn print_sizes(outputs: &image_cmd::Outputs, debian: Option<&Path>) {
             let rows: Vec<Vec<String>> = classes
                 .into_iter()
                 .map(|(class, (count, bytes))| {
-                    vec![class.to_string(), count.to_string(), human_size(bytes), bytes.to_string()]
+                    vec![
+                        class.to_string(),
+                        count.to_string(),
+                        human_size(bytes),
+                        bytes.to_string(),
+                    ]
                 })
                 .collect();
             print_table(&["class", "modules", "size", "bytes"], &rows);
@@ -186,7 +194,10 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let mut matrix = config.clone();
     matrix.extra_args.extend([
         "-drive".to_string(),
-        format!("if=none,id=nvme0,format=raw,snapshot=on,file={}", blank.display()),
+        format!(
+            "if=none,id=nvme0,format=raw,snapshot=on,file={}",
+            blank.display()
+        ),
     ]);
     matrix
         .extra_args
@@ -200,7 +211,10 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     let cases = [
         ("no modules loaded (kboot.modules=0)", no_modules),
         ("coldplug, no extra hardware", config),
-        ("hardware matrix attached, kboot.modules=0", matrix_no_modules),
+        (
+            "hardware matrix attached, kboot.modules=0",
+            matrix_no_modules,
+        ),
         ("coldplug, hardware matrix attached", matrix),
     ];
     let median = |v: &mut Vec<Duration>| {
@@ -235,7 +249,10 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     println!(
         "\nBoot menu (TCG, {RUNS} runs, median; one GPT/ext4 disk with a Debian-style grub.cfg)\n\
          hardware matrix: {}",
-        HARDWARE_MATRIX.join(" ").replace("-device ", "").replace("-nic ", "")
+        HARDWARE_MATRIX
+            .join(" ")
+            .replace("-device ", "")
+            .replace("-nic ", "")
     );
     print_table(
         &[
@@ -251,15 +268,24 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
 
 /// Devices whose drivers are modules, attached together for the time-to-menu budget.
 const HARDWARE_MATRIX: &[&str] = &[
-    "-device", "nvme,serial=bench0001,drive=nvme0",
-    "-device", "qemu-xhci,id=xhci",
-    "-device", "usb-kbd,bus=xhci.0",
-    "-device", "usb-ehci,id=ehci",
-    "-device", "sdhci-pci",
-    "-device", "megasas-gen2",
-    "-device", "virtio-scsi-pci",
-    "-nic", "user,model=e1000e",
-    "-nic", "user,model=vmxnet3",
+    "-device",
+    "nvme,serial=bench0001,drive=nvme0",
+    "-device",
+    "qemu-xhci,id=xhci",
+    "-device",
+    "usb-kbd,bus=xhci.0",
+    "-device",
+    "usb-ehci,id=ehci",
+    "-device",
+    "sdhci-pci",
+    "-device",
+    "megasas-gen2",
+    "-device",
+    "virtio-scsi-pci",
+    "-nic",
+    "user,model=e1000e",
+    "-nic",
+    "user,model=vmxnet3",
 ];
 
 /// The guest's own coldplug time from `kboot: modules: N loaded in X s`.

@@ -101,14 +101,22 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     })?;
     let initramfs_name = format!("initramfs.cpio.{}", config.compression.extension());
     let initramfs_path = out.join(&initramfs_name);
-    write(&initramfs_path, &with_modules(&userspace, modules_cpio.as_deref())?)?;
+    write(
+        &initramfs_path,
+        &with_modules(&userspace, modules_cpio.as_deref())?,
+    )?;
     // The capture kernel's initramfs: the same name in its own directory (the bundle
     // and its scripts name it after the media's), storage modules only.
     let kdump_initramfs = out.join("kdump-initramfs").join(&initramfs_name);
     std::fs::create_dir_all(out.join("kdump-initramfs"))
         .with_context(|| format!("failed to create {}", out.join("kdump-initramfs").display()))?;
-    let kdump_modules = modules_cpio.as_ref().map(|_| out.join("modules-kdump.cpio"));
-    write(&kdump_initramfs, &with_modules(&userspace, kdump_modules.as_deref())?)?;
+    let kdump_modules = modules_cpio
+        .as_ref()
+        .map(|_| out.join("modules-kdump.cpio"));
+    write(
+        &kdump_initramfs,
+        &with_modules(&userspace, kdump_modules.as_deref())?,
+    )?;
 
     let kboot_efi = out.join("kboot.efi");
     stage(
@@ -148,7 +156,11 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     stage(
         "kdump bundle (kdump/: kernel, initramfs, unit, README)",
         || {
-            crate::kdump_bundle::write_bundle(&out.join("kdump"), &outputs.bzimage, &kdump_initramfs)
+            crate::kdump_bundle::write_bundle(
+                &out.join("kdump"),
+                &outputs.bzimage,
+                &kdump_initramfs,
+            )
         },
     )?;
     print_artifacts(&out, &outputs, started.elapsed());
@@ -176,7 +188,10 @@ fn kernel_for(
         if !opts.host_only {
             return Ok(fallback);
         }
-        let listing = opts.host_modules.clone().unwrap_or_else(|| "/proc/modules".into());
+        let listing = opts
+            .host_modules
+            .clone()
+            .unwrap_or_else(|| "/proc/modules".into());
         let text = std::fs::read_to_string(&listing)
             .with_context(|| format!("--host-only: failed to read {}", listing.display()))?;
         Ok(Selection::Named(modules::loaded_names(&text)))
@@ -252,7 +267,10 @@ fn write_modules(
     let links = modules::SoftLinks::of(&source.tree);
     let (chosen, missing) = modules::select(&all, &links, &source.selection);
     if opts.host_only && chosen.is_empty() {
-        bail!("--host-only: none of the loaded modules is in {}", source.tree.dir().display());
+        bail!(
+            "--host-only: none of the loaded modules is in {}",
+            source.tree.dir().display()
+        );
     }
     let staged = modules::stage(
         &source.tree,
@@ -263,7 +281,9 @@ fn write_modules(
     )?;
     let rows: Vec<Vec<String>> = modules::sizes_by_class(&staged)?
         .into_iter()
-        .map(|(class, (count, bytes))| vec![class.to_string(), count.to_string(), human_size(bytes)])
+        .map(|(class, (count, bytes))| {
+            vec![class.to_string(), count.to_string(), human_size(bytes)]
+        })
         .collect();
     println!(
         "    {} of {} modules of {} ({})",
@@ -278,7 +298,10 @@ fn write_modules(
     );
     print_table(&["class", "modules", "size"], &rows);
     if !missing.is_empty() {
-        println!("    not in this kernel's modules (built in, or absent): {}", missing.join(" "));
+        println!(
+            "    not in this kernel's modules (built in, or absent): {}",
+            missing.join(" ")
+        );
     }
     let path = out.join("modules.cpio");
     write_module_archive(&staged, source, config, epoch, &path)?;
@@ -299,7 +322,13 @@ fn write_modules(
         source.compress_gzip,
         &out.join("modules-kdump-staged"),
     )?;
-    write_module_archive(&kdump_staged, source, config, epoch, &out.join("modules-kdump.cpio"))?;
+    write_module_archive(
+        &kdump_staged,
+        source,
+        config,
+        epoch,
+        &out.join("modules-kdump.cpio"),
+    )?;
     Ok(path)
 }
 
@@ -313,14 +342,17 @@ fn write_module_archive(
     path: &Path,
 ) -> crate::Result<()> {
     let archive = modules::archive(staged, epoch)?;
-    let all_compressed = staged
-        .modules()?
-        .iter()
-        .all(|m| source.kernel_decompresses.iter().any(|s| m.path.ends_with(s)));
+    let all_compressed = staged.modules()?.iter().all(|m| {
+        source
+            .kernel_decompresses
+            .iter()
+            .any(|s| m.path.ends_with(s))
+    });
     let data = if all_compressed {
         archive
     } else {
-        initramfs::compress(&archive, config.compression).context("failed to compress the modules")?
+        initramfs::compress(&archive, config.compression)
+            .context("failed to compress the modules")?
     };
     write(path, &data)?;
     println!("    {}: {}", file_name(path), human_size(data.len() as u64));

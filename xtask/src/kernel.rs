@@ -247,14 +247,21 @@ fn install_modules(
     root: &Path,
 ) -> crate::Result<crate::modules::ModuleTree> {
     let _ = std::fs::remove_dir_all(root);
-    std::fs::create_dir_all(root).with_context(|| format!("failed to create {}", root.display()))?;
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("failed to create {}", root.display()))?;
     println!("    make modules_install");
     let install_path = format!("INSTALL_MOD_PATH={}", root.display());
     // DEPMOD=true: the kernel's own depmod call looks for /sbin/depmod, which a build
     // user's PATH may lack; the index is written below with the registry's depmod.
     run_quiet(
-        make(&["-s", &install_path, "INSTALL_MOD_STRIP=1", "DEPMOD=true", "modules_install"])
-            .stdout(Stdio::null()),
+        make(&[
+            "-s",
+            &install_path,
+            "INSTALL_MOD_STRIP=1",
+            "DEPMOD=true",
+            "modules_install",
+        ])
+        .stdout(Stdio::null()),
     )?;
     // Stored uncompressed in the cache: Debian's depmod cannot read gzip modules (kmod
     // built without zlib); modules::stage compresses the ones that go onto the media.

@@ -58,7 +58,10 @@ impl ModuleTree {
                 release: releases.remove(0),
             }),
             0 => bail!("{}: no kernel release directory", base.display()),
-            _ => bail!("{}: more than one kernel release: {releases:?}", base.display()),
+            _ => bail!(
+                "{}: more than one kernel release: {releases:?}",
+                base.display()
+            ),
         }
     }
 
@@ -76,7 +79,10 @@ impl ModuleTree {
             .filter(|_| dir.parent().is_some_and(|p| p.ends_with("lib/modules")))
             .with_context(|| format!("{}: not a lib/modules/<release> directory", dir.display()))?;
         if !dir.join("modules.dep").exists() {
-            bail!("{}: no modules.dep (run depmod for it first)", dir.display());
+            bail!(
+                "{}: no modules.dep (run depmod for it first)",
+                dir.display()
+            );
         }
         Ok(ModuleTree {
             root: root.to_path_buf(),
@@ -132,8 +138,14 @@ pub fn class_of(path: &str) -> &'static str {
         (
             "storage",
             &[
-                "drivers/nvme/", "drivers/ata/", "drivers/usb/", "drivers/mmc/",
-                "drivers/scsi/", "drivers/md/", "drivers/block/", "drivers/hv/",
+                "drivers/nvme/",
+                "drivers/ata/",
+                "drivers/usb/",
+                "drivers/mmc/",
+                "drivers/scsi/",
+                "drivers/md/",
+                "drivers/block/",
+                "drivers/hv/",
                 "drivers/virtio/",
             ],
         ),
@@ -156,26 +168,75 @@ pub const CLASS_MODULES: &[(&str, &[&str])] = &[
     (
         "storage",
         &[
-            "nvme", "ahci", "ata_piix", "ata_generic", "xhci_pci", "ehci_pci", "ohci_pci",
-            "uhci_hcd", "usb_storage", "uas", "sdhci_pci", "sdhci_acpi", "mmc_block",
-            "virtio_pci", "virtio_blk", "virtio_scsi", "sd_mod", "sr_mod", "megaraid_sas",
-            "mpt3sas", "smartpqi", "hpsa", "vmw_pvscsi", "hv_vmbus", "hv_storvsc", "md_mod",
-            "raid0", "raid1", "raid10", "raid456", "dm_mod",
+            "nvme",
+            "ahci",
+            "ata_piix",
+            "ata_generic",
+            "xhci_pci",
+            "ehci_pci",
+            "ohci_pci",
+            "uhci_hcd",
+            "usb_storage",
+            "uas",
+            "sdhci_pci",
+            "sdhci_acpi",
+            "mmc_block",
+            "virtio_pci",
+            "virtio_blk",
+            "virtio_scsi",
+            "sd_mod",
+            "sr_mod",
+            "megaraid_sas",
+            "mpt3sas",
+            "smartpqi",
+            "hpsa",
+            "vmw_pvscsi",
+            "hv_vmbus",
+            "hv_storvsc",
+            "md_mod",
+            "raid0",
+            "raid1",
+            "raid10",
+            "raid456",
+            "dm_mod",
         ],
     ),
     ("input", &["usbhid", "hid_generic", "atkbd", "i8042"]),
-    ("display", &["simpledrm", "bochs", "bochs_drm", "virtio_gpu"]),
+    (
+        "display",
+        &["simpledrm", "bochs", "bochs_drm", "virtio_gpu"],
+    ),
     (
         "network",
         &[
-            "e1000", "e1000e", "igb", "igc", "ixgbe", "i40e", "r8169", "tg3", "bnxt_en",
-            "mlx4_en", "mlx5_core", "ena", "gve", "hv_netvsc", "vmxnet3", "virtio_net",
+            "e1000",
+            "e1000e",
+            "igb",
+            "igc",
+            "ixgbe",
+            "i40e",
+            "r8169",
+            "tg3",
+            "bnxt_en",
+            "mlx4_en",
+            "mlx5_core",
+            "ena",
+            "gve",
+            "hv_netvsc",
+            "vmxnet3",
+            "virtio_net",
         ],
     ),
     (
         "filesystems",
         &[
-            "ext4", "vfat", "isofs", "xfs", "btrfs", "nls_cp437", "nls_iso8859_1",
+            "ext4",
+            "vfat",
+            "isofs",
+            "xfs",
+            "btrfs",
+            "nls_cp437",
+            "nls_iso8859_1",
             "nls_utf8",
         ],
     ),
@@ -213,7 +274,9 @@ impl SoftLinks {
                 continue;
             }
             let Some(module) = words.next() else { continue };
-            let wanted = words.filter(|w| !w.ends_with(':')).map(|w| w.replace('-', "_"));
+            let wanted = words
+                .filter(|w| !w.ends_with(':'))
+                .map(|w| w.replace('-', "_"));
             links
                 .softdeps
                 .entry(module.replace('-', "_"))
@@ -222,7 +285,9 @@ impl SoftLinks {
         }
         for line in alias.lines() {
             let mut words = line.split_whitespace();
-            if let (Some("alias"), Some(pattern), Some(module)) = (words.next(), words.next(), words.next()) {
+            if let (Some("alias"), Some(pattern), Some(module)) =
+                (words.next(), words.next(), words.next())
+            {
                 if !pattern.contains(['*', '?', '[']) {
                     links
                         .aliases
@@ -274,9 +339,17 @@ pub fn select(
         if !chosen.insert(m.path.as_str()) {
             continue;
         }
-        queue.extend(m.deps.iter().filter_map(|d| by_path.get(d.as_str()).copied()));
+        queue.extend(
+            m.deps
+                .iter()
+                .filter_map(|d| by_path.get(d.as_str()).copied()),
+        );
         for soft in links.softdeps.get(&m.name()).into_iter().flatten() {
-            let names = links.aliases.get(soft).cloned().unwrap_or_else(|| vec![soft.clone()]);
+            let names = links
+                .aliases
+                .get(soft)
+                .cloned()
+                .unwrap_or_else(|| vec![soft.clone()]);
             queue.extend(names.iter().filter_map(|n| by_name.get(n).copied()));
         }
     }
@@ -293,7 +366,11 @@ pub fn loaded_names(listing: &str) -> BTreeSet<String> {
     listing
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|w| *w != "Module" && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .filter(|w| {
+            *w != "Module"
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
         .map(|w| w.replace('-', "_"))
         .collect()
 }
@@ -331,7 +408,8 @@ pub fn stage(
             }
             _ => (
                 module.path.clone(),
-                std::fs::read(&from).with_context(|| format!("failed to read {}", from.display()))?,
+                std::fs::read(&from)
+                    .with_context(|| format!("failed to read {}", from.display()))?,
             ),
         };
         let dest = dest_dir.join(&dest_rel);
@@ -339,11 +417,16 @@ pub fn stage(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("failed to create {}", parent.display()))?;
         }
-        std::fs::write(&dest, data).with_context(|| format!("failed to write {}", dest.display()))?;
+        std::fs::write(&dest, data)
+            .with_context(|| format!("failed to write {}", dest.display()))?;
     }
     // What depmod needs besides the modules: which modules are built in, and their
     // aliases (so modprobe of a built-in driver's alias is success, not "not found").
-    for name in ["modules.builtin", "modules.builtin.modinfo", "modules.order"] {
+    for name in [
+        "modules.builtin",
+        "modules.builtin.modinfo",
+        "modules.order",
+    ] {
         let from = tree.dir().join(name);
         if from.exists() {
             std::fs::copy(&from, dest_dir.join(name))
@@ -381,12 +464,14 @@ fn gzip_in_place(tree: &ModuleTree) -> crate::Result<()> {
         };
         if module.path.ends_with(".ko") {
             let plain = dir.join(&module.path);
-            let data = std::fs::read(&plain).with_context(|| format!("failed to read {}", plain.display()))?;
+            let data = std::fs::read(&plain)
+                .with_context(|| format!("failed to read {}", plain.display()))?;
             let packed = image::initramfs::compress(&data, image::initramfs::Compression::Gzip)
                 .with_context(|| format!("failed to compress {}", plain.display()))?;
             std::fs::write(dir.join(rename(&module.path)), packed)
                 .with_context(|| format!("failed to write {}.gz", plain.display()))?;
-            std::fs::remove_file(&plain).with_context(|| format!("failed to remove {}", plain.display()))?;
+            std::fs::remove_file(&plain)
+                .with_context(|| format!("failed to remove {}", plain.display()))?;
         }
         let deps: Vec<String> = module.deps.iter().map(|d| rename(d)).collect();
         dep.push_str(&format!("{}:", rename(&module.path)));
@@ -396,7 +481,8 @@ fn gzip_in_place(tree: &ModuleTree) -> crate::Result<()> {
         }
         dep.push('\n');
     }
-    std::fs::write(&dep_path, dep).with_context(|| format!("failed to write {}", dep_path.display()))
+    std::fs::write(&dep_path, dep)
+        .with_context(|| format!("failed to write {}", dep_path.display()))
 }
 
 fn decompress(path: &Path, suffix: &str) -> crate::Result<Vec<u8>> {
@@ -416,10 +502,14 @@ pub fn media_files(tree: &ModuleTree) -> crate::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut stack = vec![tree.dir()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("failed to read {}", dir.display()))? {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("failed to read {}", dir.display()))?
+        {
             let entry = entry.with_context(|| format!("failed to read {}", dir.display()))?;
             let path = entry.path();
-            let kind = entry.file_type().with_context(|| format!("failed to stat {}", path.display()))?;
+            let kind = entry
+                .file_type()
+                .with_context(|| format!("failed to stat {}", path.display()))?;
             if kind.is_dir() {
                 // `build` and `source` are symlinks to the headers in a distro tree.
                 stack.push(path);
@@ -431,7 +521,11 @@ pub fn media_files(tree: &ModuleTree) -> crate::Result<Vec<PathBuf>> {
             let name = entry.file_name().to_string_lossy().into_owned();
             let index = matches!(
                 name.as_str(),
-                "modules.dep" | "modules.alias" | "modules.softdep" | "modules.builtin" | "modules.symbols"
+                "modules.dep"
+                    | "modules.alias"
+                    | "modules.softdep"
+                    | "modules.builtin"
+                    | "modules.symbols"
             );
             if index || name.contains(".ko") {
                 if let Ok(rel) = path.strip_prefix(&tree.root) {
@@ -493,7 +587,10 @@ mod tests {
 
     #[test]
     fn names_drop_the_suffix_and_dashes() {
-        assert_eq!(module_name("kernel/drivers/usb/storage/usb-storage.ko.gz"), "usb_storage");
+        assert_eq!(
+            module_name("kernel/drivers/usb/storage/usb-storage.ko.gz"),
+            "usb_storage"
+        );
         assert_eq!(module_name("kernel/drivers/nvme/host/nvme.ko"), "nvme");
         assert_eq!(module_name("kernel/fs/ext4/ext4.ko.xz"), "ext4");
     }
@@ -512,10 +609,16 @@ mod tests {
     #[test]
     fn selection_pulls_dependencies_and_names_what_is_missing() {
         let tree = vec![
-            m("kernel/drivers/nvme/host/nvme.ko", &["kernel/drivers/nvme/host/nvme-core.ko"]),
+            m(
+                "kernel/drivers/nvme/host/nvme.ko",
+                &["kernel/drivers/nvme/host/nvme-core.ko"],
+            ),
             m("kernel/drivers/nvme/host/nvme-core.ko", &[]),
             m("kernel/sound/snd.ko", &[]),
-            m("kernel/drivers/usb/storage/uas.ko", &["kernel/drivers/usb/storage/usb-storage.ko"]),
+            m(
+                "kernel/drivers/usb/storage/uas.ko",
+                &["kernel/drivers/usb/storage/usb-storage.ko"],
+            ),
             m("kernel/drivers/usb/storage/usb-storage.ko", &[]),
         ];
         let none = SoftLinks::default();
@@ -523,7 +626,9 @@ mod tests {
         let names: Vec<String> = picked.iter().map(Module::name).collect();
         assert_eq!(names, ["nvme", "nvme_core", "uas", "usb_storage"]);
         assert!(missing.is_empty());
-        let named = Selection::Named(loaded_names("Module Size Used by\nuas 32768 0\nnot-here 1 0\n"));
+        let named = Selection::Named(loaded_names(
+            "Module Size Used by\nuas 32768 0\nnot-here 1 0\n",
+        ));
         let (picked, missing) = select(&tree, &none, &named);
         let names: Vec<String> = picked.iter().map(Module::name).collect();
         assert_eq!(names, ["uas", "usb_storage"]);
@@ -557,7 +662,10 @@ mod tests {
         assert_eq!(class_of("kernel/drivers/nvme/host/nvme.ko"), "storage");
         assert_eq!(class_of("kernel/drivers/hid/usbhid/usbhid.ko"), "input");
         assert_eq!(class_of("kernel/drivers/gpu/drm/tiny/bochs.ko"), "display");
-        assert_eq!(class_of("kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko"), "network");
+        assert_eq!(
+            class_of("kernel/drivers/net/ethernet/intel/e1000e/e1000e.ko"),
+            "network"
+        );
         assert_eq!(class_of("kernel/fs/ext4/ext4.ko"), "filesystems");
         assert_eq!(class_of("kernel/lib/crc-itu-t.ko"), "support");
     }
@@ -589,7 +697,11 @@ mod tests {
         );
         let cpio = archive(&tree, 0).unwrap();
         let text = String::from_utf8_lossy(&cpio);
-        for dir in ["lib\0", "lib/modules\0", "lib/modules/6.1.0-test/kernel/drivers/nvme\0"] {
+        for dir in [
+            "lib\0",
+            "lib/modules\0",
+            "lib/modules/6.1.0-test/kernel/drivers/nvme\0",
+        ] {
             assert!(text.contains(dir), "{dir} missing from the archive");
         }
         assert_eq!(sizes_by_class(&tree).unwrap()["storage"], (1, 19));

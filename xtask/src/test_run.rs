@@ -130,7 +130,11 @@ fn build_distro_media(ws: &Workspace) -> crate::Result<image_cmd::Outputs> {
         .ok_or_else(|| anyhow!("no Debian kernel in /boot (cargo xtask deps installs it)"))?;
     let release = kernel
         .file_name()
-        .map(|n| n.to_string_lossy().trim_start_matches("vmlinuz-").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_start_matches("vmlinuz-")
+                .to_string()
+        })
         .unwrap_or_default();
     let options = ImageOptions {
         kernel: Some(kernel),

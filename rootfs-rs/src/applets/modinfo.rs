@@ -102,7 +102,10 @@ fn show(shown: &Shown, field: Option<&str>, end: char) -> bool {
     let (filename, fields) = match shown {
         Shown::Builtin(name) => {
             let lines = match field {
-                None => vec![format!("{:<16}{name}", "name:"), format!("{:<16}(builtin)", "filename:")],
+                None => vec![
+                    format!("{:<16}{name}", "name:"),
+                    format!("{:<16}(builtin)", "filename:"),
+                ],
                 Some("name") => vec![name.clone()],
                 Some("filename") => vec!["(builtin)".to_string()],
                 Some(_) => Vec::new(),
@@ -114,7 +117,10 @@ fn show(shown: &Shown, field: Option<&str>, end: char) -> bool {
             match fields {
                 Ok(fields) => (path.display().to_string(), fields),
                 Err(e) => {
-                    crate::warn!("modinfo: ERROR: could not get modinfo from '{}': {e}", path.display());
+                    crate::warn!(
+                        "modinfo: ERROR: could not get modinfo from '{}': {e}",
+                        path.display()
+                    );
                     return false;
                 }
             }

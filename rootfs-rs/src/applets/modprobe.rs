@@ -7,9 +7,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::kmod::index::{ModuleIndex, Target};
-use crate::kmod::load::{Kernel, ModuleOptions, Modprobe, Outcome};
 use crate::kmod::coldplug::{self, Deferral};
+use crate::kmod::index::{ModuleIndex, Target};
+use crate::kmod::load::{Kernel, Modprobe, ModuleOptions, Outcome};
 use crate::kmod::modules_dir;
 use crate::util::Parser;
 
@@ -133,7 +133,9 @@ fn options() -> ModuleOptions {
 
 /// `insmod PATH PARAMS`: what -n and -v print for each module, as kmod does.
 fn insmod_line(path: &Path, params: &str) -> String {
-    format!("insmod {} {params}", path.display()).trim_end().to_string()
+    format!("insmod {} {params}", path.display())
+        .trim_end()
+        .to_string()
 }
 
 fn load(f: &Flags, probe: &mut Modprobe<'_>, name: &str, params: &str) -> bool {
@@ -211,7 +213,10 @@ fn remove(f: &Flags, index: &ModuleIndex, name: &str) -> bool {
         };
         if !probe.is_loaded(&module.name) {
             if !f.quiet {
-                crate::warn!("modprobe: FATAL: Module {} is not currently loaded", module.name);
+                crate::warn!(
+                    "modprobe: FATAL: Module {} is not currently loaded",
+                    module.name
+                );
             }
             ok = false;
             continue;
@@ -266,7 +271,13 @@ fn run_coldplug(f: &Flags, index: &ModuleIndex) -> i32 {
         };
         coldplug::run(&devices, &mut probe, &mut show, deadline, Deferral::Nothing)
     } else {
-        coldplug::run(&devices, &mut probe, &mut Kernel, deadline, Deferral::Nothing)
+        coldplug::run(
+            &devices,
+            &mut probe,
+            &mut Kernel,
+            deadline,
+            Deferral::Nothing,
+        )
     };
     let mut out = std::io::stdout();
     let _ = writeln!(out, "modules: {}", report.summary());

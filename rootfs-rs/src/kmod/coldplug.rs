@@ -57,9 +57,15 @@ pub enum Deferral {
 /// Display and input drivers: DRM/framebuffer, HID, input, sound.
 fn is_deferrable(module_path: &Path) -> bool {
     let path = module_path.to_string_lossy();
-    ["/drivers/gpu/", "/drivers/video/", "/drivers/hid/", "/drivers/input/", "/sound/"]
-        .iter()
-        .any(|dir| path.contains(dir))
+    [
+        "/drivers/gpu/",
+        "/drivers/video/",
+        "/drivers/hid/",
+        "/drivers/input/",
+        "/sound/",
+    ]
+    .iter()
+    .any(|dir| path.contains(dir))
 }
 
 /// True when every module `alias` resolves to may wait (and there is at least one).
@@ -223,8 +229,8 @@ mod tests {
 
     impl Tree {
         fn new(name: &str) -> Tree {
-            let dir = std::env::temp_dir()
-                .join(format!("kboot-coldplug-{}-{name}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("kboot-coldplug-{}-{name}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             Tree(dir)
         }
@@ -258,9 +264,15 @@ mod tests {
     fn a_fake_sysfs_loads_drivers_with_dependencies_first() {
         let tree = Tree::new("pci");
         let index = modules_tree(&tree);
-        tree.write("sys/devices/pci0000:00/0000:00:04.0/modalias", &format!("{NVME}\n"));
+        tree.write(
+            "sys/devices/pci0000:00/0000:00:04.0/modalias",
+            &format!("{NVME}\n"),
+        );
         tree.write("sys/devices/pci0000:00/0000:00:04.0/vendor", "0x144d\n");
-        tree.write("sys/devices/pci0000:00/0000:00:00.0/modalias", &format!("{BRIDGE}\n"));
+        tree.write(
+            "sys/devices/pci0000:00/0000:00:00.0/modalias",
+            &format!("{BRIDGE}\n"),
+        );
         // The same device seen through a symlink must not count twice.
         #[cfg(unix)]
         let _ = std::os::unix::fs::symlink(
@@ -274,7 +286,13 @@ mod tests {
             Ok(())
         };
         let devices = tree.0.join("sys/devices");
-        let report = run(&devices, &mut probe, &mut record, Duration::from_secs(3), Deferral::Nothing);
+        let report = run(
+            &devices,
+            &mut probe,
+            &mut record,
+            Duration::from_secs(3),
+            Deferral::Nothing,
+        );
         let names: Vec<&str> = order.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["nvme_core", "nvme"]);
         assert_eq!(order[1].1, tree.0.join("lib/modules/6.1.0/kernel/nvme.ko"));
@@ -292,7 +310,9 @@ mod tests {
         let index = modules_tree(&tree);
         tree.write("sys/devices/pci0000:00/0000:00:04.0/modalias", NVME);
         let mut probe = Modprobe::with_loaded(&index, ModuleOptions::default(), HashSet::new());
-        let nic = tree.0.join("sys/devices/pci0000:00/0000:00:04.0/child/modalias");
+        let nic = tree
+            .0
+            .join("sys/devices/pci0000:00/0000:00:04.0/child/modalias");
         let mut order = Vec::new();
         // Loading nvme "creates" a child device whose driver is e1000e.
         let mut record = |name: &str, _: &Path, _: &str| {
@@ -363,6 +383,10 @@ mod tests {
         assert_eq!(order, ["nvme"]);
         assert_eq!(report.deferred, [vga]);
         assert_eq!(report.deferred_modules, ["bochs"]);
-        assert!(report.summary().ends_with("; in the background: bochs"), "{}", report.summary());
+        assert!(
+            report.summary().ends_with("; in the background: bochs"),
+            "{}",
+            report.summary()
+        );
     }
 }

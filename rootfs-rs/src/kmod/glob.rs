@@ -75,17 +75,32 @@ mod tests {
     #[test]
     fn e1000e_pci_alias() {
         let p = "pci:v00008086d000010D3sv*sd*bc*sc*i*";
-        assert!(hit(p, "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00"));
-        assert!(!hit(p, "pci:v00008086d000010D4sv00008086sd00000000bc02sc00i00"));
-        assert!(!hit(p, "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"));
+        assert!(hit(
+            p,
+            "pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00"
+        ));
+        assert!(!hit(
+            p,
+            "pci:v00008086d000010D4sv00008086sd00000000bc02sc00i00"
+        ));
+        assert!(!hit(
+            p,
+            "pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00"
+        ));
     }
 
     #[test]
     fn nvme_class_alias() {
         // nvme matches any vendor by class 01 (storage), subclass 08 (NVM), prog-if 02.
         let p = "pci:v*d*sv*sd*bc01sc08i02*";
-        assert!(hit(p, "pci:v0000144Dd0000A808sv0000144Dsd0000A801bc01sc08i02"));
-        assert!(!hit(p, "pci:v0000144Dd0000A808sv0000144Dsd0000A801bc01sc06i01"));
+        assert!(hit(
+            p,
+            "pci:v0000144Dd0000A808sv0000144Dsd0000A801bc01sc08i02"
+        ));
+        assert!(!hit(
+            p,
+            "pci:v0000144Dd0000A808sv0000144Dsd0000A801bc01sc06i01"
+        ));
     }
 
     #[test]
@@ -96,7 +111,10 @@ mod tests {
         assert!(hit(p, stick));
         assert!(!hit(p, "usb:v046DpC52Bd1201dc00dsc00dp00ic03isc01ip01in00"));
         // The module is usb-storage; aliases name usb_storage after normalisation.
-        assert_eq!(normalize_alias("usb-storage").as_deref(), Some("usb_storage"));
+        assert_eq!(
+            normalize_alias("usb-storage").as_deref(),
+            Some("usb_storage")
+        );
     }
 
     #[test]
@@ -110,16 +128,28 @@ mod tests {
     fn xhci_pci_class_alias() {
         // xhci_pci: serial bus controller (0C), USB (03), prog-if 30 (xHCI).
         let p = "pci:v*d*sv*sd*bc0Csc03i30*";
-        assert!(hit(p, "pci:v00008086d0000A36Dsv00001028sd0000085Cbc0Csc03i30"));
-        assert!(!hit(p, "pci:v00008086d0000A36Dsv00001028sd0000085Cbc0Csc03i20"));
+        assert!(hit(
+            p,
+            "pci:v00008086d0000A36Dsv00001028sd0000085Cbc0Csc03i30"
+        ));
+        assert!(!hit(
+            p,
+            "pci:v00008086d0000A36Dsv00001028sd0000085Cbc0Csc03i20"
+        ));
     }
 
     #[test]
     fn sdhci_pci_class_alias() {
         // sdhci-pci: system peripheral (08), SD host (05), any prog-if.
         let p = "pci:v*d*sv*sd*bc08sc05i*";
-        assert!(hit(p, "pci:v00001217d00008621sv00001028sd0000087Ebc08sc05i01"));
-        assert!(!hit(p, "pci:v00001217d00008621sv00001028sd0000087Ebc08sc80i00"));
+        assert!(hit(
+            p,
+            "pci:v00001217d00008621sv00001028sd0000087Ebc08sc05i01"
+        ));
+        assert!(!hit(
+            p,
+            "pci:v00001217d00008621sv00001028sd0000087Ebc08sc80i00"
+        ));
     }
 
     #[test]
@@ -131,7 +161,10 @@ mod tests {
         assert!(hit("pci:v0000[0-9A-F]???d*", "pci:v00008086d000010D3"));
         assert!(!hit("pci:v0000[!8]???d*", "pci:v00008086d000010D3"));
         // Inside brackets a dash is a range and is not normalised.
-        assert_eq!(normalize_alias("of:N*T*Cfoo-[a-c]").as_deref(), Some("of:N*T*Cfoo_[a-c]"));
+        assert_eq!(
+            normalize_alias("of:N*T*Cfoo-[a-c]").as_deref(),
+            Some("of:N*T*Cfoo_[a-c]")
+        );
     }
 
     #[test]

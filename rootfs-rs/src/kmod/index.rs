@@ -279,7 +279,10 @@ pub(crate) mod tests {
         );
         assert_eq!(nvme.deps, ["nvme_core"]);
         let storage = index.module("usb-storage").expect("dash or underscore");
-        assert_eq!(storage.load_order().collect::<Vec<_>>(), ["scsi_mod", "sd_mod"]);
+        assert_eq!(
+            storage.load_order().collect::<Vec<_>>(),
+            ["scsi_mod", "sd_mod"]
+        );
         assert_eq!(
             index.softdeps("crc32c_generic").map(|s| s.pre.clone()),
             Some(vec!["crc32c_intel".to_string()])
@@ -291,7 +294,11 @@ pub(crate) mod tests {
     fn resolve_by_name_alias_and_builtin() {
         let index = sample();
         let names = |q: &str| -> Vec<String> {
-            index.resolve(q).iter().map(|t| t.name().to_string()).collect()
+            index
+                .resolve(q)
+                .iter()
+                .map(|t| t.name().to_string())
+                .collect()
         };
         assert_eq!(names("nvme_core"), ["nvme_core"]);
         assert_eq!(

@@ -82,9 +82,14 @@ impl fmt::Display for InsertError {
 /// memory with init_module.
 pub fn insert_file(path: &Path, params: &str) -> Result<(), InsertError> {
     let before = |text: String| InsertError::Before(text);
-    let params = CString::new(params).map_err(|_| before("parameters contain a NUL byte".into()))?;
+    let params =
+        CString::new(params).map_err(|_| before("parameters contain a NUL byte".into()))?;
     let mut file = std::fs::File::open(path).map_err(|e| {
-        before(format!("module file {}: {}", path.display(), crate::util::reason(&e)))
+        before(format!(
+            "module file {}: {}",
+            path.display(),
+            crate::util::reason(&e)
+        ))
     })?;
     let mut head = [0u8; 6];
     let n = file
@@ -151,8 +156,7 @@ impl ModuleOptions {
             };
             let name = param.split_once('=').map_or(param, |(n, _)| n);
             // kmod ignores a word with a second dot before '=' or an '=' in the module name.
-            if module.is_empty() || module.contains('=') || name.is_empty() || name.contains('.')
-            {
+            if module.is_empty() || module.contains('=') || name.is_empty() || name.contains('.') {
                 continue;
             }
             if module == "modprobe" && name == "blacklist" {
@@ -475,7 +479,10 @@ mod tests {
             }
         };
         let outcome = probe.probe("usb_storage", "", &mut record).expect("found");
-        assert_eq!(outcome.failures[0].to_string(), "sd_mod: unknown symbol in module");
+        assert_eq!(
+            outcome.failures[0].to_string(),
+            "sd_mod: unknown symbol in module"
+        );
         let builtin = probe.probe("loop", "", &mut record).expect("builtin");
         assert_eq!(builtin.builtin, ["loop"]);
         assert!(probe.probe("nonesuch", "", &mut record).is_err());
@@ -503,6 +510,10 @@ mod tests {
         assert!(probe
             .targets("pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00")
             .is_empty());
-        assert_eq!(probe.targets("e1000e").len(), 1, "by name, the blacklist does not apply");
+        assert_eq!(
+            probe.targets("e1000e").len(),
+            1,
+            "by name, the blacklist does not apply"
+        );
     }
 }

@@ -131,7 +131,10 @@ mod tests {
     #[test]
     fn names_normalise_dashes_and_drop_suffixes() {
         assert_eq!(normalize("nvme-core"), "nvme_core");
-        assert_eq!(name_of_path("kernel/drivers/nvme/host/nvme-core.ko.gz"), "nvme_core");
+        assert_eq!(
+            name_of_path("kernel/drivers/nvme/host/nvme-core.ko.gz"),
+            "nvme_core"
+        );
         assert_eq!(name_of_path("usb-storage.ko"), "usb_storage");
         assert_eq!(name_of_path("/x/y/hid-generic.ko.zst"), "hid_generic");
         assert_eq!(

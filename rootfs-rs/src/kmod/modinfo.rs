@@ -127,9 +127,19 @@ pub fn section<'a>(data: &'a [u8], wanted: &str) -> io::Result<&'a [u8]> {
     };
     let truncated = || invalid("truncated ELF headers");
     let (shoff, entsize, count, strndx) = if elf.wide {
-        (elf.word(0x28), elf.half(0x3a), elf.half(0x3c), elf.half(0x3e))
+        (
+            elf.word(0x28),
+            elf.half(0x3a),
+            elf.half(0x3c),
+            elf.half(0x3e),
+        )
     } else {
-        (elf.word(0x20), elf.half(0x2e), elf.half(0x30), elf.half(0x32))
+        (
+            elf.word(0x20),
+            elf.half(0x2e),
+            elf.half(0x30),
+            elf.half(0x32),
+        )
     };
     let (Some(shoff), Some(entsize), Some(count), Some(strndx)) = (shoff, entsize, count, strndx)
     else {
@@ -284,7 +294,9 @@ mod tests {
         assert_eq!(decompress(zst).expect("unzstd"), elf);
         let xz = b"\xfd7zXZ\0rest".to_vec();
         let err = decompress(xz).expect_err("xz refused");
-        assert!(err.to_string().contains("xz-compressed module: not supported"));
+        assert!(err
+            .to_string()
+            .contains("xz-compressed module: not supported"));
     }
 
     #[test]

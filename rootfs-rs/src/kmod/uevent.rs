@@ -15,7 +15,7 @@ use rustix::net::{AddressFamily, RecvFlags, SocketFlags, SocketType};
 
 use super::coldplug;
 use super::index::ModuleIndex;
-use super::load::{Kernel, ModuleOptions, Modprobe};
+use super::load::{Kernel, Modprobe, ModuleOptions};
 
 /// The kernel's multicast group for uevents (udev's own re-broadcasts are group 2).
 const KERNEL_GROUP: u32 = 1;
@@ -195,7 +195,11 @@ fn handle(event: &Uevent, probe: &mut Modprobe<'_>) {
     let mut report = coldplug::Report::default();
     coldplug::load_for(alias, probe, &mut Kernel, &mut report);
     if !report.loaded.is_empty() {
-        log(&format!("{}: loaded {}", event.devpath, report.loaded.join(", ")));
+        log(&format!(
+            "{}: loaded {}",
+            event.devpath,
+            report.loaded.join(", ")
+        ));
     }
     report_failures(&report.failures);
 }
@@ -217,7 +221,10 @@ DEVPATH=/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0\0SUBSYSTEM=usb\0\
 DEVTYPE=usb_interface\0MODALIAS=usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00\0SEQNUM=1234\0";
         let event = parse(msg).expect("parses");
         assert_eq!(event.action, "add");
-        assert_eq!(event.devpath, "/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0");
+        assert_eq!(
+            event.devpath,
+            "/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0"
+        );
         assert_eq!(event.subsystem.as_deref(), Some("usb"));
         assert_eq!(
             event.modalias.as_deref(),

@@ -30,7 +30,7 @@ pub fn tiny_ko(fields: &[&str]) -> Vec<u8> {
     // (sh_name, sh_type, sh_offset, sh_size)
     let sections = [
         (0u32, 0u32, 0usize, 0usize),
-        (1, 3, names_at, names.len()),   // .shstrtab, SHT_STRTAB
+        (1, 3, names_at, names.len()),      // .shstrtab, SHT_STRTAB
         (11, 1, modinfo_at, modinfo.len()), // .modinfo, SHT_PROGBITS
     ];
     for (name, kind, offset, size) in sections {
