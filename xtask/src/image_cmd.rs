@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use image::initramfs::{self, InitramfsSpec};
 
 use crate::config::BuildConfig;
+use crate::image_modules::{decompressed_by_kernel, with_modules, write_modules, ModuleSource};
 use crate::kernel::{self, KernelSource};
 use crate::modules::{self, Selection};
 use crate::process::{self, run_quiet, tool};
@@ -167,16 +168,6 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
     Ok(outputs)
 }
 
-/// Where the media's modules come from: a module tree, which of its modules, and the
-/// compressions the kernel decompresses itself.
-struct ModuleSource {
-    tree: crate::modules::ModuleTree,
-    selection: Selection,
-    kernel_decompresses: Vec<&'static str>,
-    /// Compress plain modules with gzip (the lean kernel decompresses them itself).
-    compress_gzip: bool,
-}
-
 /// The given kernel (checked), or the lean one built from the sources and fragments;
 /// with the modules that go along.
 fn kernel_for(
@@ -232,142 +223,6 @@ fn kernel_for(
             Ok((built.bzimage, modules))
         }
     }
-}
-
-/// The module compressions a kernel loads itself (MODULE_DECOMPRESS and the compression
-/// it was built for), from its config file; none when the file is missing.
-fn decompressed_by_kernel(config_file: &Path) -> Vec<&'static str> {
-    let text = std::fs::read_to_string(config_file).unwrap_or_default();
-    let options = kernel::requested_options(&text);
-    let set = |name: &str| options.get(name).is_some_and(|v| v == "y");
-    if !set("CONFIG_MODULE_DECOMPRESS") {
-        return Vec::new();
-    }
-    [
-        ("CONFIG_MODULE_COMPRESS_GZIP", ".gz"),
-        ("CONFIG_MODULE_COMPRESS_XZ", ".xz"),
-        ("CONFIG_MODULE_COMPRESS_ZSTD", ".zst"),
-    ]
-    .into_iter()
-    .filter(|(option, _)| set(option))
-    .map(|(_, suffix)| suffix)
-    .collect()
-}
-
-/// Stages the chosen modules, prints what they cost by class, and writes modules.cpio
-/// (compressed like the initramfs when the modules themselves are not).
-fn write_modules(
-    out: &Path,
-    source: &ModuleSource,
-    opts: &ImageOptions,
-    config: &BuildConfig,
-    epoch: u32,
-) -> crate::Result<PathBuf> {
-    let all = source.tree.modules()?;
-    let links = modules::SoftLinks::of(&source.tree);
-    let (chosen, missing) = modules::select(&all, &links, &source.selection);
-    if opts.host_only && chosen.is_empty() {
-        bail!(
-            "--host-only: none of the loaded modules is in {}",
-            source.tree.dir().display()
-        );
-    }
-    let staged = modules::stage(
-        &source.tree,
-        &chosen,
-        &source.kernel_decompresses,
-        source.compress_gzip,
-        &out.join("modules-staged"),
-    )?;
-    let rows: Vec<Vec<String>> = modules::sizes_by_class(&staged)?
-        .into_iter()
-        .map(|(class, (count, bytes))| {
-            vec![class.to_string(), count.to_string(), human_size(bytes)]
-        })
-        .collect();
-    println!(
-        "    {} of {} modules of {} ({})",
-        chosen.len(),
-        all.len(),
-        staged.release,
-        match source.selection {
-            Selection::All => "all the kernel built",
-            Selection::Classes => "hardware classes of docs/hardware.md",
-            Selection::Named(_) => "loaded on the host",
-        }
-    );
-    print_table(&["class", "modules", "size"], &rows);
-    if !missing.is_empty() {
-        println!(
-            "    not in this kernel's modules (built in, or absent): {}",
-            missing.join(" ")
-        );
-    }
-    let path = out.join("modules.cpio");
-    write_module_archive(&staged, source, config, epoch, &path)?;
-    // The kdump capture kernel gets the storage and filesystem drivers alone: it lives in the
-    // crashkernel= reservation, and the whole set pushed a 48M capture out of memory.
-    let storage = Selection::Named(
-        chosen
-            .iter()
-            .filter(|m| matches!(modules::class_of(&m.path), "storage" | "filesystems"))
-            .map(modules::Module::name)
-            .collect(),
-    );
-    let (for_kdump, _) = modules::select(&all, &links, &storage);
-    let kdump_staged = modules::stage(
-        &source.tree,
-        &for_kdump,
-        &source.kernel_decompresses,
-        source.compress_gzip,
-        &out.join("modules-kdump-staged"),
-    )?;
-    write_module_archive(
-        &kdump_staged,
-        source,
-        config,
-        epoch,
-        &out.join("modules-kdump.cpio"),
-    )?;
-    Ok(path)
-}
-
-/// A staged tree as a cpio archive at `path`, compressed like the initramfs when the
-/// modules themselves are not.
-fn write_module_archive(
-    staged: &modules::ModuleTree,
-    source: &ModuleSource,
-    config: &BuildConfig,
-    epoch: u32,
-    path: &Path,
-) -> crate::Result<()> {
-    let archive = modules::archive(staged, epoch)?;
-    let all_compressed = staged.modules()?.iter().all(|m| {
-        source
-            .kernel_decompresses
-            .iter()
-            .any(|s| m.path.ends_with(s))
-    });
-    let data = if all_compressed {
-        archive
-    } else {
-        initramfs::compress(&archive, config.compression)
-            .context("failed to compress the modules")?
-    };
-    write(path, &data)?;
-    println!("    {}: {}", file_name(path), human_size(data.len() as u64));
-    Ok(())
-}
-
-/// The compressed userspace followed by a modules archive, if any: the kernel unpacks
-/// concatenated archives, each starting 4-byte aligned.
-fn with_modules(userspace: &Path, modules: Option<&Path>) -> crate::Result<Vec<u8>> {
-    let mut data = read(userspace)?;
-    if let Some(modules) = modules {
-        data.resize(data.len().next_multiple_of(4), 0);
-        data.extend(read(modules)?);
-    }
-    Ok(data)
 }
 
 /// Writes the userspace archive, initramfs.cpio, and its compressed form
@@ -461,7 +316,7 @@ fn print_artifacts(out: &Path, outputs: &Outputs, took: std::time::Duration) {
     print_table(&["artifact", "size", "bytes"], &rows);
 }
 
-fn file_name(path: &Path) -> String {
+pub fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
@@ -643,7 +498,7 @@ pub fn read(path: &Path) -> crate::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("failed to read {}", path.display()))
 }
 
-fn write(path: &Path, data: &[u8]) -> crate::Result<()> {
+pub fn write(path: &Path, data: &[u8]) -> crate::Result<()> {
     // The error names the file: "failed to write PATH: …".
     Ok(image::write_atomically(path, data)?)
 }
@@ -653,25 +508,4 @@ fn copy(from: &Path, to: &Path) -> crate::Result<()> {
         return Ok(());
     }
     write(to, &read(from)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn module_decompression_is_read_from_the_kernel_config() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config-6.1.0-test");
-        std::fs::write(
-            &config,
-            "CONFIG_MODULE_DECOMPRESS=y\nCONFIG_MODULE_COMPRESS_XZ=y\n# CONFIG_MODULE_COMPRESS_GZIP is not set\n",
-        )
-        .unwrap();
-        assert_eq!(decompressed_by_kernel(&config), vec![".xz"]);
-        // Debian 6.1: modules not compressed by the kernel build, no MODULE_DECOMPRESS.
-        std::fs::write(&config, "CONFIG_MODULE_COMPRESS_NONE=y\n").unwrap();
-        assert!(decompressed_by_kernel(&config).is_empty());
-        assert!(decompressed_by_kernel(&dir.path().join("missing")).is_empty());
-    }
 }

@@ -13,6 +13,7 @@ mod debug_kernel;
 mod deps;
 mod docs;
 mod image_cmd;
+mod image_modules;
 mod install;
 mod kdump_bundle;
 mod kernel;
