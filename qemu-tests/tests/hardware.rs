@@ -294,11 +294,6 @@ fn usb_keyboard_drives_the_menu_on_vga() {
         .expect("kboot: modules:", BOOT)
         .and_then(|_| qemu.expect("kboot: menu", STEP));
     modules.unwrap_or_else(|e| panic!("{e}"));
-    let coldplug = qemu.output();
-    assert!(
-        coldplug.contains("usbhid") || coldplug.contains("hid_generic"),
-        "the USB keyboard's driver is not in the coldplug line"
-    );
     qemu.expect("Second entry", STEP)
         .unwrap_or_else(|e| panic!("{e}"));
     // usbhid loads in the background while the menu is drawn: press Down until the

@@ -209,16 +209,30 @@ fn modprobe_dry_run_prints_the_load_order() {
 fn modprobe_coldplug_walks_a_fake_sysfs() {
     let d = TempDir::new("coldplug");
     let root = fake_tree(&d);
-    let dev = "sys/devices/pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0";
-    d.write(
-        &format!("{dev}/modalias"),
-        "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00\n",
-    );
-    d.write(
-        "sys/devices/pci0000:00/0000:00:00.0/modalias",
-        "pci:v00008086d00001237sv00000000sd00000000bc06sc00i00\n",
-    );
-    let sysfs = format!("{root}/sys/devices");
+    // As sysfs lays them out: device folders under devices/, each bus linking to its own.
+    for (bus, dev, alias) in [
+        (
+            "usb",
+            "pci0000:00/0000:00:14.0/usb1/1-1/1-1:1.0",
+            "usb:v0781p5567d0100dc00dsc00dp00ic08isc06ip50in00\n",
+        ),
+        (
+            "pci",
+            "pci0000:00/0000:00:00.0",
+            "pci:v00008086d00001237sv00000000sd00000000bc06sc00i00\n",
+        ),
+    ] {
+        d.write(&format!("sys/devices/{dev}/modalias"), alias);
+        let links = format!("{root}/sys/bus/{bus}/devices");
+        std::fs::create_dir_all(&links).expect("mkdir");
+        let name = dev.rsplit('/').next().unwrap_or(dev);
+        std::os::unix::fs::symlink(
+            format!("{root}/sys/devices/{dev}"),
+            format!("{links}/{name}"),
+        )
+        .expect("symlink");
+    }
+    let sysfs = format!("{root}/sys");
     let o = kboot(
         "modprobe",
         &[

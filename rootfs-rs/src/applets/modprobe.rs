@@ -24,8 +24,8 @@ Load kernel modules with their dependencies (modules.dep, modules.alias, modules
   -r, --remove       unload the modules, then their unused dependencies
   -d, --dirname ROOT the module tree is ROOT/lib/modules/VERSION
   -S, --set-version VERSION   instead of the running kernel's
-  --coldplug         load the drivers of every device in /sys/devices (as at boot) and report
-  --sysfs DIR        the devices tree --coldplug walks (default /sys/devices)";
+  --coldplug         load the drivers of every device in /sys/bus/*/devices (as at boot) and report
+  --sysfs DIR        the sysfs tree --coldplug reads (default /sys)";
 
 /// Options shared with modinfo: which module tree.
 #[derive(Default)]
@@ -256,10 +256,7 @@ fn unload(f: &Flags, name: &str, required: bool) -> bool {
 
 /// `--coldplug`: the boot's walk, run by hand, with its report.
 fn run_coldplug(f: &Flags, index: &ModuleIndex) -> i32 {
-    let devices = f
-        .sysfs
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("/sys/devices"));
+    let devices = f.sysfs.clone().unwrap_or_else(|| PathBuf::from("/sys"));
     let mut probe = Modprobe::new(index, options());
     let mut out = std::io::stdout();
     // By hand, there is no menu waiting: a longer deadline than the boot's.
@@ -269,14 +266,14 @@ fn run_coldplug(f: &Flags, index: &ModuleIndex) -> i32 {
             let _ = writeln!(out, "{}", insmod_line(path, params));
             Ok(())
         };
-        coldplug::run(&devices, &mut probe, &mut show, deadline, Deferral::Nothing)
+        coldplug::run(&devices, &mut probe, &mut show, deadline, Deferral::NOTHING)
     } else {
         coldplug::run(
             &devices,
             &mut probe,
             &mut Kernel,
             deadline,
-            Deferral::Nothing,
+            Deferral::NOTHING,
         )
     };
     let mut out = std::io::stdout();

@@ -38,6 +38,12 @@ impl fmt::Display for Failure {
 /// not an error.
 pub trait Inserter {
     fn insert(&mut self, name: &str, path: &Path, params: &str) -> Result<(), String>;
+
+    /// Whether devices really bind after an insert: only then may a driver be asked to
+    /// probe asynchronously (`async_probe`) and its devices be waited for in sysfs.
+    fn binds_devices(&self) -> bool {
+        false
+    }
 }
 
 impl<F: FnMut(&str, &Path, &str) -> Result<(), String>> Inserter for F {
@@ -57,6 +63,10 @@ impl Inserter for Kernel {
             Err(InsertError::Kernel(rustix::io::Errno::EXIST)) => Ok(()),
             Err(err) => Err(err.to_string()),
         }
+    }
+
+    fn binds_devices(&self) -> bool {
+        true
     }
 }
 

@@ -13,6 +13,7 @@ pub mod glob;
 pub mod index;
 pub mod load;
 pub mod modinfo;
+pub mod settle;
 pub mod uevent;
 
 use std::path::{Path, PathBuf};
@@ -87,17 +88,24 @@ pub fn start_at_boot(args: &KbootArgs) {
         &std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
     );
     let mut probe = load::Modprobe::new(&index, options.clone());
+    let capture_kernel = Path::new("/proc/vmcore").exists();
+    let deferral = coldplug::Deferral {
+        display_and_input: true,
+        // Network cards are waited for when the network is configured to come up at
+        // boot (the menu's network sources, a capture target); else they load behind it.
+        network: !capture_kernel && !network_configured(),
+    };
     let mut report = coldplug::run(
-        Path::new("/sys/devices"),
+        Path::new("/sys"),
         &mut probe,
         &mut load::Kernel,
         BOOT_DEADLINE,
-        coldplug::Deferral::DisplayAndInput,
+        deferral,
     );
     // A kdump capture kernel lives in the crashkernel= reservation: a DRM framebuffer
     // and HID stack cost memory the saver needs (crashkernel=48M ran out with them), and
     // its console is already there. It gets the drivers that reach disks and networks.
-    if std::path::Path::new("/proc/vmcore").exists() && !report.deferred.is_empty() {
+    if capture_kernel && !report.deferred.is_empty() {
         report.deferred.clear();
         report.deferred_modules.clear();
         console::announce("kboot: modules: capture kernel: display and input drivers left out\n");
@@ -118,10 +126,19 @@ pub fn start_at_boot(args: &KbootArgs) {
         Err(_) => {
             let mut late = coldplug::Report::default();
             for alias in &report.deferred {
-                coldplug::load_for(alias, &mut probe, &mut load::Kernel, &mut late);
+                coldplug::load_for(alias, "", &mut probe, &mut load::Kernel, &mut late);
             }
         }
     }
+}
+
+/// Will the network be brought up at boot (kboot.toml `[net]`, `ip=`, `kboot.net=`)? The
+/// same settings the menu reads; an unreadable kboot.toml counts as none.
+fn network_configured() -> bool {
+    let toml = crate::config::load(Path::new(crate::config::CONFIG_PATH)).ok();
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let (cfg, _warnings) = crate::net::setup::config_from(toml.as_ref(), &cmdline);
+    cfg.mode != crate::net::setup::Mode::Off
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ fn listen(
     let mut report = coldplug::Report::default();
     let started = std::time::Instant::now();
     for alias in deferred {
-        coldplug::load_for(alias, &mut probe, &mut Kernel, &mut report);
+        coldplug::load_for(alias, "", &mut probe, &mut Kernel, &mut report);
     }
     if !deferred.is_empty() {
         log(&format!(
@@ -148,11 +148,11 @@ fn listen(
         if rescan {
             rescan = false;
             let report = coldplug::run(
-                std::path::Path::new("/sys/devices"),
+                std::path::Path::new("/sys"),
                 &mut probe,
                 &mut Kernel,
                 RESCAN_DEADLINE,
-                coldplug::Deferral::Nothing,
+                coldplug::Deferral::NOTHING,
             );
             log(&format!("rescan: {}", report.summary()));
             report_failures(&report.failures);
@@ -168,7 +168,7 @@ fn listen(
             Err(Errno::INTR) => {}
             // The buffer overflowed and events were lost: sysfs still has the devices.
             Err(Errno::NOBUFS) => {
-                log("uevents were lost; rescanning /sys/devices");
+                log("uevents were lost; rescanning /sys/bus/*/devices");
                 rescan = true;
             }
             Err(err) => {
@@ -193,7 +193,7 @@ fn handle(event: &Uevent, probe: &mut Modprobe<'_>) {
         return;
     };
     let mut report = coldplug::Report::default();
-    coldplug::load_for(alias, probe, &mut Kernel, &mut report);
+    coldplug::load_for(alias, "", probe, &mut Kernel, &mut report);
     if !report.loaded.is_empty() {
         log(&format!(
             "{}: loaded {}",

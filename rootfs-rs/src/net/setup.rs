@@ -205,6 +205,31 @@ fn parse_prefix(text: &str) -> Result<(Ipv4Addr, u8), String> {
     Ok((parse_ip(ip)?, len))
 }
 
+/// How long bring_up waits for a network card to appear: its driver may still be loading
+/// in the background (PID 1 does not wait for network drivers when no network is
+/// configured at boot, so a `dhcp` typed at the shell can come first) or be hot-plugged.
+const LINK_WAIT: Duration = Duration::from_secs(5);
+
+fn wants(cfg: &NetConfig, link: &netlink::Link) -> bool {
+    match &cfg.interface {
+        Some(name) => &link.name == name,
+        None => link.kind == ARPHRD_ETHER && link.address.len() == 6,
+    }
+}
+
+/// The interfaces, once one that `cfg` wants is among them or LINK_WAIT (at most the
+/// configured timeout) has passed.
+fn wait_for_links(cfg: &NetConfig) -> std::io::Result<Vec<netlink::Link>> {
+    let give_up = Instant::now() + LINK_WAIT.min(cfg.timeout);
+    loop {
+        let links = netlink::links()?;
+        if links.iter().any(|l| wants(cfg, l)) || Instant::now() >= give_up {
+            return Ok(links);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// What bring_up did on one interface.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -218,7 +243,7 @@ pub fn bring_up(cfg: &NetConfig) -> Vec<Outcome> {
     if cfg.mode == Mode::Off {
         return Vec::new();
     }
-    let links = match netlink::links() {
+    let links = match wait_for_links(cfg) {
         Ok(l) => l,
         Err(e) => {
             return vec![Outcome {
@@ -236,13 +261,7 @@ pub fn bring_up(cfg: &NetConfig) -> Vec<Outcome> {
         .filter(|a| a.family == netlink::AF_INET)
         .map(|a| a.index)
         .collect();
-    let chosen: Vec<&netlink::Link> = links
-        .iter()
-        .filter(|l| match &cfg.interface {
-            Some(name) => &l.name == name,
-            None => l.kind == ARPHRD_ETHER && l.address.len() == 6,
-        })
-        .collect();
+    let chosen: Vec<&netlink::Link> = links.iter().filter(|l| wants(cfg, l)).collect();
     if chosen.is_empty() {
         let which = cfg.interface.as_deref().unwrap_or("Ethernet");
         return vec![Outcome {
