@@ -51,7 +51,12 @@ pub fn write_tree<N: AsRef<Path>>(root: &Path, files: &[(N, Vec<u8>)]) -> Result
 
 /// A GPT disk image of `mib` MiB at `path` whose one ext4 partition (1 MiB in) holds the
 /// tree at `content` as it is (symlinks included).
-pub fn gpt_ext4_from_tree(path: &Path, label: &str, content: &Path, mib: u64) -> Result<(), String> {
+pub fn gpt_ext4_from_tree(
+    path: &Path,
+    label: &str,
+    content: &Path,
+    mib: u64,
+) -> Result<(), String> {
     let _ = std::fs::remove_file(path);
     std::fs::File::create(path)
         .and_then(|f| f.set_len(mib.max(4) << 20))
@@ -59,7 +64,10 @@ pub fn gpt_ext4_from_tree(path: &Path, label: &str, content: &Path, mib: u64) ->
     let p = path.to_str().ok_or("non-UTF-8 path")?;
     let part_mib = mib.max(4) - 4;
     let extent = format!("1:2048:+{part_mib}M");
-    host("sgdisk", &["-n", &extent, "-t", "1:8300", "-c", "1:boot", p])?;
+    host(
+        "sgdisk",
+        &["-n", &extent, "-t", "1:8300", "-c", "1:boot", p],
+    )?;
     host(
         "mke2fs",
         &[

@@ -92,7 +92,11 @@ pub fn ext4_file_sector(image: &Path, offset: u64, path: &str) -> Result<u64, St
     let block_size = ext4_block_size(image, offset)?;
     let out = e2fs_tool(
         "debugfs",
-        &["-R".into(), format!("bmap {path} 0"), at_offset(image, offset)],
+        &[
+            "-R".into(),
+            format!("bmap {path} 0"),
+            at_offset(image, offset),
+        ],
     )?;
     let block: u64 = out
         .trim()

@@ -43,7 +43,8 @@ fn write_exec(path: &Path, text: &str) {
 
 /// The production system's initramfs: busybox, kboot (for `kexec -p`), the capture kernel
 /// and initramfs, two long-running named processes, and an init that crashes on purpose.
-fn production_initrd(dir: &Path, artifacts: &Artifacts) -> PathBuf {
+/// `capture_extra` goes on the capture kernel's command line.
+fn production_initrd(dir: &Path, artifacts: &Artifacts, capture_extra: &str) -> PathBuf {
     let root = dir.join("production-root");
     for sub in ["bin", "proc", "sys", "dev", "capture"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
@@ -64,7 +65,8 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts) -> PathBuf {
             "#!/bin/busybox sh\nwhile :; do /bin/busybox sleep 1; done\n",
         );
     }
-    let capture_cmdline = "console=ttyS0,115200 nr_cpus=1 irqpoll reset_devices panic=-1";
+    let capture_cmdline =
+        format!("console=ttyS0,115200 nr_cpus=1 irqpoll reset_devices panic=-1 {capture_extra}");
     write_exec(
         &root.join("init"),
         &format!(
@@ -89,10 +91,11 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts) -> PathBuf {
     initrd
 }
 
-/// The production machine: `extra` on its command line, `disks` attached, `extra_args`
-/// for QEMU (disks with injected faults).
+/// The production machine: `extra` on its command line, `capture_extra` on the capture
+/// kernel's, `disks` attached, `extra_args` for QEMU (disks with injected faults).
 pub struct Production<'a> {
     pub extra: &'a str,
+    pub capture_extra: &'a str,
     pub disks: Vec<PathBuf>,
     pub extra_args: Vec<String>,
 }
@@ -102,7 +105,7 @@ pub struct Production<'a> {
 pub fn crash_and_capture(name: &str, dir: &Path, production: Production<'_>) -> String {
     let artifacts = Artifacts::default_location();
     artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let initrd = production_initrd(dir, &artifacts);
+    let initrd = production_initrd(dir, &artifacts, production.capture_extra);
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.kernel_override = Some(debian_kernel());
     config.cmdline = format!(

@@ -19,6 +19,7 @@ const BOOT: Duration = qemu_tests::kdump::BOOT;
 fn production<'a>(disk: &std::path::Path, extra: &'a str) -> Production<'a> {
     Production {
         extra,
+        capture_extra: "",
         disks: vec![disk.to_path_buf()],
         extra_args: Vec::new(),
     }
@@ -204,7 +205,11 @@ fn without_a_dump_label_the_crashed_root_filesystem_is_the_target() {
     let dir = work_dir("root");
     let disk = dir.join("root-disk.img");
     qemu_tests::disks::ext4_image(&disk, "PRODROOT", 128).unwrap_or_else(|e| panic!("{e}"));
-    let console = crash_and_capture("capture_root", &dir, production(&disk, "root=LABEL=PRODROOT"));
+    let console = crash_and_capture(
+        "capture_root",
+        &dir,
+        production(&disk, "root=LABEL=PRODROOT"),
+    );
     assert!(
         console.contains("target LABEL=PRODROOT is /dev/vda"),
         "the crashed root= was not used as the target"

@@ -95,7 +95,12 @@ fn hostile_grub_cfg() -> Vec<u8> {
 /// The grub + /boot disk: grub.cfg above, 10,000 kernels, the loop configs and links.
 fn grub_disk_files() -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<(String, Vec<u8>)> = (0..BOOT_FILES)
-        .map(|k| (format!("boot/vmlinuz-{k}"), format!("kernel {k}\n").into_bytes()))
+        .map(|k| {
+            (
+                format!("boot/vmlinuz-{k}"),
+                format!("kernel {k}\n").into_bytes(),
+            )
+        })
         .collect();
     files.push(("boot/grub/grub.cfg".into(), hostile_grub_cfg()));
     files.push(("boot/grub/deep.cfg".into(), deep_submenus().into_bytes()));
@@ -161,10 +166,7 @@ fn build_disk(
 fn pristine_disk(image: &Path) -> [String; 2] {
     [
         "-drive".into(),
-        format!(
-            "file={},format=raw,if=virtio,snapshot=on",
-            image.display()
-        ),
+        format!("file={},format=raw,if=virtio,snapshot=on", image.display()),
     ]
 }
 
@@ -193,7 +195,10 @@ fn hostile_configs_give_a_menu_within_5_s_naming_what_was_skipped() {
         .expect("kboot boot menu", STEP)
         .unwrap_or_else(|e| panic!("no menu: {e}"));
     let took = drawn - ready;
-    eprintln!("hostile configs: menu drawn {:.2} s after kboot: ready", took.as_secs_f64());
+    eprintln!(
+        "hostile configs: menu drawn {:.2} s after kboot: ready",
+        took.as_secs_f64()
+    );
     qemu.expect("Debian GNU/Linux, with Linux 6.1.0-0 ", STEP)
         .unwrap_or_else(|e| panic!("the first entry is not on the menu: {e}"));
     let console = qemu.output()[scan_start..].to_string();
@@ -204,18 +209,35 @@ fn hostile_configs_give_a_menu_within_5_s_naming_what_was_skipped() {
     eprintln!("{} warnings:\n{}", warnings.len(), warnings.join("\n"));
     let named = |what: &str, needles: &[&str]| {
         assert!(
-            warnings.iter().any(|w| needles.iter().all(|n| w.contains(n))),
+            warnings
+                .iter()
+                .any(|w| needles.iter().all(|n| w.contains(n))),
             "the menu does not say it skipped {what} (log: {})",
             qemu.log_path().display()
         );
     };
-    named("grub entries past the limit", &["vda1", "grub.cfg", "more than", "ignored"]);
-    named("BLS entries past the limit", &["vdb1", "more than", "entries; rest ignored"]);
+    named(
+        "grub entries past the limit",
+        &["vda1", "grub.cfg", "more than", "ignored"],
+    );
+    named(
+        "BLS entries past the limit",
+        &["vdb1", "more than", "entries; rest ignored"],
+    );
     named("the configfile loop", &["vda1", "loop-a.cfg", "loop"]);
-    named("the grub.cfg read again from a submenu", &["vda1", "grub.cfg: source loop"]);
+    named(
+        "the grub.cfg read again from a submenu",
+        &["vda1", "grub.cfg: source loop"],
+    );
     named("the nested submenus", &["vda1", "deep.cfg", "nested"]);
-    named("the kernel behind a symlink loop", &["vmlinuz-loop", "symbolic links"]);
-    named("the config behind a symlink loop", &["linked.cfg", "symbolic links"]);
+    named(
+        "the kernel behind a symlink loop",
+        &["vmlinuz-loop", "symbolic links"],
+    );
+    named(
+        "the config behind a symlink loop",
+        &["linked.cfg", "symbolic links"],
+    );
     assert!(
         warnings.len() <= 40,
         "{} warning lines flood the console",
@@ -234,7 +256,10 @@ fn hostile_configs_give_a_menu_within_5_s_naming_what_was_skipped() {
     std::thread::sleep(Duration::from_secs(1));
     for (what, pattern) in [("GRUB", "| vda1 | /boot/vmlinuz-"), ("BLS", "Hostile BLS")] {
         let (count, _) = qemu
-            .shell(&format!("kboot menu --list 2>/dev/null | grep -c '{pattern}'"), STEP)
+            .shell(
+                &format!("kboot menu --list 2>/dev/null | grep -c '{pattern}'"),
+                STEP,
+            )
             .unwrap_or_else(|e| panic!("{e}"));
         let count: usize = count.trim().parse().unwrap_or(0);
         eprintln!("{what} entries listed: {count}");
@@ -277,19 +302,14 @@ fn file_key(path: &Path) -> String {
     format!("{}:{}:{modified}", path.display(), meta.len())
 }
 
-/// Issue #20's small machine: 128 MiB (`mem=128M`) reaches the menu, and kexecs kboot
-/// again with an initrd of 60 MiB; the second kernel must come up with the entry's
-/// command line.
-#[test]
-fn a_128_mib_machine_reaches_the_menu_and_kexecs_a_60_mib_initrd() {
-    let artifacts = Artifacts::default_location();
-    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+/// The disk with the big initrd's entry (cached while the boot media stay the same).
+fn big_initrd_disk(artifacts: &Artifacts) -> PathBuf {
     let key = format!(
         "{} {}",
         file_key(&artifacts.bzimage()),
         file_key(&artifacts.initramfs())
     );
-    let disk = cached_image("big-initrd", &key, |image| {
+    cached_image("big-initrd", &key, |image| {
         let mut initrd = std::fs::read(artifacts.initramfs()).unwrap();
         let real = initrd.len();
         assert!(real < BIG_INITRD, "the initramfs is already {real} bytes");
@@ -301,22 +321,71 @@ fn a_128_mib_machine_reaches_the_menu_and_kexecs_a_60_mib_initrd() {
         );
         let files = [
             ("boot/grub/grub.cfg".to_string(), cfg),
-            ("boot/vmlinuz".to_string(), std::fs::read(artifacts.bzimage()).unwrap()),
+            (
+                "boot/vmlinuz".to_string(),
+                std::fs::read(artifacts.bzimage()).unwrap(),
+            ),
             ("boot/initrd.img".to_string(), initrd),
         ];
         build_disk(image, "BIGINITRD", &files, &[], 80);
-    });
+    })
+}
+
+/// A machine of `mib` MiB (`mem=` too) with the big initrd's disk, at its menu.
+fn small_machine(name: &str, mib: u32, timeout: u32) -> (Qemu, Duration, Duration) {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let disk = big_initrd_disk(&artifacts);
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    config.memory_mib = SMALL_MACHINE_MIB;
-    config.cmdline = format!("console=ttyS0,115200 mem={SMALL_MACHINE_MIB}M kboot.timeout=1");
+    config.memory_mib = mib;
+    config.cmdline = format!("console=ttyS0,115200 mem={mib}M kboot.timeout={timeout}");
     config.extra_args = pristine_disk(&disk).to_vec();
-    let mut qemu = Qemu::start("small_machine_big_initrd", &config).unwrap();
+    let mut qemu = Qemu::start(name, &config).unwrap();
     let ready = qemu
         .expect("kboot: ready", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     let menu = qemu
         .expect("kboot: menu", STEP)
-        .unwrap_or_else(|e| panic!("no menu with {SMALL_MACHINE_MIB} MiB: {e}"));
+        .unwrap_or_else(|e| panic!("no menu with {mib} MiB: {e}"));
+    (qemu, ready, menu)
+}
+
+/// Issue #20's small machine: 128 MiB (`mem=128M`) reaches the menu. Linux's kexec
+/// refuses images over half of its memory (kernel/kexec_core.c), so the 60 MiB initrd's
+/// entry gets that said with the figures, not a bare EINVAL, and the menu stays.
+#[test]
+fn a_128_mib_machine_reaches_the_menu_and_says_why_a_60_mib_initrd_cannot_kexec() {
+    let (mut qemu, ready, menu) = small_machine("small_machine_128", SMALL_MACHINE_MIB, 60);
+    eprintln!(
+        "{SMALL_MACHINE_MIB} MiB: kboot: ready at {:.1} s, menu at {:.1} s",
+        ready.as_secs_f64(),
+        menu.as_secs_f64()
+    );
+    qemu.expect("Debian GNU/Linux", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::thread::sleep(Duration::from_secs(1));
+    qemu.send("\r").unwrap();
+    qemu.expect("kboot: booting 'Debian GNU/Linux'", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("more than half of this machine's", STEP)
+        .unwrap_or_else(|e| panic!("no reason given for the refused kexec: {e}"));
+    qemu.expect("kboot boot menu", STEP)
+        .unwrap_or_else(|e| panic!("the menu did not come back: {e}"));
+    std::thread::sleep(Duration::from_secs(1));
+    qemu.send("c").unwrap();
+    qemu.expect("kboot# ", STEP)
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.send("poweroff\n").unwrap();
+    assert!(qemu.wait_exit(STEP).is_some(), "no poweroff");
+}
+
+/// The smallest machine size tried that kexecs kboot with the 60 MiB initrd; the second
+/// kernel must come up with the entry's command line.
+const BIG_INITRD_MACHINE_MIB: u32 = 192;
+
+#[test]
+fn a_60_mib_initrd_is_kexeced_on_a_192_mib_machine() {
+    let (mut qemu, _, menu) = small_machine("small_machine_192", BIG_INITRD_MACHINE_MIB, 1);
     let booting = qemu
         .expect("kboot: booting 'Debian GNU/Linux'", STEP)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -330,9 +399,8 @@ fn a_128_mib_machine_reaches_the_menu_and_kexecs_a_60_mib_initrd() {
         .shell("grep -e MemTotal -e MemAvailable /proc/meminfo", STEP)
         .unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
-        "{SMALL_MACHINE_MIB} MiB machine: kboot: ready at {:.1} s, menu at {:.1} s, kexec \
-         started at {:.1} s, second kernel at {:.1} s; after the kexec:\n{}",
-        ready.as_secs_f64(),
+        "{BIG_INITRD_MACHINE_MIB} MiB: menu at {:.1} s, kexec started at {:.1} s, second \
+         kernel at {:.1} s; after the kexec:\n{}",
         menu.as_secs_f64(),
         booting.as_secs_f64(),
         second.as_secs_f64(),
@@ -340,32 +408,4 @@ fn a_128_mib_machine_reaches_the_menu_and_kexecs_a_60_mib_initrd() {
     );
     qemu.send("poweroff\n").unwrap();
     assert!(qemu.wait_exit(STEP).is_some(), "no poweroff");
-}
-
-#[test]
-#[ignore]
-fn probe_timing() {
-    let artifacts = Artifacts::default_location();
-    let grub = cache_dir().join("grub-boot.img");
-    let bls = cache_dir().join("bls.img");
-    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    config.cmdline = "console=ttyS0,115200 kboot.mode=shell".into();
-    config.extra_args = [pristine_disk(&grub), pristine_disk(&bls)].concat();
-    let mut qemu = Qemu::start("hostile_probe", &config).unwrap();
-    qemu.expect("kboot: ready", BOOT).unwrap();
-    std::thread::sleep(Duration::from_secs(2));
-    for cmd in [
-        "mkdir -p /mnt/a /mnt/b",
-        "mount -o ro /dev/vda1 /mnt/a",
-        "mount -o ro /dev/vdb1 /mnt/b",
-        "cat /proc/uptime; cat /mnt/a/boot/grub/grub.cfg > /dev/null; cat /proc/uptime",
-        "cat /proc/uptime; ls /mnt/a/boot > /dev/null; cat /proc/uptime",
-        "cat /proc/uptime; kboot menu --list --tree vda1=/mnt/a > /dev/null 2>&1; cat /proc/uptime",
-        "cat /proc/uptime; kboot menu --list --tree vda1=/mnt/a > /dev/null 2>&1; cat /proc/uptime",
-        "cat /proc/uptime; kboot menu --list --tree vdb1=/mnt/b > /dev/null 2>&1; cat /proc/uptime",
-        "cat /proc/uptime; kboot menu --list --tree vdb1=/mnt/b > /dev/null 2>&1; cat /proc/uptime",
-    ] {
-        let (out, _) = qemu.shell(cmd, Duration::from_secs(120)).unwrap();
-        eprintln!("{cmd}\n{out}");
-    }
 }

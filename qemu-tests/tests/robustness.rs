@@ -20,7 +20,9 @@ const EIO: &str = "I/O error (os error 5)";
 const PARTITION_OFFSET: u64 = 1 << 20;
 
 fn work_dir(name: &str) -> PathBuf {
-    let dir = workspace_root().join("target/qemu-tests/robustness").join(name);
+    let dir = workspace_root()
+        .join("target/qemu-tests/robustness")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     dir
@@ -64,7 +66,10 @@ fn disks_failing_reads_are_named_and_the_menu_stays_usable() {
         &good,
         "GOOD",
         &[
-            ("boot/grub/grub.cfg", one_entry_cfg("Entry on the good disk")),
+            (
+                "boot/grub/grub.cfg",
+                one_entry_cfg("Entry on the good disk"),
+            ),
             ("boot/vmlinuz", b"never booted".to_vec()),
         ],
     );
@@ -73,7 +78,10 @@ fn disks_failing_reads_are_named_and_the_menu_stays_usable() {
         &bad_cfg,
         "BADCFG",
         &[
-            ("boot/grub/grub.cfg", one_entry_cfg("Entry behind a bad block")),
+            (
+                "boot/grub/grub.cfg",
+                one_entry_cfg("Entry behind a bad block"),
+            ),
             ("boot/vmlinuz", b"never booted".to_vec()),
         ],
     );
@@ -320,7 +328,8 @@ fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
         "robust_capture_targets",
         &dir,
         Production {
-            extra: "kboot.dump=LABEL=DUMPFAIL,LABEL=DUMPFULL,LABEL=DUMPSPARE",
+            extra: "",
+            capture_extra: "kboot.dump=LABEL=DUMPFAIL,LABEL=DUMPFULL,LABEL=DUMPSPARE",
             disks: vec![full.clone(), spare.clone()],
             extra_args: faults::failing_virtio_disk(&failing, &write_faults)
                 .unwrap_or_else(|e| panic!("{e}")),
@@ -335,13 +344,26 @@ fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
             log.display()
         );
     };
-    said(&["kboot: dump: error: ", "/dump.", EIO], "no write error on the dump");
     said(
-        &["kboot: dump: error: ", "No space left on device", "partial dump removed"],
+        &["kboot: dump: error: ", "/dump.", EIO],
+        "no write error on the dump",
+    );
+    said(
+        &[
+            "kboot: dump: error: ",
+            "No space left on device",
+            "partial dump removed",
+        ],
         "no out-of-space error",
     );
-    said(&["trying the next target, LABEL=DUMPSPARE"], "no move to the spare");
-    said(&["kboot: dump: saved to /dev/vdb:/var/crash/"], "not saved to the spare");
+    said(
+        &["trying the next target, LABEL=DUMPSPARE"],
+        "no move to the spare",
+    );
+    said(
+        &["kboot: dump: saved to /dev/vdb:/var/crash/"],
+        "not saved to the spare",
+    );
     let panic_line = "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\"";
     assert!(console.contains(panic_line), "no report on the console");
 
@@ -359,7 +381,10 @@ fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
             files.iter().all(|f| !f.starts_with("dump.")),
             "{name}: a dump is left under its final name: {files:?}"
         );
-        assert!(files.contains(&"triage.txt".to_string()), "{name}: {files:?}");
+        assert!(
+            files.contains(&"triage.txt".to_string()),
+            "{name}: {files:?}"
+        );
     }
     let (capture, files) = read(&spare, "spare");
     let dump = files
@@ -372,5 +397,8 @@ fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&host.stdout);
-    assert!(host.status.success() && report.contains(panic_line), "{report}");
+    assert!(
+        host.status.success() && report.contains(panic_line),
+        "{report}"
+    );
 }

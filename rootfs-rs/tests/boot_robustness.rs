@@ -383,8 +383,10 @@ fn kernel_behind_a_symlink_loop_is_named() {
     let _ = std::fs::remove_dir_all(&root);
     assert!(parsed.entries.is_empty());
     assert!(
-        parsed.warnings.iter().any(|w| w.message
-            == "'Loop': kernel /boot/vmlinuz-loop: too many levels of symbolic links; entry dropped"),
+        parsed.warnings.iter().any(|w| {
+            w.message
+            == "'Loop': kernel /boot/vmlinuz-loop: too many levels of symbolic links; entry dropped"
+        }),
         "{:?}",
         parsed.warnings
     );

@@ -136,14 +136,15 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
                 None => continue,
             },
         };
+        if !tried.is_empty() {
+            say(&format!("trying the next target, {spec}"));
+        }
         let Some(found) = look_for(&spec) else {
             continue;
         };
         if tried.contains(&found.node) {
+            say(&format!("{}: tried already", found.node.display()));
             continue;
-        }
-        if !tried.is_empty() {
-            say(&format!("trying the next target, {spec}"));
         }
         tried.push(found.node.clone());
         if save_to(&found, &report, vmcore, settings) {

@@ -320,7 +320,12 @@ pub(super) fn scan_and_report(
         .iter()
         .take(shown)
         .for_each(|w| warn!("menu: warning: {w}"));
-    if let Some(more) = discovery.warnings.len().checked_sub(shown).filter(|n| *n > 0) {
+    if let Some(more) = discovery
+        .warnings
+        .len()
+        .checked_sub(shown)
+        .filter(|n| *n > 0)
+    {
         warn!("menu: warning: {more} more warnings not shown (kboot menu --list shows all)");
     }
     let default = default_index(&discovery.entries, settings);
