@@ -94,6 +94,8 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts, capture_extra: &str) -> 
 /// The production machine: `extra` on its command line, `capture_extra` on the capture
 /// kernel's, `disks` attached, `extra_args` for QEMU (disks with injected faults).
 pub struct Production<'a> {
+    /// The reservation, when not `crashkernel()`.
+    pub crashkernel: Option<&'a str>,
     pub extra: &'a str,
     pub capture_extra: &'a str,
     pub disks: Vec<PathBuf>,
@@ -110,7 +112,9 @@ pub fn crash_and_capture(name: &str, dir: &Path, production: Production<'_>) -> 
     config.kernel_override = Some(debian_kernel());
     config.cmdline = format!(
         "console=ttyS0,115200 crashkernel={} panic=-1 {}",
-        crashkernel(),
+        production
+            .crashkernel
+            .map_or_else(crashkernel, str::to_string),
         production.extra
     );
     config.memory_mib = 512;

@@ -18,6 +18,7 @@ const BOOT: Duration = qemu_tests::kdump::BOOT;
 /// One dump disk and `extra` on the production kernel's command line.
 fn production<'a>(disk: &std::path::Path, extra: &'a str) -> Production<'a> {
     Production {
+        crashkernel: None,
         extra,
         capture_extra: "",
         disks: vec![disk.to_path_buf()],

@@ -307,7 +307,7 @@ fn faults_past_free_space(image: &Path, spared: u64) -> Vec<Fault> {
 /// Issue #20: the capture's first target fails on write half way through the dump, the
 /// second is full; the report is on the console, each failure is said, neither keeps
 /// anything that looks like a dump, and the third target gets the whole capture, which
-/// the host reads back; then the machine reboots as configured.
+/// the host reads back; then the machine reboots as configured. With crashkernel=64M.
 #[test]
 fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
     use qemu_tests::kdump::{self, files_in, read_crash_dir, Production};
@@ -328,6 +328,8 @@ fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
         "robust_capture_targets",
         &dir,
         Production {
+            // What docs/kdump.md recommends.
+            crashkernel: Some("64M"),
             extra: "",
             capture_extra: "kboot.dump=LABEL=DUMPFAIL,LABEL=DUMPFULL,LABEL=DUMPSPARE",
             disks: vec![full.clone(), spare.clone()],
