@@ -20,23 +20,53 @@ fn host(program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 pub fn gpt_ext4_disk(path: &Path, label: &str, files: &[(&str, Vec<u8>)]) -> Result<(), String> {
+    gpt_ext4_disk_sized(path, label, files, 64)
+}
+
+/// `gpt_ext4_disk` on a disk of `mib` MiB (at least 4): the partition fills it but for
+/// the first MiB and the backup table.
+pub fn gpt_ext4_disk_sized(
+    path: &Path,
+    label: &str,
+    files: &[(&str, Vec<u8>)],
+    mib: u64,
+) -> Result<(), String> {
     let content = path.with_extension("d");
     let _ = std::fs::remove_dir_all(&content);
+    write_tree(&content, files)?;
+    gpt_ext4_from_tree(path, label, &content, mib)
+}
+
+/// Writes `files` (paths relative to `root`) under `root`, making directories as needed.
+pub fn write_tree<N: AsRef<Path>>(root: &Path, files: &[(N, Vec<u8>)]) -> Result<(), String> {
     for (name, data) in files {
-        let file = content.join(name);
+        let file = root.join(name);
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
         std::fs::write(&file, data).map_err(|e| format!("{}: {e}", file.display()))?;
     }
+    Ok(())
+}
+
+/// A GPT disk image of `mib` MiB at `path` whose one ext4 partition (1 MiB in) holds the
+/// tree at `content` as it is (symlinks included).
+pub fn gpt_ext4_from_tree(
+    path: &Path,
+    label: &str,
+    content: &Path,
+    mib: u64,
+) -> Result<(), String> {
     let _ = std::fs::remove_file(path);
     std::fs::File::create(path)
-        .and_then(|f| f.set_len(64 << 20))
+        .and_then(|f| f.set_len(mib.max(4) << 20))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let p = path.to_str().ok_or("non-UTF-8 path")?;
+    let part_mib = mib.max(4) - 4;
+    let extent = format!("1:2048:+{part_mib}M");
     host(
         "sgdisk",
-        &["-n", "1:2048:+60M", "-t", "1:8300", "-c", "1:boot", p],
+        &["-n", &extent, "-t", "1:8300", "-c", "1:boot", p],
     )?;
     host(
         "mke2fs",
@@ -52,7 +82,7 @@ pub fn gpt_ext4_disk(path: &Path, label: &str, files: &[(&str, Vec<u8>)]) -> Res
             "-d",
             content.to_str().ok_or("non-UTF-8 path")?,
             p,
-            "60M",
+            &format!("{part_mib}M"),
         ],
     )
 }
@@ -87,12 +117,27 @@ pub fn cpio_newc(root: &Path) -> Result<Vec<u8>, String> {
 
 /// An unpartitioned ext4 image of `mib` MiB labelled `label` (mke2fs, no root needed).
 pub fn ext4_image(path: &Path, label: &str, mib: u64) -> Result<(), String> {
+    ext4_image_with(path, label, mib, None)
+}
+
+/// `ext4_image` holding the tree at `content`, when given (`mke2fs -d`).
+pub fn ext4_image_with(
+    path: &Path,
+    label: &str,
+    mib: u64,
+    content: Option<&Path>,
+) -> Result<(), String> {
     let _ = std::fs::remove_file(path);
     std::fs::File::create(path)
         .and_then(|f| f.set_len(mib << 20))
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let p = path.to_str().ok_or("non-UTF-8 path")?;
-    host("mke2fs", &["-q", "-F", "-t", "ext4", "-L", label, p])
+    let mut args = vec!["-q", "-F", "-t", "ext4", "-L", label];
+    if let Some(tree) = content {
+        args.extend(["-d", tree.to_str().ok_or("non-UTF-8 path")?]);
+    }
+    args.push(p);
+    host("mke2fs", &args)
 }
 
 /// An initrd whose /init prints TARGET-BOOTED and the command line, then powers off:

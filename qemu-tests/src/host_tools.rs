@@ -184,6 +184,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("mke2fs", "e2fsprogs"),
     ("mkfs.ext4", "e2fsprogs"),
     ("debugfs", "e2fsprogs"),
+    ("dumpe2fs", "e2fsprogs"),
     ("e2fsck", "e2fsprogs"),
     ("mkfs.xfs", "xfsprogs"),
     ("mkfs.btrfs", "btrfs-progs"),

@@ -4,7 +4,9 @@
 //! `target/qemu-logs/<name>.log`.
 
 pub mod disks;
+pub mod faults;
 pub mod host_tools;
+pub mod kdump;
 pub mod machine;
 pub mod png;
 pub mod qmp;

@@ -4,178 +4,26 @@
 //! ext4 disk labelled KBOOT-DUMP and reboot. The disk is then read from the host without
 //! mounting (debugfs) and the saved dump checked with kboot triage, makedumpfile and crash.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use qemu_tests::machine::{debian_kernel, kboot_binary, workspace_root};
+use qemu_tests::kdump::{
+    crash_and_capture, files_in, read_crash_dir, work_dir, Production, WORKERS,
+};
+use qemu_tests::machine::{debian_kernel, kboot_binary};
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
-const BOOT: Duration = Duration::from_secs(180);
-const SAVE: Duration = Duration::from_secs(300);
-const WORKERS: [&str; 2] = ["kb-worker-alpha", "kb-worker-beta"];
-/// What the production kernel reserves for kboot; `KBOOT_CRASHKERNEL` overrides it (the
-/// bench uses that to find the smallest reservation that works).
-const CRASHKERNEL: &str = "128M";
+const BOOT: Duration = qemu_tests::kdump::BOOT;
 
-fn crashkernel() -> String {
-    std::env::var("KBOOT_CRASHKERNEL").unwrap_or_else(|_| CRASHKERNEL.into())
-}
-
-fn work_dir(name: &str) -> PathBuf {
-    let dir = workspace_root()
-        .join("target/qemu-tests/capture")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn write_exec(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    let status = qemu_tests::host_tools::command("chmod")
-        .arg("755")
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// The production system's initramfs: busybox, kboot (for `kexec -p`), the capture kernel
-/// and initramfs, two long-running named processes, and an init that crashes on purpose.
-fn production_initrd(dir: &Path, artifacts: &Artifacts) -> PathBuf {
-    let root = dir.join("production-root");
-    for sub in ["bin", "proc", "sys", "dev", "capture"] {
-        std::fs::create_dir_all(root.join(sub)).unwrap();
+/// One dump disk and `extra` on the production kernel's command line.
+fn production<'a>(disk: &std::path::Path, extra: &'a str) -> Production<'a> {
+    Production {
+        crashkernel: None,
+        extra,
+        capture_extra: "",
+        disks: vec![disk.to_path_buf()],
+        extra_args: Vec::new(),
     }
-    std::fs::copy("/bin/busybox", root.join("bin/busybox"))
-        .expect("static /bin/busybox (apt install busybox-static)");
-    std::fs::copy(kboot_binary(), root.join("bin/kboot")).unwrap();
-    // The files a distro would install: `cargo xtask image`'s kdump bundle.
-    let bundle = artifacts.dir.join("kdump");
-    let initramfs_name = artifacts.initramfs().file_name().unwrap().to_owned();
-    std::fs::copy(bundle.join("bzImage"), root.join("capture/bzImage"))
-        .expect("target/kboot/kdump/bzImage (cargo xtask image)");
-    std::fs::copy(bundle.join(initramfs_name), root.join("capture/initramfs")).unwrap();
-    for worker in WORKERS {
-        // A script's comm is its file name: the task list must show it.
-        write_exec(
-            &root.join("bin").join(worker),
-            "#!/bin/busybox sh\nwhile :; do /bin/busybox sleep 1; done\n",
-        );
-    }
-    let capture_cmdline = "console=ttyS0,115200 nr_cpus=1 irqpoll reset_devices panic=-1";
-    write_exec(
-        &root.join("init"),
-        &format!(
-            "#!/bin/busybox sh\n\
-             /bin/busybox --install -s /bin\n\
-             mount -t proc proc /proc\n\
-             mount -t sysfs sysfs /sys\n\
-             mount -t devtmpfs devtmpfs /dev\n\
-             {w0} &\n{w1} &\n\
-             kboot kexec -p /capture/bzImage --initrd=/capture/initramfs --append='{capture_cmdline}' \
-               || echo PROD-KEXEC-FAILED\n\
-             echo PROD-CRASH-LOADED-$(cat /sys/kernel/kexec_crash_loaded)\n\
-             sleep 1\n\
-             echo c > /proc/sysrq-trigger\n",
-            w0 = WORKERS[0],
-            w1 = WORKERS[1],
-        ),
-    );
-    let initrd = dir.join("production.cpio");
-    let archive = qemu_tests::disks::cpio_newc(&root).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&initrd, archive).unwrap();
-    initrd
-}
-
-/// Boots production (with `extra` on its command line), crashes it, and follows the capture
-/// until kboot reboots. Returns the console output.
-fn crash_and_capture(name: &str, dir: &Path, dump_disk: &Path, extra: &str) -> String {
-    let artifacts = Artifacts::default_location();
-    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let initrd = production_initrd(dir, &artifacts);
-    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    config.kernel_override = Some(debian_kernel());
-    config.cmdline = format!(
-        "console=ttyS0,115200 crashkernel={} panic=-1 {extra}",
-        crashkernel()
-    );
-    config.memory_mib = 512;
-    config.extra_disks = vec![dump_disk.to_path_buf()];
-    config.initrd_override = Some(initrd);
-    let mut qemu = Qemu::start(name, &config).unwrap();
-    let step = |qemu: &mut Qemu, marker: &str, limit: Duration, what: &str| {
-        qemu.expect(marker, limit)
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
-    };
-    step(
-        &mut qemu,
-        "PROD-CRASH-LOADED-1",
-        BOOT,
-        "production kernel did not load kboot with kexec -p",
-    );
-    step(
-        &mut qemu,
-        "sysrq triggered crash",
-        BOOT,
-        "production kernel did not panic",
-    );
-    step(
-        &mut qemu,
-        "kboot: ready",
-        BOOT,
-        "capture kernel did not reach kboot",
-    );
-    step(
-        &mut qemu,
-        "== PANIC ==",
-        SAVE,
-        "no triage report on the console",
-    );
-    step(
-        &mut qemu,
-        "kboot: dump: rebooting",
-        SAVE,
-        "capture did not finish with a reboot",
-    );
-    let status = qemu.wait_exit(Duration::from_secs(60));
-    assert!(
-        status.is_some(),
-        "QEMU did not exit after the reboot (-no-reboot)"
-    );
-    qemu.save_log();
-    qemu.output()
-}
-
-/// Copies /var/crash out of an ext4 image with debugfs (no mount, no root).
-fn read_crash_dir(image: &Path, into: &Path) -> Vec<PathBuf> {
-    let out = qemu_tests::host_tools::command("debugfs")
-        .arg("-R")
-        .arg(format!("rdump /var/crash {}", into.display()))
-        .arg(image)
-        .output()
-        .expect("debugfs (apt install e2fsprogs)");
-    assert!(
-        out.status.success(),
-        "debugfs: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(into.join("crash"))
-        .unwrap_or_else(|e| panic!("no /var/crash on the dump disk: {e}"))
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 /// The text of one `== NAME ==` section of a report.
@@ -203,7 +51,7 @@ fn crash_is_captured_reported_saved_and_rebooted() {
     let dir = work_dir("full");
     let disk = dir.join("dump-disk.img");
     qemu_tests::disks::ext4_image(&disk, "KBOOT-DUMP", 256).unwrap_or_else(|e| panic!("{e}"));
-    let console = crash_and_capture("capture_full", &dir, &disk, "");
+    let console = crash_and_capture("capture_full", &dir, production(&disk, ""));
     let panic_line = "PANIC: \"Kernel panic - not syncing: sysrq triggered crash\"";
     assert!(console.contains(panic_line), "console lacks the panic line");
     for w in WORKERS {
@@ -312,7 +160,7 @@ fn a_full_target_keeps_report_and_log_and_still_reboots() {
     let dir = work_dir("small");
     let disk = dir.join("small-disk.img");
     qemu_tests::disks::ext4_image(&disk, "KBOOT-DUMP", 4).unwrap_or_else(|e| panic!("{e}"));
-    let console = crash_and_capture("capture_small", &dir, &disk, "");
+    let console = crash_and_capture("capture_small", &dir, production(&disk, ""));
     assert!(
         console.contains("No space left on device"),
         "no out-of-space error on the console"
@@ -358,7 +206,11 @@ fn without_a_dump_label_the_crashed_root_filesystem_is_the_target() {
     let dir = work_dir("root");
     let disk = dir.join("root-disk.img");
     qemu_tests::disks::ext4_image(&disk, "PRODROOT", 128).unwrap_or_else(|e| panic!("{e}"));
-    let console = crash_and_capture("capture_root", &dir, &disk, "root=LABEL=PRODROOT");
+    let console = crash_and_capture(
+        "capture_root",
+        &dir,
+        production(&disk, "root=LABEL=PRODROOT"),
+    );
     assert!(
         console.contains("target LABEL=PRODROOT is /dev/vda"),
         "the crashed root= was not used as the target"

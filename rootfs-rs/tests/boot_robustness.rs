@@ -8,7 +8,7 @@ use rootfs_rs::boot::config::grub::parse_grub;
 use rootfs_rs::boot::config::kboot_conf::parse_kboot_conf;
 use rootfs_rs::boot::config::lilo::parse_lilo;
 use rootfs_rs::boot::config::syslinux::parse_syslinux;
-use rootfs_rs::boot::entry::Parsed;
+use rootfs_rs::boot::entry::{Parsed, MAX_ENTRIES};
 use rootfs_rs::boot::fs::{DirFs, MemFs};
 use rootfs_rs::boot::scan::discover::discover;
 
@@ -161,6 +161,50 @@ fn source_loop_is_cut() {
     assert_eq!(loops, 2, "{:?}", parsed.warnings);
 }
 
+/// A submenu that reads the whole grub.cfg again (configfile, as a "back to the main
+/// menu" item would) is a loop: its file is read once, and the loop is named.
+#[test]
+fn configfile_of_an_enclosing_file_from_a_submenu_is_a_loop() {
+    let cfg = "menuentry A { linux /a }\nsubmenu Again {\n configfile /boot/grub/grub.cfg\n}\n\
+               submenu Other {\n configfile /boot/grub/other.cfg\n}\n";
+    let fs = MemFs::new()
+        .with("/boot/grub/grub.cfg", cfg)
+        .with("/boot/grub/other.cfg", "menuentry B { linux /b }\n");
+    let parsed = timed("configfile loop", || {
+        parse_grub(&fs, Path::new("/boot/grub/grub.cfg"))
+    });
+    let labels: Vec<&str> = parsed.entries.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["A", "Other>B"]);
+    let loops: Vec<_> = parsed
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("grub.cfg: source loop"))
+        .collect();
+    assert_eq!(loops.len(), 1, "{:?}", parsed.warnings);
+}
+
+/// 64 nested submenus: one warning about the limit, not one per unclosed level.
+#[test]
+fn nesting_past_the_limit_is_one_warning() {
+    let deep = format!(
+        "menuentry Top {{ linux /top }}\n{}menuentry Deepest {{ linux /x }}\n{}",
+        "submenu S {\n".repeat(64),
+        "}\n".repeat(64)
+    );
+    let parsed = timed("64 submenus", || grub(&deep));
+    assert_eq!(parsed.entries.len(), 1, "{:?}", parsed.entries);
+    assert!(
+        parsed.warnings.len() <= 3,
+        "{} warnings: {:?}",
+        parsed.warnings.len(),
+        parsed.warnings
+    );
+    assert!(parsed
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("nested deeper than 64")));
+}
+
 #[test]
 fn exponential_includes_and_recursion_are_bounded() {
     let mut fs = MemFs::new().with(
@@ -252,11 +296,9 @@ fn ten_megabyte_configs() {
     let big = entry.repeat(10 * 1024 * 1024 / entry.len() + 1);
     assert!(big.len() >= 10 * 1024 * 1024);
     let parsed = timed("10 MB grub.cfg", || grub(&big));
-    assert_eq!(parsed.entries.len(), 4096, "menu entries are capped");
-    assert!(parsed
-        .warnings
-        .iter()
-        .any(|w| w.message.contains("more than 4096 menu entries")));
+    assert_eq!(parsed.entries.len(), MAX_ENTRIES, "menu entries are capped");
+    let limit = format!("more than {MAX_ENTRIES} menu entries; rest of the configuration ignored");
+    assert!(parsed.warnings.iter().any(|w| w.message == limit));
 
     let one_line = format!("linux /k {}\n", "x".repeat(10 * 1024 * 1024));
     timed("10 MB single line", || grub(&one_line));
@@ -269,7 +311,7 @@ fn ten_megabyte_configs() {
     let parsed = timed("10 MB syslinux.cfg", || {
         parse_syslinux(&fs, Path::new("/syslinux.cfg"))
     });
-    assert_eq!(parsed.entries.len(), 4096, "labels are capped");
+    assert_eq!(parsed.entries.len(), MAX_ENTRIES, "labels are capped");
     assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
 
     let image = "image=/boot/vmlinuz\n  label=Linux\n  root=/dev/sda2\n  read-only\n";
@@ -280,8 +322,8 @@ fn ten_megabyte_configs() {
     let parsed = timed("10 MB lilo.conf", || {
         parse_lilo(&fs, Path::new("/etc/lilo.conf"))
     });
-    assert_eq!(parsed.entries.len(), 4096, "images are capped");
-    assert_eq!(parsed.entries[4095].cmdline, "root=/dev/sda2 ro");
+    assert_eq!(parsed.entries.len(), MAX_ENTRIES, "images are capped");
+    assert_eq!(parsed.entries[MAX_ENTRIES - 1].cmdline, "root=/dev/sda2 ro");
 
     let table = "[entry.x]\nkernel = \"/vmlinuz\"\ncmdline = \"ro\"\n";
     let fs = MemFs::new().with(
@@ -291,7 +333,7 @@ fn ten_megabyte_configs() {
     let parsed = timed("10 MB kboot.conf", || {
         parse_kboot_conf(&fs, Path::new("/kboot.conf"))
     });
-    assert_eq!(parsed.entries.len(), 4096, "entries are capped");
+    assert_eq!(parsed.entries.len(), MAX_ENTRIES, "entries are capped");
     assert_eq!(
         parsed.warnings.len(),
         1,
@@ -322,6 +364,32 @@ fn oversized_file_and_symlink_loop_on_disk() {
         parsed.warnings
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// An entry whose kernel is a symlink loop is dropped, and the warning says why.
+#[test]
+fn kernel_behind_a_symlink_loop_is_named() {
+    let root = std::env::temp_dir().join(format!("kboot-bootcfg-kloop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("boot/grub")).unwrap();
+    std::fs::write(
+        root.join("boot/grub/grub.cfg"),
+        "menuentry Loop { linux /boot/vmlinuz-loop }\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("vmlinuz-loop2", root.join("boot/vmlinuz-loop")).unwrap();
+    std::os::unix::fs::symlink("vmlinuz-loop", root.join("boot/vmlinuz-loop2")).unwrap();
+    let parsed = timed("kernel symlink loop", || discover(&DirFs::new(&root)));
+    let _ = std::fs::remove_dir_all(&root);
+    assert!(parsed.entries.is_empty());
+    assert!(
+        parsed.warnings.iter().any(|w| {
+            w.message
+            == "'Loop': kernel /boot/vmlinuz-loop: too many levels of symbolic links; entry dropped"
+        }),
+        "{:?}",
+        parsed.warnings
+    );
 }
 
 #[test]

@@ -130,10 +130,12 @@ impl Drop for Mounted {
 }
 
 /// Unmounts `target` and removes the empty mount point; a busy mount is detached lazily so
-/// the name is free again.
+/// the name is free again. A mount point that is gone was unmounted already (by someone
+/// who needed the device, e.g. the GRUB hand-back): nothing to do.
 pub fn unmount(target: &Path) -> Result<(), String> {
     let result = match rustix::mount::unmount(target, UnmountFlags::empty()) {
         Err(Errno::BUSY) => rustix::mount::unmount(target, UnmountFlags::DETACH),
+        Err(Errno::NOENT) => return Ok(()),
         other => other,
     };
     result.map_err(|e| format!("umount {}: {}", target.display(), std::io::Error::from(e)))?;

@@ -15,7 +15,7 @@ pub enum FsRef {
 }
 
 /// Whether the entry can be loaded with kexec or names another loader.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EntryKind {
     Linux,
     /// Not kexec-able (LILO `other=`, GRUB `chainloader`, syslinux `chain.c32`).
@@ -82,14 +82,27 @@ impl BootEntry {
         }
     }
 
-    /// Whether `other` boots the same thing (kind, kernel, initrds, command line): labels,
-    /// ids and sources may differ, so two configs listing one kernel make one menu entry.
-    pub fn boots_same_as(&self, other: &BootEntry) -> bool {
-        self.kind == other.kind
-            && self.kernel == other.kernel
-            && self.initrds == other.initrds
-            && self.cmdline == other.cmdline
+    /// What it boots (kind, kernel, initrds, command line): entries with equal keys boot
+    /// the same thing whatever their labels, ids and sources, so two configs listing one
+    /// kernel make one menu entry. A hash key, so duplicates among thousands of entries
+    /// (a hostile config) are found in one pass.
+    pub fn boot_key(&self) -> BootKey {
+        BootKey {
+            kind: self.kind.clone(),
+            kernel: self.kernel.clone(),
+            initrds: self.initrds.clone(),
+            cmdline: self.cmdline.clone(),
+        }
     }
+}
+
+/// See `BootEntry::boot_key`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BootKey {
+    kind: EntryKind,
+    kernel: PathBuf,
+    initrds: Vec<PathBuf>,
+    cmdline: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +151,11 @@ impl Parsed {
     }
 }
 
-/// Entries kept per config: no usable menu is longer, and it bounds memory on hostile input.
-pub const MAX_ENTRIES: usize = 4096;
+/// Entries kept per config: no usable menu is longer (distributions keep a few kernels,
+/// os-prober adds a few systems), and it bounds the work on hostile input: a scan of a
+/// disk with 10,000 BLS entries or a 200,000-line grub.cfg must leave a menu within
+/// seconds even under emulation (qemu-tests/tests/hostile.rs).
+pub const MAX_ENTRIES: usize = 512;
 
 /// Marks the entry that `default` names (as decided by `names`) as the one default; when
 /// there is no default or it names nothing, the first entry (what every boot loader here

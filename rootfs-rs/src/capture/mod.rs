@@ -125,52 +125,99 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
             Section::Runq,
         ],
     ));
-    let Some(found) = find_target(settings, vmcore, our_cmdline) else {
+    // Each target in turn until one holds the whole capture: a target that fails (no
+    // mount, a write error, full) keeps what was written completely, the next gets all.
+    let mut tried: Vec<PathBuf> = Vec::new();
+    for candidate in candidates(settings) {
+        let spec = match candidate {
+            Candidate::Spec(spec) => spec,
+            Candidate::CrashedRoot => match crashed_kernel_root(vmcore, our_cmdline) {
+                Some(spec) => spec,
+                None => continue,
+            },
+        };
+        if !tried.is_empty() {
+            say(&format!("trying the next target, {spec}"));
+        }
+        let Some(found) = look_for(&spec) else {
+            continue;
+        };
+        if tried.contains(&found.node) {
+            say(&format!("{}: tried already", found.node.display()));
+            continue;
+        }
+        tried.push(found.node.clone());
+        if save_to(&found, &report, vmcore, settings) {
+            return;
+        }
+    }
+    if tried.is_empty() {
         say("no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)");
-        return;
-    };
+    } else {
+        say("no target took the whole capture (the report is above)");
+    }
+}
+
+/// Mounts `found`, saves the capture there and unmounts it; whether all of it was saved.
+fn save_to(found: &Found, report: &Report, vmcore: &Path, settings: &DumpSettings) -> bool {
     let at = Path::new(MOUNT_POINT);
-    let mounted = match target::mount_writable(&found, at) {
+    let mounted = match target::mount_writable(found, at) {
         Ok(mounted) => mounted,
         Err(e) => {
             say(&format!("error: {e}"));
-            return;
+            return false;
         }
     };
-    match save_all(&report, vmcore, settings, at) {
-        Ok(dir) => say(&format!(
-            "saved to {}:{}",
-            found.node.display(),
-            Path::new("/")
-                .join(dir.strip_prefix(at).unwrap_or(&dir))
-                .display()
-        )),
-        Err(e) => say(&format!("error: {e}")),
-    }
+    let saved = match save_all(report, vmcore, settings, at) {
+        Ok(dir) => {
+            say(&format!(
+                "saved to {}:{}",
+                found.node.display(),
+                Path::new("/")
+                    .join(dir.strip_prefix(at).unwrap_or(&dir))
+                    .display()
+            ));
+            true
+        }
+        Err(e) => {
+            say(&format!("error: {e}"));
+            false
+        }
+    };
     rustix::fs::sync();
     if let Err(e) = mounted.unmount() {
         say(&format!("warning: {e}"));
     }
+    saved
 }
 
-/// The configured target, else the KBOOT-DUMP label, else the crashed kernel's root=.
-fn find_target(settings: &DumpSettings, vmcore: &Path, our_cmdline: &str) -> Option<Found> {
-    let explicit = match settings.target.as_deref() {
-        Some(t) => match TargetSpec::parse(t) {
-            Some(spec) => Some(spec),
+/// A place to save to, in the order tried.
+enum Candidate {
+    Spec(TargetSpec),
+    /// The crashed kernel's root=: costs a full open of the dump, so only read when needed.
+    CrashedRoot,
+}
+
+/// The configured targets (`kboot.dump=A,B,…`), else the KBOOT-DUMP label, then the
+/// crashed kernel's root=.
+fn candidates(settings: &DumpSettings) -> Vec<Candidate> {
+    let Some(list) = settings.target.as_deref() else {
+        return vec![
+            Candidate::Spec(TargetSpec::Label(DUMP_LABEL.into())),
+            Candidate::CrashedRoot,
+        ];
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .filter_map(|t| match TargetSpec::parse(t) {
+            Some(spec) => Some(Candidate::Spec(spec)),
             None => {
                 say(&format!("warning: target {t}: not LABEL=, UUID= or /dev/…"));
-                return None;
+                None
             }
-        },
-        None => None,
-    };
-    if let Some(spec) = explicit {
-        return look_for(&spec);
-    }
-    // The crashed kernel's root= costs a full open of the dump: only when needed.
-    look_for(&TargetSpec::Label(DUMP_LABEL.into()))
-        .or_else(|| look_for(&crashed_kernel_root(vmcore, our_cmdline)?))
+        })
+        .collect()
 }
 
 /// Probes the block devices for `spec`, a few times: disks can appear late (USB, slow

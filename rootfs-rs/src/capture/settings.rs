@@ -17,8 +17,9 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DumpSettings {
-    /// `LABEL=…`, `UUID=…` or a device path; None: the KBOOT-DUMP label, else the crashed
-    /// kernel's root=.
+    /// `LABEL=…`, `UUID=…` or a device path, or several separated by commas (tried in
+    /// order until one takes the whole capture); None: the KBOOT-DUMP label, else the
+    /// crashed kernel's root=.
     pub target: Option<String>,
     /// Directory on the target filesystem.
     pub path: String,

@@ -233,6 +233,11 @@ pub fn parse_ukis(fs: &dyn ConfigFs, dir: &Path) -> Parsed {
         !n.starts_with('.') && n.len() > 4 && n[n.len() - 4..].eq_ignore_ascii_case(".efi")
     }) {
         if found.len() >= MAX_ENTRIES {
+            out.warn(
+                &format!("uki: {}", dir.display()),
+                0,
+                format!("more than {MAX_ENTRIES} images; rest ignored"),
+            );
             break;
         }
         let path = dir.join(name);

@@ -45,6 +45,12 @@ pub enum KexecError {
     TooLarge {
         crash: bool,
     },
+    /// Linux refuses images taking more than half of its memory (kernel/kexec_core.c,
+    /// `sanity_check_segment_list`), with EINVAL: said before the syscall instead.
+    OverHalfOfMemory {
+        image_bytes: u64,
+        memory_bytes: u64,
+    },
     Busy,
     AccessDenied,
     Other {
@@ -94,6 +100,17 @@ impl fmt::Display for KexecError {
             KexecError::TooLarge { crash: true } => write!(
                 f,
                 "the crash kernel does not fit (ENOMEM): boot with a larger crashkernel= reservation"
+            ),
+            KexecError::OverHalfOfMemory {
+                image_bytes,
+                memory_bytes,
+            } => write!(
+                f,
+                "kernel and initrd take {} MiB, more than half of this machine's {} MiB: \
+                 Linux's kexec refuses that (it needs {} MiB of usable memory)",
+                image_bytes >> 20,
+                memory_bytes >> 20,
+                (image_bytes * 2) >> 20
             ),
             KexecError::Busy => write!(f, "another kexec load is in progress (EBUSY); try again"),
             KexecError::AccessDenied => write!(
@@ -290,6 +307,33 @@ pub fn concatenate_initrds(initrds: &[PathBuf], dir: &Path) -> Result<PathBuf, K
     Ok(joined)
 }
 
+/// Refuses, with the figures, what Linux would refuse with a bare EINVAL: files that
+/// alone take more than half of the memory (MemTotal) the kernel manages.
+fn check_half_of_memory(kernel: &Path, initrd: Option<&Path>) -> Result<(), KexecError> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let Some(memory_bytes) = mem_total_bytes(&meminfo) else {
+        return Ok(());
+    };
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let image_bytes = size(kernel) + initrd.map_or(0, size);
+    if image_bytes > memory_bytes / 2 {
+        return Err(KexecError::OverHalfOfMemory {
+            image_bytes,
+            memory_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// `MemTotal:` of /proc/meminfo, in bytes.
+pub fn mem_total_bytes(meminfo: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kib| kib * 1024)
+}
+
 /// Loads `entry` for a kexec reboot (`execute` starts it).
 pub fn load(entry: &DiscoveredEntry) -> Result<(), KexecError> {
     load_staged(entry, false)
@@ -334,6 +378,9 @@ pub fn load_plan(plan: &KexecPlan, crash: bool, staging: &Path) -> Result<(), Ke
             None
         }
     };
+    if !crash {
+        check_half_of_memory(&plan.kernel, initrd_path.as_deref())?;
+    }
     let result = kexec_file_load(
         kernel.as_fd(),
         initrd.as_ref().map(|f| f.as_fd()),
@@ -386,6 +433,22 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn mem_total_is_read_in_bytes() {
+        let meminfo = "MemTotal:         108164 kB\nMemFree:           60000 kB\n";
+        assert_eq!(mem_total_bytes(meminfo), Some(108_164 * 1024));
+        assert_eq!(mem_total_bytes("MemFree: 1 kB\n"), None);
+        let refused = KexecError::OverHalfOfMemory {
+            image_bytes: 63 << 20,
+            memory_bytes: 106 << 20,
+        };
+        assert_eq!(
+            refused.to_string(),
+            "kernel and initrd take 63 MiB, more than half of this machine's 106 MiB: \
+             Linux's kexec refuses that (it needs 126 MiB of usable memory)"
+        );
     }
 
     #[test]

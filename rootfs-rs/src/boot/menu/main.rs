@@ -300,16 +300,34 @@ pub(super) struct Scanned {
     pub(super) default: usize,
 }
 
+/// Scan warnings printed before the menu; the rest are counted.
+const MAX_SHOWN_WARNINGS: usize = 30;
+
 pub(super) fn scan_and_report(
     options: &Options,
     settings: &MenuSettings,
     net_sources: &[String],
 ) -> Scanned {
     let (discovery, mounts) = scan(options, settings, net_sources);
+    // A hostile disk can make thousands; on a 115200 baud console that is minutes.
+    let shown = if options.list {
+        usize::MAX
+    } else {
+        MAX_SHOWN_WARNINGS
+    };
     discovery
         .warnings
         .iter()
+        .take(shown)
         .for_each(|w| warn!("menu: warning: {w}"));
+    if let Some(more) = discovery
+        .warnings
+        .len()
+        .checked_sub(shown)
+        .filter(|n| *n > 0)
+    {
+        warn!("menu: warning: {more} more warnings not shown (kboot menu --list shows all)");
+    }
     let default = default_index(&discovery.entries, settings);
     Scanned {
         discovery,

@@ -1,5 +1,6 @@
 //! Finds every known boot config on one filesystem and merges their entries into one menu.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::boot::config::bls::{parse_bls, ENTRY_DIRS};
@@ -8,7 +9,7 @@ use crate::boot::config::kboot_conf::parse_kboot_conf;
 use crate::boot::config::lilo::parse_lilo;
 use crate::boot::config::syslinux::parse_syslinux;
 use crate::boot::config::uki::parse_ukis;
-use crate::boot::entry::{BootEntry, Parsed, Warning};
+use crate::boot::entry::{BootEntry, BootKey, Parsed, Warning};
 use crate::boot::fs::ConfigFs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,24 +116,32 @@ pub fn discover_across(fs: &dyn ConfigFs) -> Parsed {
 fn discover_with(fs: &dyn ConfigFs, defer_foreign: bool) -> Parsed {
     let mut out = Parsed::default();
     let mut have_primary = false;
+    // What the entries of earlier configs boot.
+    let mut listed: HashSet<BootKey> = HashSet::new();
     for (kind, path) in find_configs(fs) {
         let parsed = parse_config(fs, kind, &path);
         out.warnings.extend(parsed.warnings);
         let mut kept: Vec<BootEntry> = Vec::new();
+        let mut kept_at: HashMap<BootKey, usize> = HashMap::new();
         for entry in parsed.entries {
             if !keep_entry(fs, &entry, defer_foreign, &mut out.warnings) {
                 continue;
             }
+            let key = entry.boot_key();
             // A default that duplicates an entry of the same config passes its flag on.
-            match kept.iter_mut().find(|e| e.boots_same_as(&entry)) {
-                Some(twin) => twin.is_default |= entry.is_default,
-                None if !out.entries.iter().any(|e| e.boots_same_as(&entry)) => kept.push(entry),
+            match kept_at.get(&key) {
+                Some(&twin) => kept[twin].is_default |= entry.is_default,
+                None if !listed.contains(&key) => {
+                    kept_at.insert(key, kept.len());
+                    kept.push(entry);
+                }
                 None => {}
             }
         }
         if kept.is_empty() {
             continue;
         }
+        listed.extend(kept_at.into_keys());
         if have_primary {
             kept.iter_mut().for_each(|e| e.is_default = false);
         } else {
@@ -170,14 +179,18 @@ fn keep_entry(
         return true;
     }
     if !fs.is_file(&entry.kernel) {
+        // Why, when it is more than a missing file (a symlink loop, an I/O error).
+        let problem = match fs.read_at(&entry.kernel, 0, 0) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => format!("kernel {e}"),
+            _ => format!(
+                "kernel {} not found on this filesystem",
+                entry.kernel.display()
+            ),
+        };
         warnings.push(Warning::new(
             &entry.source,
             0,
-            format!(
-                "'{}': kernel {} not found on this filesystem; entry dropped",
-                entry.label,
-                entry.kernel.display()
-            ),
+            format!("'{}': {problem}; entry dropped", entry.label),
         ));
         return false;
     }

@@ -1,15 +1,18 @@
 //! Resolves each entry's filesystem reference (UUID, label, GRUB or Linux device name) across
 //! all scanned filesystems, so a kernel on a separate /boot is loaded from the right one.
 
+use std::collections::HashSet;
 use std::path::Path;
 
-use crate::boot::entry::{BootEntry, FsRef};
+use crate::boot::entry::{BootEntry, BootKey, FsRef};
 use crate::boot::fs::{ConfigFs, DirFs};
 use crate::boot::scan::volume::{DiscoveredEntry, Discovery, ScannedVolume, Volume};
 
 /// Turns per-filesystem parse results into the menu's entries; `warnings` come first.
 pub fn resolve(scanned: Vec<ScannedVolume>, mut warnings: Vec<String>) -> Discovery {
     let mut out = Discovery::default();
+    // The same entry placed on the same device (found through two configs) is listed once.
+    let mut listed: HashSet<(String, BootKey)> = HashSet::new();
     let volumes: Vec<&Volume> = scanned.iter().map(|s| &s.volume).collect();
     for (index, source) in scanned.iter().enumerate() {
         let device = &source.volume.device;
@@ -24,7 +27,7 @@ pub fn resolve(scanned: Vec<ScannedVolume>, mut warnings: Vec<String>) -> Discov
         for entry in &source.parsed.entries {
             match place_entry(entry, index, &scanned, &volumes, &mut warnings) {
                 Ok(found) => {
-                    if !out.entries.iter().any(|e| same_boot(e, &found)) {
+                    if listed.insert((found.device.clone(), found.entry.boot_key())) {
                         out.entries.push(found);
                     }
                 }
@@ -37,11 +40,6 @@ pub fn resolve(scanned: Vec<ScannedVolume>, mut warnings: Vec<String>) -> Discov
     }
     out.warnings = warnings;
     out
-}
-
-/// The same entry placed on the same device (found through two configs).
-fn same_boot(a: &DiscoveredEntry, b: &DiscoveredEntry) -> bool {
-    a.device == b.device && a.entry.boots_same_as(&b.entry)
 }
 
 fn place_entry(

@@ -174,6 +174,9 @@ enum Pending {
         submenu: bool,
         source: String,
         line: usize,
+        /// The files being read where it was defined: reading one of them again from
+        /// its body (`configfile /boot/grub/grub.cfg` in a submenu) is a loop.
+        files: Rc<[PathBuf]>,
     },
     /// Already complete (BLS entries imported by `blscfg`).
     Ready(BootEntry),
@@ -214,7 +217,7 @@ impl Shared<'_> {
             self.warn(
                 scope,
                 line,
-                format!("more than {MAX_ENTRIES} menu entries; the rest are ignored"),
+                format!("more than {MAX_ENTRIES} menu entries; rest of the configuration ignored"),
             );
         }
         self.menu_entries <= MAX_ENTRIES
@@ -291,7 +294,11 @@ impl Shared<'_> {
         self.stack.push(path.clone());
         let outer_source = std::mem::replace(&mut level.scope.source, source_label(&path));
         let mut parser = Parser::new(&text);
-        while let Some(node) = parser.next_statement() {
+        // Past the entry limit nothing more can be listed: the rest is not even parsed.
+        while self.menu_entries <= MAX_ENTRIES {
+            let Some(node) = parser.next_statement() else {
+                break;
+            };
             self.exec(level, std::slice::from_ref(&node));
         }
         for (line, message) in parser.take_problems() {
@@ -443,6 +450,7 @@ impl Shared<'_> {
             submenu,
             source,
             line,
+            files: Rc::from(self.stack.as_slice()),
         });
     }
 
@@ -474,6 +482,7 @@ impl Shared<'_> {
                     submenu,
                     source,
                     line,
+                    files,
                 } => {
                     let mut path = parent.to_vec();
                     path.push(MenuKey {
@@ -500,7 +509,9 @@ impl Shared<'_> {
                         );
                         continue;
                     }
+                    let outer = std::mem::replace(&mut self.stack, files.to_vec());
                     self.exec(&mut inner, body);
+                    self.stack = outer;
                     if *submenu || !inner.pending.is_empty() {
                         items.extend(self.collect(&inner, &path));
                     } else if let Some(entry) = self.finish_entry(&inner, &path, id) {

@@ -251,7 +251,9 @@ impl<'a> Parser<'a> {
     fn block_body(&mut self, what: &str, line: usize) -> (Rc<[Node]>, bool) {
         let (body, end) = self.nested(&[], line);
         let complete = end == End::RBrace;
-        if !complete {
+        // Past the nesting limit every open block ends unclosed: the one warning about
+        // the limit says it all.
+        if !complete && !self.aborted {
             self.problems
                 .push((line, format!("{what} without closing '}}'")));
         }
