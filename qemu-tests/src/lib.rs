@@ -7,6 +7,7 @@ pub mod disks;
 pub mod host_tools;
 pub mod machine;
 pub mod png;
+pub mod servers;
 pub mod qmp;
 pub mod screen;
 
