@@ -78,6 +78,9 @@ pub fn client_config(
             "no usable CA certificate ({skipped} rejected, or no PEM CERTIFICATE block)"
         ));
     }
+    // Deprecated only because ring has no post-quantum key exchange; aws-lc-rs has one
+    // but needs cmake and a C toolchain for musl, and is larger.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = ClientConfig::builder_with_details(provider, clock)
         .with_safe_default_protocol_versions()
