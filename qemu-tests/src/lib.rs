@@ -7,9 +7,9 @@ pub mod disks;
 pub mod host_tools;
 pub mod machine;
 pub mod png;
-pub mod servers;
 pub mod qmp;
 pub mod screen;
+pub mod servers;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

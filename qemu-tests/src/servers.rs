@@ -187,13 +187,13 @@ impl Nginx {
         for &port in ports {
             while TcpStream::connect(("127.0.0.1", port)).is_err() {
                 if let Ok(Some(status)) = server.child.try_wait() {
-                    return Err(format!(
-                        "nginx exited ({status}): {}",
-                        server.error_log()
-                    ));
+                    return Err(format!("nginx exited ({status}): {}", server.error_log()));
                 }
                 if Instant::now() > deadline {
-                    return Err(format!("nginx did not listen on {port}: {}", server.error_log()));
+                    return Err(format!(
+                        "nginx did not listen on {port}: {}",
+                        server.error_log()
+                    ));
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

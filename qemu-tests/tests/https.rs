@@ -86,8 +86,11 @@ fn a_menu_fetched_over_https_boots_its_entry() {
         .unwrap_or_else(|e| panic!("the entry served over https is not in the menu: {e}"));
     qemu.expect("kboot: booting 'Secure Debian'", STEP)
         .unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect(&format!("kboot: fetching https://{HOST}:{port}/pxe/vmlinuz"), STEP)
-        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect(
+        &format!("kboot: fetching https://{HOST}:{port}/pxe/vmlinuz"),
+        STEP,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("TARGET-BOOTED", Duration::from_secs(300))
         .unwrap_or_else(|e| panic!("the kernel fetched over https did not run: {e}"));
     qemu.expect("net_test=over-tls", STEP)
@@ -105,9 +108,8 @@ fn servers_of_an_unknown_ca_or_another_name_are_refused_with_the_reason() {
     let dir = scratch("https-refused");
     let trusted = TestCa::new(&dir.join("pki"), "site").unwrap_or_else(|e| panic!("{e}"));
     let stranger = TestCa::new(&dir.join("pki"), "stranger").unwrap_or_else(|e| panic!("{e}"));
-    let issue = |ca: &TestCa, name: &str, san: &str| {
-        ca.issue(name, san).unwrap_or_else(|e| panic!("{e}"))
-    };
+    let issue =
+        |ca: &TestCa, name: &str, san: &str| ca.issue(name, san).unwrap_or_else(|e| panic!("{e}"));
     let good = issue(&trusted, "good", &format!("IP:{HOST}"));
     let unknown = issue(&stranger, "unknown", &format!("IP:{HOST}"));
     let misnamed = issue(&trusted, "misnamed", "DNS:boot.example");
@@ -143,11 +145,16 @@ fn servers_of_an_unknown_ca_or_another_name_are_refused_with_the_reason() {
     assert_eq!((out.trim(), status), ("hello over tls", 0), "clock: {date}");
     let (out, status) = sh(&format!("cat https://{HOST}:{}/hello.txt", ports[1]));
     assert_ne!(status, 0, "{out}");
-    assert!(out.contains("TLS handshake") && out.contains("unknown CA"), "{out}");
+    assert!(
+        out.contains("TLS handshake") && out.contains("unknown CA"),
+        "{out}"
+    );
     let (out, status) = sh(&format!("cat https://{HOST}:{}/hello.txt", ports[2]));
     assert_ne!(status, 0, "{out}");
     assert!(
-        out.contains(&format!("not valid for {HOST} (name mismatch: it names boot.example)")),
+        out.contains(&format!(
+            "not valid for {HOST} (name mismatch: it names boot.example)"
+        )),
         "{out}"
     );
 }

@@ -114,7 +114,11 @@ fn ca_bundle(config: &Path, base: &Path, net: &NetSection) -> crate::Result<Opti
     let mut bundle = Vec::new();
     for file in files {
         let pem = std::fs::read(&file).with_context(|| {
-            format!("{}: [net] ca: failed to read {}", config.display(), file.display())
+            format!(
+                "{}: [net] ca: failed to read {}",
+                config.display(),
+                file.display()
+            )
         })?;
         if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
             return Err(anyhow!(
@@ -144,19 +148,28 @@ mod tests {
         std::fs::write(dir.join("b.pem"), format!("{cert}\n")).expect("write");
         std::fs::write(dir.join("junk.pem"), "hello").expect("write");
         let config = dir.join("kboot.toml");
-        std::fs::write(&config, "[net]\nca = [\"a.pem\", \"b.pem\"]\nmenu = \"http://x/\"\n")
-            .expect("write");
+        std::fs::write(
+            &config,
+            "[net]\nca = [\"a.pem\", \"b.pem\"]\nmenu = \"http://x/\"\n",
+        )
+        .expect("write");
         let loaded = BuildConfig::load(Some(&config)).expect("valid");
         let bundle = String::from_utf8(loaded.ca_bundle.expect("a bundle")).expect("text");
         assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
         assert!(bundle.ends_with("-----END CERTIFICATE-----\n"));
         std::fs::write(&config, "[net]\nca = [\"junk.pem\"]\n").expect("write");
         let err = BuildConfig::load(Some(&config)).expect_err("junk");
-        assert!(format!("{err:#}").contains("holds no PEM certificate"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("holds no PEM certificate"),
+            "{err:#}"
+        );
         std::fs::write(&config, "[net]\nca = [\"missing.pem\"]\n").expect("write");
         assert!(BuildConfig::load(Some(&config)).is_err());
         std::fs::write(&config, "[net]\nmode = \"dhcp\"\n").expect("write");
-        assert!(BuildConfig::load(Some(&config)).expect("valid").ca_bundle.is_none());
+        assert!(BuildConfig::load(Some(&config))
+            .expect("valid")
+            .ca_bundle
+            .is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

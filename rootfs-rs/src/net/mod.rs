@@ -12,4 +12,5 @@ pub mod setup;
 pub mod tftp;
 pub mod tls;
 pub mod transfer;
+pub mod upload;
 pub mod url;

@@ -123,7 +123,9 @@ pub fn connect_with(
 pub fn describe(err: &Error, host: &str) -> String {
     match err {
         Error::InvalidCertificate(cert) => describe_certificate(cert, host),
-        Error::AlertReceived(alert) => format!("the server refused the connection (alert {alert:?})"),
+        Error::AlertReceived(alert) => {
+            format!("the server refused the connection (alert {alert:?})")
+        }
         Error::PeerIncompatible(why) => {
             format!("the server offers no TLS version, cipher or group kboot supports ({why:?})")
         }

@@ -5,9 +5,9 @@
 
 pub mod cli;
 pub mod compress;
+pub mod flat_out;
 pub mod lzo;
 pub mod pages;
-pub mod flat_out;
 pub mod parallel;
 pub mod writer;
 

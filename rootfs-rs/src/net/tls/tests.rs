@@ -66,18 +66,27 @@ fn handshakes_verify_the_ca_the_name_and_the_dates_and_say_what_failed() {
     let err = connect_with(now.clone(), "127.0.0.1", ports[2], timeout).err();
     let err = err.expect("a server of an unknown CA is refused");
     assert!(err.contains("unknown CA"), "{err}");
-    assert!(err.starts_with(&format!("127.0.0.1:{}: TLS handshake: ", ports[2])), "{err}");
+    assert!(
+        err.starts_with(&format!("127.0.0.1:{}: TLS handshake: ", ports[2])),
+        "{err}"
+    );
 
     let err = connect_with(now, "127.0.0.1", ports[1], timeout).err();
     let err = err.expect("a certificate for another name is refused");
-    assert!(err.contains("not valid for 127.0.0.1 (name mismatch: it names boot.example)"), "{err}");
+    assert!(
+        err.contains("not valid for 127.0.0.1 (name mismatch: it names boot.example)"),
+        "{err}"
+    );
 
     // 2100-01-01 and 2000-01-01: the certificates are valid for 30 days from today.
     let future = with_clock(Arc::new(FixedClock(4_102_444_800)));
     let err = connect_with(future, "127.0.0.1", ports[0], timeout).err();
     let err = err.expect("an expired certificate is refused");
     assert!(err.contains("expired on "), "{err}");
-    assert!(err.contains("this machine's clock says 2100-01-01 00:00:00 UTC"), "{err}");
+    assert!(
+        err.contains("this machine's clock says 2100-01-01 00:00:00 UTC"),
+        "{err}"
+    );
     let past = with_clock(Arc::new(FixedClock(946_684_800)));
     let err = connect_with(past, "127.0.0.1", ports[0], timeout).err();
     let err = err.expect("a certificate not yet valid is refused");
