@@ -3,6 +3,7 @@
 //! QEMU is always killed when the handle drops, and the full serial log is saved under
 //! `target/qemu-logs/<name>.log`.
 
+pub mod crash;
 pub mod disks;
 pub mod host_tools;
 pub mod machine;

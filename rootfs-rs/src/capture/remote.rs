@@ -33,12 +33,16 @@ pub fn is_remote(target: &str) -> bool {
     target.starts_with("nfs://") || target.starts_with("http://") || target.starts_with("https://")
 }
 
-/// Configures the network as the menu would (`[net]`, `ip=`, `kboot.net=`).
+/// Configures the network as the menu would (`[net]`, `ip=`, `kboot.net=`), with DHCP
+/// when nothing is configured: a network target needs the network.
 pub fn start_network(cmdline: &str) {
     let toml = crate::config::load(Path::new(crate::config::CONFIG_PATH)).ok();
-    let (cfg, warnings) = crate::net::setup::config_from(toml.as_ref(), cmdline);
+    let (mut cfg, warnings) = crate::net::setup::config_from(toml.as_ref(), cmdline);
     for w in warnings {
         say(&format!("warning: network: {w}"));
+    }
+    if cfg.mode == crate::net::setup::Mode::Off {
+        cfg.mode = crate::net::setup::Mode::Dhcp;
     }
     for outcome in crate::net::setup::bring_up(&cfg) {
         match outcome.result {
