@@ -379,7 +379,7 @@ mod tests {
             ("sdz9:/boot", "no block device sdz9"),
             ("hda7:bzImage", "no block device hda7"),
             ("/dev/nope:/x", "no block device /dev/nope"),
-            ("https://example.org/x", "https is not supported"),
+            ("https://:443/x", "missing host"),
         ] {
             let err = parse(bad, &s).expect_err(bad);
             assert!(err.contains(says), "{bad}: {err}");
