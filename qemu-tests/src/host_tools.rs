@@ -114,6 +114,11 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "tests: QMP client, http.server, fixture scripts",
     ),
     (
+        "nginx",
+        "tests: HTTPS (test CA) and WebDAV servers on loopback, started by the tests",
+    ),
+    ("openssl", "tests: the test CAs and server certificates for HTTPS"),
+    (
         "python3-venv",
         "tests: pyftpdlib and snappy/zstd recompression venvs",
     ),
@@ -168,6 +173,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("file", "file"),
     ("ldd", "libc-bin"),
     ("python3", "python3-minimal"),
+    ("nginx", "nginx"),
+    ("openssl", "openssl"),
     ("time", "time"),
     ("apt-get", "apt"),
     ("apt-cache", "apt"),

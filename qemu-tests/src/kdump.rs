@@ -44,7 +44,7 @@ fn write_exec(path: &Path, text: &str) {
 /// The production system's initramfs: busybox, kboot (for `kexec -p`), the capture kernel
 /// and initramfs, two long-running named processes, and an init that crashes on purpose.
 /// `capture_extra` goes on the capture kernel's command line.
-fn production_initrd(dir: &Path, artifacts: &Artifacts, capture_extra: &str) -> PathBuf {
+fn production_initrd(dir: &Path, artifacts: &Artifacts, production: &Production<'_>) -> PathBuf {
     let root = dir.join("production-root");
     for sub in ["bin", "proc", "sys", "dev", "capture"] {
         std::fs::create_dir_all(root.join(sub)).unwrap();
@@ -57,7 +57,13 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts, capture_extra: &str) -> 
     let initramfs_name = artifacts.initramfs().file_name().unwrap().to_owned();
     std::fs::copy(bundle.join("bzImage"), root.join("capture/bzImage"))
         .expect("target/kboot/kdump/bzImage (cargo xtask image)");
-    std::fs::copy(bundle.join(initramfs_name), root.join("capture/initramfs")).unwrap();
+    let mut capture_initrd = std::fs::read(bundle.join(initramfs_name)).unwrap();
+    if let Some(overlay) = &production.capture_overlay {
+        // The kernel looks for the next archive at a 4-byte boundary, skipping zeros.
+        capture_initrd.resize(capture_initrd.len().div_ceil(4) * 4, 0);
+        capture_initrd.extend_from_slice(overlay);
+    }
+    std::fs::write(root.join("capture/initramfs"), capture_initrd).unwrap();
     for worker in WORKERS {
         // A script's comm is its file name: the task list must show it.
         write_exec(
@@ -65,8 +71,10 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts, capture_extra: &str) -> 
             "#!/bin/busybox sh\nwhile :; do /bin/busybox sleep 1; done\n",
         );
     }
-    let capture_cmdline =
-        format!("console=ttyS0,115200 nr_cpus=1 irqpoll reset_devices panic=-1 {capture_extra}");
+    let capture_cmdline = format!(
+        "console=ttyS0,115200 nr_cpus=1 irqpoll reset_devices panic=-1 {}",
+        production.capture_extra
+    );
     write_exec(
         &root.join("init"),
         &format!(
@@ -100,6 +108,9 @@ pub struct Production<'a> {
     pub capture_extra: &'a str,
     pub disks: Vec<PathBuf>,
     pub extra_args: Vec<String>,
+    /// A cpio archive appended to the capture kernel's initramfs (files it must carry,
+    /// such as a test CA's certificate).
+    pub capture_overlay: Option<Vec<u8>>,
 }
 
 /// Boots production, crashes it, and follows the capture until kboot reboots. Returns
@@ -107,7 +118,7 @@ pub struct Production<'a> {
 pub fn crash_and_capture(name: &str, dir: &Path, production: Production<'_>) -> String {
     let artifacts = Artifacts::default_location();
     artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let initrd = production_initrd(dir, &artifacts, production.capture_extra);
+    let initrd = production_initrd(dir, &artifacts, &production);
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.kernel_override = Some(debian_kernel());
     config.cmdline = format!(

@@ -11,6 +11,7 @@ pub mod machine;
 pub mod png;
 pub mod qmp;
 pub mod screen;
+pub mod servers;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

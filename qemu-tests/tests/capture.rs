@@ -23,6 +23,7 @@ fn production<'a>(disk: &std::path::Path, extra: &'a str) -> Production<'a> {
         capture_extra: "",
         disks: vec![disk.to_path_buf()],
         extra_args: Vec::new(),
+        capture_overlay: None,
     }
 }
 

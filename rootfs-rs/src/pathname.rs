@@ -229,23 +229,10 @@ fn mount_nfs(server: &str, path: &str) -> Result<PathBuf, String> {
         Some((d, f)) => (d, f),
         None => ("/", path),
     };
-    let (source, options) = crate::net::nfs::mount_args(server, export)?;
+    let source = format!("{server}:{export}");
     let at = mount_point_for(&source);
     if !already_mounted(&at) {
-        std::fs::create_dir_all(&at).map_err(|e| format!("{}: {e}", at.display()))?;
-        let data = std::ffi::CString::new(options).map_err(|_| format!("{source}: bad options"))?;
-        use rustix::mount::MountFlags;
-        rustix::mount::mount(
-            source.as_str(),
-            &at,
-            "nfs",
-            MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
-            Some(data.as_c_str()),
-        )
-        .map_err(|e| match e {
-            rustix::io::Errno::NODEV => format!("{source}: this kernel has no NFS client"),
-            e => format!("{source}: mount failed: {}", crate::util::reason(&e.into())),
-        })?;
+        crate::net::nfs::mount(server, export, &at, false)?.keep();
     }
     Ok(at.join(file))
 }
@@ -392,7 +379,7 @@ mod tests {
             ("sdz9:/boot", "no block device sdz9"),
             ("hda7:bzImage", "no block device hda7"),
             ("/dev/nope:/x", "no block device /dev/nope"),
-            ("https://example.org/x", "https is not supported"),
+            ("https://:443/x", "missing host"),
         ] {
             let err = parse(bad, &s).expect_err(bad);
             assert!(err.contains(says), "{bad}: {err}");

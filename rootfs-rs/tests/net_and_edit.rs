@@ -155,7 +155,7 @@ fn wget_downloads_follows_redirects_and_reports_errors() {
     assert!(requests[1].contains("Host: 127.0.0.1\r\n"));
     let o = kboot_in(d.path(), "wget", &["https://example.invalid/"], "");
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("https is not supported"));
+    assert!(stderr(&o).contains("/etc/kboot/ca.pem"), "{}", stderr(&o));
     // Nothing listens on this port any more.
     let o = kboot_in(
         d.path(),

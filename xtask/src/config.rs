@@ -6,7 +6,14 @@
 //! cmdline = "console=tty0 console=ttyS0,115200"
 //! compression = "gzip"            # or "zstd"
 //! extra_fragments = ["my.config"] # merged after kernel-configs/*.config
+//!
+//! [net]
+//! ca = ["site-ca.pem"]            # CAs https:// trusts (relative to kboot.toml)
+//! system_ca = true                # and this build host's bundle
 //! ```
+//!
+//! The CAs become /etc/kboot/ca.pem in the initramfs; every other `[net]` key is the
+//! runtime's.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +25,8 @@ use serde::Deserialize;
 struct File {
     #[serde(default)]
     build: BuildSection,
+    #[serde(default)]
+    net: NetSection,
     // Runtime sections are the runtime's business; they are passed through untouched.
     #[serde(flatten)]
     _runtime: toml::Table,
@@ -32,6 +41,18 @@ struct BuildSection {
     extra_fragments: Vec<PathBuf>,
 }
 
+/// The build-time keys of `[net]`; the others (mode, menu, …) are the runtime's.
+#[derive(Debug, Default, Deserialize)]
+struct NetSection {
+    #[serde(default)]
+    ca: Vec<PathBuf>,
+    #[serde(default)]
+    system_ca: bool,
+}
+
+/// Debian's bundle of the CAs the build host trusts (package ca-certificates).
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
 #[derive(Debug, Clone)]
 pub struct BuildConfig {
     pub cmdline: String,
@@ -39,6 +60,8 @@ pub struct BuildConfig {
     pub extra_fragments: Vec<PathBuf>,
     /// The file's text, installed into the initramfs; None without --config.
     pub raw: Option<String>,
+    /// /etc/kboot/ca.pem: the CAs https:// trusts (`[net] ca`, `system_ca`); None: none.
+    pub ca_bundle: Option<Vec<u8>>,
 }
 
 impl BuildConfig {
@@ -48,6 +71,7 @@ impl BuildConfig {
             compression: Compression::Gzip,
             extra_fragments: Vec::new(),
             raw: None,
+            ca_bundle: None,
         };
         let Some(path) = path else {
             return Ok(defaults);
@@ -71,7 +95,81 @@ impl BuildConfig {
                 .iter()
                 .map(|f| base.join(f))
                 .collect(),
+            ca_bundle: ca_bundle(path, base, &file.net)?,
             raw: Some(text),
         })
+    }
+}
+
+/// The listed CA files then, with `system_ca`, the host's bundle, concatenated; each must
+/// hold at least one PEM certificate.
+fn ca_bundle(config: &Path, base: &Path, net: &NetSection) -> crate::Result<Option<Vec<u8>>> {
+    let mut files: Vec<PathBuf> = net.ca.iter().map(|f| base.join(f)).collect();
+    if net.system_ca {
+        files.push(PathBuf::from(SYSTEM_CA_BUNDLE));
+    }
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let mut bundle = Vec::new();
+    for file in files {
+        let pem = std::fs::read(&file).with_context(|| {
+            format!(
+                "{}: [net] ca: failed to read {}",
+                config.display(),
+                file.display()
+            )
+        })?;
+        if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err(anyhow!(
+                "{}: [net] ca: {} holds no PEM certificate",
+                config.display(),
+                file.display()
+            ));
+        }
+        bundle.extend_from_slice(&pem);
+        if !bundle.ends_with(b"\n") {
+            bundle.push(b'\n');
+        }
+    }
+    Ok(Some(bundle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_cas_become_one_bundle_and_bad_ones_are_errors() {
+        let dir = std::env::temp_dir().join(format!("xtask-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+        std::fs::write(dir.join("a.pem"), cert).expect("write");
+        std::fs::write(dir.join("b.pem"), format!("{cert}\n")).expect("write");
+        std::fs::write(dir.join("junk.pem"), "hello").expect("write");
+        let config = dir.join("kboot.toml");
+        std::fs::write(
+            &config,
+            "[net]\nca = [\"a.pem\", \"b.pem\"]\nmenu = \"http://x/\"\n",
+        )
+        .expect("write");
+        let loaded = BuildConfig::load(Some(&config)).expect("valid");
+        let bundle = String::from_utf8(loaded.ca_bundle.expect("a bundle")).expect("text");
+        assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
+        assert!(bundle.ends_with("-----END CERTIFICATE-----\n"));
+        std::fs::write(&config, "[net]\nca = [\"junk.pem\"]\n").expect("write");
+        let err = BuildConfig::load(Some(&config)).expect_err("junk");
+        assert!(
+            format!("{err:#}").contains("holds no PEM certificate"),
+            "{err:#}"
+        );
+        std::fs::write(&config, "[net]\nca = [\"missing.pem\"]\n").expect("write");
+        assert!(BuildConfig::load(Some(&config)).is_err());
+        std::fs::write(&config, "[net]\nmode = \"dhcp\"\n").expect("write");
+        assert!(BuildConfig::load(Some(&config))
+            .expect("valid")
+            .ca_bundle
+            .is_none());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -239,6 +239,9 @@ fn write_initramfs(
     if let Some(raw) = &config.raw {
         config_files.push(("kboot.toml".to_string(), raw.clone().into_bytes()));
     }
+    if let Some(bundle) = &config.ca_bundle {
+        config_files.push(("ca.pem".to_string(), bundle.clone()));
+    }
     let spec = InitramfsSpec {
         binary: read(kboot_binary)?,
         applets,

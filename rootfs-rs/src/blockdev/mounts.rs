@@ -107,6 +107,13 @@ impl Mounted {
         })
     }
 
+    /// Guards a mount made elsewhere (a network filesystem: `net::nfs::mount`).
+    pub fn adopt(at: &Path) -> Mounted {
+        Mounted {
+            at: Some(at.to_path_buf()),
+        }
+    }
+
     /// Unmounts now (see `unmount`), returning what went wrong.
     pub fn unmount(mut self) -> Result<(), String> {
         match self.at.take() {

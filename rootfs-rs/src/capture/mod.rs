@@ -1,9 +1,12 @@
 //! Capture mode: what kboot does as a kdump capture kernel. Triage /proc/vmcore and show the
 //! summary on every console (panic first), save the report, the log and a filtered,
-//! compressed dump to the target filesystem, then reboot (or what `action` says).
-//! Runs once per boot: a marker under /run stops a respawned front end from capturing again.
+//! compressed dump to the first target that works (a local filesystem here, NFS or a web
+//! server in `remote`), POST the report to a collector if one is set, then reboot (or what
+//! `action` says). Runs once per boot: a marker under /run stops a respawned front end from
+//! capturing again.
 
 pub mod files;
+pub mod remote;
 pub mod settings;
 
 use crate::blockdev::spec::{self as target, Found, TargetSpec};
@@ -12,7 +15,7 @@ use crate::console::announce;
 use crate::dump::report::json::report_json;
 use crate::dump::report::{build, render_sections, render_text, Options, Report, Section};
 use crate::dump::save::cli::{progress_parts, summary};
-use crate::dump::save::{save_kdump, Progress, SaveOptions};
+use crate::dump::save::{save_kdump, DumpSink, Progress, SaveError, SaveOptions, SaveStats};
 use settings::{Action, DumpSettings};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ fn show(text: &str) {
     }
 }
 
-fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     show(&format!("kboot: dump: {text}\n"));
 }
 
@@ -125,99 +128,102 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
             Section::Runq,
         ],
     ));
-    // Each target in turn until one holds the whole capture: a target that fails (no
-    // mount, a write error, full) keeps what was written completely, the next gets all.
-    let mut tried: Vec<PathBuf> = Vec::new();
-    for candidate in candidates(settings) {
-        let spec = match candidate {
-            Candidate::Spec(spec) => spec,
-            Candidate::CrashedRoot => match crashed_kernel_root(vmcore, our_cmdline) {
-                Some(spec) => spec,
-                None => continue,
-            },
-        };
-        if !tried.is_empty() {
-            say(&format!("trying the next target, {spec}"));
-        }
-        let Some(found) = look_for(&spec) else {
-            continue;
-        };
-        if tried.contains(&found.node) {
-            say(&format!("{}: tried already", found.node.display()));
-            continue;
-        }
-        tried.push(found.node.clone());
-        if save_to(&found, &report, vmcore, settings) {
-            return;
-        }
+    let networked = settings.targets.iter().any(|t| remote::is_remote(t));
+    if networked || settings.report_url.is_some() {
+        remote::start_network(our_cmdline);
     }
-    if tried.is_empty() {
-        say("no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)");
-    } else {
-        say("no target took the whole capture (the report is above)");
+    save_to_first_target(&report, vmcore, settings, our_cmdline);
+    if let Some(url) = &settings.report_url {
+        remote::post_report(url, &(report_json(&report).to_text() + "\n"));
     }
 }
 
-/// Mounts `found`, saves the capture there and unmounts it; whether all of it was saved.
-fn save_to(found: &Found, report: &Report, vmcore: &Path, settings: &DumpSettings) -> bool {
+/// Tries the targets in order until one takes the capture; says which did.
+fn save_to_first_target(report: &Report, vmcore: &Path, settings: &DumpSettings, cmdline: &str) {
+    if settings.targets.is_empty() {
+        if let Err(e) = save_local(report, vmcore, settings, None, cmdline) {
+            say(&format!("error: {e}"));
+        }
+        return;
+    }
+    let count = settings.targets.len();
+    for (i, target) in settings.targets.iter().enumerate() {
+        if i > 0 {
+            say(&format!("trying the next target, {target}"));
+        }
+        let result = if remote::is_remote(target) {
+            remote::save(report, vmcore, settings, target)
+        } else {
+            save_local(report, vmcore, settings, Some(target), cmdline)
+        };
+        match result {
+            Ok(()) => {
+                if count > 1 {
+                    say(&format!("used target {} of {count}: {target}", i + 1));
+                }
+                return;
+            }
+            Err(e) => say(&format!("error: {e}")),
+        }
+    }
+    if count > 1 {
+        say(&format!("every target failed ({count} tried)"));
+    }
+}
+
+/// Saves on a local filesystem: `spec` (LABEL=, UUID=, /dev/…) or, without one, the
+/// KBOOT-DUMP label, else the crashed kernel's root=.
+fn save_local(
+    report: &Report,
+    vmcore: &Path,
+    settings: &DumpSettings,
+    spec: Option<&str>,
+    our_cmdline: &str,
+) -> Result<(), String> {
+    let Some(found) = find_target(spec, vmcore, our_cmdline) else {
+        return Err(match spec {
+            Some(spec) => format!("target {spec}: not found"),
+            None => {
+                "no target filesystem: nothing saved (set kboot.dump=LABEL=…|UUID=…|/dev/…)".into()
+            }
+        });
+    };
     let at = Path::new(MOUNT_POINT);
-    let mounted = match target::mount_writable(found, at) {
-        Ok(mounted) => mounted,
-        Err(e) => {
-            say(&format!("error: {e}"));
-            return false;
-        }
-    };
-    let saved = match save_all(report, vmcore, settings, at) {
-        Ok(dir) => {
-            say(&format!(
-                "saved to {}:{}",
-                found.node.display(),
-                Path::new("/")
-                    .join(dir.strip_prefix(at).unwrap_or(&dir))
-                    .display()
-            ));
-            true
-        }
-        Err(e) => {
-            say(&format!("error: {e}"));
-            false
-        }
-    };
+    let mounted = target::mount_writable(&found, at)?;
+    let saved = save_all(report, vmcore, settings, at);
     rustix::fs::sync();
     if let Err(e) = mounted.unmount() {
         say(&format!("warning: {e}"));
     }
-    saved
+    let dir = saved?;
+    say(&format!(
+        "saved to {}:{}",
+        found.node.display(),
+        Path::new("/")
+            .join(dir.strip_prefix(at).unwrap_or(&dir))
+            .display()
+    ));
+    Ok(())
 }
 
-/// A place to save to, in the order tried.
-enum Candidate {
-    Spec(TargetSpec),
-    /// The crashed kernel's root=: costs a full open of the dump, so only read when needed.
-    CrashedRoot,
-}
-
-/// The configured targets (`kboot.dump=A,B,…`), else the KBOOT-DUMP label, then the
-/// crashed kernel's root=.
-fn candidates(settings: &DumpSettings) -> Vec<Candidate> {
-    let Some(list) = settings.target.as_deref() else {
-        return vec![
-            Candidate::Spec(TargetSpec::Label(DUMP_LABEL.into())),
-            Candidate::CrashedRoot,
-        ];
-    };
-    list.split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .filter_map(|t| match TargetSpec::parse(t) {
-            Some(spec) => Some(Candidate::Spec(spec)),
+/// The configured target, else the KBOOT-DUMP label, else the crashed kernel's root=.
+fn find_target(spec: Option<&str>, vmcore: &Path, our_cmdline: &str) -> Option<Found> {
+    let explicit = match spec {
+        Some(t) => match TargetSpec::parse(t) {
+            Some(spec) => Some(spec),
             None => {
                 say(&format!("warning: target {t}: not LABEL=, UUID= or /dev/…"));
-                None
+                return None;
             }
-        })
-        .collect()
+        },
+        None => None,
+    };
+    if let Some(spec) = explicit {
+        return look_for(&spec);
+    }
+    // The crashed kernel's root= costs a full open of the dump: only when needed.
+    look_for(&TargetSpec::Label(DUMP_LABEL.into()))
+        .or_else(|| look_for(&crashed_kernel_root(vmcore, our_cmdline)?))
 }
 
 /// Probes the block devices for `spec`, a few times: disks can appear late (USB, slow
@@ -256,20 +262,11 @@ pub fn save_all(
     settings: &DumpSettings,
     mount: &Path,
 ) -> Result<PathBuf, String> {
-    let sys = report.system.clone().unwrap_or_default();
-    let crash_time = sys
-        .crash_time
-        .map_or_else(crate::util::fmt::now, |t| t as i64);
-    let name = files::dump_dir_name(crash_time, &sys.nodename);
+    let name = capture_name(report);
     let base = mount.join(settings.path.trim_start_matches('/'));
     let dir =
         files::create_unique_dir(&base, &name).map_err(|e| format!("{}: {e}", base.display()))?;
-    let small = [
-        ("dmesg.txt", report.log_lines().join("\n") + "\n"),
-        ("triage.txt", render_text(report)),
-        ("triage.json", report_json(report).to_text() + "\n"),
-    ];
-    for (file, text) in small {
+    for (file, text) in small_files(report) {
         files::write_text(&dir, file, &text)
             .map_err(|e| format!("{}: {e}", dir.join(file).display()))?;
     }
@@ -278,6 +275,45 @@ pub fn save_all(
         return Ok(dir);
     }
     let dump_name = format!("dump.{}", &name[..15]);
+    files::write_atomically(&dir, &dump_name, |f| {
+        write_dump(vmcore, settings, &dump_name, f)
+    })
+    .map_err(|e| {
+        let space = if e.out_of_space() {
+            " (target full: partial dump removed, report and log kept)"
+        } else {
+            ""
+        };
+        format!("{}: {e}{space}", dir.join(&dump_name).display())
+    })?;
+    Ok(dir)
+}
+
+/// `<YYYYmmdd-HHMMSS>-<nodename>` of the crash (see `files::dump_dir_name`).
+pub fn capture_name(report: &Report) -> String {
+    let sys = report.system.clone().unwrap_or_default();
+    let crash_time = sys
+        .crash_time
+        .map_or_else(crate::util::fmt::now, |t| t as i64);
+    files::dump_dir_name(crash_time, &sys.nodename)
+}
+
+/// The files saved before the dump, small enough to exist even when the dump does not fit.
+pub fn small_files(report: &Report) -> [(&'static str, String); 3] {
+    [
+        ("dmesg.txt", report.log_lines().join("\n") + "\n"),
+        ("triage.txt", render_text(report)),
+        ("triage.json", report_json(report).to_text() + "\n"),
+    ]
+}
+
+/// Writes the filtered, compressed dump into `sink`, with progress on the consoles.
+pub fn write_dump(
+    vmcore: &Path,
+    settings: &DumpSettings,
+    dump_name: &str,
+    sink: &dyn DumpSink,
+) -> Result<SaveStats, SaveError> {
     say(&format!(
         "saving {dump_name} (level {}, {:?})",
         settings.dump_level, settings.compression
@@ -297,17 +333,7 @@ pub fn save_all(
         }
     };
     let started = std::time::Instant::now();
-    let stats = files::write_atomically(&dir, &dump_name, |f| {
-        save_kdump(vmcore, f, &opts, &mut progress)
-    })
-    .map_err(|e| {
-        let space = if e.out_of_space() {
-            " (target full: partial dump removed, report and log kept)"
-        } else {
-            ""
-        };
-        format!("{}: {e}{space}", dir.join(&dump_name).display())
-    })?;
+    let stats = save_kdump(vmcore, sink, &opts, &mut progress)?;
     if let Some(p) = &stats.filter_problem {
         say(&format!(
             "warning: page flags unusable, nothing filtered: {p}"
@@ -318,5 +344,5 @@ pub fn save_all(
         summary(&stats),
         started.elapsed().as_secs_f64()
     ));
-    Ok(dir)
+    Ok(stats)
 }

@@ -1,9 +1,10 @@
-//! Capture settings: `[dump]` of kboot.toml, overridden by `kboot.dump=TARGET`,
+//! Capture settings: `[dump]` of kboot.toml, overridden by `kboot.dump=TARGET[,TARGET…]`,
+//! `kboot.dump.report_url=URL`,
 //! `kboot.dump.path=DIR`, `kboot.dump.action=reboot|poweroff|menu|shell|none`,
 //! `kboot.dump.compress=zlib|lzo|snappy|zstd|none` and `kboot.dump.level=N` on the command line.
 
 use crate::config::text::unquote;
-use crate::config::toml::Document;
+use crate::config::toml::{Document, Value};
 use crate::dump::save::Compression;
 
 /// What happens once the capture is done.
@@ -17,10 +18,12 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DumpSettings {
-    /// `LABEL=…`, `UUID=…` or a device path, or several separated by commas (tried in
-    /// order until one takes the whole capture); None: the KBOOT-DUMP label, else the
-    /// crashed kernel's root=.
-    pub target: Option<String>,
+    /// Where to save, tried in order until one works: `LABEL=…`, `UUID=…`, a device path,
+    /// `nfs://server/export`, `http(s)://server/dir/` (WebDAV). Empty: the KBOOT-DUMP
+    /// label, else the crashed kernel's root=.
+    pub targets: Vec<String>,
+    /// Where the triage JSON is POSTed (a collector), besides being saved.
+    pub report_url: Option<String>,
     /// Directory on the target filesystem.
     pub path: String,
     pub action: Action,
@@ -33,7 +36,8 @@ pub struct DumpSettings {
 impl Default for DumpSettings {
     fn default() -> Self {
         DumpSettings {
-            target: None,
+            targets: Vec::new(),
+            report_url: None,
             path: "/var/crash".into(),
             action: Action::Reboot,
             save_dump: true,
@@ -47,7 +51,17 @@ impl DumpSettings {
     /// Applies one setting; Err names what is wrong with the value.
     fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
         match key {
-            "target" if !value.is_empty() => self.target = Some(value.to_string()),
+            "target" => {
+                self.targets = match Value::parse(value) {
+                    Some(Value::List(items)) => items,
+                    _ => value.split(',').map(|t| t.trim().to_string()).collect(),
+                };
+                self.targets.retain(|t| !t.is_empty());
+            }
+            "report_url" if crate::net::url::is_url(value) => {
+                self.report_url = Some(value.to_string())
+            }
+            "report_url" => return Err(format!("report_url: not an http(s):// URL: {value}")),
             "path" if value.starts_with('/') => self.path = value.to_string(),
             "path" => return Err(format!("path must be absolute: {value}")),
             "action" => {
@@ -125,7 +139,7 @@ mod tests {
                     action = \"shell\"\ncompress = \"lzo\"\n";
         let (s, w) = DumpSettings::load(toml, "kboot.toml", "quiet kboot.dump=LABEL=CRASH");
         assert!(w.is_empty(), "{w:?}");
-        assert_eq!(s.target.as_deref(), Some("LABEL=CRASH"));
+        assert_eq!(s.targets, ["LABEL=CRASH"]);
         assert_eq!(s.path, "/srv/crash");
         assert_eq!(s.action, Action::Shell);
         assert_eq!(s.compression, Compression::Lzo);
@@ -138,6 +152,33 @@ mod tests {
             (s.action, s.save_dump, s.dump_level),
             (Action::Reboot, false, 1)
         );
+    }
+
+    #[test]
+    fn targets_are_a_list_tried_in_order() {
+        let toml = "[dump]\ntarget = [\"https://crash.example/upload/\", \"nfs://nas/crash\", \"LABEL=KBOOT-DUMP\"]\n\
+                    report_url = \"http://collector.example/kdump\"\n";
+        let (s, w) = DumpSettings::load(toml, "kboot.toml", "");
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            s.targets,
+            [
+                "https://crash.example/upload/",
+                "nfs://nas/crash",
+                "LABEL=KBOOT-DUMP"
+            ]
+        );
+        assert_eq!(
+            s.report_url.as_deref(),
+            Some("http://collector.example/kdump")
+        );
+        let (s, w) = DumpSettings::load(
+            "",
+            "kboot.toml",
+            "kboot.dump=http://10.0.2.2:8080/up/,LABEL=X kboot.dump.report_url=ftp-less",
+        );
+        assert_eq!(s.targets, ["http://10.0.2.2:8080/up/", "LABEL=X"]);
+        assert_eq!((s.report_url, w.len()), (None, 1), "{w:?}");
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Fetching a URL into a writer, whatever its scheme: HTTP (`http`), FTP (`ftp`) or TFTP (`tftp`), with a
+//! Fetching a URL into a writer, whatever its scheme: HTTP and HTTPS (`http`), FTP (`ftp`) or TFTP (`tftp`), with a
 //! timeout per connection and read, a size limit and progress (`transfer`).
 
 use std::io::Write;
@@ -11,7 +11,7 @@ use crate::net::{ftp, http, tftp};
 pub fn fetch(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<u64, String> {
     match url.scheme {
         Scheme::Ftp => ftp::retrieve(url, out, transfer),
-        Scheme::Http => http::get(url, out, transfer),
+        Scheme::Http | Scheme::Https => http::get(url, out, transfer),
         Scheme::Tftp => tftp::get(url, out, transfer),
     }
 }

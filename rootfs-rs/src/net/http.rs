@@ -1,9 +1,22 @@
-//! Plain HTTP/1.0 GET (following up to 5 redirects) into a writer.
+//! HTTP/1.0 over TCP or TLS (https://): GET (following up to 5 redirects) into a writer,
+//! and the uploads a capture makes (`upload`: PUT, MOVE, POST).
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::time::Duration;
 
 use crate::net::transfer::{connect, copy_body, Transfer};
-use crate::net::url::{join, Url};
+use crate::net::url::{join, Scheme, Url};
+
+/// A connection to a web server, plain or TLS.
+pub trait Connection: Read + Write {}
+impl<T: Read + Write> Connection for T {}
+
+/// Connects to the server of `url`; https:// completes the TLS handshake.
+pub fn open(url: &Url, timeout: Duration) -> Result<Box<dyn Connection>, String> {
+    Ok(match url.scheme {
+        Scheme::Https => Box::new(crate::net::tls::connect(&url.host, url.port, timeout)?),
+        _ => Box::new(connect(&url.host, url.port, timeout)?),
+    })
+}
 
 /// GETs `url` into `out` following up to 5 redirects, returning the byte count.
 pub fn get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<u64, String> {
@@ -23,7 +36,7 @@ enum Got {
 }
 
 fn http_get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<Got, String> {
-    let mut stream = connect(&url.host, url.port, transfer.timeout)?;
+    let mut stream = open(url, transfer.timeout)?;
     let request = format!(
         "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: kboot/{}\r\nConnection: close\r\n\r\n",
         url.path,
@@ -70,7 +83,7 @@ fn http_get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<G
 }
 
 /// Reads up to the blank line; returns the head and whatever body bytes came with it.
-fn read_head(stream: &mut TcpStream) -> Result<(Vec<u8>, Vec<u8>), String> {
+pub fn read_head(stream: &mut dyn Read) -> Result<(Vec<u8>, Vec<u8>), String> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     loop {

@@ -98,6 +98,8 @@ fn apply_toml(cfg: &mut NetConfig, doc: &Document) -> Vec<String> {
                 .collect::<Result<Vec<_>, _>>()
                 .map(|d| dns = d)
                 .map_err(|e| format!("{at}: {e}")),
+            // Build-time keys: `cargo xtask image` turned them into net::tls::CA_BUNDLE.
+            "ca" | "system_ca" => Ok(()),
             other => Err(format!("{at}: unknown key '{other}' in [net]")),
         };
         if let Err(w) = result {

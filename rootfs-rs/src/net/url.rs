@@ -1,9 +1,11 @@
-//! URLs the fetchers understand (http://, ftp:// and tftp://): parsing, printing, and resolving a
+//! URLs the fetchers understand (http://, https://, ftp:// and tftp://): parsing, printing, and resolving a
 //! name relative to the URL a file was served from.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
     Http,
+    /// HTTP over TLS (`net::tls`), with the CAs the image carries.
+    Https,
     Ftp,
     Tftp,
 }
@@ -21,6 +23,7 @@ impl std::fmt::Display for Url {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let (name, default) = match self.scheme {
             Scheme::Http => ("http", 80),
+            Scheme::Https => ("https", 443),
             Scheme::Ftp => ("ftp", 21),
             Scheme::Tftp => ("tftp", crate::net::tftp::PORT),
         };
@@ -41,15 +44,15 @@ pub fn is_url(text: &str) -> bool {
 pub fn parse_url(text: &str) -> Result<Url, String> {
     let (scheme, rest, default_port) = if let Some(r) = text.strip_prefix("http://") {
         (Scheme::Http, r, 80)
+    } else if let Some(r) = text.strip_prefix("https://") {
+        (Scheme::Https, r, 443)
     } else if let Some(r) = text.strip_prefix("ftp://") {
         (Scheme::Ftp, r, 21)
     } else if let Some(r) = text.strip_prefix("tftp://") {
         (Scheme::Tftp, r, crate::net::tftp::PORT)
-    } else if text.starts_with("https://") {
-        return Err("https is not supported (plain http://, ftp:// and tftp:// are)".into());
     } else {
         return Err(format!(
-            "{text}: unsupported URL (need http://, ftp:// or tftp://)"
+            "{text}: unsupported URL (need http://, https://, ftp:// or tftp://)"
         ));
     };
     let (authority, path) = match rest.find('/') {
@@ -129,9 +132,17 @@ mod tests {
         );
         let f = parse_url("ftp://mirror").expect("valid");
         assert_eq!((f.scheme, f.port, f.path.as_str()), (Scheme::Ftp, 21, "/"));
-        assert!(parse_url("https://x/")
-            .unwrap_err()
-            .contains("https is not supported"));
+        let s = parse_url("https://boot.example/k.toml").expect("valid");
+        assert_eq!((s.scheme, s.port), (Scheme::Https, 443));
+        assert_eq!(s.to_string(), "https://boot.example/k.toml");
+        assert_eq!(
+            join(&s, "vmlinuz").map(|j| j.to_string()),
+            Ok("https://boot.example/vmlinuz".into())
+        );
+        assert_eq!(
+            parse_url("https://10.0.2.2:8443/").map(|u| u.to_string()),
+            Ok("https://10.0.2.2:8443/".into())
+        );
         assert!(parse_url("http://:80/").is_err());
         assert!(parse_url("http://h:99999/").is_err());
         assert!(parse_url("gopher://h/").is_err());

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod compress;
+pub mod flat_out;
 pub mod lzo;
 pub mod pages;
 pub mod parallel;
@@ -19,8 +20,8 @@ pub use compress::Compression;
 use pages::{PageClass, PageFilter, EXCLUDE_ZERO};
 use parallel::{default_threads, Compressors, StoredPage};
 use std::fmt;
-use std::fs::File;
 use std::path::Path;
+pub use writer::DumpSink;
 use writer::{Bitmap, HeaderInfo, KdumpWriter, UTSNAME_LEN};
 
 /// Pages whose struct pages are read in one go (stays inside one memory section).
@@ -279,10 +280,11 @@ fn store_batch(
 }
 
 /// Writes `vmcore` (an ELF core) to `out` as a kdump-compressed dump filtered at
-/// `opts.dump_level`. `out` should be a new, empty file; on error it holds garbage.
+/// `opts.dump_level`. `out` should be a new, empty file (or a `flat_out::FlatStream`); on
+/// error it holds garbage.
 pub fn save_kdump(
     vmcore: &Path,
-    out: &File,
+    out: &dyn DumpSink,
     opts: &SaveOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<SaveStats, SaveError> {

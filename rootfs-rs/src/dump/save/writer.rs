@@ -7,6 +7,17 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
+/// Where a dump goes: positional writes, into a file or (`flat_out`) a stream.
+pub trait DumpSink {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()>;
+}
+
+impl DumpSink for File {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        FileExt::write_all_at(self, buf, offset)
+    }
+}
+
 const SIGNATURE: &[u8; 8] = b"KDUMP   ";
 const HEADER_VERSION: i32 = 6;
 const SUB_HEADER_LEN: u64 = 104;
@@ -73,7 +84,7 @@ struct Layout {
 /// Streams page descriptors and data into `file`; the headers and bitmaps come last, so a
 /// file cut short by a full disk has no valid header (and is removed by the caller anyway).
 pub struct KdumpWriter<'f> {
-    file: &'f File,
+    file: &'f dyn DumpSink,
     layout: Layout,
     max_mapnr: u64,
     reserved_descs: u64,
@@ -87,7 +98,7 @@ pub struct KdumpWriter<'f> {
 impl<'f> KdumpWriter<'f> {
     /// `reserved_descs` bounds the number of pages that will be added.
     pub fn new(
-        file: &'f File,
+        file: &'f dyn DumpSink,
         block: u64,
         max_mapnr: u64,
         reserved_descs: u64,
