@@ -16,6 +16,8 @@ pub struct MenuSettings {
     pub default: Option<String>,
     /// Seconds one device may take to probe, mount and scan.
     pub scan_timeout: Option<u32>,
+    /// Count boot tries of entries named `NAME+LEFT[-DONE]` (default: on).
+    pub boot_counting: Option<bool>,
 }
 
 impl MenuSettings {
@@ -25,6 +27,7 @@ impl MenuSettings {
             timeout: other.timeout.or(self.timeout),
             default: other.default.or(self.default),
             scan_timeout: other.scan_timeout.or(self.scan_timeout),
+            boot_counting: other.boot_counting.or(self.boot_counting),
         }
     }
 
@@ -62,6 +65,11 @@ pub fn menu_settings(doc: &Document, source: &str) -> (MenuSettings, Vec<String>
                     .map(|n| settings.scan_timeout = Some(n))
                     .map_err(|_| format!("{at}: scan_timeout: out of range: {n}"))
             }),
+            "boot_counting" => match value {
+                "true" => Ok(settings.boot_counting = Some(true)),
+                "false" => Ok(settings.boot_counting = Some(false)),
+                _ => Err(format!("{at}: boot_counting: not true or false: {value}")),
+            },
             "default" => {
                 settings.default = Some(unquote(value));
                 Ok(())
@@ -112,11 +120,12 @@ mod tests {
 
     #[test]
     fn menu_table_only() {
-        let text = "[network]\ntimeout = 99\n[menu]\ntimeout = 3 # short\ndefault = \"Debian GNU/Linux\"\ncolour = 1\nscan_timeout = x\n";
+        let text = "[network]\ntimeout = 99\n[menu]\ntimeout = 3 # short\ndefault = \"Debian GNU/Linux\"\ncolour = 1\nscan_timeout = x\nboot_counting = false\n";
         let (settings, warnings) = parse_menu_settings(text, "kboot.toml");
         assert_eq!(settings.timeout, Some(3));
         assert_eq!(settings.default.as_deref(), Some("Debian GNU/Linux"));
         assert_eq!(settings.scan_timeout, None);
+        assert_eq!(settings.boot_counting, Some(false));
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0].starts_with("kboot.toml:6: unknown key 'colour'"),
@@ -131,11 +140,13 @@ mod tests {
             timeout: Some(7),
             default: Some("2".into()),
             scan_timeout: None,
+            boot_counting: Some(false),
         };
         let cmdline = parse_kernel_cmdline("console=ttyS0 kboot.timeout=0 quiet kboot.timeout=bad");
         let merged = file.clone().overridden_by(cmdline);
         assert_eq!(merged.countdown(Some(5)), Some(0));
         assert_eq!(merged.default.as_deref(), Some("2"));
+        assert_eq!(merged.boot_counting, Some(false));
         assert_eq!(file.countdown(Some(5)), Some(7));
         assert_eq!(MenuSettings::default().countdown(Some(5)), Some(5));
         assert_eq!(

@@ -42,8 +42,13 @@ impl MenuItem {
                 format!("uki {} profile {n}", found.entry.kernel.display())
             }
         };
+        let label = if crate::boot::launch::boot_count::has_no_tries_left(&found.entry) {
+            format!("{} (no tries left)", found.entry.label)
+        } else {
+            found.entry.label.clone()
+        };
         MenuItem {
-            label: found.entry.label.clone(),
+            label,
             device: found.device.clone(),
             kernel,
             cmdline: found.entry.cmdline.clone(),
