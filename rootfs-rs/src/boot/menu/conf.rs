@@ -18,6 +18,8 @@ pub struct MenuSettings {
     pub scan_timeout: Option<u32>,
     /// Count boot tries of entries named `NAME+LEFT[-DONE]` (default: on).
     pub boot_counting: Option<bool>,
+    /// The menu password's SHA-256-crypt hash (`$5$…`).
+    pub password: Option<String>,
 }
 
 impl MenuSettings {
@@ -28,6 +30,7 @@ impl MenuSettings {
             default: other.default.or(self.default),
             scan_timeout: other.scan_timeout.or(self.scan_timeout),
             boot_counting: other.boot_counting.or(self.boot_counting),
+            password: other.password.or(self.password),
         }
     }
 
@@ -70,6 +73,20 @@ pub fn menu_settings(doc: &Document, source: &str) -> (MenuSettings, Vec<String>
                 "false" => Ok(settings.boot_counting = Some(false)),
                 _ => Err(format!("{at}: boot_counting: not true or false: {value}")),
             },
+            "password" => {
+                let hash = unquote(value);
+                let supported = crate::boot::menu::password::is_supported(&hash);
+                settings.password = Some(hash);
+                // An unusable hash still locks the menu: no password opens it.
+                if supported {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{at}: password: not a SHA-256-crypt hash ($5$…, made by `kboot mkpasswd`): \
+                         nothing will unlock the menu"
+                    ))
+                }
+            }
             "default" => {
                 settings.default = Some(unquote(value));
                 Ok(())
@@ -126,6 +143,13 @@ mod tests {
         assert_eq!(settings.default.as_deref(), Some("Debian GNU/Linux"));
         assert_eq!(settings.scan_timeout, None);
         assert_eq!(settings.boot_counting, Some(false));
+        let (locked, lock_warnings) =
+            parse_menu_settings("[menu]\npassword = \"$6$x$y\"\n", "kboot.toml");
+        assert_eq!(locked.password.as_deref(), Some("$6$x$y"));
+        assert!(
+            lock_warnings[0].contains("nothing will unlock"),
+            "{lock_warnings:?}"
+        );
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0].starts_with("kboot.toml:6: unknown key 'colour'"),
@@ -141,6 +165,7 @@ mod tests {
             default: Some("2".into()),
             scan_timeout: None,
             boot_counting: Some(false),
+            password: None,
         };
         let cmdline = parse_kernel_cmdline("console=ttyS0 kboot.timeout=0 quiet kboot.timeout=bad");
         let merged = file.clone().overridden_by(cmdline);

@@ -118,7 +118,9 @@ pub(super) fn interactive(
                 warn!("menu: warning: Boot Loader Interface: {e}");
             }
         }
-        let mut state = carried.state(items, default, configured);
+        let mut state = carried
+            .state(items, default, configured)
+            .with_password(settings.password.clone());
         let mut watch = devices.map(|list| DeviceWatch::new(list, Instant::now()));
         say!("kboot: menu");
         let next = run_until_rescan(
@@ -196,6 +198,13 @@ fn run_until_rescan(
                 }
             }
         };
+        if !state.permits(&choice) {
+            // The console went away, or the line menu: nothing restricted without the
+            // password, and no busy loop either.
+            state.message = Some("The menu password is needed for that.".to_string());
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            continue;
+        }
         let (label, result) = match choice {
             MenuChoice::Shell => return Err(Leave::Shell { console }),
             MenuChoice::Rescan => return Ok(Carried::default()),
