@@ -63,14 +63,15 @@ fn ext4_listing(disk: &Path, dir: &str, scratch: &Path) -> Vec<String> {
     );
     let listed = qemu_tests::host_tools::command("debugfs")
         .arg("-R")
-        .arg(format!("ls -1 {dir}"))
+        .arg(format!("ls -p {dir}"))
         .arg(&part)
         .output()
         .unwrap();
     assert!(listed.status.success());
+    // `ls -p`: one "/INODE/MODE/UID/GID/NAME/SIZE/" line per entry.
     let mut names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
         .lines()
-        .map(str::trim)
+        .filter_map(|l| l.split('/').nth(5))
         .filter(|n| !n.is_empty() && *n != "." && *n != "..")
         .map(str::to_string)
         .collect();
@@ -102,18 +103,31 @@ fn a_counted_bls_entry_is_renamed_before_kexec_and_the_target_sees_the_loader_va
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let efivars = "/sys/firmware/efi/efivars";
+    // Debian builds efivarfs as a module: the target loads it from its initrd.
+    let kernel_path = qemu_tests::machine::debian_kernel();
+    let release = kernel_path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_start_matches("vmlinuz-")
+        .to_string();
+    let module = format!("/lib/modules/{release}/kernel/fs/efivarfs/efivarfs.ko");
+    let efivarfs = std::fs::read(&module).unwrap_or_else(|e| panic!("{module}: {e}"));
     let script = format!(
-        "mkdir -p /sys\nmount -t sysfs sysfs /sys\nmount -t efivarfs efivarfs {efivars}\n\
+        "mkdir -p /sys\nmount -t sysfs sysfs /sys\ninsmod /efivarfs.ko\n\
+         mount -t efivarfs efivarfs {efivars}\n\
          echo DEVICE-PART-UUID\nhexdump -C {efivars}/LoaderDevicePartUUID-{LOADER_GUID}\n\
          echo BOOT-COUNT-PATH\nhexdump -C {efivars}/LoaderBootCountPath-{LOADER_GUID}\n\
          echo END-OF-VARIABLES\n"
     );
-    let initrd = qemu_tests::disks::target_initrd_running(&dir, &script);
-    let kernel = std::fs::read(qemu_tests::machine::debian_kernel()).unwrap();
-    let entry = |title: &str| {
+    let initrd =
+        qemu_tests::disks::target_initrd_running(&dir, &script, &[("efivarfs.ko", efivarfs)]);
+    let kernel = std::fs::read(&kernel_path).unwrap();
+    // Different options: two entries booting the same thing would be listed once.
+    let entry = |title: &str, test: &str| {
         format!(
             "title {title}\nlinux /boot/vmlinuz\ninitrd /boot/initrd.img\n\
-             options console=ttyS0,115200 kboot.test=counted\n"
+             options console=ttyS0,115200 kboot.test={test}\n"
         )
         .into_bytes()
     };
@@ -122,8 +136,14 @@ fn a_counted_bls_entry_is_renamed_before_kexec_and_the_target_sees_the_loader_va
         &disk,
         "COUNTED",
         &[
-            ("boot/loader/entries/counted+3.conf", entry("Counted Entry")),
-            ("boot/loader/entries/spent+0-3.conf", entry("Spent Entry")),
+            (
+                "boot/loader/entries/counted+3.conf",
+                entry("Counted Entry", "counted"),
+            ),
+            (
+                "boot/loader/entries/spent+0-3.conf",
+                entry("Spent Entry", "spent"),
+            ),
             ("boot/vmlinuz", kernel),
             ("boot/initrd.img", initrd),
         ],
@@ -166,7 +186,7 @@ fn a_counted_bls_entry_is_renamed_before_kexec_and_the_target_sees_the_loader_va
         "LoaderBootCountPath"
     );
     assert_eq!(
-        dumped_variable(&output, "DEVICE-PART-UUID"),
+        dumped_variable(&output, "DEVICE-PART-UUID").map(|g| g.to_ascii_lowercase()),
         Some(esp_guid),
         "LoaderDevicePartUUID is not kboot's ESP"
     );
