@@ -46,7 +46,8 @@ fn a_non_default_entry_needs_the_password_and_a_wrong_one_is_refused() {
             &mut qemu,
             &format!(
                 "echo 'title {title}' > /t/loader/entries/{file}.conf && \
-                 echo 'linux /vmlinuz-{file}' >> /t/loader/entries/{file}.conf"
+                 echo 'linux /vmlinuz-{file}' >> /t/loader/entries/{file}.conf && \
+                 echo 'not a kernel' > /t/vmlinuz-{file}"
             ),
         );
     }
