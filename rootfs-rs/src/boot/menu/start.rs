@@ -77,6 +77,7 @@ pub fn boot(
         return Ok(());
     }
     publish_boot(&chosen);
+    measure(&plan);
     let loaded = kexec::load_plan(&plan, false, staging);
     plan.discard_staged();
     loaded.map_err(|error| match chosen.entry.kind {
@@ -103,6 +104,20 @@ fn publish_boot(chosen: &DiscoveredEntry) {
     let usec = crate::boot::loader_iface::uptime_usec();
     if let Err(e) = crate::boot::loader_iface::publish_boot(efivars, &chosen.entry, usec) {
         warn!("kboot: warning: Boot Loader Interface: {e}");
+    }
+}
+
+/// PCR 8/9 as GRUB would have extended them, on a machine with a TPM; a failure is
+/// shown and the boot goes on.
+fn measure(plan: &kexec::KexecPlan) {
+    use crate::boot::launch::tpm;
+    match tpm::measure_boot(&plan.kernel, &plan.initrds, &plan.cmdline) {
+        None => {}
+        Some(Ok(count)) => say!(
+            "kboot: TPM: {count} measurements into PCR 8 and 9 ({})",
+            tpm::EVENT_LOG
+        ),
+        Some(Err(e)) => warn!("kboot: warning: TPM: {e}; booting anyway"),
     }
 }
 
