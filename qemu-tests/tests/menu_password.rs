@@ -57,7 +57,7 @@ fn a_non_default_entry_needs_the_password_and_a_wrong_one_is_refused() {
         .unwrap_or_else(|e| panic!("the menu did not come up: {e}"));
     std::thread::sleep(Duration::from_secs(1));
     let other = qemu_tests::screen::menu_row(&qemu.output(), "Other Entry");
-    qemu.send(&format!("{other}")).unwrap();
+    qemu.send(&other).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     qemu.send("\r").unwrap();
     qemu.expect("Password: ", STEP)

@@ -69,8 +69,10 @@ pub fn menu_settings(doc: &Document, source: &str) -> (MenuSettings, Vec<String>
                     .map_err(|_| format!("{at}: scan_timeout: out of range: {n}"))
             }),
             "boot_counting" => match value {
-                "true" => Ok(settings.boot_counting = Some(true)),
-                "false" => Ok(settings.boot_counting = Some(false)),
+                "true" | "false" => {
+                    settings.boot_counting = Some(value == "true");
+                    Ok(())
+                }
                 _ => Err(format!("{at}: boot_counting: not true or false: {value}")),
             },
             "password" => {

@@ -270,7 +270,7 @@ mod tests {
         let a = "aaaaaaaa-0000-0000-0000-000000000001".to_string();
         let b = "bbbbbbbb-0000-0000-0000-000000000002".to_string();
         assert_eq!(
-            choose_loader_partition(&[a.clone()], Some(b.clone())),
+            choose_loader_partition(std::slice::from_ref(&a), Some(b.clone())),
             Some(a.clone())
         );
         assert_eq!(
