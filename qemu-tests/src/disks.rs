@@ -143,16 +143,33 @@ pub fn ext4_image_with(
 /// An initrd whose /init prints TARGET-BOOTED and the command line, then powers off:
 /// proof that a kexec'd distro kernel started with what the entry said.
 pub fn target_initrd(dir: &Path) -> Vec<u8> {
+    target_initrd_running(dir, "", &[])
+}
+
+/// `target_initrd` whose /init also runs `script` (kboot applets) before powering off,
+/// with `files` (path in the initrd, contents) added.
+pub fn target_initrd_running(dir: &Path, script: &str, files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let root = dir.join("initrd-root");
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(root.join("bin")).unwrap();
     std::fs::create_dir_all(root.join("proc")).unwrap();
     let binary = crate::machine::kboot_binary();
     std::fs::copy(binary, root.join("bin/kboot")).unwrap();
-    for applet in ["sh", "mount", "echo", "cat", "poweroff"] {
+    for applet in [
+        "sh", "mount", "echo", "cat", "hexdump", "mkdir", "insmod", "poweroff",
+    ] {
         std::os::unix::fs::symlink("kboot", root.join("bin").join(applet)).unwrap();
     }
-    std::fs::write(root.join("init"), "#!/bin/sh\nmount -t proc proc /proc\necho TARGET-\"\"BOOTED\ncat /proc/cmdline\npoweroff\n").unwrap();
+    std::fs::write(
+        root.join("init"),
+        format!("#!/bin/sh\nmount -t proc proc /proc\necho TARGET-\"\"BOOTED\ncat /proc/cmdline\n{script}poweroff\n"),
+    )
+    .unwrap();
+    for (path, contents) in files {
+        let at = root.join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, contents).unwrap();
+    }
     crate::host_tools::command("chmod")
         .args(["755", root.join("init").to_str().unwrap()])
         .status()

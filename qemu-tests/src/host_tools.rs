@@ -141,6 +141,14 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "`xtask ci --clean` builds its minimal Debian root",
     ),
     ("git", "`xtask ci` clones the committed HEAD"),
+    (
+        "sbsigntool",
+        "`xtask image --sign-key/--sign-cert` signs kboot.efi (sbsign); tests: sbverify",
+    ),
+    (
+        "openssl",
+        "tests: a throwaway Secure Boot key and certificate; the password hash reference",
+    ),
 ];
 
 /// Programs run on the host: (program, Debian package). A path such as `/bin/echo`
@@ -161,6 +169,9 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("ld.lld", "lld"),
     ("grub-mkimage", "grub-common"),
     ("grub-editenv", "grub-common"),
+    ("sbsign", "sbsigntool"),
+    ("sbverify", "sbsigntool"),
+    ("openssl", "openssl"),
     ("efibootmgr", "efibootmgr"),
     ("debootstrap", "debootstrap"),
     ("git", "git"),

@@ -57,6 +57,13 @@ pub struct ImageOptions {
     /// Where the media go (default target/kboot)
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Sign kboot.efi for Secure Boot with this private key (PEM), using sbsign
+    /// (docs/secure-boot.md)
+    #[arg(long, value_name = "KEY", requires = "sign_cert")]
+    pub sign_key: Option<PathBuf>,
+    /// The certificate (PEM) of --sign-key, as enrolled in db or as a MOK
+    #[arg(long, value_name = "CERT", requires = "sign_key")]
+    pub sign_cert: Option<PathBuf>,
 }
 
 /// The files `image` produces, in target/kboot/.
@@ -132,6 +139,12 @@ pub fn run_image(ws: &Workspace, opts: &ImageOptions) -> crate::Result<Outputs> 
             )
         },
     )?;
+
+    if let (Some(key), Some(cert)) = (&opts.sign_key, &opts.sign_cert) {
+        stage("signing kboot.efi (sbsign, sbverify)", || {
+            crate::signing::sign_efi(&kboot_efi, key, cert)
+        })?;
+    }
 
     let outputs = Outputs {
         disk_img: out.join("disk.img"),

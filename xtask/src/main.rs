@@ -20,6 +20,7 @@ mod kernel;
 mod modules;
 mod process;
 mod report;
+mod signing;
 mod test_run;
 mod tools;
 
@@ -165,6 +166,11 @@ mod tests {
         assert!(parse(&["bench", "--triage", "--menu"]).is_err());
         assert!(parse(&["qemu", "--uefi", "--bios"]).is_err());
         assert!(parse(&["deps", "--force"]).is_err());
+        assert!(
+            parse(&["image", "--sign-key", "db.key"]).is_err(),
+            "a key without its certificate"
+        );
+        assert!(parse(&["image", "--sign-key", "k", "--sign-cert", "c"]).is_ok());
         assert!(matches!(parse(&[]).map(|c| c.command), Ok(None)));
         let Ok(Some(Command::Qemu(q))) =
             parse(&["qemu", "--bios", "--disk", "a", "--disk", "b"]).map(|c| c.command)

@@ -135,6 +135,53 @@ pub fn guid_bytes(text: &str) -> Option<[u8; 16]> {
     Some(b)
 }
 
+/// A GUID's text (lower case) from its on-disk bytes: the inverse of `guid_bytes`.
+pub fn guid_text(bytes: &[u8; 16]) -> String {
+    let mut b = *bytes;
+    b[0..4].reverse();
+    b[4..6].reverse();
+    b[6..8].reverse();
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// The partition GUID of the first HD() node with a GPT signature in a device path (what
+/// systemd-boot reports as LoaderDevicePartUUID); None without one or when malformed.
+pub fn hd_partition_guid(device_path: &[u8]) -> Option<String> {
+    let mut at = 0;
+    while let Some(node) = device_path.get(at..at + 4) {
+        let len = u16::from_le_bytes([node[2], node[3]]) as usize;
+        if node[0] == 0x7f || len < 4 {
+            return None;
+        }
+        // MEDIA_DEVICE_PATH / MEDIA_HARDDRIVE_DP, signature type 2 (GUID).
+        if node[0] == 4 && node[1] == 1 && len == 42 {
+            let hd = device_path.get(at..at + len)?;
+            if hd[41] == 2 {
+                return Some(guid_text(hd[24..40].try_into().ok()?));
+            }
+        }
+        at += len;
+    }
+    None
+}
+
+/// The attributes of a variable of vendor `guid`, as efivarfs gives them.
+pub fn vendor_var_attributes(dir: &Path, guid: &str, name: &str) -> Option<u32> {
+    let raw = std::fs::read(dir.join(format!("{name}-{guid}"))).ok()?;
+    Some(u32::from_le_bytes(raw.get(..4)?.try_into().ok()?))
+}
+
+/// EFI_VARIABLE_NON_VOLATILE: a variable without it was set during this boot.
+pub const NON_VOLATILE: u32 = 0x1;
+
 /// HD(partition, GPT, GUID, start, size)/File(path)/End: the short form firmware expands by
 /// finding the partition on any disk. `start` and `size` in 512-byte sectors.
 pub fn hd_file_device_path(
@@ -241,6 +288,22 @@ mod tests {
         assert_eq!(back.description, "Test app");
         assert_eq!(back.device_path, path);
         assert!(parse_load_option(1, &option[..10]).is_none());
+        // A firmware option: PciRoot/Pci nodes, then HD(), then File().
+        let mut firmware = vec![2, 1, 12, 0, 0xd0, 0x41, 3, 0x0a, 0, 0, 0, 0];
+        firmware.extend_from_slice(&[1, 1, 6, 0, 0, 0x1f]);
+        firmware.extend_from_slice(&path);
+        assert_eq!(
+            hd_partition_guid(&firmware).as_deref(),
+            Some("0fc63daf-8483-4772-8e79-3d69d8477de4")
+        );
+        assert_eq!(guid_text(&guid), "0fc63daf-8483-4772-8e79-3d69d8477de4");
+        // A whole-disk option (OVMF's own for a removable disk) names no partition.
+        assert_eq!(hd_partition_guid(&firmware[..18]), None);
+        assert_eq!(
+            hd_partition_guid(&[4, 1, 2, 0]),
+            None,
+            "a short node ends the walk"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::io;
 use std::path::Path;
 
+use crate::boot::config::boot_count::without_counter;
 use crate::boot::efi::{
     delete_vendor_var, read_vendor_var, ucs2 as encode_string, write_vendor_var,
 };
@@ -18,8 +19,10 @@ pub const LOADER_GUID: &str = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
 /// EFI_LOADER_FEATURE_* bits (systemd's src/fundamental/efivars-fundamental.h) for what
 /// kboot honours: LoaderConfigTimeout, LoaderConfigTimeoutOneShot, LoaderEntryDefault,
 /// LoaderEntryOneShot (bits 0-3) and XBOOTLDR partitions (bit 5: every filesystem is
-/// scanned for /loader/entries and /EFI/Linux). Boot counting (bit 4) is not done.
+/// scanned for /loader/entries and /EFI/Linux).
 pub const FEATURES: u64 = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5);
+/// EFI_LOADER_FEATURE_BOOT_COUNTING, set while boot counting is on.
+pub const FEATURE_BOOT_COUNTING: u64 = 1 << 4;
 
 /// The text of a UTF-16LE string variable, up to its first NUL.
 pub fn decode_string(data: &[u8]) -> String {
@@ -79,19 +82,10 @@ pub fn take_requests(dir: &Path, warn: &mut dyn FnMut(String)) -> Requests {
 /// boot counter `+LEFT[-DONE]` removed), a UKI's file name; other entries keep theirs.
 pub fn loader_id(entry: &BootEntry) -> String {
     if entry.source.starts_with("bls:") {
-        let stem = match entry.id.rsplit_once('+') {
-            Some((name, counter))
-                if !counter.is_empty()
-                    && counter.chars().all(|c| c.is_ascii_digit() || c == '-') =>
-            {
-                name
-            }
-            _ => entry.id.as_str(),
-        };
-        return format!("{stem}.conf").to_lowercase();
+        return format!("{}.conf", without_counter(&entry.id)).to_lowercase();
     }
     match entry.kind {
-        EntryKind::Uki { .. } => entry.id.to_lowercase(),
+        EntryKind::Uki { .. } => without_counter(&entry.id).to_lowercase(),
         _ => entry.id.clone(),
     }
 }
@@ -124,13 +118,23 @@ fn write_string(dir: &Path, name: &str, value: &str) -> io::Result<()> {
 
 /// What the menu publishes once it has scanned: LoaderInfo, LoaderFeatures,
 /// LoaderEntries (ids NUL-separated) and LoaderTimeInitUSec.
-pub fn publish_menu(dir: &Path, entries: &[&BootEntry], init_usec: Option<u64>) -> io::Result<()> {
+pub fn publish_menu(
+    dir: &Path,
+    entries: &[&BootEntry],
+    init_usec: Option<u64>,
+    boot_counting: bool,
+) -> io::Result<()> {
     write_string(
         dir,
         "LoaderInfo",
         &format!("kboot-rs {}", env!("CARGO_PKG_VERSION")),
     )?;
-    write_vendor_var(dir, LOADER_GUID, "LoaderFeatures", &FEATURES.to_le_bytes())?;
+    let features = if boot_counting {
+        FEATURES | FEATURE_BOOT_COUNTING
+    } else {
+        FEATURES
+    };
+    write_vendor_var(dir, LOADER_GUID, "LoaderFeatures", &features.to_le_bytes())?;
     let mut ids: Vec<u8> = Vec::new();
     for entry in entries {
         ids.extend(encode_string(&loader_id(entry)));
@@ -142,8 +146,31 @@ pub fn publish_menu(dir: &Path, entries: &[&BootEntry], init_usec: Option<u64>) 
     Ok(())
 }
 
+/// LoaderDevicePartUUID: the partition GUID of the ESP kboot was started from. A value
+/// set during this boot (volatile: a loader such as systemd-boot started kboot.efi and
+/// said where it came from) is kept; one left non-volatile by an earlier boot is replaced.
+pub fn publish_device(dir: &Path, part_uuid: &str) -> io::Result<()> {
+    let name = "LoaderDevicePartUUID";
+    let set_this_boot = crate::boot::efi::vendor_var_attributes(dir, LOADER_GUID, name)
+        .is_some_and(|a| a & crate::boot::efi::NON_VOLATILE == 0);
+    if set_this_boot {
+        return Ok(());
+    }
+    write_string(dir, name, &part_uuid.to_ascii_lowercase())
+}
+
+/// LoaderBootCountPath: the entry file a boot counted a try on (`\loader\entries\x+2-1.conf`,
+/// relative to its partition), which systemd-bless-boot renames once the boot is good;
+/// its generator starts the service only when this variable exists.
+pub fn publish_boot_count_path(dir: &Path, path: &str) -> io::Result<()> {
+    write_string(dir, "LoaderBootCountPath", &path.replace('/', "\\"))
+}
+
 /// What kboot publishes right before kexec: LoaderEntrySelected and LoaderTimeExecUSec.
+/// A LoaderBootCountPath of an earlier boot is deleted (kboot's variables outlive the
+/// boot): it would make systemd-bless-boot rename a file this boot did not count.
 pub fn publish_boot(dir: &Path, chosen: &BootEntry, exec_usec: Option<u64>) -> io::Result<()> {
+    delete_vendor_var(dir, LOADER_GUID, "LoaderBootCountPath")?;
     write_string(dir, "LoaderEntrySelected", &loader_id(chosen))?;
     if let Some(usec) = exec_usec {
         write_string(dir, "LoaderTimeExecUSec", &usec.to_string())?;
@@ -211,6 +238,8 @@ mod tests {
         uki.kind = EntryKind::Uki { profile: None };
         uki.id = "Arch.efi".into();
         assert_eq!(loader_id(&uki), "arch.efi");
+        uki.id = "Arch+1-2.efi".into();
+        assert_eq!(loader_id(&uki), "arch.efi");
     }
 
     #[test]
@@ -218,7 +247,13 @@ mod tests {
         let dir = fake_efivars("publish");
         assert!(!available(&dir));
         let entries = [bls("a"), bls("b+3")];
-        publish_menu(&dir, &entries.iter().collect::<Vec<_>>(), Some(1_500_000)).unwrap();
+        publish_menu(
+            &dir,
+            &entries.iter().collect::<Vec<_>>(),
+            Some(1_500_000),
+            false,
+        )
+        .unwrap();
         publish_boot(&dir, &entries[1], Some(2_000_000)).unwrap();
         assert!(available(&dir));
         let read = |name: &str| read_vendor_var(&dir, LOADER_GUID, name).unwrap();
@@ -239,6 +274,30 @@ mod tests {
         assert_eq!(decode_string(&read("LoaderTimeExecUSec")), "2000000");
         let raw = std::fs::read(dir.join(format!("LoaderInfo-{LOADER_GUID}"))).unwrap();
         assert_eq!(&raw[..4], &7u32.to_le_bytes());
+        publish_menu(&dir, &[], None, true).unwrap();
+        assert_eq!(read("LoaderFeatures"), (FEATURES | (1 << 4)).to_le_bytes());
+        publish_boot_count_path(&dir, "/loader/entries/b+2-1.conf").unwrap();
+        assert_eq!(
+            decode_string(&read("LoaderBootCountPath")),
+            "\\loader\\entries\\b+2-1.conf"
+        );
+        publish_boot(&dir, &entries[0], None).unwrap();
+        assert!(read_vendor_var(&dir, LOADER_GUID, "LoaderBootCountPath").is_none());
+        // Left by an earlier boot (non-volatile): replaced.
+        publish_device(&dir, "AAAAAAAA-0000-0000-0000-000000000001").unwrap();
+        publish_device(&dir, "bbbbbbbb-0000-0000-0000-000000000002").unwrap();
+        let device = || decode_string(&read("LoaderDevicePartUUID"));
+        assert_eq!(device(), "bbbbbbbb-0000-0000-0000-000000000002");
+        // Set by the loader that started kboot during this boot (volatile): kept.
+        let mut volatile = 6u32.to_le_bytes().to_vec();
+        volatile.extend(encode_string("cccccccc-0000-0000-0000-000000000003"));
+        std::fs::write(
+            dir.join(format!("LoaderDevicePartUUID-{LOADER_GUID}")),
+            volatile,
+        )
+        .unwrap();
+        publish_device(&dir, "bbbbbbbb-0000-0000-0000-000000000002").unwrap();
+        assert_eq!(device(), "cccccccc-0000-0000-0000-000000000003");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -105,16 +105,26 @@ pub fn md5() -> Box<dyn Digest> {
     })
 }
 
+/// SHA-256's round constants and initial state, derived once: the menu password's
+/// SHA-256-crypt runs thousands of digests, and deriving them took most of each one.
+fn sha256_constants() -> &'static ([u32; 64], [u32; 8]) {
+    static CONSTANTS: std::sync::OnceLock<([u32; 64], [u32; 8])> = std::sync::OnceLock::new();
+    CONSTANTS.get_or_init(|| {
+        let primes = first_primes(64);
+        let mut k = [0u32; 64];
+        for (v, p) in k.iter_mut().zip(&primes) {
+            *v = frac_bits(f64::from(*p).cbrt());
+        }
+        let mut state = [0u32; 8];
+        for (v, p) in state.iter_mut().zip(&primes) {
+            *v = frac_bits(f64::from(*p).sqrt());
+        }
+        (k, state)
+    })
+}
+
 pub fn sha256() -> Box<dyn Digest> {
-    let primes = first_primes(64);
-    let mut k = [0u32; 64];
-    for (v, p) in k.iter_mut().zip(&primes) {
-        *v = frac_bits(f64::from(*p).cbrt());
-    }
-    let mut state = [0u32; 8];
-    for (v, p) in state.iter_mut().zip(&primes) {
-        *v = frac_bits(f64::from(*p).sqrt());
-    }
+    let (k, state) = *sha256_constants();
     Box::new(Engine {
         state,
         k,

@@ -85,9 +85,15 @@ fn truncate(text: &str) -> String {
     text.chars().take(60).collect()
 }
 
-/// The spec's order: entries with sort-key first (by sort-key, machine-id, then version
-/// descending), then the rest by file name, descending version order.
+/// The spec's order: entries with no boot tries left (`+0-N`) last, then entries with
+/// sort-key first (by sort-key, machine-id, then version descending), then the rest by
+/// file name, descending version order.
 pub fn spec_order(a: &BlsEntry, b: &BlsEntry) -> Ordering {
+    let bad = |e: &BlsEntry| crate::boot::config::boot_count::is_bad(&e.id);
+    bad(a).cmp(&bad(b)).then_with(|| spec_order_of_good(a, b))
+}
+
+fn spec_order_of_good(a: &BlsEntry, b: &BlsEntry) -> Ordering {
     match (&a.sort_key, &b.sort_key) {
         (Some(ka), Some(kb)) => ka
             .cmp(kb)
@@ -339,6 +345,29 @@ mod tests {
         list.sort_by(spec_order);
         let ids: Vec<&str> = list.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["d", "c-10", "c-5", "b", "a"]);
+    }
+
+    #[test]
+    fn entries_with_no_tries_left_sort_last() {
+        let mut list = [
+            entry("fedora-6.9+0-3", Some("fedora"), Some("6.9")),
+            entry("fedora-6.8", Some("fedora"), Some("6.8")),
+            entry("fedora-6.7+2-1", Some("fedora"), Some("6.7")),
+            entry("old+0", None, None),
+            entry("other", None, None),
+        ];
+        list.sort_by(spec_order);
+        let ids: Vec<&str> = list.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "fedora-6.8",
+                "fedora-6.7+2-1",
+                "other",
+                "fedora-6.9+0-3",
+                "old+0"
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! depth, nesting, entry count, file size), so a hostile disk cannot hang the menu.
 
 pub mod bls;
+pub mod boot_count;
 pub mod grub;
 pub mod grubenv;
 pub mod ipxe;

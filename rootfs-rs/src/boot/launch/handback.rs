@@ -1,7 +1,8 @@
 //! Hand-back to the first-stage loader: an entry kexec cannot start (GRUB `chainloader`:
 //! Windows, another EFI application) is booted by GRUB itself after a reboot, by setting
 //! `next_entry` in GRUB's environment block exactly as `grub-reboot` does. Only that one
-//! 1024-byte file is written, with its filesystem mounted read-write just for the write.
+//! 1024-byte file is written, with its filesystem mounted read-write just for the write
+//! (`on_writable_filesystem`, which boot counting's rename shares).
 
 use std::fs::OpenOptions;
 use std::io::Read;
@@ -42,32 +43,45 @@ fn release(node: &Path) {
 /// Sets next_entry=<entry label> in the grubenv of the entry's GRUB config, in place.
 pub fn grub_reboot(entry: &DiscoveredEntry) -> Result<String, String> {
     let env = grubenv_path(entry).ok_or("not an entry of a grub.cfg")?;
-    let node = Path::new("/dev").join(&entry.config_device);
-    let device = std::fs::File::open(&node).map_err(|e| format!("{}: {e}", node.display()))?;
-    let size = device.metadata().map(|m| m.len()).unwrap_or(0);
+    on_writable_filesystem(&entry.config_device, |root| {
+        write_next_entry(
+            &root.join(env.strip_prefix("/").unwrap_or(&env)),
+            &entry.entry.label,
+        )
+    })?;
+    Ok(format!("{}:{}", entry.config_device, env.display()))
+}
+
+/// Runs `change` on the filesystem of block device `device` (a name under /dev) mounted
+/// read-write just for it: the menu's read-only mounts of it are released first, and it
+/// is synced and unmounted before this returns. The one way kboot writes to a disk.
+pub fn on_writable_filesystem<T>(
+    device: &str,
+    change: impl FnOnce(&Path) -> Result<T, String>,
+) -> Result<T, String> {
+    let node = Path::new("/dev").join(device);
+    let file = std::fs::File::open(&node).map_err(|e| format!("{}: {e}", node.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let size = if size == 0 {
-        std::fs::read_to_string(format!("/sys/class/block/{}/size", entry.config_device))
+        std::fs::read_to_string(format!("/sys/class/block/{device}/size"))
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
             .map_or(u64::MAX, |sectors| sectors * 512)
     } else {
         size
     };
-    let fs = probe_file(&device, 0, size)
+    let fs = probe_file(&file, 0, size)
         .map_err(|e| format!("{}: {e}", node.display()))?
         .ok_or_else(|| format!("{}: no filesystem found", node.display()))?;
     release(&node);
     let at = Path::new(MOUNT_POINT);
     let mounted = Mounted::writable(&node, at, fs.kind)?;
-    let result = write_next_entry(
-        &at.join(env.strip_prefix("/").unwrap_or(&env)),
-        &entry.entry.label,
-    );
+    let result = change(at);
     rustix::fs::sync();
     let unmounted = mounted.unmount();
-    result?;
+    let value = result?;
     unmounted?;
-    Ok(format!("{}:{}", entry.config_device, env.display()))
+    Ok(value)
 }
 
 /// Edits (or creates) a grubenv file in place: GRUB itself later rewrites the same blocks.

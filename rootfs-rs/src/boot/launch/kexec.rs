@@ -165,6 +165,29 @@ pub fn check_bzimage(header: &[u8]) -> Result<BzImage, String> {
     })
 }
 
+/// The version string a bzImage carries in its setup code (the header's `kernel_version`
+/// field: an offset from 0x200): "RELEASE (USER@HOST) #N SMP …", `uname -r` and `uname -v`
+/// of the kernel it boots. None when absent or outside `image`.
+pub fn bzimage_version(image: &[u8]) -> Option<String> {
+    check_bzimage(image).ok()?;
+    let offset = u16::from_le_bytes([image[0x20E], image[0x20F]]) as usize;
+    if offset == 0 {
+        return None;
+    }
+    let text = image.get(offset + 0x200..)?;
+    let end = text.iter().position(|&b| b == 0)?;
+    std::str::from_utf8(&text[..end]).ok().map(str::to_string)
+}
+
+/// Whether a bzImage's version string names the running kernel (`release` and `version`
+/// as /proc/sys/kernel/{osrelease,version} give them: the build stamp makes it unique).
+pub fn is_running_kernel(image: &[u8], release: &str, version: &str) -> bool {
+    bzimage_version(image).is_some_and(|v| {
+        v.starts_with(&format!("{} (", release.trim()))
+            && v.ends_with(&format!(") {}", version.trim()))
+    })
+}
+
 /// The command line as the kernel gets it: no NUL inside, within the kernel's limit (less the
 /// room a crash kernel needs for `elfcorehdr=`).
 pub fn check_cmdline(
@@ -466,6 +489,14 @@ mod tests {
         let (_, image) = open_kernel(&kernel).unwrap();
         assert!(image.protocol >= 0x020C);
         assert!(image.cmdline_max >= 255);
+        let name = kernel.file_name().unwrap().to_string_lossy();
+        let release = name.trim_start_matches("vmlinuz-");
+        let bytes = std::fs::read(&kernel).unwrap();
+        let version = bzimage_version(&bytes).unwrap();
+        assert!(version.starts_with(release), "{version}");
+        let uname_v = version.split_once(") ").unwrap().1;
+        assert!(is_running_kernel(&bytes, release, uname_v));
+        assert!(!is_running_kernel(&bytes, release, "#2 SMP"));
     }
 
     #[test]

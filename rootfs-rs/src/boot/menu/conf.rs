@@ -16,6 +16,10 @@ pub struct MenuSettings {
     pub default: Option<String>,
     /// Seconds one device may take to probe, mount and scan.
     pub scan_timeout: Option<u32>,
+    /// Count boot tries of entries named `NAME+LEFT[-DONE]` (default: on).
+    pub boot_counting: Option<bool>,
+    /// The menu password's SHA-256-crypt hash (`$5$…`).
+    pub password: Option<String>,
 }
 
 impl MenuSettings {
@@ -25,6 +29,8 @@ impl MenuSettings {
             timeout: other.timeout.or(self.timeout),
             default: other.default.or(self.default),
             scan_timeout: other.scan_timeout.or(self.scan_timeout),
+            boot_counting: other.boot_counting.or(self.boot_counting),
+            password: other.password.or(self.password),
         }
     }
 
@@ -62,6 +68,27 @@ pub fn menu_settings(doc: &Document, source: &str) -> (MenuSettings, Vec<String>
                     .map(|n| settings.scan_timeout = Some(n))
                     .map_err(|_| format!("{at}: scan_timeout: out of range: {n}"))
             }),
+            "boot_counting" => match value {
+                "true" | "false" => {
+                    settings.boot_counting = Some(value == "true");
+                    Ok(())
+                }
+                _ => Err(format!("{at}: boot_counting: not true or false: {value}")),
+            },
+            "password" => {
+                let hash = unquote(value);
+                let supported = crate::boot::menu::password::is_supported(&hash);
+                settings.password = Some(hash);
+                // An unusable hash still locks the menu: no password opens it.
+                if supported {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{at}: password: not a SHA-256-crypt hash ($5$…, made by `kboot mkpasswd`): \
+                         nothing will unlock the menu"
+                    ))
+                }
+            }
             "default" => {
                 settings.default = Some(unquote(value));
                 Ok(())
@@ -112,11 +139,19 @@ mod tests {
 
     #[test]
     fn menu_table_only() {
-        let text = "[network]\ntimeout = 99\n[menu]\ntimeout = 3 # short\ndefault = \"Debian GNU/Linux\"\ncolour = 1\nscan_timeout = x\n";
+        let text = "[network]\ntimeout = 99\n[menu]\ntimeout = 3 # short\ndefault = \"Debian GNU/Linux\"\ncolour = 1\nscan_timeout = x\nboot_counting = false\n";
         let (settings, warnings) = parse_menu_settings(text, "kboot.toml");
         assert_eq!(settings.timeout, Some(3));
         assert_eq!(settings.default.as_deref(), Some("Debian GNU/Linux"));
         assert_eq!(settings.scan_timeout, None);
+        assert_eq!(settings.boot_counting, Some(false));
+        let (locked, lock_warnings) =
+            parse_menu_settings("[menu]\npassword = \"$6$x$y\"\n", "kboot.toml");
+        assert_eq!(locked.password.as_deref(), Some("$6$x$y"));
+        assert!(
+            lock_warnings[0].contains("nothing will unlock"),
+            "{lock_warnings:?}"
+        );
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(
             warnings[0].starts_with("kboot.toml:6: unknown key 'colour'"),
@@ -131,11 +166,14 @@ mod tests {
             timeout: Some(7),
             default: Some("2".into()),
             scan_timeout: None,
+            boot_counting: Some(false),
+            password: None,
         };
         let cmdline = parse_kernel_cmdline("console=ttyS0 kboot.timeout=0 quiet kboot.timeout=bad");
         let merged = file.clone().overridden_by(cmdline);
         assert_eq!(merged.countdown(Some(5)), Some(0));
         assert_eq!(merged.default.as_deref(), Some("2"));
+        assert_eq!(merged.boot_counting, Some(false));
         assert_eq!(file.countdown(Some(5)), Some(7));
         assert_eq!(MenuSettings::default().countdown(Some(5)), Some(5));
         assert_eq!(

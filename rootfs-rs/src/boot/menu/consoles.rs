@@ -222,6 +222,10 @@ impl Consoles {
                     }
                 }
             }
+            if let Some(wait) = state.lock.take_penalty() {
+                // Wrong passwords cost time: keys typed meanwhile wait in the terminal.
+                std::thread::sleep(wait);
+            }
             for (action, console) in actions {
                 match action {
                     Action::Choose(choice) => {

@@ -89,6 +89,9 @@ pub(super) fn interactive(
     } else {
         loader_iface::Requests::default()
     };
+    let counting = settings.boot_counting.unwrap_or(true);
+    // LoaderDevicePartUUID, looked for once (the first scan has found the disks).
+    let mut device: Option<Option<String>> = None;
     loop {
         // Listed before the scan: a device that appears during it is scanned next time.
         let devices = hotplug.then(current_block_devices);
@@ -105,19 +108,25 @@ pub(super) fn interactive(
             .unwrap_or_else(|| settings.countdown(discovery.timeout_secs));
         if bli {
             let listed: Vec<&BootEntry> = entries.iter().map(|e| &e.entry).collect();
-            if let Err(e) =
-                loader_iface::publish_menu(efivars, &listed, loader_iface::uptime_usec())
-            {
+            let published =
+                loader_iface::publish_menu(efivars, &listed, loader_iface::uptime_usec(), counting)
+                    .and_then(|()| match device.get_or_insert_with(loader_partition) {
+                        Some(uuid) => loader_iface::publish_device(efivars, uuid),
+                        None => Ok(()),
+                    });
+            if let Err(e) = published {
                 warn!("menu: warning: Boot Loader Interface: {e}");
             }
         }
-        let mut state = carried.state(items, default, configured);
+        let mut state = carried
+            .state(items, default, configured)
+            .with_password(settings.password.clone());
         let mut watch = devices.map(|list| DeviceWatch::new(list, Instant::now()));
         say!("kboot: menu");
         let next = run_until_rescan(
             &mut state,
             entries,
-            options.dry_run,
+            (options.dry_run, counting),
             &mut consoles,
             watch.as_mut(),
         );
@@ -127,6 +136,15 @@ pub(super) fn interactive(
             Err(leave) => return leave,
         }
     }
+}
+
+/// The partition GUID of the ESP kboot.efi came from, for LoaderDevicePartUUID.
+fn loader_partition() -> Option<String> {
+    crate::boot::scan::efi_entries::loader_partition(
+        Path::new(efi::EFIVARS),
+        Path::new("/sys/class/block"),
+        Path::new("/dev"),
+    )
 }
 
 /// The entry the Boot Loader Interface asked for (LoaderEntryOneShot or
@@ -147,7 +165,7 @@ fn requested_default(entries: &[DiscoveredEntry], requested: Option<&str>) -> Op
 fn run_until_rescan(
     state: &mut MenuState,
     entries: &[DiscoveredEntry],
-    dry_run: bool,
+    (dry_run, boot_counting): (bool, bool),
     consoles: &mut Consoles,
     mut watch: Option<&mut DeviceWatch>,
 ) -> Result<Carried, Leave> {
@@ -180,6 +198,13 @@ fn run_until_rescan(
                 }
             }
         };
+        if !state.permits(&choice) {
+            // The console went away, or the line menu: nothing restricted without the
+            // password, and no busy loop either.
+            state.message = Some("The menu password is needed for that.".to_string());
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            continue;
+        }
         let (label, result) = match choice {
             MenuChoice::Shell => return Err(Leave::Shell { console }),
             MenuChoice::Rescan => return Ok(Carried::default()),
@@ -187,7 +212,8 @@ fn run_until_rescan(
                 let Some(found) = entries.get(index) else {
                     continue;
                 };
-                (found.entry.label.clone(), boot(found, &cmdline, dry_run))
+                let result = boot(found, &cmdline, dry_run, boot_counting);
+                (found.entry.label.clone(), result)
             }
             MenuChoice::BootPath { path, cmdline } => {
                 let result = boot_path(&path, &cmdline, dry_run);

@@ -286,7 +286,8 @@ pub fn menu_on_consoles(args: &[OsString], others: &[PathBuf]) -> Leave {
     }
     if let Some(spec) = &options.boot {
         let scanned = scan_and_report(&options, &settings, &net_sources);
-        return Leave::Code(boot_named(spec, scanned, options.dry_run));
+        let counting = settings.boot_counting.unwrap_or(true);
+        return Leave::Code(boot_named(spec, scanned, options.dry_run, counting));
     }
     interactive(&options, &settings, &net_sources, others)
 }
@@ -359,7 +360,7 @@ fn list(scanned: Scanned) -> i32 {
 }
 
 /// `--boot SPEC`: the entry with that number, label or id, else a typed path name.
-fn boot_named(spec: &str, scanned: Scanned, dry_run: bool) -> i32 {
+fn boot_named(spec: &str, scanned: Scanned, dry_run: bool, boot_counting: bool) -> i32 {
     let Scanned {
         discovery, mounts, ..
     } = scanned;
@@ -383,7 +384,12 @@ fn boot_named(spec: &str, scanned: Scanned, dry_run: bool) -> i32 {
         );
         return 1;
     };
-    let result = boot(&entries[index], &entries[index].entry.cmdline, dry_run);
+    let result = boot(
+        &entries[index],
+        &entries[index].entry.cmdline,
+        dry_run,
+        boot_counting,
+    );
     drop(mounts);
     match result {
         Ok(()) => 0,

@@ -25,6 +25,7 @@ pub mod consoles;
 pub mod hotplug;
 pub mod interactive;
 pub mod main;
+pub mod password;
 pub mod render;
 pub mod start;
 pub mod state;

@@ -247,6 +247,10 @@ fn browse_lines(state: &MenuState, width: usize, height: usize) -> Vec<String> {
         state.countdown,
         state.items.get(state.selected),
     ) {
+        _ if state.password_prompt().is_some() => format!(
+            "Password: {}",
+            "*".repeat(state.password_prompt().unwrap_or(0))
+        ),
         (Some(message), _, _) => message.clone(),
         (None, Some(left), Some(item)) => format!(
             "Booting '{}' in {left} s. Press any key to stop.",

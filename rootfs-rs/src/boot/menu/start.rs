@@ -28,8 +28,14 @@ impl From<KexecError> for BootFailure {
     }
 }
 
-/// Prints the marker, loads and starts the entry; returns only on failure (or after a dry run).
-pub fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(), BootFailure> {
+/// Prints the marker, loads and starts the entry; returns only on failure (or after a dry
+/// run). With `boot_counting`, an entry with a boot counter counts a try once loaded.
+pub fn boot(
+    found: &DiscoveredEntry,
+    cmdline: &str,
+    dry_run: bool,
+    boot_counting: bool,
+) -> Result<(), BootFailure> {
     let mut chosen = found.clone();
     chosen.entry.cmdline = cmdline.to_string();
     if !dry_run {
@@ -71,12 +77,16 @@ pub fn boot(found: &DiscoveredEntry, cmdline: &str, dry_run: bool) -> Result<(),
         return Ok(());
     }
     publish_boot(&chosen);
+    measure(&plan);
     let loaded = kexec::load_plan(&plan, false, staging);
     plan.discard_staged();
     loaded.map_err(|error| match chosen.entry.kind {
         EntryKind::Uki { .. } => uki::explain(error, Path::new(uki::LOCKDOWN)),
         _ => error,
     })?;
+    if boot_counting {
+        count_boot_try(&chosen);
+    }
     let _ = std::io::stdout().flush();
     Err(BootFailure {
         error: kexec::execute(),
@@ -94,6 +104,46 @@ fn publish_boot(chosen: &DiscoveredEntry) {
     let usec = crate::boot::loader_iface::uptime_usec();
     if let Err(e) = crate::boot::loader_iface::publish_boot(efivars, &chosen.entry, usec) {
         warn!("kboot: warning: Boot Loader Interface: {e}");
+    }
+}
+
+/// PCR 8/9 as GRUB would have extended them, on a machine with a TPM; a failure is
+/// shown and the boot goes on.
+fn measure(plan: &kexec::KexecPlan) {
+    use crate::boot::launch::tpm;
+    match tpm::measure_boot(&plan.kernel, &plan.initrds, &plan.cmdline) {
+        None => {}
+        Some(Ok(count)) => say!(
+            "kboot: TPM: {count} measurements into PCR 8 and 9 ({})",
+            tpm::EVENT_LOG
+        ),
+        Some(Err(e)) => warn!("kboot: warning: TPM: {e}; booting anyway"),
+    }
+}
+
+/// Renames a counted entry's file (`+3` → `+2-1`) and names it in LoaderBootCountPath.
+/// Only where the booted system can learn of it (efivarfs: its systemd-bless-boot marks
+/// the entry good); on a BIOS machine nothing would, and the entry would run out of tries.
+/// Problems are shown and the boot goes on.
+fn count_boot_try(chosen: &DiscoveredEntry) {
+    let efivars = Path::new(efi::EFIVARS);
+    if !crate::boot::loader_iface::available(efivars) {
+        return;
+    }
+    match crate::boot::launch::boot_count::count_try(chosen) {
+        None => {}
+        Some(Ok(counted)) => {
+            say!(
+                "kboot: boot counting: {}:{}",
+                chosen.config_device,
+                counted.display()
+            );
+            let path = counted.to_string_lossy();
+            if let Err(e) = crate::boot::loader_iface::publish_boot_count_path(efivars, &path) {
+                warn!("kboot: warning: Boot Loader Interface: {e}");
+            }
+        }
+        Some(Err(e)) => warn!("kboot: warning: boot counting: {e}; booting anyway"),
     }
 }
 
@@ -185,7 +235,7 @@ pub fn boot_path(path: &str, cmdline: &str, dry_run: bool) -> Result<(), BootFai
         mount_point: PathBuf::from("/"),
         config_device: String::new(),
     };
-    boot(&found, &cmdline, dry_run)
+    boot(&found, &cmdline, dry_run, false)
 }
 
 fn own_cmdline_for_a_kernel() -> String {

@@ -1,6 +1,7 @@
 //! The boot menu as a pure state machine: keys in, actions out (`render` draws a state).
 
 use crate::boot::entry::EntryKind;
+use crate::boot::menu::password::Lock;
 use crate::boot::scan::volume::DiscoveredEntry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +43,13 @@ impl MenuItem {
                 format!("uki {} profile {n}", found.entry.kernel.display())
             }
         };
+        let label = if crate::boot::launch::boot_count::has_no_tries_left(&found.entry) {
+            format!("{} (no tries left)", found.entry.label)
+        } else {
+            found.entry.label.clone()
+        };
         MenuItem {
-            label: found.entry.label.clone(),
+            label,
             device: found.device.clone(),
             kernel,
             cmdline: found.entry.cmdline.clone(),
@@ -75,9 +81,24 @@ pub enum Action {
     Choose(MenuChoice),
 }
 
+/// What the menu does once the password is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restricted {
+    /// Boot the selected entry, which is not the default.
+    Boot,
+    Edit,
+    Path,
+    Shell,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
     Browse,
+    /// Asking for the menu password before `then`.
+    Password {
+        typed: Vec<char>,
+        then: Restricted,
+    },
     /// Editing the selected entry's command line, or (`for_path`) typing a path name.
     Edit {
         line: Vec<char>,
@@ -101,6 +122,9 @@ pub struct MenuState {
     mode: Mode,
     /// Digits typed so far, so "1" then "2" selects entry 12.
     number: String,
+    /// `[menu] password`: editing, the path prompt, the shell and entries other than the
+    /// default need it (docs/config.md).
+    pub lock: Lock,
 }
 
 impl MenuState {
@@ -115,7 +139,102 @@ impl MenuState {
             message: None,
             mode: Mode::Browse,
             number: String::new(),
+            lock: Lock::default(),
         }
+    }
+
+    /// The menu asking for `hash`'s password before restricted actions.
+    pub fn with_password(mut self, hash: Option<String>) -> MenuState {
+        self.lock = Lock::new(hash);
+        self
+    }
+
+    /// The number of characters typed while the password is asked for.
+    pub fn password_prompt(&self) -> Option<usize> {
+        match &self.mode {
+            Mode::Password { typed, .. } => Some(typed.len()),
+            _ => None,
+        }
+    }
+
+    /// Whether `choice` may be made without the password (the line menu's check): the
+    /// default entry as it is, or a rescan.
+    pub fn permits(&self, choice: &MenuChoice) -> bool {
+        if !self.lock.is_locked() {
+            return true;
+        }
+        match choice {
+            MenuChoice::Rescan => true,
+            MenuChoice::Boot { index, cmdline } => {
+                *index == self.default
+                    && self
+                        .items
+                        .get(*index)
+                        .is_some_and(|i| &i.cmdline == cmdline)
+            }
+            MenuChoice::Shell | MenuChoice::BootPath { .. } => false,
+        }
+    }
+
+    /// Does `what` now, or first asks for the password.
+    fn restricted(&mut self, what: Restricted) -> Action {
+        if self.lock.is_locked() {
+            self.mode = Mode::Password {
+                typed: Vec::new(),
+                then: what,
+            };
+            return Action::Redraw;
+        }
+        match what {
+            Restricted::Boot => self.boot_selected(self.current_cmdline()),
+            Restricted::Edit => match self.items.get(self.selected) {
+                Some(item) => {
+                    let line: Vec<char> = item.cmdline.chars().collect();
+                    let cursor = line.len();
+                    self.mode = Mode::Edit {
+                        line,
+                        cursor,
+                        for_path: false,
+                    };
+                    Action::Redraw
+                }
+                None => Action::None,
+            },
+            Restricted::Path => {
+                self.mode = Mode::Edit {
+                    line: Vec::new(),
+                    cursor: 0,
+                    for_path: true,
+                };
+                Action::Redraw
+            }
+            Restricted::Shell => Action::Choose(MenuChoice::Shell),
+        }
+    }
+
+    fn password_key(&mut self, key: Key) -> Action {
+        let Mode::Password { typed, then } = &mut self.mode else {
+            return Action::None;
+        };
+        match key {
+            Key::Enter => {
+                let (entered, then): (String, Restricted) = (typed.iter().collect(), *then);
+                self.mode = Mode::Browse;
+                if self.lock.try_unlock(&entered) {
+                    self.message = None;
+                    return self.restricted(then);
+                }
+                self.message = Some("Wrong password.".to_string());
+            }
+            Key::Esc | Key::Ctrl('c') => self.mode = Mode::Browse,
+            Key::Backspace | Key::Ctrl('h') => {
+                typed.pop();
+            }
+            Key::Ctrl('u') => typed.clear(),
+            Key::Char(c) if !c.is_control() => typed.push(c),
+            _ => return Action::None,
+        }
+        Action::Redraw
     }
 
     pub fn is_editing(&self) -> bool {
@@ -126,7 +245,7 @@ impl MenuState {
     pub fn edit_line(&self) -> Option<(String, usize)> {
         match &self.mode {
             Mode::Edit { line, cursor, .. } => Some((line.iter().collect(), *cursor)),
-            Mode::Browse => None,
+            _ => None,
         }
     }
 
@@ -179,6 +298,7 @@ impl MenuState {
         let action = match self.mode {
             Mode::Browse => self.browse_key(key),
             Mode::Edit { .. } => self.edit_key(key),
+            Mode::Password { .. } => self.password_key(key),
         };
         match action {
             Action::None if stopped => Action::Redraw,
@@ -207,34 +327,15 @@ impl MenuState {
             Key::End | Key::Char('G') => self.select(last),
             Key::PageUp => self.select(self.selected.saturating_sub(PAGE)),
             Key::PageDown => self.select(self.selected + PAGE),
-            Key::Enter => {
-                let cmdline = self.items.get(self.selected).map(|i| i.cmdline.clone());
-                cmdline.map_or(Action::None, |c| self.boot_selected(c))
+            Key::Enter if self.selected == self.default => {
+                self.boot_selected(self.current_cmdline())
             }
+            Key::Enter => self.restricted(Restricted::Boot),
             Key::Char(digit @ '0'..='9') => self.type_digit(digit),
-            Key::Char('e') => match self.items.get(self.selected) {
-                Some(item) => {
-                    let line: Vec<char> = item.cmdline.chars().collect();
-                    let cursor = line.len();
-                    self.mode = Mode::Edit {
-                        line,
-                        cursor,
-                        for_path: false,
-                    };
-                    Action::Redraw
-                }
-                None => Action::None,
-            },
-            Key::Char('p') => {
-                self.mode = Mode::Edit {
-                    line: Vec::new(),
-                    cursor: 0,
-                    for_path: true,
-                };
-                Action::Redraw
-            }
+            Key::Char('e') => self.restricted(Restricted::Edit),
+            Key::Char('p') => self.restricted(Restricted::Path),
             Key::Char('c' | 's' | 'q') | Key::Esc | Key::Ctrl('c') => {
-                Action::Choose(MenuChoice::Shell)
+                self.restricted(Restricted::Shell)
             }
             Key::Char('r') => Action::Choose(MenuChoice::Rescan),
             _ => Action::None,
@@ -341,190 +442,5 @@ pub fn parse_line_choice(line: &str, state: &MenuState) -> Option<MenuChoice> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    pub(crate) fn items(count: usize) -> Vec<MenuItem> {
-        (1..=count)
-            .map(|n| MenuItem {
-                label: format!("Entry number {n}"),
-                device: format!("vda{n}"),
-                kernel: format!("/boot/vmlinuz-6.1.0-{n}-amd64"),
-                cmdline: format!("root=/dev/vda{n} ro"),
-            })
-            .collect()
-    }
-
-    fn boot(index: usize, cmdline: &str) -> Action {
-        Action::Choose(MenuChoice::Boot {
-            index,
-            cmdline: cmdline.to_string(),
-        })
-    }
-
-    #[test]
-    fn navigation_stays_in_range() {
-        let mut state = MenuState::new(items(3), 1, None);
-        assert_eq!(state.selected, 1);
-        assert_eq!(state.handle_key(Key::Up), Action::Redraw);
-        assert_eq!(state.handle_key(Key::Char('k')), Action::None);
-        assert_eq!(state.selected, 0);
-        state.handle_key(Key::Char('j'));
-        state.handle_key(Key::Down);
-        assert_eq!(state.handle_key(Key::Down), Action::None);
-        assert_eq!(state.selected, 2);
-        state.handle_key(Key::Home);
-        assert_eq!(state.selected, 0);
-        state.handle_key(Key::PageDown);
-        assert_eq!(state.selected, 2);
-        assert_eq!(state.handle_key(Key::Enter), boot(2, "root=/dev/vda3 ro"));
-    }
-
-    #[test]
-    fn countdown_boots_default_and_any_key_stops_it() {
-        let mut state = MenuState::new(items(3), 1, Some(3));
-        assert_eq!(state.tick(), Action::Redraw);
-        assert_eq!(state.countdown, Some(2));
-        assert_eq!(state.tick(), Action::Redraw);
-        assert_eq!(state.tick(), boot(1, "root=/dev/vda2 ro"));
-
-        let mut stopped = MenuState::new(items(3), 1, Some(3));
-        assert_eq!(stopped.handle_key(Key::Char('x')), Action::Redraw);
-        assert_eq!(stopped.countdown, None);
-        assert_eq!(stopped.tick(), Action::None);
-        assert!(MenuState::new(items(3), 0, Some(0)).expired());
-        // Nothing to boot: no countdown at all.
-        assert_eq!(MenuState::new(Vec::new(), 0, Some(5)).countdown, None);
-    }
-
-    #[test]
-    fn number_keys_select_one_and_two_digit_entries() {
-        let mut state = MenuState::new(items(12), 0, None);
-        state.handle_key(Key::Char('3'));
-        assert_eq!(state.selected, 2);
-        state.handle_key(Key::Char('1'));
-        assert_eq!(state.selected, 0, "31 is out of range, so '1' starts anew");
-        state.handle_key(Key::Char('2'));
-        assert_eq!(state.selected, 11);
-        state.handle_key(Key::Char('0'));
-        assert_eq!(state.selected, 11, "'120' and '0' name nothing");
-        state.handle_key(Key::Down);
-        state.handle_key(Key::Char('9'));
-        assert_eq!(state.selected, 8);
-    }
-
-    #[test]
-    fn shell_rescan_and_quit_keys() {
-        for key in [Key::Char('c'), Key::Char('s'), Key::Char('q'), Key::Esc] {
-            let mut state = MenuState::new(items(2), 0, Some(5));
-            assert_eq!(
-                state.handle_key(key),
-                Action::Choose(MenuChoice::Shell),
-                "{key:?}"
-            );
-        }
-        let mut state = MenuState::new(items(2), 0, None);
-        assert_eq!(
-            state.handle_key(Key::Char('r')),
-            Action::Choose(MenuChoice::Rescan)
-        );
-        let mut empty = MenuState::new(Vec::new(), 0, None);
-        assert_eq!(empty.handle_key(Key::Enter), Action::None);
-        assert_eq!(empty.handle_key(Key::Char('e')), Action::None);
-    }
-
-    #[test]
-    fn editing_the_command_line() {
-        let mut state = MenuState::new(items(2), 0, None);
-        state.handle_key(Key::Down);
-        assert_eq!(state.handle_key(Key::Char('e')), Action::Redraw);
-        assert_eq!(
-            state.edit_line(),
-            Some(("root=/dev/vda2 ro".to_string(), 17))
-        );
-        for c in " single".chars() {
-            state.handle_key(Key::Char(c));
-        }
-        state.handle_key(Key::Home);
-        state.handle_key(Key::Delete);
-        state.handle_key(Key::Char('R'));
-        state.handle_key(Key::End);
-        state.handle_key(Key::Backspace);
-        // 'c' and 'q' are text while editing, not shell or quit.
-        state.handle_key(Key::Char('q'));
-        assert_eq!(
-            state.edit_line(),
-            Some(("Root=/dev/vda2 ro singlq".to_string(), 24))
-        );
-        assert_eq!(
-            state.handle_key(Key::Enter),
-            boot(1, "Root=/dev/vda2 ro singlq")
-        );
-        assert!(!state.is_editing());
-        // The entry itself is unchanged; Esc discards an edit.
-        state.handle_key(Key::Char('e'));
-        state.handle_key(Key::Ctrl('u'));
-        assert_eq!(state.edit_line(), Some(("".to_string(), 0)));
-        state.handle_key(Key::Esc);
-        assert!(!state.is_editing());
-        assert_eq!(state.handle_key(Key::Enter), boot(1, "root=/dev/vda2 ro"));
-    }
-
-    #[test]
-    fn line_fallback_answers() {
-        let state = MenuState::new(items(3), 2, None);
-        assert_eq!(
-            parse_line_choice("\n", &state),
-            Some(MenuChoice::Boot {
-                index: 2,
-                cmdline: "root=/dev/vda3 ro".into()
-            })
-        );
-        assert_eq!(
-            parse_line_choice(" 1 ", &state)
-                .map(|c| matches!(c, MenuChoice::Boot { index: 0, .. })),
-            Some(true)
-        );
-        assert_eq!(parse_line_choice("c", &state), Some(MenuChoice::Shell));
-        assert_eq!(parse_line_choice("r", &state), Some(MenuChoice::Rescan));
-        assert_eq!(parse_line_choice("4", &state), None);
-        assert_eq!(parse_line_choice("0", &state), None);
-        assert_eq!(parse_line_choice("x", &state), None);
-    }
-
-    #[test]
-    fn a_typed_path_name_boots_with_the_selected_command_line() {
-        let mut state = MenuState::new(items(3), 0, None);
-        state.handle_key(Key::Down);
-        assert_eq!(state.handle_key(Key::Char('p')), Action::Redraw);
-        assert!(state.is_path_prompt());
-        for c in "sda1:/vmlinuz".chars() {
-            state.handle_key(Key::Char(c));
-        }
-        assert_eq!(
-            state.handle_key(Key::Enter),
-            Action::Choose(MenuChoice::BootPath {
-                path: "sda1:/vmlinuz".into(),
-                cmdline: "root=/dev/vda2 ro".into(),
-            })
-        );
-        assert!(!state.is_path_prompt());
-        // An empty path or Esc goes back to the list; it works with no entries too.
-        let mut empty = MenuState::new(Vec::new(), 0, None);
-        empty.handle_key(Key::Char('p'));
-        assert_eq!(empty.handle_key(Key::Enter), Action::Redraw);
-        empty.handle_key(Key::Char('p'));
-        empty.handle_key(Key::Char('x'));
-        empty.handle_key(Key::Esc);
-        assert!(!empty.is_path_prompt());
-        // The line prompt takes path names too.
-        assert_eq!(
-            parse_line_choice("http://10.0.2.2:8000/vmlinuz\n", &state),
-            Some(MenuChoice::BootPath {
-                path: "http://10.0.2.2:8000/vmlinuz".into(),
-                cmdline: "root=/dev/vda1 ro".into(),
-            })
-        );
-        assert_eq!(parse_line_choice("99", &state), None);
-    }
-}
+#[path = "state_tests.rs"]
+pub(crate) mod tests;

@@ -160,6 +160,10 @@ pub fn line_menu(
         // Input that is not a terminal is not echoed: end the prompt line here.
         writeln!(out)?;
         match parse_line_choice(&line, state) {
+            Some(choice) if !state.permits(&choice) => writeln!(
+                out,
+                "menu: the password is needed for that: use the menu on a terminal"
+            )?,
             Some(choice) => return Ok(choice),
             None => writeln!(out, "menu: no entry '{}'", line.trim())?,
         }

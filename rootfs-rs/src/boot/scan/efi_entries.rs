@@ -2,6 +2,7 @@
 //! BootOrder (Windows Boot Manager, a shell…) and EFI applications found on EFI system
 //! partitions. Choosing one hands it back to the firmware through BootNext and reboots.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::blockdev::devices::list_block_devices;
@@ -10,6 +11,7 @@ use crate::blockdev::mounts::Mounted;
 use crate::blockdev::partitions::read_partition_table;
 use crate::boot::efi;
 use crate::boot::entry::{BootEntry, EntryKind};
+use crate::boot::launch::kexec::is_running_kernel;
 use crate::boot::scan::volume::DiscoveredEntry;
 
 const ESP_TYPE: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
@@ -82,8 +84,9 @@ fn esps(sys_block: &Path, dev: &Path) -> Vec<Esp> {
     found
 }
 
-/// `\EFI\<dir>\<file>.efi` paths under a mounted ESP.
-fn efi_files(root: &Path) -> Vec<String> {
+/// `\EFI\<dir>\<file>.efi` paths under a mounted ESP; with `skip_own`, not in the
+/// fallback loader's and kboot's own directories.
+fn efi_files(root: &Path, skip_own: bool) -> Vec<String> {
     let mut out = Vec::new();
     let Some(efi) = std::fs::read_dir(root).ok().and_then(|d| {
         d.flatten()
@@ -97,9 +100,10 @@ fn efi_files(root: &Path) -> Vec<String> {
         .flatten()
     {
         let dir_name = dir.file_name().to_string_lossy().into_owned();
-        if SKIPPED_DIRS
-            .iter()
-            .any(|s| dir_name.eq_ignore_ascii_case(s))
+        if skip_own
+            && SKIPPED_DIRS
+                .iter()
+                .any(|s| dir_name.eq_ignore_ascii_case(s))
         {
             continue;
         }
@@ -150,12 +154,8 @@ pub fn firmware_entries(efivars: &Path, sys_block: &Path, dev: &Path) -> Vec<Dis
             PathBuf::new(),
         ));
     }
-    for esp in esps(sys_block, dev) {
-        let at = Path::new("/run/kboot/esp").join(&esp.name);
-        let Ok(mounted) = Mounted::read_only(&esp.node, &at, FsKind::Vfat) else {
-            continue;
-        };
-        for file in efi_files(&at) {
+    each_mounted_esp(sys_block, dev, |esp, at| {
+        for file in efi_files(at, true) {
             entries.push(firmware_entry(
                 format!("EFI: {}:{file}", esp.name),
                 file.clone(),
@@ -164,9 +164,64 @@ pub fn firmware_entries(efivars: &Path, sys_block: &Path, dev: &Path) -> Vec<Dis
                 PathBuf::from(file),
             ));
         }
+    });
+    entries
+}
+
+/// Calls `visit` with every EFI system partition mounted read-only at its directory.
+fn each_mounted_esp(sys_block: &Path, dev: &Path, mut visit: impl FnMut(&Esp, &Path)) {
+    for esp in esps(sys_block, dev) {
+        let at = Path::new("/run/kboot/esp").join(&esp.name);
+        let Ok(mounted) = Mounted::read_only(&esp.node, &at, FsKind::Vfat) else {
+            continue;
+        };
+        visit(&esp, &at);
         drop(mounted);
     }
-    entries
+}
+
+/// Bytes of an EFI file read to find its bzImage version string (in the setup code).
+const VERSION_PROBE_BYTES: u64 = 64 * 1024;
+
+/// The partition GUID of the EFI system partition kboot.efi was started from, for the
+/// Boot Loader Interface's LoaderDevicePartUUID. The kernel's EFI stub passes no device
+/// path on, so kboot looks for itself: the ESP holding an EFI file whose bzImage version
+/// string is the running kernel's (release and build stamp). Where several hold one, or
+/// none does (kboot started by GRUB from another filesystem), the partition of the boot
+/// option the firmware started (BootCurrent's HD() node) decides.
+pub fn loader_partition(efivars: &Path, sys_block: &Path, dev: &Path) -> Option<String> {
+    let current = efi::read_var(efivars, "BootCurrent")
+        .and_then(|b| Some(u16::from_le_bytes([*b.first()?, *b.get(1)?])));
+    let from_option = current
+        .and_then(|n| efi::parse_load_option(n, &efi::read_var(efivars, &format!("Boot{n:04X}"))?))
+        .and_then(|option| efi::hd_partition_guid(&option.device_path));
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?;
+    let version = std::fs::read_to_string("/proc/sys/kernel/version").ok()?;
+    let mut holding = Vec::new();
+    each_mounted_esp(sys_block, dev, |esp, at| {
+        let running = efi_files(at, false).iter().any(|file| {
+            let path = at.join(file.trim_start_matches('\\').replace('\\', "/"));
+            let mut head = Vec::new();
+            std::fs::File::open(&path)
+                .and_then(|f| f.take(VERSION_PROBE_BYTES).read_to_end(&mut head))
+                .is_ok()
+                && is_running_kernel(&head, &release, &version)
+        });
+        if running {
+            holding.push(esp.guid.to_ascii_lowercase());
+        }
+    });
+    choose_loader_partition(&holding, from_option)
+}
+
+/// One ESP holding the running kernel is the answer; among several (or none) the boot
+/// option's partition.
+fn choose_loader_partition(holding: &[String], from_option: Option<String>) -> Option<String> {
+    match holding {
+        [one] => Some(one.clone()),
+        [] => from_option,
+        several => from_option.filter(|g| several.iter().any(|h| h.eq_ignore_ascii_case(g))),
+    }
 }
 
 /// Whether the firmware, not kexec, boots this entry.
@@ -204,4 +259,35 @@ pub fn hand_back(
     };
     efi::set_boot_next(efivars, number).map_err(|err| format!("BootNext: {err}"))?;
     Ok(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_esp_holding_the_running_kernel_wins_else_the_boot_option_decides() {
+        let a = "aaaaaaaa-0000-0000-0000-000000000001".to_string();
+        let b = "bbbbbbbb-0000-0000-0000-000000000002".to_string();
+        assert_eq!(
+            choose_loader_partition(std::slice::from_ref(&a), Some(b.clone())),
+            Some(a.clone())
+        );
+        assert_eq!(
+            choose_loader_partition(&[], Some(b.clone())),
+            Some(b.clone())
+        );
+        assert_eq!(choose_loader_partition(&[], None), None);
+        let both = [a.clone(), b.clone()];
+        assert_eq!(
+            choose_loader_partition(&both, Some(b.to_uppercase())),
+            Some(b.to_uppercase())
+        );
+        assert_eq!(
+            choose_loader_partition(&both, Some("cccccccc-0000-0000-0000-000000000003".into())),
+            None,
+            "two copies and a boot option naming neither: no guess"
+        );
+        assert_eq!(choose_loader_partition(&both, None), None);
+    }
 }
