@@ -6,6 +6,8 @@
 //! cmdline = "console=tty0 console=ttyS0,115200"
 //! compression = "gzip"            # or "zstd"
 //! extra_fragments = ["my.config"] # merged after kernel-configs/*.config
+//! checks = ["checks/nfs.py"]      # /etc/kboot/checks/: run by the capture mode after
+//!                                 # the report (docs/scripting.md)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,6 +32,8 @@ struct BuildSection {
     compression: Option<String>,
     #[serde(default)]
     extra_fragments: Vec<PathBuf>,
+    #[serde(default)]
+    checks: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +41,8 @@ pub struct BuildConfig {
     pub cmdline: String,
     pub compression: Compression,
     pub extra_fragments: Vec<PathBuf>,
+    /// Triage scripts for /etc/kboot/checks/ (paths relative to the config file).
+    pub checks: Vec<PathBuf>,
     /// The file's text, installed into the initramfs; None without --config.
     pub raw: Option<String>,
 }
@@ -47,6 +53,7 @@ impl BuildConfig {
             cmdline: qemu_tests::machine::DEFAULT_CMDLINE.to_string(),
             compression: Compression::Gzip,
             extra_fragments: Vec::new(),
+            checks: Vec::new(),
             raw: None,
         };
         let Some(path) = path else {
@@ -71,6 +78,7 @@ impl BuildConfig {
                 .iter()
                 .map(|f| base.join(f))
                 .collect(),
+            checks: file.build.checks.iter().map(|f| base.join(f)).collect(),
             raw: Some(text),
         })
     }
