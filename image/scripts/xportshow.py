@@ -116,7 +116,10 @@ def unix(out):
             path = ""
             if u.addr is not None:
                 length = max(2, min(110, u.addr.len))
-                raw = readmem(Addr(u.addr.name) + 2, length - 2)
+                # name is a flexible array (struct sockaddr_un name[]): its address, past
+                # sun_family, holds the path.
+                name_at = Addr(u.addr) + offsetof("struct unix_address", "name")
+                raw = readmem(name_at + 2, length - 2)
                 if len(raw) and raw[0] == 0:
                     path = "@" + raw[1:].decode()
                 else:

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 pub const USAGE: &str =
     "usage: triage [DUMP] [--json] [--dmesg] [--section NAME]... [--pid N | --cpu N | --all]
        triage [DUMP] --script FILE.py [--script-time S] [--script-memory MIB] [-- ARGS...]
+       triage -i [DUMP]
 Triage a Linux crash dump without debuginfo (kallsyms and BTF from the dump).
   DUMP             vmcore file (default /proc/vmcore, else /proc/kcore)
   --json           one JSON object instead of text
@@ -27,6 +28,7 @@ Triage a Linux crash dump without debuginfo (kallsyms and BTF from the dump).
                    instead of the report; ARGS after -- are its argv[1:]
   --script-time S  stop the script after S seconds (default 10)
   --script-memory MIB  stop the script past MIB MiB of memory (default 64)
+  -i               an interactive prompt: crash-like commands and Python (type help)
   --help           this text
 Exit status: 0 report written (possibly partial, see warnings), 1 error, 2 usage.";
 
@@ -38,6 +40,7 @@ struct Args {
     script: Option<PathBuf>,
     script_args: Vec<String>,
     limits: Limits,
+    interactive: bool,
 }
 
 enum Parsed {
@@ -53,12 +56,14 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
         script: None,
         script_args: Vec::new(),
         limits: DEFAULT_LIMITS,
+        interactive: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.to_str() {
             Some("--help" | "-h") => return Ok(Parsed::Help),
             Some("--json") => a.json = true,
+            Some("-i" | "--interactive") => a.interactive = true,
             Some("--dmesg") => a.options.full_log = true,
             Some("--all") => a.options.bt = BtScope::All,
             Some(flag @ ("--pid" | "--cpu")) => {
@@ -162,13 +167,16 @@ pub fn triage_main(args: &[OsString]) -> i32 {
         eprintln!("triage: {}: Is a directory", path.display());
         return 1;
     }
-    if let Some(script) = &args.script {
+    if args.script.is_some() || args.interactive {
         let dump = match Dump::open(&path) {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("triage: {}: {e}", path.display());
                 return 1;
             }
+        };
+        let Some(script) = &args.script else {
+            return crate::dump::script::repl::run(&dump);
         };
         let mut out = std::io::stdout().lock();
         return run_streaming(&dump, script, &args.script_args, args.limits, &mut out);

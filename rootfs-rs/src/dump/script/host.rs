@@ -17,7 +17,7 @@ use std::collections::HashMap;
 const MAX_ARRAY_LIST: u64 = 1 << 16;
 
 /// Methods of dump objects (a field of the same name wins).
-const METHODS: &[&str] = &["hasField", "castTo", "member", "Addr", "typeName"];
+const METHODS: &[&str] = &["hasField", "castTo", "member", "Addr", "typeName", "fields"];
 
 pub struct DumpHost<'d> {
     pub dump: &'d Dump,
@@ -221,6 +221,19 @@ impl<'d> DumpHost<'d> {
             }
             "Addr" => Ok(Obj::Int(i128::from(v.address()))),
             "typeName" => Ok(Obj::Str(v.type_name().into())),
+            "fields" => {
+                let btf = &self.dump.btf;
+                let names = match v.ty() {
+                    Ty::Btf(id) => btf.resolve(id).and_then(|t| {
+                        btf.members(&t)
+                            .map(|m| m.iter().map(|m| Obj::str(m.name)).collect())
+                    }),
+                    _ => Ok(Vec::new()),
+                };
+                names
+                    .map(Obj::list)
+                    .map_err(|e| dump_exc(it, &e, &describe(&v)))
+            }
             _ => Err(it.exc(
                 "AttributeError",
                 format!("{} has no method '{name}'", describe(&v)),

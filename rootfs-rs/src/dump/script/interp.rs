@@ -242,12 +242,9 @@ impl<'h> Interp<'h> {
             }
             StmtKind::While(cond, body, orelse) => {
                 while self.eval(f, cond)?.truthy() {
-                    match self.block(f, body)? {
-                        Flow::Break => return Ok(Flow::Normal),
-                        Flow::Return(v) => return Ok(Flow::Return(v)),
-                        _ => {}
+                    if let Some(done) = self.loop_body(f, body)? {
+                        return Ok(done);
                     }
-                    self.tick()?;
                 }
                 return self.block(f, orelse);
             }
@@ -256,12 +253,9 @@ impl<'h> Interp<'h> {
                 let mut items = self.iter_of(&it)?;
                 while let Some(item) = items.next() {
                     self.assign(f, target, item)?;
-                    match self.block(f, body)? {
-                        Flow::Break => return Ok(Flow::Normal),
-                        Flow::Return(v) => return Ok(Flow::Return(v)),
-                        _ => {}
+                    if let Some(done) = self.loop_body(f, body)? {
+                        return Ok(done);
                     }
-                    self.tick()?;
                 }
                 return self.block(f, orelse);
             }
@@ -310,6 +304,17 @@ impl<'h> Interp<'h> {
             StmtKind::Pass => {}
         }
         Ok(Flow::Normal)
+    }
+
+    /// One pass of a loop body; Some(flow) when the loop must end with it (break, return).
+    fn loop_body(&mut self, f: &mut Frame, body: &[Stmt]) -> R<Option<Flow>> {
+        match self.block(f, body)? {
+            Flow::Break => return Ok(Some(Flow::Normal)),
+            Flow::Return(v) => return Ok(Some(Flow::Return(v))),
+            Flow::Normal | Flow::Continue => {}
+        }
+        self.tick()?;
+        Ok(None)
     }
 
     fn try_stmt(

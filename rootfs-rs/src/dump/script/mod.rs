@@ -16,6 +16,7 @@ pub mod lexer;
 pub mod methods;
 pub mod ops;
 pub mod parser;
+pub mod repl;
 pub mod run;
 pub mod value;
 

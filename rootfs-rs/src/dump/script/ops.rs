@@ -51,24 +51,18 @@ impl Interp<'_> {
                 items.extend(y.borrow().entries.iter().map(|e| e.0.clone()));
                 self.make_set(items)
             }
-            (BinOp::Sub, Obj::Set(x), Obj::Set(y)) => {
+            (BinOp::Sub | BinOp::BitAnd, Obj::Set(x), Obj::Set(y)) => {
+                // Difference keeps what y lacks, intersection what y has.
+                let keep_present = op == BinOp::BitAnd;
                 let y = y.borrow();
                 let items = x
                     .borrow()
                     .entries
                     .iter()
-                    .filter(|e| e.0.key().is_some_and(|k| y.get(&k).is_none()))
-                    .map(|e| e.0.clone())
-                    .collect();
-                self.make_set(items)
-            }
-            (BinOp::BitAnd, Obj::Set(x), Obj::Set(y)) => {
-                let y = y.borrow();
-                let items = x
-                    .borrow()
-                    .entries
-                    .iter()
-                    .filter(|e| e.0.key().is_some_and(|k| y.get(&k).is_some()))
+                    .filter(|e| {
+                        e.0.key()
+                            .is_some_and(|k| y.get(&k).is_some() == keep_present)
+                    })
                     .map(|e| e.0.clone())
                     .collect();
                 self.make_set(items)
