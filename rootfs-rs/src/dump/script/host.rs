@@ -23,6 +23,9 @@ pub struct DumpHost<'d> {
     pub dump: &'d Dump,
     objects: Vec<Value<'d>>,
     handles: HashMap<(u64, Ty), u32>,
+    /// (struct type, member) → the member's offset and typed value in the struct where it
+    /// was first looked up (None: no such member).
+    fields: HashMap<(Ty, String), Option<(u64, Value<'d>)>>,
     pub(super) sections: HashMap<String, Obj>,
 }
 
@@ -52,6 +55,7 @@ impl<'d> DumpHost<'d> {
             dump,
             objects: Vec::new(),
             handles: HashMap::new(),
+            fields: HashMap::new(),
             sections: HashMap::new(),
         }
     }
@@ -180,20 +184,33 @@ impl<'d> DumpHost<'d> {
         }
     }
 
-    /// `obj.name`: a field of a struct.
+    /// `obj.name`: a field of a struct (the member is looked up once per struct type).
     pub fn field(&mut self, it: &Interp, h: u32, name: &str) -> R<Obj> {
         let v = self.value(it, h)?;
-        if !v.has_field(name) && METHODS.contains(&name) {
-            return Ok(Obj::Method(std::rc::Rc::new((Obj::Host(h), name.into()))));
-        }
-        if !v.has_field(name) {
-            return Err(it.exc(
+        let key = (v.ty(), name.to_string());
+        let found = match self.fields.get(&key) {
+            Some(f) => *f,
+            None => {
+                let f = if v.has_field(name) {
+                    let m = v.field(name).map_err(|e| dump_exc(it, &e, &describe(&v)))?;
+                    Some((m.address().wrapping_sub(v.address()), m))
+                } else {
+                    None
+                };
+                self.fields.insert(key, f);
+                f
+            }
+        };
+        match found {
+            Some((offset, m)) => self.to_obj(it, m.moved_to(v.address().wrapping_add(offset))),
+            None if METHODS.contains(&name) => {
+                Ok(Obj::Method(std::rc::Rc::new((Obj::Host(h), name.into()))))
+            }
+            None => Err(it.exc(
                 "AttributeError",
                 format!("{} has no member '{name}'", describe(&v)),
-            ));
+            )),
         }
-        let f = v.field(name).map_err(|e| dump_exc(it, &e, &describe(&v)))?;
-        self.to_obj(it, f)
     }
 
     /// Methods of dump objects: hasField, castTo, Addr, typeName, member.
