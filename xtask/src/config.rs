@@ -83,3 +83,28 @@ impl BuildConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_are_resolved_next_to_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("kboot-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("kboot.toml");
+        std::fs::write(
+            &file,
+            "[build]\nchecks = [\"checks/a.py\"]\n[menu]\ntimeout = 3\n",
+        )
+        .unwrap();
+        let config = BuildConfig::load(Some(&file)).unwrap();
+        assert_eq!(config.checks, vec![dir.join("checks/a.py")]);
+        std::fs::write(&file, "[build]\nchecks = \"a.py\"\n").unwrap();
+        assert!(
+            BuildConfig::load(Some(&file)).is_err(),
+            "checks must be a list"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -9,6 +9,10 @@ use std::rc::Rc;
 
 type R = Result<Expr, ScriptError>;
 
+/// Longest run of prefix operators (`- - x`, `not not x`): the evaluator recurses per
+/// operator.
+const MAX_PREFIX: usize = 256;
+
 impl Parser {
     /// `a, b` (a tuple) or a single expression.
     pub fn expr_list(&mut self) -> R {
@@ -94,10 +98,20 @@ impl Parser {
     }
 
     fn not_expr(&mut self) -> R {
-        if self.eat_kw("not") {
-            return Ok(Expr::Unary(UnaryOp::Not, Box::new(self.not_expr()?)));
+        // Prefix operators are collected in a loop, not by recursion: `not not … x` of any
+        // length cannot overflow the stack.
+        let mut count = 0usize;
+        while self.eat_kw("not") {
+            count += 1;
         }
-        self.comparison()
+        if count > MAX_PREFIX {
+            return self.err("too many 'not' in a row");
+        }
+        let mut e = self.comparison()?;
+        for _ in 0..count {
+            e = Expr::Unary(UnaryOp::Not, Box::new(e));
+        }
+        Ok(e)
     }
 
     fn cmp_op(&mut self) -> Option<CmpOp> {
@@ -175,24 +189,36 @@ impl Parser {
     }
 
     fn unary(&mut self) -> R {
-        for (op, u) in [
-            ("-", UnaryOp::Neg),
-            ("+", UnaryOp::Pos),
-            ("~", UnaryOp::Invert),
-        ] {
-            if self.eat_op(op) {
-                return Ok(Expr::Unary(u, Box::new(self.unary()?)));
+        let mut ops = Vec::new();
+        loop {
+            let op = [
+                ("-", UnaryOp::Neg),
+                ("+", UnaryOp::Pos),
+                ("~", UnaryOp::Invert),
+            ]
+            .into_iter()
+            .find(|(text, _)| self.at_op(text));
+            match op {
+                Some((_, u)) => {
+                    self.next();
+                    ops.push(u);
+                }
+                None => break,
             }
         }
-        let base = self.postfix()?;
-        if self.eat_op("**") {
-            return Ok(Expr::Bin(
-                BinOp::Pow,
-                Box::new(base),
-                Box::new(self.unary()?),
-            ));
+        if ops.len() > MAX_PREFIX {
+            return self.err("too many prefix operators in a row");
         }
-        Ok(base)
+        let base = self.postfix()?;
+        let mut e = if self.eat_op("**") {
+            Expr::Bin(BinOp::Pow, Box::new(base), Box::new(self.unary()?))
+        } else {
+            base
+        };
+        for u in ops.into_iter().rev() {
+            e = Expr::Unary(u, Box::new(e));
+        }
+        Ok(e)
     }
 
     fn postfix(&mut self) -> R {

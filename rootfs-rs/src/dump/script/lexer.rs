@@ -26,6 +26,9 @@ pub struct Token {
     pub line: u32,
 }
 
+/// Deepest bracket or block nesting accepted.
+const MAX_NESTING: usize = 100;
+
 /// Longest first, so "**=" wins over "**" and "*".
 const OPS: &[&str] = &[
     "**=", "//=", ">>=", "<<=", "...", "**", "//", "<<", ">>", "<=", ">=", "==", "!=", "->", "+=",
@@ -155,6 +158,9 @@ impl Lexer<'_> {
         }
         let current = self.indents.last().copied().unwrap_or(0);
         if width > current {
+            if self.indents.len() >= MAX_NESTING {
+                return Err(syntax(self.line, "blocks nested too deeply"));
+            }
             self.indents.push(width);
             self.push(Tok::Indent);
         } else {
@@ -242,6 +248,11 @@ impl Lexer<'_> {
             if self.src[self.pos..].starts_with(op.as_bytes()) {
                 self.pos += op.len();
                 match *op {
+                    // The parser and evaluator recurse once per level: a bound keeps a
+                    // hostile script from overflowing the stack.
+                    "(" | "[" | "{" if self.depth >= MAX_NESTING => {
+                        return Err(syntax(self.line, "brackets nested too deeply"))
+                    }
                     "(" | "[" | "{" => self.depth += 1,
                     ")" | "]" | "}" => self.depth = self.depth.saturating_sub(1),
                     _ => {}

@@ -120,3 +120,25 @@ fn limits_stop_endless_loops_and_huge_allocations() {
     );
     assert!(out.is_empty());
 }
+
+#[test]
+fn hostile_nesting_is_a_syntax_error_not_a_stack_overflow() {
+    let deep = format!("x = {}1{}\n", "(".repeat(100_000), ")".repeat(100_000));
+    assert!(matches!(run(&deep), Err(ScriptError::Syntax { .. })));
+    let mut blocks = String::new();
+    for i in 0..200 {
+        blocks.push_str(&format!("{}if True:\n", " ".repeat(i)));
+    }
+    blocks.push_str(&format!("{}pass\n", " ".repeat(200)));
+    assert!(matches!(run(&blocks), Err(ScriptError::Syntax { .. })));
+    // Prefix chains are parsed in a loop.
+    assert_eq!(ok(&format!("print({}1)\n", "-".repeat(200))), "1\n");
+    assert_eq!(
+        ok(&format!("print({}False)\n", "not ".repeat(200))),
+        "False\n"
+    );
+    assert!(matches!(
+        run(&format!("x = {}1\n", "-".repeat(100_000))),
+        Err(ScriptError::Syntax { .. })
+    ));
+}
