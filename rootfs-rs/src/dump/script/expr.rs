@@ -338,15 +338,7 @@ impl Parser {
                 if self.eat_op(")") {
                     return Ok(first);
                 }
-                let mut items = vec![first];
-                while self.eat_op(",") {
-                    if self.at_op(")") {
-                        break;
-                    }
-                    items.push(self.star_or_expr()?);
-                }
-                self.expect_op(")")?;
-                Ok(Expr::Tuple(items))
+                Ok(Expr::Tuple(self.items_after(first, ")")?))
             }
             Tok::Op("[") => {
                 if self.eat_op("]") {
@@ -358,19 +350,24 @@ impl Parser {
                     self.expect_op("]")?;
                     return Ok(Expr::ListComp(Box::new(first), comps));
                 }
-                let mut items = vec![first];
-                while self.eat_op(",") {
-                    if self.at_op("]") {
-                        break;
-                    }
-                    items.push(self.star_or_expr()?);
-                }
-                self.expect_op("]")?;
-                Ok(Expr::List(items))
+                Ok(Expr::List(self.items_after(first, "]")?))
             }
             Tok::Op("{") => self.braces(),
             t => self.err(format!("unexpected {}", describe(&t))),
         }
+    }
+
+    /// The rest of a comma-separated display after its first item, through `close`.
+    fn items_after(&mut self, first: Expr, close: &str) -> Result<Vec<Expr>, ScriptError> {
+        let mut items = vec![first];
+        while self.eat_op(",") {
+            if self.at_op(close) {
+                break;
+            }
+            items.push(self.star_or_expr()?);
+        }
+        self.expect_op(close)?;
+        Ok(items)
     }
 
     fn braces(&mut self) -> R {
@@ -384,15 +381,7 @@ impl Parser {
                 self.expect_op("}")?;
                 return Ok(Expr::SetComp(Box::new(first), comps));
             }
-            let mut items = vec![first];
-            while self.eat_op(",") {
-                if self.at_op("}") {
-                    break;
-                }
-                items.push(self.expr()?);
-            }
-            self.expect_op("}")?;
-            return Ok(Expr::Set(items));
+            return Ok(Expr::Set(self.items_after(first, "}")?));
         }
         let value = self.expr()?;
         if self.at_kw("for") {
