@@ -6,6 +6,15 @@ use std::io::Write;
 
 use crate::cpio::{CpioBuilder, CpioError};
 
+/// Where the shipped triage scripts live (`kboot triage --script /usr/share/kboot/scripts/…`).
+pub const SCRIPTS_DIR: &str = "usr/share/kboot/scripts";
+
+/// The triage scripts every image carries (docs/scripting.md).
+pub const SHIPPED_SCRIPTS: [(&str, &str); 2] = [
+    ("crashinfo.py", include_str!("../scripts/crashinfo.py")),
+    ("xportshow.py", include_str!("../scripts/xportshow.py")),
+];
+
 /// Where the binary lives; `/init` and every applet link point here.
 pub const BINARY_PATH: &str = "bin/kboot";
 
@@ -62,6 +71,8 @@ pub struct InitramfsSpec {
     pub applets: Vec<String>,
     /// Files under `/etc/kboot/` (name, contents).
     pub config_files: Vec<(String, Vec<u8>)>,
+    /// Triage scripts under `/usr/share/kboot/scripts/` (name, contents).
+    pub scripts: Vec<(String, Vec<u8>)>,
     /// Stamped on every entry: SOURCE_DATE_EPOCH, or 0.
     pub mtime: u32,
 }
@@ -97,6 +108,12 @@ pub fn initramfs_archive(spec: &InitramfsSpec) -> Result<CpioBuilder, CpioError>
     }
     for (name, data) in &spec.config_files {
         cpio.add_file(&format!("etc/kboot/{name}"), 0o644, data.clone())?;
+    }
+    if !spec.scripts.is_empty() {
+        cpio.add_dir(SCRIPTS_DIR, 0o755)?;
+    }
+    for (name, data) in &spec.scripts {
+        cpio.add_file(&format!("{SCRIPTS_DIR}/{name}"), 0o644, data.clone())?;
     }
     Ok(cpio)
 }

@@ -110,6 +110,7 @@ fn cpio_listing_matches_what_was_packed() {
         binary: payload(1000, 9),
         applets: vec!["sh".into(), "ls".into(), "mount".into()],
         config_files: vec![("kboot.toml".into(), b"[build]\n".to_vec())],
+        scripts: vec![("check.py".into(), b"print(1)\n".to_vec())],
         mtime: 0,
     };
     let archive = initramfs_archive(&spec).unwrap();
@@ -148,6 +149,11 @@ fn cpio_listing_matches_what_was_packed() {
         "run",
         "sys",
         "tmp",
+        "usr",
+        "usr/share",
+        "usr/share/kboot",
+        "usr/share/kboot/scripts",
+        "usr/share/kboot/scripts/check.py",
     ];
     assert_eq!(listed, expected);
 

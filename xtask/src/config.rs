@@ -6,6 +6,8 @@
 //! cmdline = "console=tty0 console=ttyS0,115200"
 //! compression = "gzip"            # or "zstd"
 //! extra_fragments = ["my.config"] # merged after kernel-configs/*.config
+//! checks = ["checks/nfs.py"]      # /etc/kboot/checks/: run by the capture mode after
+//!                                 # the report (docs/scripting.md)
 //!
 //! [net]
 //! ca = ["site-ca.pem"]            # CAs https:// trusts (relative to kboot.toml)
@@ -39,6 +41,8 @@ struct BuildSection {
     compression: Option<String>,
     #[serde(default)]
     extra_fragments: Vec<PathBuf>,
+    #[serde(default)]
+    checks: Vec<PathBuf>,
 }
 
 /// The build-time keys of `[net]`; the others (mode, menu, …) are the runtime's.
@@ -58,6 +62,8 @@ pub struct BuildConfig {
     pub cmdline: String,
     pub compression: Compression,
     pub extra_fragments: Vec<PathBuf>,
+    /// Triage scripts for /etc/kboot/checks/ (paths relative to the config file).
+    pub checks: Vec<PathBuf>,
     /// The file's text, installed into the initramfs; None without --config.
     pub raw: Option<String>,
     /// /etc/kboot/ca.pem: the CAs https:// trusts (`[net] ca`, `system_ca`); None: none.
@@ -70,6 +76,7 @@ impl BuildConfig {
             cmdline: qemu_tests::machine::DEFAULT_CMDLINE.to_string(),
             compression: Compression::Gzip,
             extra_fragments: Vec::new(),
+            checks: Vec::new(),
             raw: None,
             ca_bundle: None,
         };
@@ -96,6 +103,7 @@ impl BuildConfig {
                 .map(|f| base.join(f))
                 .collect(),
             ca_bundle: ca_bundle(path, base, &file.net)?,
+            checks: file.build.checks.iter().map(|f| base.join(f)).collect(),
             raw: Some(text),
         })
     }
@@ -170,6 +178,26 @@ mod tests {
             .expect("valid")
             .ca_bundle
             .is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn checks_are_resolved_next_to_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("kboot-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("kboot.toml");
+        std::fs::write(
+            &file,
+            "[build]\nchecks = [\"checks/a.py\"]\n[menu]\ntimeout = 3\n",
+        )
+        .unwrap();
+        let config = BuildConfig::load(Some(&file)).unwrap();
+        assert_eq!(config.checks, vec![dir.join("checks/a.py")]);
+        std::fs::write(&file, "[build]\nchecks = \"a.py\"\n").unwrap();
+        assert!(
+            BuildConfig::load(Some(&file)).is_err(),
+            "checks must be a list"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

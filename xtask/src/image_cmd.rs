@@ -255,10 +255,23 @@ fn write_initramfs(
     if let Some(bundle) = &config.ca_bundle {
         config_files.push(("ca.pem".to_string(), bundle.clone()));
     }
+    for check in &config.checks {
+        let name = check
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                anyhow::anyhow!("[build] checks: {} has no file name", check.display())
+            })?;
+        config_files.push((format!("checks/{name}"), read(check)?));
+    }
     let spec = InitramfsSpec {
         binary: read(kboot_binary)?,
         applets,
         config_files,
+        scripts: initramfs::SHIPPED_SCRIPTS
+            .iter()
+            .map(|(name, text)| (name.to_string(), text.as_bytes().to_vec()))
+            .collect(),
         mtime: epoch,
     };
     let cpio = initramfs::initramfs_archive(&spec).context("failed to build the initramfs")?;

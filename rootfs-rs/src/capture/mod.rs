@@ -16,6 +16,8 @@ use crate::dump::report::json::report_json;
 use crate::dump::report::{build, render_sections, render_text, Options, Report, Section};
 use crate::dump::save::cli::{progress_parts, summary};
 use crate::dump::save::{save_kdump, DumpSink, Progress, SaveError, SaveOptions, SaveStats};
+use crate::dump::script::run::{run_checks, CHECKS_DIR};
+use crate::dump::script::DEFAULT_LIMITS;
 use settings::{Action, DumpSettings};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -111,13 +113,23 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
         return;
     }
     say(&format!("reading {} (triage)", vmcore.display()));
-    let report = build(
+    let mut report = build(
         vmcore,
         &Options {
             full_log: true,
             ..Options::default()
         },
     );
+    // The build's own checks run after the built-in report; a failing or runaway one is
+    // stopped by its limits and the capture goes on.
+    report.checks = run_checks(vmcore, Path::new(CHECKS_DIR), DEFAULT_LIMITS);
+    for c in &report.checks {
+        say(&format!(
+            "check {}: {}",
+            c.name,
+            c.error.as_deref().unwrap_or("done")
+        ));
+    }
     show(&render_sections(
         &report,
         &[

@@ -13,6 +13,7 @@ pub mod helpers;
 pub mod kernel;
 pub mod report;
 pub mod save;
+pub mod script;
 pub mod unwind;
 
 pub use error::DumpError;

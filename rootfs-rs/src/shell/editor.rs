@@ -192,6 +192,16 @@ impl Editor {
 
     /// One edited line; None at end of input (Ctrl-D on an empty line).
     pub fn read_line(&mut self, prompt: &str, shell: &Shell) -> io::Result<Option<String>> {
+        self.read_line_with(prompt, &|before| candidates(shell, before))
+    }
+
+    /// `read_line` with another completer: text before the cursor → (start of the word
+    /// being completed, candidates).
+    pub fn read_line_with(
+        &mut self,
+        prompt: &str,
+        completer: &Completer,
+    ) -> io::Result<Option<String>> {
         let _raw = Terminal::raw()?;
         let mut out = io::stderr().lock();
         let mut line = Line {
@@ -230,7 +240,7 @@ impl Editor {
                     line.chars = text.chars().collect();
                     line.cursor = line.chars.len();
                 }
-                Key::Tab => complete(&mut out, &mut line, shell)?,
+                Key::Tab => complete(&mut out, &mut line, completer)?,
                 Key::Ctrl(0x03) => {
                     write!(out, "^C\r\n")?;
                     return Ok(Some(String::new()));
@@ -349,9 +359,12 @@ fn common_prefix(items: &[String]) -> String {
     first[..len].to_string()
 }
 
-fn complete(out: &mut impl Write, line: &mut Line, shell: &Shell) -> io::Result<()> {
+/// Text before the cursor → (where the completed word starts, candidates).
+pub type Completer<'a> = dyn Fn(&str) -> (usize, Vec<String>) + 'a;
+
+fn complete(out: &mut impl Write, line: &mut Line, completer: &Completer) -> io::Result<()> {
     let before: String = line.chars[..line.cursor].iter().collect();
-    let (start, found) = candidates(shell, &before);
+    let (start, found) = completer(&before);
     let word_len = before[start..].chars().count();
     let insertion = if found.len() == 1 {
         found[0].clone()

@@ -1,5 +1,5 @@
 //! sh: the kboot command shell — scripts, `-c`, and an interactive prompt with line editing.
-mod editor;
+pub mod editor;
 mod run;
 mod syntax;
 

@@ -213,3 +213,56 @@ pub fn delete_module(name: &CStr, force: bool) -> rustix::io::Result<()> {
     let flags = libc::O_NONBLOCK | if force { libc::O_TRUNC } else { 0 };
     rustix::system::delete_module(name, flags)
 }
+
+/// The process's allocator: the system's, counting per thread the bytes allocated and not
+/// yet freed, so a triage script's memory budget (dump::script) can be checked against what
+/// its own thread uses. Two thread-local additions per allocation are the whole cost.
+pub struct CountingAlloc;
+
+thread_local! {
+    // const-initialised and without a destructor: usable from the allocator at any time,
+    // even while the thread's other locals are being torn down.
+    static THREAD_ALLOCATED: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    let _ = THREAD_ALLOCATED.try_with(|c| c.set(c.get().wrapping_add(delta)));
+}
+
+/// Bytes this thread allocated through the global allocator and has not freed (memory
+/// freed by another thread is not subtracted here, so compare two readings of one thread).
+pub fn allocated_bytes() -> isize {
+    THREAD_ALLOCATED.try_with(|c| c.get()).unwrap_or(0)
+}
+
+// SAFETY: every method forwards to `std::alloc::System` with the caller's own arguments,
+// so the GlobalAlloc contract (layout, pointer validity) is System's; the counter is only
+// bookkeeping and never affects what is returned.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: same layout as the caller gave us (see the impl's comment).
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if !p.is_null() {
+            count(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: ptr was returned by System.alloc/realloc with this layout.
+        unsafe { std::alloc::System.dealloc(ptr, layout) };
+        count(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: ptr/layout come from a previous allocation of ours, as the caller guarantees.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            count(new_size as isize - layout.size() as isize);
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;

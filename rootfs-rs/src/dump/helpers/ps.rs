@@ -165,27 +165,36 @@ fn threads<'d>(leader: &Value<'d>) -> Result<Vec<Result<Value<'d>, DumpError>>, 
 pub fn all_tasks(dump: &Dump) -> TaskList {
     let mut list = TaskList::default();
     let idx = RssIndexes::new(dump);
+    let (values, errors) = task_values(dump);
+    list.errors = errors;
+    for t in &values {
+        match task(dump, t, &idx) {
+            Ok(t) => list.tasks.push(t),
+            Err(e) => list.errors.push(format!("task at {:#x}: {e}", t.address())),
+        }
+    }
+    list
+}
+
+/// Every task as ps lists them: init_task, the other CPUs' idle tasks (rq->idle, not on
+/// the task list), then each thread-group leader followed by its threads; with the errors
+/// met on the way (the walk goes on past a bad task where it can).
+pub fn task_values(dump: &Dump) -> (Vec<Value<'_>>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
     let init = match dump.var("init_task") {
         Ok(v) => v,
-        Err(e) => {
-            list.errors.push(format!("init_task: {e}"));
-            return list;
-        }
+        Err(e) => return (out, vec![format!("init_task: {e}")]),
     };
-    let push = |list: &mut TaskList, t: &Value<'_>| match task(dump, t, &idx) {
-        Ok(t) => list.tasks.push(t),
-        Err(e) => list.errors.push(format!("task at {:#x}: {e}", t.address())),
-    };
-    push(&mut list, &init);
-    // Idle tasks of the other CPUs are not on the task list: rq->idle.
+    out.push(init);
     for cpu in 1..dump.nr_cpu_ids().unwrap_or(1) {
         match dump
             .per_cpu("runqueues", cpu)
             .and_then(|rq| rq.field("idle")?.deref())
         {
-            Ok(idle) if idle.address() != init.address() => push(&mut list, &idle),
+            Ok(idle) if idle.address() != init.address() => out.push(idle),
             Ok(_) => {}
-            Err(e) => list.errors.push(format!("idle task of cpu {cpu}: {e}")),
+            Err(e) => errors.push(format!("idle task of cpu {cpu}: {e}")),
         }
     }
     let leaders = match init
@@ -194,34 +203,33 @@ pub fn all_tasks(dump: &Dump) -> TaskList {
     {
         Ok(it) => it,
         Err(e) => {
-            list.errors.push(format!("init_task.tasks: {e}"));
-            return list;
+            errors.push(format!("init_task.tasks: {e}"));
+            return (out, errors);
         }
     };
     for leader in leaders {
         let leader = match leader {
             Ok(l) => l,
             Err(e) => {
-                list.errors.push(format!("task list: {e}"));
+                errors.push(format!("task list: {e}"));
                 break;
             }
         };
-        push(&mut list, &leader);
-        match threads(&leader) {
+        out.push(leader);
+        let threads_of = threads(&leader);
+        match threads_of {
             Ok(ts) => {
                 for t in ts {
                     match t {
-                        Ok(t) => push(&mut list, &t),
-                        Err(e) => list
-                            .errors
-                            .push(format!("threads of task at {:#x}: {e}", leader.address())),
+                        Ok(t) => out.push(t),
+                        Err(e) => {
+                            errors.push(format!("threads of task at {:#x}: {e}", leader.address()))
+                        }
                     }
                 }
             }
-            Err(e) => list
-                .errors
-                .push(format!("threads of task at {:#x}: {e}", leader.address())),
+            Err(e) => errors.push(format!("threads of task at {:#x}: {e}", leader.address())),
         }
     }
-    list
+    (out, errors)
 }

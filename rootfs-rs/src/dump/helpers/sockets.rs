@@ -137,7 +137,7 @@ fn inet_socket(sk: &Value<'_>, proto: &str) -> Result<Option<Socket>, DumpError>
 
 /// The first-node pointers of a bucket array: `count` buckets of `stride` bytes whose list
 /// head lies `head_off` bytes in, read in one go.
-fn bucket_heads(
+pub fn bucket_heads(
     dump: &Dump,
     base: u64,
     count: u64,

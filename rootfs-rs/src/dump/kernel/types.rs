@@ -6,7 +6,7 @@ use crate::dump::kernel::btf::{Btf, Kind, TypeId};
 
 /// A type a `Value` can have: a BTF type, or a pointer/array built on one when BTF has no
 /// such type record (e.g. `unsigned long[]` for __per_cpu_offset).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ty {
     Btf(TypeId),
     /// Pointer to the BTF type.

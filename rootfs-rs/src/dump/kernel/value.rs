@@ -106,6 +106,12 @@ impl<'d> Value<'d> {
     pub fn address(&self) -> u64 {
         self.addr
     }
+
+    /// The same typed value (bitfield position included) at another address: a member
+    /// found once by name serves every struct of its type (member lookups scan BTF).
+    pub fn moved_to(&self, addr: u64) -> Value<'d> {
+        Value { addr, ..*self }
+    }
     pub fn ty(&self) -> Ty {
         self.ty
     }

@@ -1,14 +1,19 @@
 //! The `triage` applet: triage [DUMP] [--json] [--dmesg] [--section NAME]...
 
+use crate::dump::kernel::Dump;
 use crate::dump::report::json::report_json;
 use crate::dump::report::stacks::BtScope;
 use crate::dump::report::{build, render_text, Options, Section};
+use crate::dump::script::run::run_streaming;
+use crate::dump::script::{Limits, DEFAULT_LIMITS};
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
 pub const USAGE: &str =
     "usage: triage [DUMP] [--json] [--dmesg] [--section NAME]... [--pid N | --cpu N | --all]
+       triage [DUMP] --script FILE.py [--script-time S] [--script-memory MIB] [-- ARGS...]
+       triage -i [DUMP]
 Triage a Linux crash dump without debuginfo (kallsyms and BTF from the dump).
   DUMP             vmcore file (default /proc/vmcore, else /proc/kcore)
   --json           one JSON object instead of text
@@ -19,6 +24,11 @@ Triage a Linux crash dump without debuginfo (kallsyms and BTF from the dump).
   --cpu N          bt: the stack of the task running on CPU N (same)
   --all            bt: every task's stack, like crash's foreach bt (same)
                    (without these, bt shows each CPU's task, the panicking one first)
+  --script FILE    run a triage script (Python subset, docs/scripting.md) on the dump
+                   instead of the report; ARGS after -- are its argv[1:]
+  --script-time S  stop the script after S seconds (default 10)
+  --script-memory MIB  stop the script past MIB MiB of memory (default 64)
+  -i               an interactive prompt: crash-like commands and Python (type help)
   --help           this text
 Exit status: 0 report written (possibly partial, see warnings), 1 error, 2 usage.";
 
@@ -27,6 +37,10 @@ struct Args {
     dump: Option<PathBuf>,
     json: bool,
     options: Options,
+    script: Option<PathBuf>,
+    script_args: Vec<String>,
+    limits: Limits,
+    interactive: bool,
 }
 
 enum Parsed {
@@ -39,12 +53,17 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
         dump: None,
         json: false,
         options: Options::default(),
+        script: None,
+        script_args: Vec::new(),
+        limits: DEFAULT_LIMITS,
+        interactive: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.to_str() {
             Some("--help" | "-h") => return Ok(Parsed::Help),
             Some("--json") => a.json = true,
+            Some("-i" | "--interactive") => a.interactive = true,
             Some("--dmesg") => a.options.full_log = true,
             Some("--all") => a.options.bt = BtScope::All,
             Some(flag @ ("--pid" | "--cpu")) => {
@@ -60,6 +79,29 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                             .map_err(|_| format!("--cpu {v}: not a CPU number"))?,
                     )
                 };
+            }
+            Some("--") => {
+                a.script_args = it
+                    .by_ref()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .collect();
+            }
+            Some("--script") => {
+                let file = it.next().ok_or("option --script needs a FILE")?;
+                a.script = Some(PathBuf::from(file));
+            }
+            Some(flag @ ("--script-time" | "--script-memory")) => {
+                let v = it
+                    .next()
+                    .and_then(|v| v.to_str())
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v > 0.0 && *v < 1e6)
+                    .ok_or_else(|| format!("option {flag} needs a positive number"))?;
+                if flag == "--script-time" {
+                    a.limits.time = std::time::Duration::from_secs_f64(v);
+                } else {
+                    a.limits.memory = (v * 1048576.0) as usize;
+                }
             }
             Some("--section") => {
                 let name = it.next().ok_or("option --section needs a NAME")?;
@@ -124,6 +166,20 @@ pub fn triage_main(args: &[OsString]) -> i32 {
     if path.is_dir() {
         eprintln!("triage: {}: Is a directory", path.display());
         return 1;
+    }
+    if args.script.is_some() || args.interactive {
+        let dump = match Dump::open(&path) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("triage: {}: {e}", path.display());
+                return 1;
+            }
+        };
+        let Some(script) = &args.script else {
+            return crate::dump::script::repl::run(&dump);
+        };
+        let mut out = std::io::stdout().lock();
+        return run_streaming(&dump, script, &args.script_args, args.limits, &mut out);
     }
     let report = build(&path, &args.options);
     let text = if args.json {

@@ -351,6 +351,7 @@ pub fn report_json(r: &Report) -> Json {
                 ])
             }),
         ),
+        ("checks", super::checks::json(r)),
         (
             "problems",
             arr(&super::problems::rank(r), |p| {

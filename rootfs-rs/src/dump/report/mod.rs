@@ -2,6 +2,7 @@
 //! report plus a warning naming the section, rendered in crash's vocabulary; `json` renders
 //! it as JSON and `cli` is the `triage` applet.
 
+pub mod checks;
 pub mod cli;
 pub mod json;
 pub mod problems;
@@ -84,6 +85,7 @@ pub struct Report {
     pub hung: Option<Vec<super::helpers::bt::HungTask>>,
     pub stack_groups: Option<Vec<super::helpers::bt::StackGroup>>,
     pub warnings: Vec<Warning>,
+    pub checks: Vec<checks::CheckOutput>,
 }
 
 impl Report {
@@ -540,12 +542,12 @@ type Renderer = fn(&Report, &mut String);
 /// The report as text, one block per wanted section.
 pub fn render_text(r: &Report) -> String {
     use Section::*;
-    render_sections(
-        r,
-        &[
-            Sys, Panic, Bt, Log, Ps, Mem, Runq, Net, Mod, Mount, Slab, Hung,
-        ],
-    )
+    let order = [
+        Sys, Panic, Bt, Log, Ps, Mem, Runq, Net, Mod, Mount, Slab, Hung,
+    ];
+    let mut out = render_sections(r, &order);
+    checks::render(r, &mut out);
+    out
 }
 
 /// The report's text with the wanted sections in the given order (a capture console shows
