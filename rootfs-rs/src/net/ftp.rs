@@ -52,10 +52,7 @@ pub fn retrieve(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Resu
         return Err(fail(&format!("no such file ({text})")));
     }
     expect_reply((code, text.clone()), &[125, 150]).map_err(|e| fail(&e))?;
-    let total = text
-        .rsplit_once('(')
-        .and_then(|(_, t)| t.split_whitespace().next())
-        .and_then(|n| n.parse().ok());
+    let total = announced_size(&text);
     let n = copy_body(b"", &mut data, out, total, transfer).map_err(|e| fail(&e))?;
     drop(data);
     expect_reply(command("", &mut reader)?, &[226, 250]).map_err(|e| fail(&e))?;
@@ -72,7 +69,7 @@ fn expect_reply((code, text): (u16, String), wanted: &[u16]) -> Result<(), Strin
 }
 
 /// One reply, joining a multi-line one ("123-…" up to "123 …").
-fn read_reply(reader: &mut impl BufRead) -> Result<(u16, String), String> {
+pub(crate) fn read_reply(reader: &mut impl BufRead) -> Result<(u16, String), String> {
     let mut line = String::new();
     let mut read = |line: &mut String| -> Result<(), String> {
         line.clear();
@@ -99,6 +96,13 @@ fn read_reply(reader: &mut impl BufRead) -> Result<(u16, String), String> {
         }
     }
     Ok((code, text))
+}
+
+/// The size a RETR reply announces: "Opening BINARY mode data connection for f (1234 bytes)".
+pub(crate) fn announced_size(text: &str) -> Option<u64> {
+    text.rsplit_once('(')
+        .and_then(|(_, t)| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
 }
 
 /// "Entering Passive Mode (h1,h2,h3,h4,p1,p2)".

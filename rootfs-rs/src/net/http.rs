@@ -1,6 +1,5 @@
 //! Plain HTTP/1.0 GET (following up to 5 redirects) into a writer.
 use std::io::{Read, Write};
-use std::net::TcpStream;
 
 use crate::net::transfer::{connect, copy_body, Transfer};
 use crate::net::url::{join, Url};
@@ -17,7 +16,7 @@ pub fn get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<u6
     Err(format!("{url}: too many redirects"))
 }
 
-enum Got {
+pub(crate) enum Got {
     Body(u64),
     Redirect(String),
 }
@@ -33,7 +32,18 @@ fn http_get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<G
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("{url}: {}", crate::util::reason(&e)))?;
-    let (head, body_start) = read_head(&mut stream).map_err(|e| format!("{url}: {e}"))?;
+    response(url, &mut stream, out, transfer)
+}
+
+/// Reads the server's response to a GET of `url` from `stream`: the head, then the body
+/// into `out` or the redirect. Separate from the socket so it can be fuzzed.
+pub(crate) fn response(
+    url: &Url,
+    stream: &mut dyn Read,
+    out: &mut dyn Write,
+    transfer: &mut Transfer,
+) -> Result<Got, String> {
+    let (head, body_start) = read_head(stream).map_err(|e| format!("{url}: {e}"))?;
     let (code, headers) = parse_head(&head).map_err(|e| format!("{url}: {e}"))?;
     let header = |name: &str| {
         headers
@@ -58,8 +68,8 @@ fn http_get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<G
             transfer.limit
         ));
     }
-    let n = copy_body(&body_start, &mut stream, out, total, transfer)
-        .map_err(|e| format!("{url}: {e}"))?;
+    let n =
+        copy_body(&body_start, stream, out, total, transfer).map_err(|e| format!("{url}: {e}"))?;
     if total.is_some_and(|t| t != n) {
         return Err(format!(
             "{url}: connection closed after {n} of {} bytes",
@@ -70,7 +80,7 @@ fn http_get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<G
 }
 
 /// Reads up to the blank line; returns the head and whatever body bytes came with it.
-fn read_head(stream: &mut TcpStream) -> Result<(Vec<u8>, Vec<u8>), String> {
+fn read_head(stream: &mut dyn Read) -> Result<(Vec<u8>, Vec<u8>), String> {
     let mut raw = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
