@@ -157,8 +157,16 @@ pub fn find(name: &str) -> Option<&'static Target> {
     TARGETS.iter().find(|t| t.name == name)
 }
 
-/// Runs the target `name` (the fuzz binaries pass their own name).
+/// Runs the target `name` (the fuzz binaries pass their own name). The first call gives
+/// libFuzzer's crash handler an alternate stack, so a stack overflow is saved as a crash
+/// input like any other crash.
 pub fn run(name: &str, data: &[u8]) {
+    static ALTERNATE_STACK: std::sync::Once = std::sync::Once::new();
+    ALTERNATE_STACK.call_once(|| {
+        if let Err(e) = crate::sys::segv_handler_on_alternate_stack() {
+            eprintln!("fuzz: no alternate signal stack ({e}): stack overflows go unsaved");
+        }
+    });
     match find(name) {
         Some(target) => (target.run)(data),
         None => panic!(
