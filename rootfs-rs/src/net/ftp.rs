@@ -82,15 +82,18 @@ pub(crate) fn read_reply(reader: &mut impl BufRead) -> Result<(u16, String), Str
     read(&mut line)?;
     let code: u16 = line
         .get(..3)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("not an FTP reply: '{}'", line.trim_end()))?;
     let mut text = line.get(4..).unwrap_or("").trim_end().to_string();
     if line.as_bytes().get(3) == Some(&b'-') {
-        let end = format!("{code} ");
+        // The last line starts with the same three digits and a space (RFC 959 4.2); the
+        // digits as sent, not the number parsed ("+12" parses as 12).
+        let end = format!("{} ", line.get(..3).unwrap_or_default());
         loop {
             read(&mut line)?;
-            if line.starts_with(&end) {
-                text = line[4..].trim_end().to_string();
+            if let Some(last) = line.strip_prefix(&end) {
+                text = last.trim_end().to_string();
                 break;
             }
         }
@@ -151,6 +154,19 @@ mod tests {
             Some(6446)
         );
         assert_eq!(parse_epsv("garbage"), None);
+    }
+
+    #[test]
+    fn replies_with_odd_codes_are_errors_not_panics() {
+        let reply = |text: &str| read_reply(&mut std::io::Cursor::new(text.as_bytes()));
+        assert_eq!(
+            reply("230-Hi\r\n there\r\n230 ok\r\n"),
+            Ok((230, "ok".into()))
+        );
+        // "+12" parsed as 12, and a last line starting "12 " was sliced at byte 4: out of
+        // range at the end of the input, or inside a character.
+        assert!(reply("+12-a\n12 ").is_err());
+        assert!(reply("+12-a\n12 é\n").is_err());
     }
 
     #[test]
