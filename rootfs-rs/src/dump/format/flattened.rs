@@ -149,6 +149,12 @@ impl<S: ReadAt> ReadAt for Flattened<S> {
     fn size(&self) -> u64 {
         self.size
     }
+    fn stored(&self) -> u64 {
+        self.pieces
+            .iter()
+            .map(|p| p.end - p.start)
+            .fold(0, u64::saturating_add)
+    }
 }
 
 #[cfg(test)]
