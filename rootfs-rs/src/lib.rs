@@ -13,6 +13,7 @@ pub mod cmdline;
 pub mod config;
 pub mod console;
 pub mod dump;
+pub mod fuzz;
 pub mod init;
 pub mod kmod;
 pub mod multicall;

@@ -12,6 +12,8 @@ mod config;
 mod debug_kernel;
 mod deps;
 mod docs;
+mod fuzz;
+mod fuzz_results;
 mod image_cmd;
 mod image_modules;
 mod install;
@@ -99,6 +101,9 @@ enum Command {
     },
     /// Build the docs/ folder as a book into target/book (installs mdBook once)
     Docs,
+    /// Fuzz the parsers of outside input with libFuzzer (installs cargo-fuzz once; stable
+    /// toolchain); updates the campaign table target/fuzz/campaign.md
+    Fuzz(fuzz::FuzzOptions),
 }
 
 fn main() -> ExitCode {
@@ -126,6 +131,7 @@ fn main() -> ExitCode {
         Some(Command::Deps { check }) => deps::run_cli(check),
         Some(Command::Ci { clean, keep }) => ci::cli(&ws, clean, keep),
         Some(Command::Docs) => docs::build(&ws),
+        Some(Command::Fuzz(options)) => fuzz::run(&ws, &options),
         // `cargo xtask` alone shows what it can do.
         None => Cli::command().print_help().map_err(anyhow::Error::from),
     };

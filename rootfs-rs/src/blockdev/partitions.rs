@@ -40,7 +40,30 @@ pub struct PartitionTable {
     pub warnings: Vec<String>,
 }
 
-fn read_at(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+/// Positioned reads of a disk: a device or image file, or its bytes in memory (the fuzz
+/// targets read tables from their input).
+pub trait DiskRead {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
+impl DiskRead for File {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(self, buf, offset)
+    }
+}
+
+impl DiskRead for &[u8] {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let src = usize::try_from(offset)
+            .ok()
+            .and_then(|start| self.get(start..start.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+fn read_at(file: &dyn DiskRead, offset: u64, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     file.read_exact_at(&mut buf, offset)?;
     Ok(buf)
@@ -79,7 +102,10 @@ pub fn format_guid(raw: &[u8]) -> String {
 }
 
 /// Reads the partition table of a disk of `disk_size` bytes; Ok(None) when it has none.
-pub fn read_partition_table(file: &File, disk_size: u64) -> Result<Option<PartitionTable>, String> {
+pub fn read_partition_table(
+    file: &dyn DiskRead,
+    disk_size: u64,
+) -> Result<Option<PartitionTable>, String> {
     if disk_size < 2 * SECTOR {
         return Ok(None);
     }
@@ -111,7 +137,7 @@ fn is_extended(kind: u8) -> bool {
     matches!(kind, 0x05 | 0x0F | 0x85)
 }
 
-fn read_mbr(file: &File, primaries: &[(u8, u64, u64)]) -> PartitionTable {
+fn read_mbr(file: &dyn DiskRead, primaries: &[(u8, u64, u64)]) -> PartitionTable {
     let mut table = PartitionTable {
         kind: TableKind::Mbr,
         partitions: Vec::new(),
@@ -149,7 +175,7 @@ fn mbr_partition(number: u32, kind: u8, start: u64, len: u64) -> Partition {
 
 /// Walks the chain of extended boot records: each holds one logical partition (relative to
 /// itself) and a link to the next (relative to the extended partition).
-fn read_logical(file: &File, ext_start: u64, table: &mut PartitionTable) {
+fn read_logical(file: &dyn DiskRead, ext_start: u64, table: &mut PartitionTable) {
     let mut ebr = ext_start;
     let mut seen = Vec::new();
     for number in 5..5 + MAX_LOGICAL as u32 {
@@ -190,7 +216,7 @@ fn read_logical(file: &File, ext_start: u64, table: &mut PartitionTable) {
     ));
 }
 
-fn read_gpt(file: &File, disk_size: u64) -> Result<PartitionTable, String> {
+fn read_gpt(file: &dyn DiskRead, disk_size: u64) -> Result<PartitionTable, String> {
     let last_lba = disk_size / SECTOR - 1;
     let mut warnings = Vec::new();
     let primary = gpt_header(file, 1);
@@ -244,7 +270,7 @@ struct GptHeader {
     entries: Vec<u8>,
 }
 
-fn gpt_header(file: &File, lba: u64) -> Result<GptHeader, String> {
+fn gpt_header(file: &dyn DiskRead, lba: u64) -> Result<GptHeader, String> {
     let raw = read_at(file, lba * SECTOR, SECTOR as usize).map_err(|e| e.to_string())?;
     if &raw[0..8] != b"EFI PART" {
         return Err(format!("no \"EFI PART\" signature at sector {lba}"));

@@ -1,6 +1,6 @@
-//! Entry points for the random-input tests (tests/triage_fuzz_parsers.rs; there is no
-//! cargo-fuzz crate yet, one would call the same functions): each feeds arbitrary bytes to
-//! one parser and exercises what a caller would do next. They must never panic.
+//! The dump parsers' fuzz targets (registered in crate::fuzz::TARGETS, run by
+//! `cargo xtask fuzz` and tests/fuzz_targets.rs): each feeds arbitrary bytes to one
+//! parser and exercises what a caller would do next. They must never panic.
 
 use super::error::DumpError;
 use super::helpers::log::{decode_log_buf, decode_prb, LogBufLayout, PrbLayout, PrbSnapshot};

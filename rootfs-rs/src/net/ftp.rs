@@ -52,10 +52,7 @@ pub fn retrieve(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Resu
         return Err(fail(&format!("no such file ({text})")));
     }
     expect_reply((code, text.clone()), &[125, 150]).map_err(|e| fail(&e))?;
-    let total = text
-        .rsplit_once('(')
-        .and_then(|(_, t)| t.split_whitespace().next())
-        .and_then(|n| n.parse().ok());
+    let total = announced_size(&text);
     let n = copy_body(b"", &mut data, out, total, transfer).map_err(|e| fail(&e))?;
     drop(data);
     expect_reply(command("", &mut reader)?, &[226, 250]).map_err(|e| fail(&e))?;
@@ -72,7 +69,7 @@ fn expect_reply((code, text): (u16, String), wanted: &[u16]) -> Result<(), Strin
 }
 
 /// One reply, joining a multi-line one ("123-…" up to "123 …").
-fn read_reply(reader: &mut impl BufRead) -> Result<(u16, String), String> {
+pub(crate) fn read_reply(reader: &mut impl BufRead) -> Result<(u16, String), String> {
     let mut line = String::new();
     let mut read = |line: &mut String| -> Result<(), String> {
         line.clear();
@@ -85,20 +82,30 @@ fn read_reply(reader: &mut impl BufRead) -> Result<(u16, String), String> {
     read(&mut line)?;
     let code: u16 = line
         .get(..3)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("not an FTP reply: '{}'", line.trim_end()))?;
     let mut text = line.get(4..).unwrap_or("").trim_end().to_string();
     if line.as_bytes().get(3) == Some(&b'-') {
-        let end = format!("{code} ");
+        // The last line starts with the same three digits and a space (RFC 959 4.2); the
+        // digits as sent, not the number parsed ("+12" parses as 12).
+        let end = format!("{} ", line.get(..3).unwrap_or_default());
         loop {
             read(&mut line)?;
-            if line.starts_with(&end) {
-                text = line[4..].trim_end().to_string();
+            if let Some(last) = line.strip_prefix(&end) {
+                text = last.trim_end().to_string();
                 break;
             }
         }
     }
     Ok((code, text))
+}
+
+/// The size a RETR reply announces: "Opening BINARY mode data connection for f (1234 bytes)".
+pub(crate) fn announced_size(text: &str) -> Option<u64> {
+    text.rsplit_once('(')
+        .and_then(|(_, t)| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
 }
 
 /// "Entering Passive Mode (h1,h2,h3,h4,p1,p2)".
@@ -147,6 +154,19 @@ mod tests {
             Some(6446)
         );
         assert_eq!(parse_epsv("garbage"), None);
+    }
+
+    #[test]
+    fn replies_with_odd_codes_are_errors_not_panics() {
+        let reply = |text: &str| read_reply(&mut std::io::Cursor::new(text.as_bytes()));
+        assert_eq!(
+            reply("230-Hi\r\n there\r\n230 ok\r\n"),
+            Ok((230, "ok".into()))
+        );
+        // "+12" parsed as 12, and a last line starting "12 " was sliced at byte 4: out of
+        // range at the end of the input, or inside a character.
+        assert!(reply("+12-a\n12 ").is_err());
+        assert!(reply("+12-a\n12 é\n").is_err());
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub fn get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<u6
     Err(format!("{url}: too many redirects"))
 }
 
-enum Got {
+pub(crate) enum Got {
     Body(u64),
     Redirect(String),
 }
@@ -46,7 +46,18 @@ fn http_get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<G
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("{url}: {}", crate::util::reason(&e)))?;
-    let (head, body_start) = read_head(&mut stream).map_err(|e| format!("{url}: {e}"))?;
+    response(url, &mut stream, out, transfer)
+}
+
+/// Reads the server's response to a GET of `url` from `stream`: the head, then the body
+/// into `out` or the redirect. Separate from the socket so it can be fuzzed.
+pub(crate) fn response(
+    url: &Url,
+    stream: &mut dyn Read,
+    out: &mut dyn Write,
+    transfer: &mut Transfer,
+) -> Result<Got, String> {
+    let (head, body_start) = read_head(stream).map_err(|e| format!("{url}: {e}"))?;
     let (code, headers) = parse_head(&head).map_err(|e| format!("{url}: {e}"))?;
     let header = |name: &str| {
         headers
@@ -71,8 +82,8 @@ fn http_get(url: &Url, out: &mut dyn Write, transfer: &mut Transfer) -> Result<G
             transfer.limit
         ));
     }
-    let n = copy_body(&body_start, &mut stream, out, total, transfer)
-        .map_err(|e| format!("{url}: {e}"))?;
+    let n =
+        copy_body(&body_start, stream, out, total, transfer).map_err(|e| format!("{url}: {e}"))?;
     if total.is_some_and(|t| t != n) {
         return Err(format!(
             "{url}: connection closed after {n} of {} bytes",

@@ -266,3 +266,36 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// For the fuzz binaries (`crate::fuzz::run`): makes the SIGSEGV handler already installed
+/// (libFuzzer's) run on an alternate stack. Without a sanitizer nothing else gives it one,
+/// so a stack overflow in a parser killed the fuzzer before it could save the input.
+pub fn segv_handler_on_alternate_stack() -> std::io::Result<()> {
+    const SIZE: usize = 256 << 10;
+    // Leaked on purpose: the stack must outlive every signal the process may take.
+    let stack: &'static mut [u8] = Box::leak(vec![0u8; SIZE].into_boxed_slice());
+    let alt = libc::stack_t {
+        ss_sp: stack.as_mut_ptr().cast(),
+        ss_flags: 0,
+        ss_size: SIZE,
+    };
+    // SAFETY: `alt` describes a live, writable, 'static buffer of SIZE bytes (≥ MINSIGSTKSZ);
+    // the old-stack pointer may be null.
+    if unsafe { libc::sigaltstack(&alt, std::ptr::null_mut()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: sigaction reads into and from a properly sized, zero-initialised struct
+    // (all-zero is a valid `sigaction`); the handler itself is left as installed, only
+    // SA_ONSTACK is added to its flags.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGSEGV, std::ptr::null(), &mut action) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        action.sa_flags |= libc::SA_ONSTACK;
+        if libc::sigaction(libc::SIGSEGV, &action, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

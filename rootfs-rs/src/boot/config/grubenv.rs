@@ -92,13 +92,15 @@ pub fn set_var(block: &[u8], key: &str, value: &str) -> Result<Vec<u8>, String> 
     let prefix = format!("{key}=");
     let mut replaced = false;
     let mut out = String::new();
+    // GRUB's load_env takes the last of duplicated lines: the first is replaced and the
+    // later ones dropped, or the old value would still win.
     for l in content.split_inclusive('\n') {
-        if !replaced && l.starts_with(&prefix) {
+        if !l.starts_with(&prefix) {
+            out.push_str(l);
+        } else if !replaced {
             out.push_str(&line);
             out.push('\n');
             replaced = true;
-        } else {
-            out.push_str(l);
         }
     }
     if !replaced {
@@ -192,5 +194,17 @@ mod tests {
         );
         assert_eq!(lookup(&vars, "x"), Some("a\\b\nc"));
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn a_duplicated_key_is_set_once_and_reads_back() {
+        // Found by the grubenv fuzz target: the first of two saved_entry lines was
+        // replaced, and GRUB (like parse_grubenv) reads the last one.
+        let block = format!("{GRUBENV_SIGNATURE}\nsaved_entry=old\nx=1\nsaved_entry=older\n");
+        let written = set_var(block.as_bytes(), "saved_entry", "new").expect("fits");
+        let vars = parse_grubenv(&written, "env", &mut Vec::new());
+        assert_eq!(lookup(&vars, "saved_entry"), Some("new"));
+        assert_eq!(lookup(&vars, "x"), Some("1"));
+        assert_eq!(vars.iter().filter(|(k, _)| k == "saved_entry").count(), 1);
     }
 }

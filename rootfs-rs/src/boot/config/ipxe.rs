@@ -15,6 +15,9 @@ use crate::boot::entry::{join_cmdline, BootEntry, Parsed, MAX_ENTRIES};
 const MAX_CHAIN_DEPTH: usize = 8;
 const MAX_STEPS: usize = 100_000;
 const MAX_PATHS: usize = 256;
+/// Bytes all `${…}` expansions of one run may produce: settings that double each other
+/// (`set a ${a}${a}`) would otherwise exhaust memory in forty lines.
+const MAX_EXPANDED_BYTES: usize = 16 << 20;
 
 /// Where the scripts and files named in a script are: `load` reads a chained script
 /// (`name` as written in the script known as `from`), `resolve` makes a file name
@@ -42,6 +45,7 @@ pub fn parse_ipxe(
         out: Parsed::default(),
         steps: 0,
         paths: 1,
+        budget: MAX_EXPANDED_BYTES,
     };
     let mut queue = vec![Path {
         script: 0,
@@ -184,6 +188,8 @@ struct Run<'a> {
     out: Parsed,
     steps: usize,
     paths: usize,
+    /// What is left of MAX_EXPANDED_BYTES.
+    budget: usize,
 }
 
 enum Next {
@@ -223,7 +229,19 @@ impl Run<'_> {
             if (op == "&&" && !path.status) || (op == "||" && path.status) {
                 continue;
             }
-            let words: Vec<String> = words.iter().map(|w| self.expand(w, &path.vars)).collect();
+            let mut budget = self.budget;
+            let words: Option<Vec<String>> = words
+                .iter()
+                .map(|w| self.expand(w, &path.vars, &mut budget))
+                .collect();
+            self.budget = budget;
+            let Some(words) = words else {
+                let name = self.scripts[path.script].name.clone();
+                let limit = MAX_EXPANDED_BYTES >> 20;
+                let message = format!("settings expand to more than {limit} MiB; stopped");
+                self.out.warn(&name, line_no, message);
+                return None;
+            };
             match self.command(&mut path, &words, line_no, queue) {
                 Next::Continue => {}
                 Next::Jump(script, line) => {
@@ -450,8 +468,15 @@ impl Run<'_> {
     }
 
     /// `${name}`, `${scope/name}`, `${name:type}`: user settings first, then built-ins;
-    /// unknown names expand to nothing, as in iPXE.
-    fn expand(&self, word: &str, vars: &BTreeMap<String, String>) -> String {
+    /// unknown names expand to nothing, as in iPXE. None once the output would take
+    /// more than `budget` bytes.
+    fn expand(
+        &self,
+        word: &str,
+        vars: &BTreeMap<String, String>,
+        budget: &mut usize,
+    ) -> Option<String> {
+        *budget = budget.checked_sub(word.len())?;
         let mut out = String::new();
         let mut rest = word;
         while let Some(start) = rest.find("${") {
@@ -468,6 +493,7 @@ impl Run<'_> {
                 .or_else(|| self.builtins.get(&key))
                 .cloned()
                 .unwrap_or_default();
+            *budget = budget.checked_sub(value.len())?;
             out.push_str(&match kind {
                 "hexhyp" => value.replace(':', "-"),
                 "hexraw" => value.replace(':', ""),
@@ -476,7 +502,7 @@ impl Run<'_> {
             rest = &rest[start + len + 1..];
         }
         out.push_str(rest);
-        out
+        Some(out)
     }
 }
 

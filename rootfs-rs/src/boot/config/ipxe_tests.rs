@@ -216,3 +216,22 @@ fn words_quotes_and_operators() {
     );
     assert_eq!(setting_name("net0.dhcp/mac:hexhyp"), "mac");
 }
+
+#[test]
+fn doubling_settings_stop_at_the_expansion_budget() {
+    // Like the grub fuzz target's finding: forty lines of `set a ${a}${a}` took gigabytes.
+    let mut script = String::from("#!ipxe\nset a 0123456789abcdef\n");
+    script.push_str(&"set a ${a}${a}\n".repeat(40));
+    script.push_str("kernel http://srv/vmlinuz\nboot\n");
+    let started = std::time::Instant::now();
+    let parsed = parse_ipxe(&script, "http://srv/a.ipxe", &builtins(), &Files(vec![]));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(parsed.entries.is_empty());
+    assert!(
+        parsed.warnings[0]
+            .to_string()
+            .contains("expand to more than 16 MiB"),
+        "{:?}",
+        parsed.warnings
+    );
+}

@@ -111,7 +111,6 @@ pub fn read_slice(bytes: &[u8]) -> impl Fn(u64, usize) -> Result<Vec<u8>, String
 
 /// A PE image with the given sections, laid out one after another (for tests: what
 /// objcopy --add-section produces, without the code).
-#[cfg(test)]
 pub fn build(sections: &[(&str, &[u8])]) -> Vec<u8> {
     let table_at = 0x40 + 4 + COFF_HEADER;
     let mut data_at = table_at + sections.len() * SECTION_HEADER;

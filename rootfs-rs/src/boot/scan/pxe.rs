@@ -132,16 +132,7 @@ pub fn pxelinux_entries(boot: &Url, id: &Identity) -> Result<(Parsed, Url), Stri
         match fetch_text(&url) {
             Ok(_) => {
                 let mut parsed = parse_syslinux_in(&fs, Path::new(&path), PathBuf::from(dir));
-                for entry in &mut parsed.entries {
-                    let to_url = |p: &PathBuf| {
-                        url::join(&root, p.to_string_lossy().trim_start_matches('/'))
-                            .map(|u| url_path(&u.to_string()))
-                    };
-                    if !entry.kernel.as_os_str().is_empty() {
-                        entry.kernel = to_url(&entry.kernel)?;
-                    }
-                    entry.initrds = entry.initrds.iter().map(to_url).collect::<Result<_, _>>()?;
-                }
+                served_paths(&mut parsed, &root)?;
                 return Ok((parsed, url));
             }
             // No answer at all: the rest of the names would only wait as long again.
@@ -156,6 +147,21 @@ pub fn pxelinux_entries(boot: &Url, id: &Identity) -> Result<(Parsed, Url), Stri
 }
 
 /// What `${name}` means in an iPXE script run by kboot.
+/// The entries' kernel and initrd paths (on the server under `root`) as `@url` paths.
+pub(crate) fn served_paths(parsed: &mut Parsed, root: &Url) -> Result<(), String> {
+    for entry in &mut parsed.entries {
+        let to_url = |p: &PathBuf| {
+            url::join(root, p.to_string_lossy().trim_start_matches('/'))
+                .map(|u| url_path(&u.to_string()))
+        };
+        if !entry.kernel.as_os_str().is_empty() {
+            entry.kernel = to_url(&entry.kernel)?;
+        }
+        entry.initrds = entry.initrds.iter().map(to_url).collect::<Result<_, _>>()?;
+    }
+    Ok(())
+}
+
 pub fn builtins(boot: &Url, id: &Identity) -> BTreeMap<String, String> {
     let mut b = BTreeMap::new();
     let mut put = |k: &str, v: Option<String>| {

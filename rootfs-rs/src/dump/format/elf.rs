@@ -156,10 +156,10 @@ impl<S: ReadAt> ElfDump<S> {
 
     /// Bytes the program headers promise but the file lacks (0 for a complete file).
     pub fn missing_bytes(&self) -> u64 {
-        self.segments
-            .iter()
-            .map(|s| s.file_size - s.available)
-            .sum()
+        // Saturating: hostile headers can promise more than 2^64 bytes in all.
+        self.segments.iter().fold(0u64, |total, s| {
+            total.saturating_add(s.file_size.saturating_sub(s.available))
+        })
     }
 
     fn segment_for(&self, paddr: u64) -> Option<&Segment> {

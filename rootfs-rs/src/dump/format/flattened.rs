@@ -61,7 +61,18 @@ impl<S: ReadAt> Flattened<S> {
         let mut map = BTreeMap::new();
         let mut pos = HEADER_SIZE;
         let file_size = src.size();
+        // Every record header is 16 bytes of the input: a flattened file inside the sparse
+        // file of another (gaps read as zeros, a zero record is empty) must not make this
+        // loop walk a logical size of petabytes.
+        let max_records = src.stored() / RECORD_HEADER + 1;
+        let mut records = 0u64;
         loop {
+            records += 1;
+            if records > max_records {
+                return Err(bad(
+                    "flattened file has more records than its bytes can hold",
+                ));
+            }
             if pos + RECORD_HEADER > file_size {
                 return Err(bad(format!(
                     "flattened file ends without an end marker (at {pos:#x})"
@@ -148,6 +159,12 @@ impl<S: ReadAt> ReadAt for Flattened<S> {
     }
     fn size(&self) -> u64 {
         self.size
+    }
+    fn stored(&self) -> u64 {
+        self.pieces
+            .iter()
+            .map(|p| p.end - p.start)
+            .fold(0, u64::saturating_add)
     }
 }
 

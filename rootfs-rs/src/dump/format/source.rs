@@ -10,6 +10,11 @@ pub trait ReadAt: Send + Sync {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DumpError>;
     /// Logical size in bytes.
     fn size(&self) -> u64;
+    /// Bytes really stored; less than `size` for a sparse source (a flattened dump's gaps
+    /// read as zeros), so work over a region can be bounded by what the input holds.
+    fn stored(&self) -> u64 {
+        self.size()
+    }
 }
 
 /// Physical memory of the crashed machine, as stored in some dump format.

@@ -7,6 +7,8 @@ use crate::dump::format::bytes::{le_i32, le_u16, le_u32};
 pub type TypeId = u32;
 const MAGIC: u16 = 0xeb9f;
 const MAX_BTF: usize = 256 << 20;
+/// Arrays of arrays deeper than this are corrupt (the kernel's deepest are 3 or 4).
+const MAX_ARRAY_NESTING: usize = 32;
 
 /// BTF kinds (BTF_KIND_*). `Void` stands for type id 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,27 +264,38 @@ impl Btf {
         Err(bad(format!("BTF typedef chain from {id} too long")))
     }
 
-    /// Size in bytes of a type.
+    /// Size in bytes of a type. Arrays of arrays are followed in a loop with a bound:
+    /// hostile BTF can make an array its own element type.
     pub fn size_of(&self, id: TypeId) -> Result<u64, DumpError> {
-        let t = self.resolve(id)?;
-        match t.kind {
-            Kind::Int
-            | Kind::Struct
-            | Kind::Union
-            | Kind::Enum
-            | Kind::Enum64
-            | Kind::Float
-            | Kind::Datasec => Ok(t.size_or_type as u64),
-            Kind::Ptr => Ok(8),
-            Kind::Array => {
-                let a = self.array(&t)?;
-                Ok(self.size_of(a.elem)?.saturating_mul(a.len as u64))
-            }
-            _ => Err(DumpError::Type(format!(
-                "{} has no size",
-                self.type_name(id)
-            ))),
+        let mut count = 1u64;
+        let mut elem = id;
+        for _ in 0..MAX_ARRAY_NESTING {
+            let t = self.resolve(elem)?;
+            let size = match t.kind {
+                Kind::Int
+                | Kind::Struct
+                | Kind::Union
+                | Kind::Enum
+                | Kind::Enum64
+                | Kind::Float
+                | Kind::Datasec => t.size_or_type as u64,
+                Kind::Ptr => 8,
+                Kind::Array => {
+                    let a = self.array(&t)?;
+                    count = count.saturating_mul(a.len as u64);
+                    elem = a.elem;
+                    continue;
+                }
+                _ => {
+                    return Err(DumpError::Type(format!(
+                        "{} has no size",
+                        self.type_name(id)
+                    )))
+                }
+            };
+            return Ok(size.saturating_mul(count));
         }
+        Err(bad(format!("BTF array nesting from {id} too deep")))
     }
 
     pub fn int_info(&self, t: &Type<'_>) -> Result<IntInfo, DumpError> {

@@ -41,18 +41,33 @@ pub fn is_var_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Expands one word into zero or more arguments (unquoted variables split on whitespace).
-pub fn expand_word(word: &Word, vars: &HashMap<String, String>, out: &mut Vec<String>) {
+/// Takes `len` bytes from the expansion budget; None once it is spent.
+fn spend(budget: &mut usize, len: usize) -> Option<()> {
+    *budget = budget.checked_sub(len)?;
+    Some(())
+}
+
+/// Expands one word into zero or more arguments (unquoted variables split on whitespace);
+/// None when that would produce more than `budget` bytes.
+pub fn expand_word(
+    word: &Word,
+    vars: &HashMap<String, String>,
+    out: &mut Vec<String>,
+    budget: &mut usize,
+) -> Option<()> {
     let mut current = String::new();
     let mut have = false;
     for part in &word.parts {
         match part {
             Part::Lit { text, quoted } => {
+                spend(budget, text.len())?;
                 current.push_str(text);
                 have |= *quoted || !text.is_empty();
             }
             Part::Var { name, quoted: true } => {
-                current.push_str(lookup_var(vars, name));
+                let value = lookup_var(vars, name);
+                spend(budget, value.len())?;
+                current.push_str(value);
                 have = true;
             }
             Part::Var {
@@ -60,6 +75,7 @@ pub fn expand_word(word: &Word, vars: &HashMap<String, String>, out: &mut Vec<St
                 quoted: false,
             } => {
                 let value = lookup_var(vars, name);
+                spend(budget, value.len())?;
                 let starts_blank = value.starts_with(char::is_whitespace);
                 let mut fields = value.split_whitespace().peekable();
                 if starts_blank && have {
@@ -83,6 +99,7 @@ pub fn expand_word(word: &Word, vars: &HashMap<String, String>, out: &mut Vec<St
     if have {
         out.push(current);
     }
+    Some(())
 }
 
 pub fn lookup_var<'v>(vars: &'v HashMap<String, String>, name: &str) -> &'v str {
@@ -92,12 +109,19 @@ pub fn lookup_var<'v>(vars: &'v HashMap<String, String>, name: &str) -> &'v str 
     }
 }
 
-pub fn expand(words: &[Word], vars: &HashMap<String, String>) -> Vec<String> {
+/// The arguments `words` expand to, or None when they would take more than what is left
+/// of `budget` bytes (the budget of a whole parse: variables that double each other
+/// reach gigabytes in forty lines).
+pub fn expand(
+    words: &[Word],
+    vars: &HashMap<String, String>,
+    budget: &mut usize,
+) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for word in words {
-        expand_word(word, vars, &mut out);
+        expand_word(word, vars, &mut out, budget)?;
     }
-    out
+    Some(out)
 }
 
 #[cfg(test)]
@@ -109,7 +133,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        expand(&[Word { parts }], &vars)
+        expand(&[Word { parts }], &vars, &mut usize::MAX.clone()).unwrap_or_default()
     }
 
     fn var(name: &str, quoted: bool) -> Part {
@@ -171,5 +195,44 @@ mod tests {
             split_device("(hd0)", None, None),
             (Some(FsRef::Device("hd0".into())), PathBuf::from("/"))
         );
+    }
+
+    #[test]
+    fn doubling_variables_stop_at_the_expansion_budget() {
+        // Found by the grub fuzz target: forty lines of `set a="$a$a"` took gigabytes.
+        let mut text = String::from("set a=0123456789abcdef\n");
+        text.push_str(&"set a=\"$a$a\"\n".repeat(40));
+        text.push_str("menuentry 'after' { linux /vmlinuz }\n");
+        let fs = crate::boot::fs::MemFs::new().with("/boot/grub/grub.cfg", text);
+        let started = std::time::Instant::now();
+        let parsed = super::super::parse_grub(&fs, std::path::Path::new("/boot/grub/grub.cfg"));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(
+            parsed.entries.is_empty(),
+            "the rest of the config is ignored"
+        );
+        assert!(
+            parsed
+                .warnings
+                .iter()
+                .any(|w| w.message.contains("expand to more than")),
+            "{:?}",
+            parsed.warnings
+        );
+    }
+
+    #[test]
+    fn an_expansion_spends_its_bytes() {
+        let vars: HashMap<String, String> = [("a".to_string(), "xyz".to_string())].into();
+        let word = Word {
+            parts: vec![var("a", true), lit("--", false)],
+        };
+        let mut budget = 5;
+        assert_eq!(
+            expand(std::slice::from_ref(&word), &vars, &mut budget),
+            Some(vec!["xyz--".to_string()])
+        );
+        assert_eq!(budget, 0);
+        assert_eq!(expand(&[word], &vars, &mut budget), None);
     }
 }

@@ -22,6 +22,9 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 const MAX_INCLUDES: usize = 256;
 /// Commands executed per parse; bounds the work a hostile config can cause.
 const MAX_STEPS: usize = 2_000_000;
+/// Bytes all variable expansions of one parse may produce; real configs need well under
+/// 1 MiB, and variables that double each other would otherwise exhaust memory.
+const MAX_EXPANDED_BYTES: usize = 16 << 20;
 /// Function call nesting limit (recursion in a config would otherwise never end).
 const MAX_CALL_DEPTH: usize = 16;
 
@@ -78,6 +81,7 @@ pub fn parse_grub_with(fs: &dyn ConfigFs, path: &Path, initial: &[(&str, &str)])
         functions: HashMap::new(),
         call_depth: 0,
         menu_entries: 0,
+        expansion_budget: MAX_EXPANDED_BYTES,
     };
     let mut level = Level {
         scope,
@@ -207,6 +211,8 @@ struct Shared<'a> {
     functions: HashMap<String, Rc<[Node]>>,
     call_depth: usize,
     menu_entries: usize,
+    /// What is left of MAX_EXPANDED_BYTES.
+    expansion_budget: usize,
 }
 
 impl Shared<'_> {
@@ -251,6 +257,21 @@ impl Scope {
 }
 
 impl Shared<'_> {
+    /// `words` expanded within the parse's budget; once it is spent, the rest of the
+    /// configuration is ignored (like after MAX_STEPS commands).
+    fn expand(&mut self, scope: &Scope, words: &[Word], line: usize) -> Vec<String> {
+        if let Some(args) = expand(words, &scope.vars, &mut self.expansion_budget) {
+            return args;
+        }
+        if self.steps < MAX_STEPS {
+            let limit = MAX_EXPANDED_BYTES >> 20;
+            let message = format!("variables expand to more than {limit} MiB; rest ignored");
+            self.warn(scope, line, message);
+            self.steps = MAX_STEPS;
+        }
+        Vec::new()
+    }
+
     fn warn(&mut self, scope: &Scope, line: usize, message: impl Into<String>) {
         self.warnings
             .push(Warning::new(&scope.source, line, message));
@@ -323,7 +344,7 @@ impl Shared<'_> {
             }
             match node {
                 Node::Cmd { line, words } => {
-                    let args = expand(words, &level.scope.vars);
+                    let args = self.expand(&level.scope, words, *line);
                     self.command(level, &args, words, *line);
                 }
                 Node::If {
@@ -380,10 +401,10 @@ impl Shared<'_> {
     fn condition(&mut self, level: &mut Level, cond: &[Node]) -> Option<bool> {
         let (last, before) = cond.split_last()?;
         self.exec(level, before);
-        let Node::Cmd { words, .. } = last else {
+        let Node::Cmd { words, line } = last else {
             return None;
         };
-        let args = expand(words, &level.scope.vars);
+        let args = self.expand(&level.scope, words, *line);
         let files = LevelFiles {
             fs: self.fs,
             scope: &level.scope,
@@ -409,7 +430,7 @@ impl Shared<'_> {
         body: &Rc<[Node]>,
         complete: bool,
     ) {
-        let args = expand(args, &level.scope.vars);
+        let args = self.expand(&level.scope, args, line);
         let mut title = None;
         let mut id = None;
         let mut iter = args.iter();

@@ -190,3 +190,28 @@ fn corrupt_btf_is_an_error_not_a_panic() {
         }
     }
 }
+
+/// A blob of `types` (each a 12-byte header plus its extra bytes) and an empty string table.
+fn blob_of(types: &[u8]) -> Vec<u8> {
+    let mut b = vec![0x9f, 0xeb, 1, 0];
+    for v in [24u32, 0, types.len() as u32, types.len() as u32, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(types);
+    b.push(0);
+    b
+}
+
+#[test]
+fn an_array_of_itself_has_no_size_and_no_stack_overflow() {
+    // Found by the btf fuzz target: type 1 is an ARRAY whose element type is 1, and
+    // size_of recursed until the stack ran out.
+    let mut t = Vec::new();
+    for v in [0u32, 3 << 24, 0, 1, 1, 2] {
+        t.extend_from_slice(&v.to_le_bytes());
+    }
+    let btf = Btf::parse(blob_of(&t)).expect("a well-formed blob");
+    let err = btf.size_of(1).expect_err("no size");
+    assert!(err.to_string().contains("too deep"), "{err}");
+    let _ = btf.type_name(1);
+}
