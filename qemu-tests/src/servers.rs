@@ -159,11 +159,12 @@ impl Nginx {
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| format!("{e}"))?;
         }
         let d = path_str(&dir)?;
-        // `user root`: the workers write WebDAV uploads into the test's directory, which
-        // root owns; every temp path under the test's directory (the packaged defaults
-        // under /var/lib/nginx need not exist).
+        // `user root`: uploads are written into the test's directory, which root owns;
+        // every temp path under the test's directory (the packaged defaults under
+        // /var/lib/nginx need not exist). `master_process off`: one process, so the kill
+        // on drop ends all of nginx (with a master, its worker was orphaned and lived on).
         let conf = format!(
-            "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\n\
+            "daemon off;\nmaster_process off;\nuser root;\n\
              pid {d}/nginx.pid;\nerror_log {d}/logs/error.log info;\n\
              events {{ worker_connections 64; }}\n\
              http {{\n  access_log {d}/logs/access.log;\n\

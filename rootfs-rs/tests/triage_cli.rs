@@ -44,7 +44,7 @@ fn usage_help_and_missing_files() {
 const CHECK_JSON: &str = r#"
 import json, sys
 d = json.load(sys.stdin)
-assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "modules", "mounts", "slab", "bt", "hung_tasks", "stack_groups", "warnings", "problems"], list(d)
+assert list(d) == ["dump", "system", "panic", "log_tail", "tasks", "memory", "runqueues", "network", "modules", "mounts", "slab", "bt", "hung_tasks", "stack_groups", "warnings", "checks", "problems"], list(d)
 s = d["system"]
 assert isinstance(s["release"], str) and isinstance(s["cpus"], int) and isinstance(s["memory_total_kib"], int)
 assert len(s["load_avg"]) == 3 and all(isinstance(x, float) for x in s["load_avg"])
