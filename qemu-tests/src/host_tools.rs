@@ -117,7 +117,11 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "nginx",
         "tests: HTTPS (test CA) and WebDAV servers on loopback, started by the tests",
     ),
-    ("openssl", "tests: the test CAs and server certificates for HTTPS"),
+    (
+        "openssl",
+        "tests: the test CAs and server certificates for HTTPS, a throwaway Secure Boot key \
+         and certificate, the password hash reference",
+    ),
     (
         "python3-venv",
         "tests: pyftpdlib and snappy/zstd recompression venvs",
@@ -145,10 +149,6 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "sbsigntool",
         "`xtask image --sign-key/--sign-cert` signs kboot.efi (sbsign); tests: sbverify",
     ),
-    (
-        "openssl",
-        "tests: a throwaway Secure Boot key and certificate; the password hash reference",
-    ),
 ];
 
 /// Programs run on the host: (program, Debian package). A path such as `/bin/echo`
@@ -171,7 +171,6 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("grub-editenv", "grub-common"),
     ("sbsign", "sbsigntool"),
     ("sbverify", "sbsigntool"),
-    ("openssl", "openssl"),
     ("efibootmgr", "efibootmgr"),
     ("debootstrap", "debootstrap"),
     ("git", "git"),
