@@ -157,6 +157,14 @@ fn le_u64(b: &[u8]) -> u64 {
     u64::from_le_bytes(b[..8].try_into().unwrap())
 }
 
+/// `xportshow.py -a` on a capture, whole command: issue #17's budget.
+const SCRIPT_SECS: f64 = 0.5;
+
+/// The shipped socket script, as the image installs it from image/scripts/.
+fn xportshow_script() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../image/scripts/xportshow.py")
+}
+
 /// Median wall time and peak RSS of one measured command.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Measured {
@@ -275,6 +283,15 @@ pub fn triage_per_kernel(fixtures: &Path, kboot: &Path) -> crate::Result<()> {
         rows.push(match measure(kboot, &k.vmcore, &[]) {
             Ok(m) => triage_row(&k.release, what, m, &report_budget, report_verdict(m)),
             Err(e) => failed_row(&k.release, what, &e, &report_budget),
+        });
+        // Issue #17's budget: a shipped triage script, interpreter start to output.
+        let what = "xportshow.py -a (triage script, sockets)";
+        let script = xportshow_script();
+        let script_args = ["--script", script.to_str().unwrap_or_default(), "--", "-a"];
+        let budget = format!("<= {SCRIPT_SECS} s");
+        rows.push(match measure(kboot, &k.vmcore, &script_args) {
+            Ok(m) => triage_row(&k.release, what, m, &budget, pass(m.secs <= SCRIPT_SECS)),
+            Err(e) => failed_row(&k.release, what, &e, &budget),
         });
         let what = "--section bt --all (every task's stack)";
         rows.push(
