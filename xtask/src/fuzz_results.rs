@@ -37,8 +37,7 @@ impl RunResult {
         };
         let status = log
             .lines()
-            .filter(|l| l.starts_with('#') && l.contains("cov:"))
-            .next_back()
+            .rfind(|l| l.starts_with('#') && l.contains("cov:"))
             .unwrap_or("");
         // Without final stats (a crash ends the run) the last status line counts.
         let runs = stat("number_of_executed_units")

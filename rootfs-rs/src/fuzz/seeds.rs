@@ -56,8 +56,11 @@ pub fn seeds(name: &str, root: &Path) -> Vec<Vec<u8>> {
     }
 }
 
-/// (tree name, files as (absolute path, contents)) of every tree under rootfs-rs/tests/trees.
-fn tree_files(root: &Path) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
+/// Files of a tree: (absolute path, contents).
+type Files = Vec<(String, Vec<u8>)>;
+
+/// (tree name, files) of every tree under rootfs-rs/tests/trees.
+fn tree_files(root: &Path) -> Vec<(String, Files)> {
     let dir = root.join("rootfs-rs/tests/trees");
     let mut names: Vec<_> = fs::read_dir(&dir)
         .into_iter()
@@ -77,7 +80,7 @@ fn tree_files(root: &Path) -> Vec<(String, Vec<(String, Vec<u8>)>)> {
         .collect()
 }
 
-fn walk(top: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+fn walk(top: &Path, dir: &Path, out: &mut Files) {
     let mut entries: Vec<PathBuf> = fs::read_dir(dir)
         .into_iter()
         .flatten()
