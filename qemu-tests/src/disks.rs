@@ -87,6 +87,33 @@ pub fn gpt_ext4_from_tree(
     )
 }
 
+/// The ext4 partition of a `gpt_ext4_disk` (1 MiB in, 60 MiB) copied to `part` and
+/// checked with `e2fsck -fn`, so a test can read it with debugfs without mounting. Err
+/// carries e2fsck's findings when the filesystem is damaged.
+pub fn ext4_partition_checked(disk: &Path, part: &Path) -> Result<(), String> {
+    let copied = crate::host_tools::command("dd")
+        .arg(format!("if={}", disk.display()))
+        .arg(format!("of={}", part.display()))
+        .args(["bs=1M", "skip=1", "count=60", "status=none"])
+        .status()
+        .map_err(|e| format!("dd: {e}"))?;
+    if !copied.success() {
+        return Err(format!("dd of {} failed: {copied}", disk.display()));
+    }
+    let fsck = crate::host_tools::command("e2fsck")
+        .arg("-fn")
+        .arg(part)
+        .output()
+        .map_err(|e| format!("e2fsck: {e}"))?;
+    match fsck.status.success() {
+        true => Ok(()),
+        false => Err(format!(
+            "filesystem damaged: {}",
+            String::from_utf8_lossy(&fsck.stdout)
+        )),
+    }
+}
+
 /// A grub.cfg shaped like grub-mkconfig's on Debian, with one entry.
 pub fn debian_grub_cfg(kernel: &str, initrd: &str, cmdline: &str) -> Vec<u8> {
     format!(

@@ -44,23 +44,8 @@ fn dumped_variable(output: &str, marker: &str) -> Option<String> {
 /// The file names in a directory of the ext4 partition at 1 MiB of `disk`, read on the host.
 fn ext4_listing(disk: &Path, dir: &str, scratch: &Path) -> Vec<String> {
     let part = scratch.join("part.img");
-    let dd = qemu_tests::host_tools::command("dd")
-        .arg(format!("if={}", disk.display()))
-        .arg(format!("of={}", part.display()))
-        .args(["bs=1M", "skip=1", "count=60", "status=none"])
-        .status()
-        .unwrap();
-    assert!(dd.success());
-    let fsck = qemu_tests::host_tools::command("e2fsck")
-        .arg("-fn")
-        .arg(&part)
-        .output()
-        .unwrap();
-    assert!(
-        fsck.status.success(),
-        "filesystem damaged by the rename: {}",
-        String::from_utf8_lossy(&fsck.stdout)
-    );
+    qemu_tests::disks::ext4_partition_checked(disk, &part)
+        .unwrap_or_else(|e| panic!("after the rename: {e}"));
     let listed = qemu_tests::host_tools::command("debugfs")
         .arg("-R")
         .arg(format!("ls -p {dir}"))

@@ -237,23 +237,7 @@ fn chainload_entry_is_handed_back_to_grub_with_next_entry() {
 
     // The ext4 partition (1 MiB in, 60 MiB) read from the host without mounting.
     let part = dir.join("part.img");
-    let dd = qemu_tests::host_tools::command("dd")
-        .arg(format!("if={}", disk.display()))
-        .arg(format!("of={}", part.display()))
-        .args(["bs=1M", "skip=1", "count=60", "status=none"])
-        .status()
-        .unwrap();
-    assert!(dd.success());
-    let fsck = qemu_tests::host_tools::command("e2fsck")
-        .arg("-fn")
-        .arg(&part)
-        .output()
-        .unwrap();
-    assert!(
-        fsck.status.success(),
-        "filesystem damaged: {}",
-        String::from_utf8_lossy(&fsck.stdout)
-    );
+    qemu_tests::disks::ext4_partition_checked(&disk, &part).unwrap_or_else(|e| panic!("{e}"));
     let got = dir.join("grubenv.after");
     let dumped = qemu_tests::host_tools::command("debugfs")
         .arg("-R")

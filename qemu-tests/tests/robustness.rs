@@ -259,22 +259,7 @@ fn a_grubenv_write_error_keeps_the_old_grubenv_and_the_menu() {
         String::from_utf8_lossy(&now)
     );
     let part = dir.join("part.img");
-    let copied = qemu_tests::host_tools::command("dd")
-        .arg(format!("if={}", image.display()))
-        .arg(format!("of={}", part.display()))
-        .args(["bs=1M", "skip=1", "count=60", "status=none"])
-        .status();
-    assert!(copied.is_ok_and(|s| s.success()));
-    let fsck = qemu_tests::host_tools::command("e2fsck")
-        .arg("-fn")
-        .arg(&part)
-        .output()
-        .unwrap();
-    assert!(
-        fsck.status.success(),
-        "filesystem damaged: {}",
-        String::from_utf8_lossy(&fsck.stdout)
-    );
+    qemu_tests::disks::ext4_partition_checked(&image, &part).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Write faults every 64 KiB over the free space of the ext4 image `image` (no
