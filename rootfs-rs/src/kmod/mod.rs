@@ -84,16 +84,15 @@ pub fn start_at_boot(args: &KbootArgs) {
     if let Err(err) = &socket {
         console::announce(&format!("kboot: modules: uevent socket: {err}\n"));
     }
-    let options = load::ModuleOptions::from_kernel_cmdline(
-        &std::fs::read_to_string("/proc/cmdline").unwrap_or_default(),
-    );
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let options = load::ModuleOptions::from_kernel_cmdline(&cmdline);
     let mut probe = load::Modprobe::new(&index, options.clone());
     let capture_kernel = Path::new("/proc/vmcore").exists();
     let deferral = coldplug::Deferral {
         display_and_input: true,
         // Network cards are waited for when the network is configured to come up at
         // boot (the menu's network sources, a capture target); else they load behind it.
-        network: !capture_kernel && !network_configured(),
+        network: !capture_kernel && !network_configured(&cmdline),
     };
     let mut report = coldplug::run(
         Path::new("/sys"),
@@ -134,10 +133,9 @@ pub fn start_at_boot(args: &KbootArgs) {
 
 /// Will the network be brought up at boot (kboot.toml `[net]`, `ip=`, `kboot.net=`)? The
 /// same settings the menu reads; an unreadable kboot.toml counts as none.
-fn network_configured() -> bool {
+fn network_configured(cmdline: &str) -> bool {
     let toml = crate::config::load(Path::new(crate::config::CONFIG_PATH)).ok();
-    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
-    let (cfg, _warnings) = crate::net::setup::config_from(toml.as_ref(), &cmdline);
+    let (cfg, _warnings) = crate::net::setup::config_from(toml.as_ref(), cmdline);
     cfg.mode != crate::net::setup::Mode::Off
 }
 
