@@ -1,24 +1,48 @@
 //! Unified kernel images (issue #18): found in `EFI/Linux/` on any scanned filesystem,
-//! listed by their `.osrel` name and booted by kexec from their own sections.
+//! listed by their `.osrel` name and booted by kexec from their own sections, with
+//! systemd-stub's addons (`loader/addons/`, `<uki>.extra.d/`) appended; a type #1 entry's
+//! `uki-url` downloads the image when it is booted.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use qemu_tests::servers::{free_port, Nginx};
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 const BOOT: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_secs(60);
+const STUB: &str = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+const MARKER: &str = "kboot.test=uki-cmdline";
 
-/// Issue #18: a unified kernel image (systemd's stub + Debian's kernel + the target
-/// initrd + .cmdline + .osrel) in `EFI/Linux/` is listed under its PRETTY_NAME and
-/// booted by kexec from its sections: the target prints TARGET-BOOTED and the
-/// command line from `.cmdline`.
-#[test]
-fn unified_kernel_image_is_listed_and_booted() {
-    let artifacts = Artifacts::default_location();
-    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/uki");
-    std::fs::create_dir_all(&dir).unwrap();
-    let marker = "kboot.test=uki-cmdline";
+/// `objcopy` arguments adding `file` as section `name` at `vma`.
+fn section(name: &str, file: &Path, vma: &str) -> Vec<String> {
+    vec![
+        "--add-section".into(),
+        format!("{name}={}", file.display()),
+        "--change-section-vma".into(),
+        format!("{name}={vma}"),
+    ]
+}
+
+/// `objcopy` onto systemd's stub, as distributions build UKIs.
+fn objcopy_onto_stub(args: &[String], out: &Path) {
+    let _ = std::fs::remove_file(out);
+    let status = qemu_tests::host_tools::command("objcopy")
+        .args(args)
+        .arg(STUB)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "objcopy could not build {} from {STUB}",
+        out.display()
+    );
+}
+
+/// A UKI of Debian's kernel, the target initrd, a `.cmdline` with MARKER and an
+/// `.osrel` named "Debian UKI Test".
+fn debian_uki(dir: &Path) -> PathBuf {
     let osrel = dir.join("osrel");
     std::fs::write(
         &osrel,
@@ -26,20 +50,9 @@ fn unified_kernel_image_is_listed_and_booted() {
     )
     .unwrap();
     let cmdline = dir.join("cmdline");
-    std::fs::write(&cmdline, format!("console=ttyS0,115200 {marker}")).unwrap();
+    std::fs::write(&cmdline, format!("console=ttyS0,115200 {MARKER}")).unwrap();
     let initrd = dir.join("target-initrd.img");
-    std::fs::write(&initrd, qemu_tests::disks::target_initrd(&dir)).unwrap();
-    let uki = dir.join("debian.efi");
-    let _ = std::fs::remove_file(&uki);
-    let stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
-    let section = |name: &str, file: &std::path::Path, vma: &str| -> Vec<String> {
-        vec![
-            "--add-section".into(),
-            format!("{name}={}", file.display()),
-            "--change-section-vma".into(),
-            format!("{name}={vma}"),
-        ]
-    };
+    std::fs::write(&initrd, qemu_tests::disks::target_initrd(dir)).unwrap();
     let mut args = Vec::new();
     args.extend(section(".osrel", &osrel, "0x20000"));
     args.extend(section(".cmdline", &cmdline, "0x30000"));
@@ -49,27 +62,60 @@ fn unified_kernel_image_is_listed_and_booted() {
         "0x2000000",
     ));
     args.extend(section(".initrd", &initrd, "0x4000000"));
-    let status = qemu_tests::host_tools::command("objcopy")
-        .args(&args)
-        .arg(stub)
-        .arg(&uki)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "objcopy could not build the UKI from {stub}"
-    );
+    let uki = dir.join("debian.efi");
+    objcopy_onto_stub(&args, &uki);
+    uki
+}
+
+/// An addon carrying `text` as its `.cmdline`. Debian 12's systemd (252) has no addon
+/// stub; an addon is any PE with the sections and no `.linux`, so the kernel stub
+/// carries it.
+fn addon(dir: &Path, name: &str, text: &str) -> Vec<u8> {
+    let cmdline = dir.join(format!("{name}.cmdline"));
+    std::fs::write(&cmdline, text).unwrap();
+    let out = dir.join(format!("{name}.addon.efi"));
+    objcopy_onto_stub(&section(".cmdline", &cmdline, "0x30000"), &out);
+    std::fs::read(&out).unwrap()
+}
+
+fn machine(disk: PathBuf, cmdline: &str) -> MachineConfig {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = cmdline.into();
+    config.memory_mib = 1024;
+    config.extra_disks = vec![disk];
+    config
+}
+
+/// Issue #18: a unified kernel image (systemd's stub + Debian's kernel + the target
+/// initrd + .cmdline + .osrel) in `EFI/Linux/` is listed under its PRETTY_NAME and
+/// booted by kexec from its sections: the target prints TARGET-BOOTED and the
+/// command line from `.cmdline`, then the global addon's and the UKI's own addon's
+/// `.cmdline` in systemd-stub's order.
+#[test]
+fn unified_kernel_image_is_listed_and_booted() {
+    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/uki");
+    std::fs::create_dir_all(&dir).unwrap();
+    let uki = debian_uki(&dir);
     let disk = dir.join("esp-like.img");
     qemu_tests::disks::gpt_ext4_disk(
         &disk,
         "UKIDISK",
-        &[("EFI/Linux/debian.efi", std::fs::read(&uki).unwrap())],
+        &[
+            ("EFI/Linux/debian.efi", std::fs::read(&uki).unwrap()),
+            (
+                "loader/addons/console.addon.efi",
+                addon(&dir, "global", "kboot.test=global-addon"),
+            ),
+            (
+                "EFI/Linux/debian.efi.extra.d/own.addon.efi",
+                addon(&dir, "own", "kboot.test=own-addon"),
+            ),
+        ],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
-    config.cmdline = "console=ttyS0,115200 kboot.timeout=1".into();
-    config.memory_mib = 1024;
-    config.extra_disks = vec![disk];
+    let config = machine(disk, "console=ttyS0,115200 kboot.timeout=1");
     let mut qemu = Qemu::start("uki_boot", &config).unwrap();
     qemu.expect("kboot: menu", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -79,8 +125,56 @@ fn unified_kernel_image_is_listed_and_booted() {
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("TARGET-BOOTED", BOOT)
         .unwrap_or_else(|e| panic!("the UKI's .linux did not run its .initrd: {e}"));
-    qemu.expect(marker, STEP)
-        .unwrap_or_else(|e| panic!("the UKI's .cmdline was not used: {e}"));
+    let with_addons = format!("{MARKER} kboot.test=global-addon kboot.test=own-addon");
+    qemu.expect(&with_addons, STEP).unwrap_or_else(|e| {
+        panic!("the UKI's .cmdline and its addons (global, then its own) were not used: {e}")
+    });
+    assert!(
+        qemu.wait_exit(Duration::from_secs(60)).is_some(),
+        "target did not power off"
+    );
+}
+
+/// Issue #18: a type #1 entry on a disk with systemd 258's `uki-url` (and no `options`)
+/// is listed; booting it downloads the image from nginx into RAM and boots it with the
+/// image's own `.cmdline`.
+#[test]
+fn uki_url_entry_downloads_the_image_when_booted() {
+    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/uki-url");
+    let served = dir.join("www");
+    std::fs::create_dir_all(&served).unwrap();
+    let uki = debian_uki(&dir);
+    std::fs::copy(&uki, served.join("debian.efi")).unwrap();
+    let port = free_port().unwrap_or_else(|e| panic!("{e}"));
+    let site = format!(
+        "server {{ listen 127.0.0.1:{port}; root {}; }}",
+        served.display()
+    );
+    let nginx = Nginx::start(&dir, &site, &[port]).unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("http://10.0.2.2:{port}/debian.efi");
+    let entry = format!("title Debian from the network\nuki-url {url}\n");
+    let disk = dir.join("entries.img");
+    qemu_tests::disks::gpt_ext4_disk(
+        &disk,
+        "UKIURL",
+        &[("loader/entries/net.conf", entry.into_bytes())],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut config = machine(disk, "console=ttyS0,115200 ip=dhcp kboot.timeout=1");
+    config.extra_args = vec!["-nic".into(), "user,model=virtio-net-pci".into()];
+    let mut qemu = Qemu::start("uki_url", &config).unwrap();
+    qemu.expect("Debian from the network", BOOT)
+        .unwrap_or_else(|e| panic!("the uki-url entry is not listed: {e}"));
+    qemu.expect(&format!("kboot: fetching {url}"), STEP)
+        .unwrap_or_else(|e| panic!("the image was not downloaded when booted: {e}"));
+    qemu.expect("TARGET-BOOTED", BOOT).unwrap_or_else(|e| {
+        panic!(
+            "the downloaded UKI did not boot: {e}\nnginx: {}",
+            nginx.error_log()
+        )
+    });
+    qemu.expect(MARKER, STEP)
+        .unwrap_or_else(|e| panic!("the image's own .cmdline was not used: {e}"));
     assert!(
         qemu.wait_exit(Duration::from_secs(60)).is_some(),
         "target did not power off"

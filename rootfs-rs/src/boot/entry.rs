@@ -27,6 +27,9 @@ pub enum EntryKind {
     /// a multi-profile image) overriding the base ones.
     Uki {
         profile: Option<u32>,
+        /// systemd-stub addons whose `.ucode` goes in front of the initrd (their
+        /// `.cmdline` is already in the entry's command line).
+        addons: Vec<PathBuf>,
     },
 }
 
@@ -55,6 +58,12 @@ pub struct BootEntry {
 }
 
 impl BootEntry {
+    /// A kernel named by URL (a type #1 entry's `uki-url`, an `@url` path): downloaded
+    /// when the entry is booted, so no scanned filesystem holds it.
+    pub fn kernel_is_url(&self) -> bool {
+        crate::boot::scan::pxe::path_url(&self.kernel.to_string_lossy()).is_some()
+    }
+
     /// A Linux entry whose file names are absolute within the filesystem (LILO, kboot.conf).
     pub fn with_absolute_paths(
         label: &str,

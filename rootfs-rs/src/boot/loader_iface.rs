@@ -235,7 +235,10 @@ mod tests {
         assert!(names_entry(&plain, "debian"));
         assert!(names_entry(&plain, "debian.conf"));
         let mut uki = BootEntry::linux("Arch", PathBuf::from("/EFI/Linux/Arch.efi"), "uki: x");
-        uki.kind = EntryKind::Uki { profile: None };
+        uki.kind = EntryKind::Uki {
+            profile: None,
+            addons: Vec::new(),
+        };
         uki.id = "Arch.efi".into();
         assert_eq!(loader_id(&uki), "arch.efi");
         uki.id = "Arch+1-2.efi".into();

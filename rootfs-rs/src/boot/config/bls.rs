@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 
 use crate::boot::config::grubenv::{lookup, parse_grubenv};
 use crate::boot::config::uki::uki_cmdline;
+use crate::boot::config::uki_addons::{addons_for, with_addons};
 use crate::boot::config::version::{compare_versions, glob_match};
 use crate::boot::entry::{
     choose_default, join_cmdline, BootEntry, EntryKind, Parsed, Warning, MAX_ENTRIES,
 };
 use crate::boot::fs::{normalize, read_text, ConfigFs};
+use crate::boot::scan::pxe::url_path;
 
 /// Entry directories, in the order the spec lists them ($ESP then $BOOT, or / then /boot).
 pub const ENTRY_DIRS: &[&str] = &["/loader/entries", "/boot/loader/entries"];
@@ -35,6 +37,8 @@ pub struct BlsEntry {
     pub efi: Option<String>,
     /// A unified kernel image (systemd 258's `uki` key).
     pub uki: Option<String>,
+    /// A UKI to download when the entry is booted (systemd 258's `uki-url`).
+    pub uki_url: Option<String>,
     pub initrds: Vec<String>,
     pub options: Vec<String>,
 }
@@ -62,6 +66,7 @@ pub fn parse_entry(text: &str, id: &str, source: &str, warnings: &mut Vec<Warnin
             "linux" => entry.linux = Some(value),
             "efi" => entry.efi = Some(value),
             "uki" => entry.uki = Some(value),
+            "uki-url" => entry.uki_url = Some(value),
             "initrd" => entry
                 .initrds
                 .extend(value.split_whitespace().map(str::to_string)),
@@ -224,15 +229,41 @@ fn to_boot_entry(
         (None, _) if bls.uki.is_some() => {
             let path = entry_path(fs, bls.uki.as_deref().unwrap_or_default(), under_boot);
             let mut entry = BootEntry::linux(&label, path.clone(), &source);
-            entry.kind = EntryKind::Uki { profile: None };
+            let addons = addons_for(fs, &path);
+            for skipped in addons.skipped.iter() {
+                warnings.push(Warning::new(&source, 0, skipped.clone()));
+            }
             // `options` replace the image's own command line; without them it boots with
-            // its `.cmdline`.
+            // its `.cmdline`. The addons' command lines are appended to either.
+            let mut base = cmdline.clone();
             if bls.options.is_empty() {
                 match uki_cmdline(fs, &path) {
-                    Ok(own) => entry.cmdline = own,
+                    Ok(own) => base = own,
                     Err(err) => warnings.push(Warning::new(&source, 0, err)),
                 }
             }
+            entry.cmdline = with_addons(&base, &addons);
+            entry.kind = EntryKind::Uki {
+                profile: None,
+                addons: addons.files,
+            };
+            entry
+        }
+        (None, None) if bls.uki_url.is_some() => {
+            let text = bls.uki_url.as_deref().unwrap_or_default();
+            // Checked now so that a typo is a scan warning, not a failure at boot. The
+            // image is fetched only when the entry is booted; its `.cmdline` is read then
+            // (an empty command line here means "the image's own").
+            if let Err(err) = crate::net::url::parse_url(text) {
+                warnings.push(Warning::new(&source, 0, format!("uki-url {text}: {err}")));
+                return None;
+            }
+            let mut entry = BootEntry::linux(&label, url_path(text), &source);
+            entry.cmdline = cmdline.clone();
+            entry.kind = EntryKind::Uki {
+                profile: None,
+                addons: Vec::new(),
+            };
             entry
         }
         (None, Some(efi)) => {
@@ -246,7 +277,7 @@ fn to_boot_entry(
             warnings.push(Warning::new(
                 &source,
                 0,
-                "no 'linux', 'uki' or 'efi' line; skipped",
+                "no 'linux', 'uki', 'uki-url' or 'efi' line; skipped",
             ));
             return None;
         }
@@ -266,7 +297,9 @@ fn to_boot_entry(
         .iter()
         .map(|i| entry_path(fs, i, under_boot))
         .collect();
-    if !cmdline.is_empty() || entry.kind == EntryKind::Linux {
+    // A UKI's command line was made above (its own or `options`, then its addons).
+    let is_uki = matches!(entry.kind, EntryKind::Uki { .. });
+    if !is_uki && (!cmdline.is_empty() || entry.kind == EntryKind::Linux) {
         entry.cmdline = cmdline;
     }
     entry.id = bls.id;
@@ -388,8 +421,56 @@ mod tests {
             .map(|e| (e.label.as_str(), e.cmdline.as_str()))
             .collect();
         assert_eq!(seen, [("B", "mine"), ("A", "from-uki")]);
-        assert_eq!(parsed.entries[0].kind, EntryKind::Uki { profile: None });
+        assert_eq!(
+            parsed.entries[0].kind,
+            EntryKind::Uki {
+                profile: None,
+                addons: Vec::new()
+            }
+        );
         assert_eq!(parsed.entries[0].kernel, Path::new("/EFI/Linux/a.efi"));
+    }
+
+    #[test]
+    fn a_uki_key_takes_its_addons_and_uki_url_is_fetched_at_boot() {
+        use crate::boot::config::pe::build;
+        let fs = crate::boot::fs::MemFs::new()
+            .with(
+                "/loader/entries/a.conf",
+                "title A\nuki /EFI/Linux/a.efi\noptions mine\n",
+            )
+            .with("/EFI/Linux/a.efi", build(&[(".linux", &[0; 8])]))
+            .with(
+                "/EFI/Linux/a.efi.extra.d/x.addon.efi",
+                build(&[(".cmdline", b"added")]),
+            )
+            .with(
+                "/loader/entries/net.conf",
+                "title Net\nuki-url https://boot.example/x/a.efi\n",
+            )
+            .with("/loader/entries/bad.conf", "title Bad\nuki-url not a url\n");
+        let parsed = parse_bls(&fs);
+        let seen: Vec<(&str, &str, &Path)> = parsed
+            .entries
+            .iter()
+            .map(|e| (e.label.as_str(), e.cmdline.as_str(), e.kernel.as_path()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("Net", "", Path::new("/@url/https/boot.example/x/a.efi")),
+                ("A", "mine added", Path::new("/EFI/Linux/a.efi")),
+            ]
+        );
+        assert!(matches!(parsed.entries[0].kind, EntryKind::Uki { .. }));
+        assert!(
+            parsed
+                .warnings
+                .iter()
+                .any(|w| w.to_string().contains("uki-url not a url")),
+            "{:?}",
+            parsed.warnings
+        );
     }
 
     #[test]

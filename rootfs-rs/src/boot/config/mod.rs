@@ -14,4 +14,5 @@ pub mod lilo;
 pub mod pe;
 pub mod syslinux;
 pub mod uki;
+pub mod uki_addons;
 pub mod version;

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::boot::config::bls::{spec_order, BlsEntry};
 use crate::boot::config::pe::{section_bytes, sections, ReadAt, Section};
+use crate::boot::config::uki_addons::{addons_for, with_addons, Addons};
 use crate::boot::entry::{choose_default, BootEntry, EntryKind, Parsed, MAX_ENTRIES};
 use crate::boot::fs::{read_file_at, ConfigFs};
 
@@ -88,7 +89,11 @@ fn lookup<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 }
 
 /// A text section of the chosen ones, trailing NULs and white space removed.
-fn text(read: ReadAt, chosen: &[Section], name: &str) -> Result<Option<String>, String> {
+pub(crate) fn section_text(
+    read: ReadAt,
+    chosen: &[Section],
+    name: &str,
+) -> Result<Option<String>, String> {
     let Some(section) = chosen.iter().rev().find(|s| s.name == name) else {
         return Ok(None);
     };
@@ -121,8 +126,8 @@ pub fn read_uki(read: ReadAt) -> Result<Vec<UkiView>, String> {
         return Err("no .linux section: not a unified kernel image".to_string());
     }
     let base = profile_sections(&all, None).unwrap_or_default();
-    let osrel = parse_os_release(&text(read, &base, ".osrel")?.unwrap_or_default());
-    let uname = text(read, &base, ".uname")?;
+    let osrel = parse_os_release(&section_text(read, &base, ".osrel")?.unwrap_or_default());
+    let uname = section_text(read, &base, ".uname")?;
     let title = lookup(&osrel, "PRETTY_NAME")
         .map(str::to_string)
         .or_else(
@@ -146,7 +151,8 @@ pub fn read_uki(read: ReadAt) -> Result<Vec<UkiView>, String> {
         .into_iter()
         .map(|profile| {
             let chosen = profile_sections(&all, profile).unwrap_or_default();
-            let own = parse_os_release(&text(read, &chosen, ".profile")?.unwrap_or_default());
+            let own =
+                parse_os_release(&section_text(read, &chosen, ".profile")?.unwrap_or_default());
             let base_title = title.clone().unwrap_or_default();
             let title = match (
                 profile,
@@ -162,7 +168,7 @@ pub fn read_uki(read: ReadAt) -> Result<Vec<UkiView>, String> {
                 title,
                 sort_key: sort_key.map(str::to_string),
                 version: version.clone(),
-                cmdline: text(read, &chosen, ".cmdline")?.unwrap_or_default(),
+                cmdline: section_text(read, &chosen, ".cmdline")?.unwrap_or_default(),
                 uname: uname.clone(),
             })
         })
@@ -205,7 +211,13 @@ pub fn uki_cmdline(fs: &dyn ConfigFs, path: &Path) -> Result<String, String> {
 
 /// The menu entry for one profile of the UKI at `path` (`id`: its file name; systemd-boot
 /// adds `@N` for profiles after the first).
-pub fn uki_entry(view: &UkiView, path: &Path, id: &str, source: &str) -> BootEntry {
+pub fn uki_entry(
+    view: &UkiView,
+    path: &Path,
+    id: &str,
+    source: &str,
+    addons: &Addons,
+) -> BootEntry {
     let label = if view.title.is_empty() {
         id
     } else {
@@ -214,8 +226,9 @@ pub fn uki_entry(view: &UkiView, path: &Path, id: &str, source: &str) -> BootEnt
     let mut entry = BootEntry::linux(label, path.to_path_buf(), source);
     entry.kind = EntryKind::Uki {
         profile: view.profile,
+        addons: addons.files.clone(),
     };
-    entry.cmdline = view.cmdline.clone();
+    entry.cmdline = with_addons(&view.cmdline, addons);
     entry.id = match view.profile {
         Some(n) if n > 0 => format!("{id}@{n}"),
         _ => id.to_string(),
@@ -256,9 +269,13 @@ pub fn parse_ukis(fs: &dyn ConfigFs, dir: &Path) -> Parsed {
             version: views.first().and_then(|v| v.version.clone()),
             ..BlsEntry::default()
         };
+        let addons = addons_for(fs, &path);
+        for skipped in &addons.skipped {
+            out.warn(&source, 0, skipped.clone());
+        }
         let entries = views
             .iter()
-            .map(|v| uki_entry(v, &path, name, &source))
+            .map(|v| uki_entry(v, &path, name, &source, &addons))
             .collect();
         found.push((key, entries));
     }
@@ -366,7 +383,13 @@ mod tests {
         let ids: Vec<&str> = parsed.entries.iter().map(|e| e.id.as_str()).collect();
         assert_eq!(ids, ["arch-6.10.efi", "arch-6.9.efi"]);
         assert!(parsed.entries[0].is_default);
-        assert_eq!(parsed.entries[0].kind, EntryKind::Uki { profile: None });
+        assert_eq!(
+            parsed.entries[0].kind,
+            EntryKind::Uki {
+                profile: None,
+                addons: Vec::new()
+            }
+        );
         assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
         assert!(parsed.warnings[0].message.contains("e_lfanew"));
     }

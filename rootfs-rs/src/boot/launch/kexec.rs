@@ -269,13 +269,26 @@ pub fn plan(entry: &DiscoveredEntry, staging: &Path) -> Result<KexecPlan, KexecE
         fs.host_path(path)
             .map_err(|e| io_error(format!("{}:{}", entry.device, path.display()), e))
     };
-    if let EntryKind::Uki { profile } = entry.entry.kind {
-        let staged =
-            crate::boot::launch::uki::stage(&host(&entry.entry.kernel)?, profile, staging)?;
+    if let EntryKind::Uki { profile, addons } = &entry.entry.kind {
+        let addons = addons
+            .iter()
+            .map(|a| host(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let staged = crate::boot::launch::uki::stage(
+            &host(&entry.entry.kernel)?,
+            *profile,
+            &addons,
+            staging,
+        )?;
+        // An empty command line boots with the image's own (see Staged::cmdline).
+        let cmdline = match entry.entry.cmdline.trim().is_empty() {
+            true => staged.cmdline.clone().unwrap_or_default(),
+            false => entry.entry.cmdline.clone(),
+        };
         return Ok(KexecPlan {
             kernel: staged.kernel.clone(),
             initrds: staged.initrd.iter().cloned().collect(),
-            cmdline: entry.entry.cmdline.clone(),
+            cmdline,
             staged: Some(staged),
         });
     }

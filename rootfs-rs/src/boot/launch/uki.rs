@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::boot::config::pe::Section;
-use crate::boot::config::uki::file_profile_sections;
+use crate::boot::config::uki::{file_profile_sections, section_text};
 use crate::boot::fs::read_file_at;
 use crate::boot::launch::kexec::{io_error, KexecError};
 
@@ -22,6 +22,9 @@ const CHUNK: usize = 1 << 20;
 pub struct Staged {
     pub kernel: PathBuf,
     pub initrd: Option<PathBuf>,
+    /// The image's own `.cmdline` (of the profile), for an entry that has none (a type #1
+    /// entry's `uki-url` without `options`: the image was not at hand when it was listed).
+    pub cmdline: Option<String>,
 }
 
 impl Staged {
@@ -58,24 +61,24 @@ fn copy_section(
     Ok(())
 }
 
-/// Writes the sections named in `names` (in that order, each but the last padded to 4
-/// bytes, as concatenated cpio archives are) to `to`; false when none was present.
-fn write_sections(
-    file: &File,
-    chosen: &[Section],
-    names: &[&str],
-    to: &Path,
-) -> Result<bool, KexecError> {
-    let present: Vec<&Section> = names
+/// The sections named in `names` that `chosen` has, in that order (the last of a name).
+fn pick<'a>(file: &'a File, chosen: &[Section], names: &[&str]) -> Vec<(&'a File, Section)> {
+    names
         .iter()
         .filter_map(|n| chosen.iter().rev().find(|s| s.name == *n))
-        .collect();
-    if present.is_empty() {
+        .map(|s| (file, s.clone()))
+        .collect()
+}
+
+/// Writes `pieces` (each but the last padded to 4 bytes, as concatenated cpio archives
+/// are) to `to`; false when there is none.
+fn write_sections(pieces: &[(&File, Section)], to: &Path) -> Result<bool, KexecError> {
+    if pieces.is_empty() {
         return Ok(false);
     }
     let mut out = File::create(to).map_err(|e| io_error(to.display(), e))?;
-    let last = present.len() - 1;
-    for (index, section) in present.into_iter().enumerate() {
+    let last = pieces.len() - 1;
+    for (index, (file, section)) in pieces.iter().enumerate() {
         copy_section(file, section, &mut out, to)?;
         let pad = if index == last {
             0
@@ -88,25 +91,52 @@ fn write_sections(
     Ok(true)
 }
 
-/// Extracts the kernel and initrd of `profile` from the UKI at `uki` into `staging`.
-pub fn stage(uki: &Path, profile: Option<u32>, staging: &Path) -> Result<Staged, KexecError> {
+/// Extracts the kernel and initrd of `profile` from the UKI at `uki` into `staging`; the
+/// `.ucode` of its `addons` (host paths, in systemd-stub's order) goes first in the initrd.
+pub fn stage(
+    uki: &Path,
+    profile: Option<u32>,
+    addons: &[PathBuf],
+    staging: &Path,
+) -> Result<Staged, KexecError> {
+    let invalid = |path: &Path, e: String| {
+        io_error(
+            path.display(),
+            io::Error::new(io::ErrorKind::InvalidData, e),
+        )
+    };
     let file = File::open(uki).map_err(|e| io_error(uki.display(), e))?;
-    let chosen = file_profile_sections(&file, profile)
-        .map_err(|e| io_error(uki.display(), io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    let chosen = file_profile_sections(&file, profile).map_err(|e| invalid(uki, e))?;
+    let addon_files = addons
+        .iter()
+        .map(|path| {
+            let file = File::open(path).map_err(|e| io_error(path.display(), e))?;
+            let sections = file_profile_sections(&file, None).map_err(|e| invalid(path, e))?;
+            Ok((file, sections))
+        })
+        .collect::<Result<Vec<_>, KexecError>>()?;
     std::fs::create_dir_all(staging).map_err(|e| io_error(staging.display(), e))?;
     let pid = std::process::id();
     let kernel = staging.join(format!("uki-linux-{pid}"));
-    if !write_sections(&file, &chosen, &[".linux"], &kernel)? {
+    if !write_sections(&pick(&file, &chosen, &[".linux"]), &kernel)? {
         return Err(io_error(
             uki.display(),
             io::Error::new(io::ErrorKind::InvalidData, "no .linux section"),
         ));
     }
     let initrd = staging.join(format!("uki-initrd-{pid}"));
-    let has_initrd = write_sections(&file, &chosen, &[".ucode", ".initrd"], &initrd)?;
+    let mut pieces: Vec<(&File, Section)> = addon_files
+        .iter()
+        .flat_map(|(file, sections)| pick(file, sections, &[".ucode"]))
+        .collect();
+    pieces.extend(pick(&file, &chosen, &[".ucode", ".initrd"]));
+    let has_initrd = write_sections(&pieces, &initrd)?;
+    let read = |offset, len| read_file_at(&file, offset, len).map_err(|e| e.to_string());
+    let cmdline = section_text(&read, &chosen, ".cmdline").map_err(|e| invalid(uki, e))?;
     Ok(Staged {
         kernel,
         initrd: has_initrd.then_some(initrd),
+        cmdline,
     })
 }
 
@@ -164,11 +194,11 @@ mod tests {
         ]);
         let uki = dir.join("x.efi");
         std::fs::write(&uki, &image).unwrap();
-        let staged = stage(&uki, None, &dir.join("run")).unwrap();
+        let staged = stage(&uki, None, &[], &dir.join("run")).unwrap();
         assert_eq!(std::fs::read(&staged.kernel).unwrap(), b"KERNEL");
         let initrd = staged.initrd.clone().unwrap();
         assert_eq!(std::fs::read(&initrd).unwrap(), b"UC\0\0base-initrd");
-        let second = stage(&uki, Some(1), &dir.join("run")).unwrap();
+        let second = stage(&uki, Some(1), &[], &dir.join("run")).unwrap();
         assert_eq!(
             std::fs::read(second.initrd.unwrap()).unwrap(),
             b"UC\0\0other"
@@ -176,8 +206,40 @@ mod tests {
         staged.remove();
         assert!(!staged.kernel.exists());
         std::fs::write(&uki, build(&[(".osrel", b"ID=x")])).unwrap();
-        let err = stage(&uki, None, &dir.join("run")).unwrap_err().to_string();
+        let err = stage(&uki, None, &[], &dir.join("run"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no .linux section"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn addon_microcode_goes_before_the_images_own_initrd() {
+        let dir = temp_dir("addons");
+        let uki = dir.join("x.efi");
+        std::fs::write(
+            &uki,
+            build(&[
+                (".linux", b"KERNEL"),
+                (".ucode", b"OLD"),
+                (".initrd", b"INITRD"),
+            ]),
+        )
+        .unwrap();
+        let global = dir.join("global.addon.efi");
+        std::fs::write(&global, build(&[(".cmdline", b"quiet")])).unwrap();
+        let ucode = dir.join("ucode.addon.efi");
+        std::fs::write(&ucode, build(&[(".ucode", b"NEWUC")])).unwrap();
+        let staged = stage(&uki, None, &[global, ucode.clone()], &dir.join("run")).unwrap();
+        assert_eq!(
+            std::fs::read(staged.initrd.clone().unwrap()).unwrap(),
+            b"NEWUC\0\0\0OLD\0INITRD"
+        );
+        std::fs::remove_file(&ucode).unwrap();
+        let err = stage(&uki, None, &[ucode], &dir.join("run"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ucode.addon.efi"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -230,6 +292,7 @@ mod tests {
         let staged = stage(
             &dir.join("esp/EFI/Linux/debian.efi"),
             None,
+            &[],
             &dir.join("run"),
         )
         .unwrap();

@@ -49,14 +49,17 @@ pub fn boot(
         chosen.device,
         chosen.entry.kernel.display()
     );
-    if crate::boot::scan::netsource::is_network_entry(&chosen) {
-        crate::boot::scan::netsource::fetch_files(&chosen).map_err(|e| KexecError::Other {
-            what: "download",
-            error: std::io::Error::other(e),
-        })?;
+    // What kexec loads; for a downloaded entry, the copies in RAM.
+    let mut loadable = chosen.clone();
+    if crate::boot::scan::netsource::needs_fetch(&chosen) {
+        loadable =
+            crate::boot::scan::netsource::fetch_entry(&chosen).map_err(|e| KexecError::Other {
+                what: "download",
+                error: std::io::Error::other(e),
+            })?;
     }
     let staging = Path::new(kexec::STAGING_DIR);
-    let plan = kexec::plan(&chosen, staging)?;
+    let plan = kexec::plan(&loadable, staging)?;
     if dry_run {
         let checked = kexec::check_plan(&plan, false);
         plan.discard_staged();

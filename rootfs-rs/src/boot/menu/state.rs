@@ -38,8 +38,10 @@ impl MenuItem {
         let kernel = match &found.entry.kind {
             EntryKind::Linux => found.entry.kernel.display().to_string(),
             EntryKind::Chainload { target } => format!("chainload {target}"),
-            EntryKind::Uki { profile: None } => format!("uki {}", found.entry.kernel.display()),
-            EntryKind::Uki { profile: Some(n) } => {
+            EntryKind::Uki { profile: None, .. } => format!("uki {}", found.entry.kernel.display()),
+            EntryKind::Uki {
+                profile: Some(n), ..
+            } => {
                 format!("uki {} profile {n}", found.entry.kernel.display())
             }
         };

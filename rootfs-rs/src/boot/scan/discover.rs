@@ -178,6 +178,9 @@ fn keep_entry(
     if defer_foreign && entry.root_fs.is_some() && !fs.is_file(&entry.kernel) {
         return true;
     }
+    if entry.kernel_is_url() {
+        return true;
+    }
     if !fs.is_file(&entry.kernel) {
         // Why, when it is more than a missing file (a symlink loop, an I/O error).
         let problem = match fs.read_at(&entry.kernel, 0, 0) {

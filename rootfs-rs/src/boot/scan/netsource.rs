@@ -96,10 +96,28 @@ pub fn is_network_entry(found: &DiscoveredEntry) -> bool {
     url::is_url(&found.config_device)
 }
 
+/// Whether booting the entry downloads its files first: a network entry, or a type #1
+/// entry on a disk whose `uki-url` names the image (an `@url` kernel path).
+pub fn needs_fetch(found: &DiscoveredEntry) -> bool {
+    is_network_entry(found) || found.entry.kernel_is_url()
+}
+
+/// Downloads what `needs_fetch` says into RAM and returns the entry as the kexec plan
+/// must see it: a disk entry's filesystem is mounted read-only, so its downloaded files
+/// live under /run/kboot/fetch/uki-url/ instead.
+pub fn fetch_entry(found: &DiscoveredEntry) -> Result<DiscoveredEntry, String> {
+    let mut loadable = found.clone();
+    if !is_network_entry(found) {
+        loadable.mount_point = fetch_root().join("uki-url");
+    }
+    fetch_files(&loadable)?;
+    Ok(loadable)
+}
+
 /// Fetches the kernel and initrds of a network entry into its cache directory, where
 /// the kexec plan then finds them.
 pub fn fetch_files(found: &DiscoveredEntry) -> Result<(), String> {
-    let base = url::parse_url(&found.config_device)?;
+    let base = || url::parse_url(&found.config_device);
     let mut paths = vec![found.entry.kernel.clone()];
     paths.extend(found.entry.initrds.iter().cloned());
     for path in paths {
@@ -107,7 +125,7 @@ pub fn fetch_files(found: &DiscoveredEntry) -> Result<(), String> {
         // iPXE and PXELINUX entries name their files by URL (`@url/…`).
         let url = match pxe::path_url(&relative) {
             Some(full) => url::parse_url(&full)?,
-            None => url::join(&base, &relative)?,
+            None => url::join(&base()?, &relative)?,
         };
         let local = found.mount_point.join(&relative);
         if let Some(dir) = local.parent() {

@@ -62,7 +62,7 @@ fn place_entry(
         }
         _ => config,
     };
-    if entry.kind.is_kexec() {
+    if entry.kind.is_kexec() && !entry.kernel_is_url() {
         let fs = DirFs::new(&target.root);
         if !fs.is_file(&entry.kernel) {
             return Err(format!(
