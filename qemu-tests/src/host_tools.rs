@@ -118,6 +118,22 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "tests: HTTPS (test CA) and WebDAV servers on loopback, started by the tests",
     ),
     (
+        "tftpd-hpa",
+        "tests: in.tftpd on loopback serves PXELINUX and iPXE trees, started by the tests",
+    ),
+    (
+        "nfs-ganesha",
+        "tests: a userspace NFSv3 server on loopback (no kernel nfsd), started by the tests",
+    ),
+    (
+        "nfs-ganesha-vfs",
+        "tests: ganesha's VFS backend, which exports a plain directory",
+    ),
+    (
+        "rpcbind",
+        "tests: ganesha registers NFSv3 and MOUNT with it; the guest's NFS client asks it for the ports",
+    ),
+    (
         "openssl",
         "tests: the test CAs and server certificates for HTTPS, a throwaway Secure Boot key \
          and certificate, the password hash reference",
@@ -184,6 +200,9 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("ldd", "libc-bin"),
     ("python3", "python3-minimal"),
     ("nginx", "nginx"),
+    ("in.tftpd", "tftpd-hpa"),
+    ("ganesha.nfsd", "nfs-ganesha"),
+    ("rpcbind", "rpcbind"),
     ("openssl", "openssl"),
     ("time", "time"),
     ("apt-get", "apt"),
@@ -216,6 +235,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("partx", "util-linux"),
     ("dmesg", "util-linux"),
     ("losetup", "mount"),
+    ("mount", "mount"),
     // namespaces, ptys, locks
     ("unshare", "util-linux"),
     ("flock", "util-linux"),

@@ -1,9 +1,10 @@
 //! Servers the network tests run on the host's loopback: a test CA made with the openssl
-//! CLI (`TestCa`), and nginx with a temporary configuration (`Nginx`: HTTPS, WebDAV
-//! uploads, a POST collector), stopped when the handle drops. Nothing system-wide is
-//! used: no system nginx service, no files outside the test's directory.
+//! CLI (`TestCa`), nginx with a temporary configuration (`Nginx`: HTTPS, WebDAV
+//! uploads, a POST collector) and tftpd-hpa (`TftpdHpa`), stopped when the handle drops.
+//! Nothing system-wide is used: no system nginx or tftpd-hpa service, no files outside
+//! the test's directory.
 
-use std::net::TcpStream;
+use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -204,5 +205,105 @@ impl Nginx {
 
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("logs/error.log")).unwrap_or_default()
+    }
+}
+
+/// A server process the test started; killed (SIGKILL: in.tftpd ignores SIGTERM while it
+/// waits) and reaped on drop.
+pub struct Daemon(pub Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Daemon {
+    /// Spawns `command` with stdin closed and stdout/stderr into `log`.
+    pub fn spawn(mut command: std::process::Command, log: &Path) -> Result<Daemon, String> {
+        let out = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("{:?}: {e}", command.get_program()))?;
+        Ok(Daemon(child))
+    }
+
+    /// Polls `ready` every 100 ms until it holds; fails early if the process exits.
+    pub fn wait_until(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        while !ready() {
+            if let Ok(Some(status)) = self.0.try_wait() {
+                return Err(format!("{what} exited ({status})"));
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{what} not ready after {limit:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(())
+    }
+}
+
+/// A free UDP port on loopback (bound and released).
+pub fn free_udp_port() -> Result<u16, String> {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free UDP port: {e}"))
+}
+
+/// tftpd-hpa serving `root` on 127.0.0.1:`port`, in the foreground as the test's child.
+/// The guest reaches it as 10.0.2.2:`port`: slirp relays a guest's UDP to 10.0.2.2 to the
+/// host's loopback, and relays the replies from whatever port they come from (tftpd
+/// answers each transfer from a new one), so no `--port-range` is needed.
+pub struct TftpdHpa {
+    _daemon: Daemon,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl TftpdHpa {
+    /// `--secure` chroots into `root`, so file names are relative to it, as on a PXE
+    /// server; tftpd then runs as `nobody`, so the files must be world-readable.
+    pub fn start(root: &Path, log: &Path) -> Result<TftpdHpa, String> {
+        let port = free_udp_port()?;
+        let mut tftpd = command("in.tftpd");
+        tftpd
+            .args(["--listen", "--foreground", "--address"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--secure")
+            .arg(root);
+        let mut daemon = Daemon::spawn(tftpd, log)?;
+        // Ready when a read request for a missing file gets TFTP's error packet back.
+        let probe = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("UDP socket: {e}"))?;
+        probe
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .map_err(|e| format!("{e}"))?;
+        let mut answer = [0u8; 600];
+        daemon
+            .wait_until("in.tftpd", Duration::from_secs(20), || {
+                let _ = probe.send_to(b"\0\x01kboot-readiness-probe\0octet\0", ("127.0.0.1", port));
+                matches!(probe.recv_from(&mut answer), Ok((n, _)) if n >= 4 && answer[..2] == [0, 5])
+            })
+            .map_err(|e| {
+                format!("{e}: {}", std::fs::read_to_string(log).unwrap_or_default())
+            })?;
+        Ok(TftpdHpa {
+            _daemon: daemon,
+            port,
+            log: log.to_path_buf(),
+        })
     }
 }

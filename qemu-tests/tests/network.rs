@@ -4,13 +4,15 @@
 //! file naming the network menu source. Serial logs of failures are kept by the harness.
 //! Network boot over TFTP uses QEMU's own TFTP server (`-nic user,tftp=DIR,bootfile=NAME`):
 //! a PXELINUX tree whose per-MAC config wins over `default`, and an iPXE menu script,
-//! each booting Debian's kernel with the target initrd.
+//! each booting Debian's kernel with the target initrd; and the same two trees served
+//! by tftpd-hpa, started by the test on the host's loopback.
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use qemu_tests::disks::{gpt_ext4_disk, sha256, target_initrd};
+use qemu_tests::servers::TftpdHpa;
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 const BOOT: Duration = Duration::from_secs(120);
@@ -281,19 +283,37 @@ fn tftp_root(name: &str) -> PathBuf {
     root
 }
 
-/// Boots with QEMU's TFTP server serving `root` and `boot_file` as the DHCP boot file
-/// (no scheme: kboot fetches it by TFTP from next-server) and checks the entry ran.
-fn boot_over_tftp(name: &str, root: &Path, boot_file: &str, label: &str, marker: &str) {
+/// Where the guest's TFTP files come from.
+enum Tftp<'a> {
+    /// QEMU's built-in server: the boot file is a bare name, fetched from next-server
+    /// (10.0.2.2) on port 69, as PXE firmware does.
+    Qemu(&'a Path),
+    /// tftpd-hpa on the host's loopback: the boot file is a `tftp://10.0.2.2:PORT/` URL
+    /// (a system tftpd-hpa may own port 69).
+    Hpa(&'a TftpdHpa),
+}
+
+/// Boots with `boot_file` as the DHCP boot file served by `server` and checks that the
+/// entry `label` ran with `marker` on its command line.
+fn boot_over_tftp(name: &str, server: Tftp<'_>, boot_file: &str, label: &str, marker: &str) {
     let artifacts = Artifacts::default_location();
+    let (host, nic) = match server {
+        Tftp::Qemu(root) => (
+            HOST.to_string(),
+            format!("tftp={},bootfile={boot_file}", root.display()),
+        ),
+        Tftp::Hpa(tftpd) => {
+            let host = format!("{HOST}:{}", tftpd.port);
+            let nic = format!("bootfile=tftp://{host}/{boot_file}");
+            (host, nic)
+        }
+    };
     let mut config = MachineConfig::new(BootPath::Direct, artifacts);
     config.cmdline = "console=ttyS0,115200 ip=dhcp kboot.timeout=1".into();
     config.memory_mib = 768;
     config.extra_args = vec![
         "-nic".into(),
-        format!(
-            "user,model=virtio-net-pci,mac={MAC},tftp={},bootfile={boot_file}",
-            root.display()
-        ),
+        format!("user,model=virtio-net-pci,mac={MAC},{nic}"),
     ];
     let mut qemu = Qemu::start(name, &config).expect("qemu");
     qemu.expect("kboot: network: eth0 10.0.2.15/24 via 10.0.2.2", BOOT)
@@ -302,8 +322,11 @@ fn boot_over_tftp(name: &str, root: &Path, boot_file: &str, label: &str, marker:
         .unwrap_or_else(|e| panic!("the served entry is not in the menu: {e}"));
     qemu.expect(&format!("kboot: booting '{label}'"), STEP)
         .unwrap_or_else(|e| panic!("{e}"));
-    qemu.expect("kboot: fetching tftp://10.0.2.2/images/vmlinuz", STEP)
-        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect(
+        &format!("kboot: fetching tftp://{host}/images/vmlinuz"),
+        STEP,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("TARGET-BOOTED", BOOT)
         .unwrap_or_else(|e| panic!("the served kernel did not run the served initrd: {e}"));
     qemu.expect(marker, STEP)
@@ -314,9 +337,9 @@ fn boot_over_tftp(name: &str, root: &Path, boot_file: &str, label: &str, marker:
     );
 }
 
-#[test]
-fn pxelinux_config_for_the_mac_boots_over_tftp() {
-    let root = tftp_root("tftp-pxelinux");
+/// A PXELINUX tree whose per-MAC config (`pxe_test=by-mac`) must win over `default`.
+fn pxelinux_tree(name: &str) -> PathBuf {
+    let root = tftp_root(name);
     std::fs::create_dir_all(root.join("pxelinux.cfg")).expect("mkdir");
     // kboot never runs pxelinux.0; it only has to be named.
     std::fs::write(root.join("pxelinux.0"), b"not run").expect("write");
@@ -330,28 +353,69 @@ fn pxelinux_config_for_the_mac_boots_over_tftp() {
         "DEFAULT debian\nTIMEOUT 10\nLABEL debian\n  MENU LABEL PXE Debian\n  KERNEL images/vmlinuz\n  INITRD images/initrd.img\n  APPEND console=ttyS0,115200 pxe_test=by-mac\n",
     )
     .expect("write per-MAC config");
-    boot_over_tftp(
-        "tftp_pxelinux",
-        &root,
-        "pxelinux.0",
-        "PXE Debian",
-        "pxe_test=by-mac",
-    );
+    root
 }
 
-#[test]
-fn ipxe_menu_script_boots_over_tftp() {
-    let root = tftp_root("tftp-ipxe");
+/// A TFTP root with `boot.ipxe`, a menu script whose default item boots `images/`.
+fn ipxe_tree(name: &str) -> PathBuf {
+    let root = tftp_root(name);
     std::fs::write(
         root.join("boot.ipxe"),
         "#!ipxe\nset base images\nmenu kboot test\nitem --gap -- Linux\nitem debian iPXE Debian\nitem shell iPXE shell\nchoose --default debian --timeout 1000 target && goto ${target}\n:debian\nkernel ${base}/vmlinuz console=ttyS0,115200 ipxe_test=${net0/mac:hexhyp}\ninitrd ${base}/initrd.img\nboot\n:shell\nshell\n",
     )
     .expect("write script");
+    root
+}
+
+const PXE_LABEL: &str = "PXE Debian";
+const PXE_MARKER: &str = "pxe_test=by-mac";
+const IPXE_LABEL: &str = "iPXE Debian";
+const IPXE_MARKER: &str = "ipxe_test=52-54-00-12-34-56";
+
+#[test]
+fn pxelinux_config_for_the_mac_boots_over_tftp() {
+    let root = pxelinux_tree("tftp-pxelinux");
+    let server = Tftp::Qemu(&root);
+    boot_over_tftp("tftp_pxelinux", server, "pxelinux.0", PXE_LABEL, PXE_MARKER);
+}
+
+#[test]
+fn ipxe_menu_script_boots_over_tftp() {
+    let root = ipxe_tree("tftp-ipxe");
+    let server = Tftp::Qemu(&root);
+    boot_over_tftp("tftp_ipxe", server, "boot.ipxe", IPXE_LABEL, IPXE_MARKER);
+}
+
+/// tftpd-hpa for `root`, its log beside it.
+fn tftpd_hpa(root: &Path) -> TftpdHpa {
+    let log = root.with_file_name("tftpd.log");
+    TftpdHpa::start(root, &log).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn pxelinux_config_for_the_mac_boots_from_tftpd_hpa() {
+    let root = pxelinux_tree("tftpd-hpa-pxelinux");
+    let tftpd = tftpd_hpa(&root);
+    let server = Tftp::Hpa(&tftpd);
     boot_over_tftp(
-        "tftp_ipxe",
-        &root,
+        "tftpd_hpa_pxelinux",
+        server,
+        "pxelinux.0",
+        PXE_LABEL,
+        PXE_MARKER,
+    );
+}
+
+#[test]
+fn ipxe_menu_script_boots_from_tftpd_hpa() {
+    let root = ipxe_tree("tftpd-hpa-ipxe");
+    let tftpd = tftpd_hpa(&root);
+    let server = Tftp::Hpa(&tftpd);
+    boot_over_tftp(
+        "tftpd_hpa_ipxe",
+        server,
         "boot.ipxe",
-        "iPXE Debian",
-        "ipxe_test=52-54-00-12-34-56",
+        IPXE_LABEL,
+        IPXE_MARKER,
     );
 }
