@@ -9,6 +9,7 @@ pub mod host_tools;
 pub mod kdump;
 pub mod machine;
 pub mod png;
+pub mod pypi;
 pub mod qmp;
 pub mod screen;
 pub mod servers;
