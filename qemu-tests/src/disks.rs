@@ -19,6 +19,29 @@ fn host(program: &str, args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// The ESP of kboot's disk.img starts at LBA 4096 (image::DiskImageBuilder's layout).
+pub const ESP_OFFSET: u64 = 4096 * 512;
+
+/// Writes `data` as `dest` (a path such as "EFI/BOOT/BOOTX64.EFI") on the ESP of `image`,
+/// a copy of kboot's disk.img, replacing what is there (`mcopy -o`); `scratch` holds the
+/// file on its way.
+pub fn esp_write(image: &Path, data: &[u8], dest: &str, scratch: &Path) -> Result<(), String> {
+    let src = scratch.join("esp-write.tmp");
+    std::fs::write(&src, data).map_err(|e| format!("{}: {e}", src.display()))?;
+    let result = host(
+        "mcopy",
+        &[
+            "-o",
+            "-i",
+            &format!("{}@@{ESP_OFFSET}", image.display()),
+            &src.to_string_lossy(),
+            &format!("::{dest}"),
+        ],
+    );
+    let _ = std::fs::remove_file(&src);
+    result
+}
+
 pub fn gpt_ext4_disk(path: &Path, label: &str, files: &[(&str, Vec<u8>)]) -> Result<(), String> {
     gpt_ext4_disk_sized(path, label, files, 64)
 }

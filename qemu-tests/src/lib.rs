@@ -10,6 +10,7 @@ pub mod kdump;
 pub mod machine;
 pub mod nfs_server;
 pub mod png;
+pub mod pypi;
 pub mod qmp;
 pub mod screen;
 pub mod servers;

@@ -14,6 +14,11 @@ pub const OVMF_CODE_CANDIDATES: &[&str] = &[
     "/usr/share/ovmf/OVMF.fd",
 ];
 
+/// OVMF built with Secure Boot and SMM (Debian's ovmf package): the variable store is
+/// then writable only from SMM, so a guest cannot enrol keys behind the firmware's back.
+/// Its variable store template is OVMF_VARS_4M.fd (empty, Setup Mode).
+pub const OVMF_SECURE_BOOT_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BootPath {
     Uefi,
@@ -118,6 +123,9 @@ pub struct MachineConfig {
     /// A QMP socket in the run's scratch directory (`Qemu::qmp`): screen dumps, keys on
     /// the machine's keyboard, device hot-plug.
     pub qmp: bool,
+    /// For the UEFI path: OVMF's Secure Boot build (SMM, secure flash) started with a
+    /// copy of this variable store, e.g. one with keys enrolled and Secure Boot enabled.
+    pub secure_boot_vars: Option<PathBuf>,
 }
 
 /// Per-run files (the writable OVMF variable store) removed when the run ends.
@@ -169,6 +177,7 @@ impl MachineConfig {
             allow_reboot: false,
             interactive: false,
             qmp: false,
+            secure_boot_vars: None,
         }
     }
 
@@ -183,7 +192,14 @@ impl MachineConfig {
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e))?;
             Command::new(path)
         };
-        cmd.args(["-accel", &self.accel, "-machine", "q35", "-cpu", "max"]);
+        let secure_boot = self.boot == BootPath::Uefi && self.secure_boot_vars.is_some();
+        // OVMF's Secure Boot build needs SMM, and its flash must be writable only from SMM
+        // (QEMU's secure pflash), or it stops before the boot manager.
+        let machine = if secure_boot { "q35,smm=on" } else { "q35" };
+        cmd.args(["-accel", &self.accel, "-machine", machine, "-cpu", "max"]);
+        if secure_boot {
+            cmd.args(["-global", "driver=cfi.pflash01,property=secure,value=on"]);
+        }
         cmd.args([
             "-m",
             &self.memory_mib.to_string(),
@@ -214,14 +230,20 @@ impl MachineConfig {
             |path: &Path| format!("file={},format=raw,if=virtio,snapshot=on", path.display());
         match self.boot {
             BootPath::Uefi => {
-                let code = find_ovmf_code().ok_or_else(|| {
-                    std::io::Error::other("no OVMF firmware found (apt install ovmf)")
-                })?;
-                let vars_template = code.with_file_name(
-                    code.file_name()
-                        .map(|n| n.to_string_lossy().replace("CODE", "VARS"))
-                        .unwrap_or_default(),
-                );
+                let (code, vars_template) = match &self.secure_boot_vars {
+                    Some(vars) => (PathBuf::from(OVMF_SECURE_BOOT_CODE), vars.clone()),
+                    None => {
+                        let code = find_ovmf_code().ok_or_else(|| {
+                            std::io::Error::other("no OVMF firmware found (apt install ovmf)")
+                        })?;
+                        let vars = code.with_file_name(
+                            code.file_name()
+                                .map(|n| n.to_string_lossy().replace("CODE", "VARS"))
+                                .unwrap_or_default(),
+                        );
+                        (code, vars)
+                    }
+                };
                 let dir = scratch
                     .as_ref()
                     .map(|s| s.path().to_path_buf())

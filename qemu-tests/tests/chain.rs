@@ -6,29 +6,15 @@
 use std::path::Path;
 use std::time::Duration;
 
+use qemu_tests::disks::ESP_OFFSET;
 use qemu_tests::machine::workspace_root;
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 const BOOT: Duration = Duration::from_secs(180);
-/// The ESP of kboot's disk.img starts at LBA 4096 (image::DiskImageBuilder's layout).
-const ESP_OFFSET: u64 = 4096 * 512;
 
 fn mcopy(image: &Path, data: &[u8], dest: &str, scratch: &Path) {
-    let src = scratch.join("mcopy.tmp");
-    std::fs::write(&src, data).unwrap();
-    let out = qemu_tests::host_tools::command("mcopy")
-        .arg("-o")
-        .arg("-i")
-        .arg(format!("{}@@{ESP_OFFSET}", image.display()))
-        .arg(&src)
-        .arg(format!("::{dest}"))
-        .output()
-        .expect("mcopy (apt install mtools)");
-    assert!(
-        out.status.success(),
-        "mcopy {dest}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    qemu_tests::disks::esp_write(image, data, dest, scratch)
+        .unwrap_or_else(|e| panic!("mcopy {dest}: {e}"));
 }
 
 fn mmd(image: &Path, dir: &str) {

@@ -55,29 +55,13 @@ fn http_server(dir: &Path) -> (Server, u16) {
 /// pyftpdlib in a cached venv; None (with a note) when PyPI cannot be reached.
 fn ftp_python() -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fixtures/pyftp");
-    let python = venv.join("bin/python");
-    let ready = |p: &Path| {
-        Command::new(p)
-            .args(["-c", "import pyftpdlib"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ready(&python) {
-        let made = qemu_tests::host_tools::command("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args(["install", "-q", "pyftpdlib"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !made {
-            eprintln!("pyftpdlib cannot be installed from PyPI: FTP not tested");
-            return None;
+    match qemu_tests::pypi::venv_with(&venv, "pyftpdlib", "pyftpdlib") {
+        Ok(python) => Some(python),
+        Err(e) => {
+            eprintln!("{e}: FTP not tested");
+            None
         }
     }
-    Some(python)
 }
 
 fn payload() -> Vec<u8> {

@@ -10,6 +10,7 @@ use rustix::io::Errno;
 
 use crate::boot::entry::EntryKind;
 use crate::boot::fs::DirFs;
+use crate::boot::launch::lockdown::{self, KexecSyscall, Lockdown};
 use crate::boot::scan::volume::DiscoveredEntry;
 use crate::sys::{kexec_file_load, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH};
 
@@ -42,6 +43,8 @@ pub enum KexecError {
         errno: i32,
     },
     KeyRejected,
+    /// Refused by a locked-down kernel: what it requires (`lockdown::refusal`).
+    LockedDown(String),
     TooLarge {
         crash: bool,
     },
@@ -93,6 +96,7 @@ impl fmt::Display for KexecError {
                 "kernel signature rejected (EKEYREJECTED): this kernel only kexecs images signed \
                  by a trusted key (lockdown or KEXEC_SIG_FORCE)"
             ),
+            KexecError::LockedDown(why) => write!(f, "{why}"),
             KexecError::TooLarge { crash: false } => write!(
                 f,
                 "not enough memory to stage the kernel and initrd (ENOMEM): too large?"
@@ -428,11 +432,12 @@ pub fn load_plan(plan: &KexecPlan, crash: bool, staging: &Path) -> Result<(), Ke
         let _ = std::fs::remove_file(path);
     }
     result.map_err(|e| {
-        syscall_error(
-            Errno::from_io_error(&e).unwrap_or(Errno::IO),
-            &plan.kernel,
-            crash,
-        )
+        let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
+        let lockdown = Lockdown::read(Path::new(lockdown::LOCKDOWN));
+        match lockdown::refusal(errno, lockdown, KexecSyscall::FileLoad) {
+            Some(why) => KexecError::LockedDown(why),
+            None => syscall_error(errno, &plan.kernel, crash),
+        }
     })
 }
 

@@ -3,10 +3,12 @@
 //! cannot start is handed back — to GRUB through `next_entry` in its grubenv (`handback`)
 //! or to the UEFI firmware through BootNext (`crate::boot::efi`). `boot_count` counts a
 //! try of an entry with a boot counter in its file name before kexec; `tpm` measures
-//! what is booted into PCR 8/9 as GRUB does, when the machine has a TPM.
+//! what is booted into PCR 8/9 as GRUB does, when the machine has a TPM; `lockdown` says
+//! what a locked-down kernel requires when it refuses a kexec.
 
 pub mod boot_count;
 pub mod handback;
 pub mod kexec;
+pub mod lockdown;
 pub mod tpm;
 pub mod uki;

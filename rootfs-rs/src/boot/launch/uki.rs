@@ -12,8 +12,6 @@ use crate::boot::config::uki::{file_profile_sections, section_text};
 use crate::boot::fs::read_file_at;
 use crate::boot::launch::kexec::{io_error, KexecError};
 
-/// Where the kernel's lockdown state is shown ("none [integrity] confidentiality").
-pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
 /// Copied in pieces of this size, so a large initrd is never held in memory whole.
 const CHUNK: usize = 1 << 20;
 
@@ -140,32 +138,15 @@ pub fn stage(
     })
 }
 
-/// The lockdown mode in brackets ("integrity", "confidentiality"), None when "none" or
-/// when the file is missing (no lockdown LSM).
-pub fn lockdown_mode(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let start = text.find('[')? + 1;
-    let end = start + text[start..].find(']')?;
-    let mode = &text[start..end];
-    (mode != "none").then(|| mode.to_string())
-}
-
-/// A refused kexec of a UKI's kernel, said plainly when lockdown is the reason.
-pub fn explain(error: KexecError, lockdown: &Path) -> KexecError {
-    let refused = matches!(
-        error,
-        KexecError::PermissionDenied | KexecError::KeyRejected
-    );
-    match (refused, lockdown_mode(lockdown)) {
-        (true, Some(mode)) => KexecError::Other {
-            what: "kexec of a unified kernel image",
-            error: io::Error::other(format!(
-                "the running kernel is locked down ({mode}): it only kexecs a kernel signed by \
-                 a key it trusts, so the UKI's .linux section must itself be a signed kernel \
-                 (the UKI's own signature is not checked by kexec) — {error}"
-            )),
-        },
-        _ => error,
+/// A refusal by a locked-down kernel (`lockdown::refusal`), completed for a UKI: kexec
+/// checks the signature of the `.linux` section it is given, not the UKI's own.
+pub fn explain(error: KexecError) -> KexecError {
+    match error {
+        KexecError::LockedDown(why) => KexecError::LockedDown(format!(
+            "{why} — for a unified kernel image that is its .linux section, which must itself \
+             be a signed kernel (kexec does not check the UKI's own signature)"
+        )),
+        other => other,
     }
 }
 
@@ -305,20 +286,16 @@ mod tests {
     }
 
     #[test]
-    fn lockdown_refusals_name_the_signed_kernel() {
-        let dir = temp_dir("lockdown");
-        let lockdown = dir.join("lockdown");
-        std::fs::write(&lockdown, "none [integrity] confidentiality\n").unwrap();
-        assert_eq!(lockdown_mode(&lockdown).as_deref(), Some("integrity"));
-        let message = explain(KexecError::KeyRejected, &lockdown).to_string();
-        assert!(message.contains("locked down (integrity)"), "{message}");
-        assert!(message.contains("signed"), "{message}");
-        let busy = explain(KexecError::Busy, &lockdown).to_string();
-        assert!(busy.contains("EBUSY"));
-        std::fs::write(&lockdown, "[none] integrity confidentiality\n").unwrap();
-        assert_eq!(lockdown_mode(&lockdown), None);
-        let plain = explain(KexecError::PermissionDenied, &lockdown).to_string();
-        assert!(plain.contains("CAP_SYS_BOOT"));
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn lockdown_refusals_name_the_signed_linux_section() {
+        let refused = KexecError::LockedDown("the running kernel is locked down".into());
+        let message = explain(refused).to_string();
+        assert!(
+            message.starts_with("the running kernel is locked down"),
+            "{message}"
+        );
+        assert!(message.contains(".linux section"), "{message}");
+        assert!(message.contains("signed kernel"), "{message}");
+        let busy = explain(KexecError::Busy).to_string();
+        assert!(!busy.contains(".linux"), "{busy}");
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::boot::efi;
 use crate::boot::entry::EntryKind;
 use crate::boot::launch::kexec::{self, KexecError};
+use crate::boot::launch::lockdown;
 use crate::boot::launch::uki;
 use crate::boot::scan::efi_entries;
 use crate::boot::scan::volume::DiscoveredEntry;
@@ -81,10 +82,19 @@ pub fn boot(
     }
     publish_boot(&chosen);
     measure(&plan);
+    // What the firmware and this kernel enforce, in the log of every boot: a refusal
+    // below is then read against it.
+    say!(
+        "{}",
+        lockdown::state_line(
+            lockdown::secure_boot(Path::new(efi::EFIVARS)),
+            lockdown::Lockdown::read(Path::new(lockdown::LOCKDOWN))
+        )
+    );
     let loaded = kexec::load_plan(&plan, false, staging);
     plan.discard_staged();
     loaded.map_err(|error| match chosen.entry.kind {
-        EntryKind::Uki { .. } => uki::explain(error, Path::new(uki::LOCKDOWN)),
+        EntryKind::Uki { .. } => uki::explain(error),
         _ => error,
     })?;
     if boot_counting {
