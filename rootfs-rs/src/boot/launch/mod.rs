@@ -8,5 +8,6 @@
 pub mod boot_count;
 pub mod handback;
 pub mod kexec;
+pub mod payload;
 pub mod tpm;
 pub mod uki;

@@ -58,7 +58,7 @@ pub fn boot(
     let staging = Path::new(kexec::STAGING_DIR);
     let plan = kexec::plan(&chosen, staging)?;
     if dry_run {
-        let checked = kexec::check_plan(&plan, false);
+        let checked = kexec::check_plan(&plan, false, crate::boot::signature::current());
         plan.discard_staged();
         let image = checked?;
         let initrds: Vec<String> = plan
@@ -78,7 +78,7 @@ pub fn boot(
     }
     publish_boot(&chosen);
     measure(&plan);
-    let loaded = kexec::load_plan(&plan, false, staging);
+    let loaded = kexec::load_plan(&plan, false, staging, crate::boot::signature::current());
     plan.discard_staged();
     loaded.map_err(|error| match chosen.entry.kind {
         EntryKind::Uki { .. } => uki::explain(error, Path::new(uki::LOCKDOWN)),
