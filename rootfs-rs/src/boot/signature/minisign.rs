@@ -24,13 +24,14 @@ const KEY_ID_LEN: usize = 8;
 const TRUSTED_PREFIX: &str = "trusted comment: ";
 const UNTRUSTED_PREFIX: &str = "untrusted comment: ";
 
-/// A key ID, shown as minisign shows it (the 8 bytes as a little-endian number, in hex).
+/// A key ID, shown as minisign shows it in a `.pub` file's comment: the 8 bytes as a
+/// little-endian number in upper-case hex, without leading zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyId(pub [u8; KEY_ID_LEN]);
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016X}", u64::from_le_bytes(self.0))
+        write!(f, "{:X}", u64::from_le_bytes(self.0))
     }
 }
 

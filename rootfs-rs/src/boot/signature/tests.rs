@@ -194,3 +194,9 @@ fn a_sealed_payload_cannot_be_changed_after_the_check() {
     .expect("reread");
     assert_eq!(reread, "verified bytes");
 }
+
+#[test]
+fn key_ids_print_like_minisign_without_leading_zeros() {
+    let id = minisign::KeyId([0x25, 0x2A, 0xFB, 0x7F, 0x08, 0x2D, 0xDB, 0x01]);
+    assert_eq!(id.to_string(), "1DB2D087FFB2A25");
+}
