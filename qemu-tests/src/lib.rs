@@ -8,6 +8,7 @@ pub mod faults;
 pub mod host_tools;
 pub mod kdump;
 pub mod machine;
+pub mod minisign;
 pub mod png;
 pub mod qmp;
 pub mod screen;

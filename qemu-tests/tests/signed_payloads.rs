@@ -3,27 +3,12 @@
 //! `minisign` boots; an entry whose kernel has one flipped byte (its signature copied
 //! from the good kernel) is refused with the reason on screen and the menu stays up.
 
-use std::path::Path;
 use std::time::Duration;
 
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 const BOOT: Duration = Duration::from_secs(180);
 const STEP: Duration = Duration::from_secs(60);
-
-fn minisign(dir: &Path, args: &[&str]) {
-    let out = qemu_tests::host_tools::command("minisign")
-        .current_dir(dir)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "minisign {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn sh(qemu: &mut Qemu, command: &str) {
     let (out, status) = qemu
@@ -41,9 +26,7 @@ fn a_signed_entry_boots_and_a_tampered_kernel_is_refused_with_the_reason() {
     std::fs::create_dir_all(&dir).unwrap();
 
     // A throwaway key, and the files signed with it on the host.
-    minisign(&dir, &["-G", "-W", "-p", "test.pub", "-s", "test.key"]);
-    let public = std::fs::read_to_string(dir.join("test.pub")).unwrap();
-    let public = public.lines().nth(1).unwrap().trim().to_string();
+    let (public, _) = qemu_tests::minisign::keypair(&dir, "test");
     let kernel = std::fs::read(qemu_tests::machine::debian_kernel()).unwrap();
     let initrd = qemu_tests::disks::target_initrd_running(&dir, "", &[]);
     std::fs::write(dir.join("vmlinuz"), &kernel).unwrap();
