@@ -31,10 +31,7 @@ fn a_signed_entry_boots_and_a_tampered_kernel_is_refused_with_the_reason() {
     let initrd = qemu_tests::disks::target_initrd_running(&dir, "", &[]);
     std::fs::write(dir.join("vmlinuz"), &kernel).unwrap();
     std::fs::write(dir.join("initrd.img"), &initrd).unwrap();
-    minisign(
-        &dir,
-        &["-S", "-s", "test.key", "-m", "vmlinuz", "initrd.img"],
-    );
+    qemu_tests::minisign::sign(&dir, "test", &["vmlinuz", "initrd.img"], false);
     let kernel_sig = std::fs::read(dir.join("vmlinuz.minisig")).unwrap();
     let initrd_sig = std::fs::read(dir.join("initrd.img.minisig")).unwrap();
     let mut tampered = kernel.clone();
