@@ -233,6 +233,15 @@ impl Qemu {
         Ok((body.replace('\r', ""), status))
     }
 
+    /// `shell`, panicking (in a test) unless the command ran and exited 0.
+    pub fn shell_ok(&mut self, command: &str, timeout: Duration) -> String {
+        let (out, status) = self
+            .shell(command, timeout)
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert_eq!(status, 0, "{command}: {out}");
+        out
+    }
+
     fn output_range(&self, start: usize, end: usize) -> String {
         let (lock, _) = &*self.serial;
         let serial = lock.lock().unwrap_or_else(|p| p.into_inner());

@@ -10,13 +10,6 @@ use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 const BOOT: Duration = Duration::from_secs(180);
 const STEP: Duration = Duration::from_secs(60);
 
-fn sh(qemu: &mut Qemu, command: &str) {
-    let (out, status) = qemu
-        .shell(command, STEP)
-        .unwrap_or_else(|e| panic!("{command}: {e}"));
-    assert_eq!(status, 0, "{command}: {out}");
-}
-
 #[test]
 fn a_signed_entry_boots_and_a_tampered_kernel_is_refused_with_the_reason() {
     let artifacts = Artifacts::default_location();
@@ -76,11 +69,11 @@ fn a_signed_entry_boots_and_a_tampered_kernel_is_refused_with_the_reason() {
     qemu.expect("kboot: ready", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("# ", STEP).unwrap_or_else(|e| panic!("{e}"));
-    sh(&mut qemu, "echo '[security]' > /tmp/kboot.toml");
-    sh(&mut qemu, "echo 'require_signed = true' >> /tmp/kboot.toml");
-    sh(
-        &mut qemu,
+    qemu.shell_ok("echo '[security]' > /tmp/kboot.toml", STEP);
+    qemu.shell_ok("echo 'require_signed = true' >> /tmp/kboot.toml", STEP);
+    qemu.shell_ok(
         &format!("echo 'trusted_keys = [\"{public}\"]' >> /tmp/kboot.toml"),
+        STEP,
     );
     qemu.send("menu --config /tmp/kboot.toml --timeout -1\n")
         .unwrap();
