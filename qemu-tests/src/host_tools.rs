@@ -165,6 +165,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "sbsigntool",
         "`xtask image --sign-key/--sign-cert` signs kboot.efi (sbsign); tests: sbverify",
     ),
+    (
+        "minisign",
+        "tests: throwaway keys and detached signatures for the signed-payload policy",
+    ),
 ];
 
 /// Programs run on the host: (program, Debian package). A path such as `/bin/echo`
@@ -204,6 +208,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("ganesha.nfsd", "nfs-ganesha"),
     ("rpcbind", "rpcbind"),
     ("openssl", "openssl"),
+    ("minisign", "minisign"),
     ("time", "time"),
     ("apt-get", "apt"),
     ("apt-cache", "apt"),

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod host_tools;
 pub mod kdump;
 pub mod machine;
+pub mod minisign;
 pub mod nfs_server;
 pub mod png;
 pub mod pypi;
@@ -232,6 +233,15 @@ impl Qemu {
             .parse()
             .map_err(|_| format!("bad exit status {status:?}"))?;
         Ok((body.replace('\r', ""), status))
+    }
+
+    /// `shell`, panicking (in a test) unless the command ran and exited 0.
+    pub fn shell_ok(&mut self, command: &str, timeout: Duration) -> String {
+        let (out, status) = self
+            .shell(command, timeout)
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
+        assert_eq!(status, 0, "{command}: {out}");
+        out
     }
 
     fn output_range(&self, start: usize, end: usize) -> String {

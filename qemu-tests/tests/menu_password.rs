@@ -9,13 +9,6 @@ use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 const BOOT: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_secs(60);
 
-fn sh(qemu: &mut Qemu, command: &str) {
-    let (out, status) = qemu
-        .shell(command, STEP)
-        .unwrap_or_else(|e| panic!("{command}: {e}"));
-    assert_eq!(status, 0, "{command}: {out}");
-}
-
 #[test]
 fn a_non_default_entry_needs_the_password_and_a_wrong_one_is_refused() {
     let artifacts = Artifacts::default_location();
@@ -34,21 +27,21 @@ fn a_non_default_entry_needs_the_password_and_a_wrong_one_is_refused() {
     qemu.expect("kboot: ready", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("# ", STEP).unwrap_or_else(|e| panic!("{e}"));
-    sh(&mut qemu, "echo '[menu]' > /tmp/kboot.toml");
-    sh(
-        &mut qemu,
+    qemu.shell_ok("echo '[menu]' > /tmp/kboot.toml", STEP);
+    qemu.shell_ok(
         &format!("echo 'password = \"{hash}\"' >> /tmp/kboot.toml"),
+        STEP,
     );
     // Two BLS entries in a tree: the default sorts first (ids descending).
-    sh(&mut qemu, "mkdir -p /t/loader/entries");
+    qemu.shell_ok("mkdir -p /t/loader/entries", STEP);
     for (file, title) in [("z-default", "Default Entry"), ("a-other", "Other Entry")] {
-        sh(
-            &mut qemu,
+        qemu.shell_ok(
             &format!(
                 "echo 'title {title}' > /t/loader/entries/{file}.conf && \
                  echo 'linux /vmlinuz-{file}' >> /t/loader/entries/{file}.conf && \
                  echo 'not a kernel' > /t/vmlinuz-{file}"
             ),
+            STEP,
         );
     }
     qemu.send("menu --config /tmp/kboot.toml --tree t=/t --timeout -1 --dry-run\n")

@@ -12,6 +12,7 @@ use rootfs_rs::boot::launch::kexec::{
     check_bzimage, check_cmdline, check_plan, plan, BzImage, STAGING_DIR,
 };
 use rootfs_rs::boot::scan::volume::DiscoveredEntry;
+use rootfs_rs::boot::signature::Policy;
 
 fn entry_on(root: &Path, kernel: &str, initrds: &[&str]) -> DiscoveredEntry {
     let mut entry = BootEntry::linux("Test Linux", PathBuf::from(kernel), "test");
@@ -64,7 +65,9 @@ fn plan_resolves_inside_the_filesystem() {
     assert_eq!(planned.kernel, dir.join("boot/vmlinuz-6.1"));
     assert_eq!(planned.initrds, [dir.join("boot/initrd.img-6.1")]);
     assert_eq!(
-        check_plan(&planned, false).ok().map(|i| i.protocol),
+        check_plan(&planned, false, &Policy::default())
+            .ok()
+            .map(|i| i.protocol),
         Some(0x020F)
     );
     let mut chain = found.clone();
@@ -105,14 +108,23 @@ fn text_file_is_not_a_bzimage() {
     std::fs::create_dir_all(dir.join("boot")).unwrap();
     std::fs::write(dir.join("boot/vmlinuz"), "GRUB_DEFAULT=0\n".repeat(100)).unwrap();
     let found = entry_on(&dir, "/boot/vmlinuz", &[]);
-    let err = check_plan(&plan(&found, Path::new(STAGING_DIR)).unwrap(), false).unwrap_err();
+    let err = check_plan(
+        &plan(&found, Path::new(STAGING_DIR)).unwrap(),
+        false,
+        &Policy::default(),
+    )
+    .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("not a bzImage"), "{message}");
     assert!(message.contains("boot/vmlinuz"), "{message}");
     let missing = entry_on(&dir, "/boot/nothing", &[]);
-    let message = check_plan(&plan(&missing, Path::new(STAGING_DIR)).unwrap(), false)
-        .unwrap_err()
-        .to_string();
+    let message = check_plan(
+        &plan(&missing, Path::new(STAGING_DIR)).unwrap(),
+        false,
+        &Policy::default(),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(message.contains("No such file"), "{message}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -81,7 +81,12 @@ pub fn main(args: &[OsString]) -> i32 {
         cmdline,
         staged: None,
     };
-    match load_plan(&plan, mode == Mode::Crash, Path::new(STAGING_DIR)) {
+    match load_plan(
+        &plan,
+        mode == Mode::Crash,
+        Path::new(STAGING_DIR),
+        crate::boot::signature::current(),
+    ) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("kexec: {e}");

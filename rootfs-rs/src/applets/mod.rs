@@ -117,7 +117,7 @@ applets! {
     "menu" => crate::boot::menu_main, "the boot menu: find kernels on every disk, choose, kexec";
     "mkdir" => mkdir::main, "make directories";
     "mknod" => mknod::main, "make device nodes and fifos";
-    "mkpasswd" => crate::boot::menu::password::mkpasswd_main, "make the SHA-256-crypt hash for [menu] password in kboot.toml";
+    "mkpasswd" => crate::boot::menu::password::mkpasswd_main, "make the SHA-512-crypt hash for [menu] password in kboot.toml";
     "modinfo" => modinfo::main, "show a kernel module's information (license, aliases, parameters…)";
     "modprobe" => modprobe::main, "load kernel modules by name or alias, with dependencies; --coldplug";
     "more" => more::main, "page through text";

@@ -19,6 +19,7 @@ pub mod launch;
 pub mod loader_iface;
 pub mod menu;
 pub mod scan;
+pub mod signature;
 
 pub use entry::{BootEntry, EntryKind, FsRef, Parsed, Warning};
 pub use fs::{ConfigFs, DirFs, MemFs};

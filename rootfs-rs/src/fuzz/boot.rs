@@ -60,6 +60,10 @@ pub fn kboot_toml(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let doc = crate::config::toml::Document::parse(&text);
     let _ = crate::boot::menu::conf::menu_settings(&doc, "kboot.toml");
+    let _ = crate::boot::signature::Policy::from_config(&doc, "kboot.toml");
+    // The same bytes as a .minisig and as a public key line.
+    let _ = crate::boot::signature::minisign::Signature::parse(&text);
+    let _ = crate::boot::signature::minisign::PublicKey::parse(&text);
     let _ = crate::net::setup::config_from(Some(&doc), "");
     let _ = crate::capture::settings::DumpSettings::load(&text, "kboot.toml", "");
     let mut served = Parsed::default();

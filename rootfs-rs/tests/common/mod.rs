@@ -1,5 +1,6 @@
 //! Helpers for the integration tests: run the built `kboot` binary and reference tools.
 #![allow(dead_code)]
+pub mod servers;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -11,7 +11,9 @@ use rustix::io::Errno;
 use crate::boot::entry::EntryKind;
 use crate::boot::fs::DirFs;
 use crate::boot::launch::lockdown::{self, KexecSyscall, Lockdown};
+use crate::boot::launch::payload;
 use crate::boot::scan::volume::DiscoveredEntry;
+use crate::boot::signature::{self, Policy};
 use crate::sys::{kexec_file_load, KEXEC_FILE_NO_INITRAMFS, KEXEC_FILE_ON_CRASH};
 
 /// Where several initrds are joined into one file (tmpfs in the boot environment).
@@ -56,6 +58,8 @@ pub enum KexecError {
     },
     Busy,
     AccessDenied,
+    /// `[security] require_signed`: a payload without a valid trusted signature.
+    Unsigned(String),
     Other {
         what: &'static str,
         error: io::Error,
@@ -121,6 +125,7 @@ impl fmt::Display for KexecError {
                 f,
                 "access denied (EACCES): a security module (IMA appraisal?) refused the image"
             ),
+            KexecError::Unsigned(reason) => write!(f, "refused (require_signed): {reason}"),
             KexecError::Other { what, error } => write!(f, "{what}: {error}"),
         }
     }
@@ -339,22 +344,26 @@ pub fn concatenate_initrds(initrds: &[PathBuf], dir: &Path) -> Result<PathBuf, K
                 e,
             )
         })?;
-        let pad = (4 - copied % 4) % 4;
-        out.write_all(&[0u8; 3][..pad as usize])
+        out.write_all(initrd_padding(copied))
             .map_err(|e| io_error(joined.display(), e))?;
     }
     out.sync_all().map_err(|e| io_error(joined.display(), e))?;
     Ok(joined)
 }
 
+/// The zero bytes that bring an initrd of `len` bytes to a multiple of 4.
+pub fn initrd_padding(len: u64) -> &'static [u8] {
+    &[0u8; 3][..((4 - len % 4) % 4) as usize]
+}
+
 /// Refuses, with the figures, what Linux would refuse with a bare EINVAL: files that
 /// alone take more than half of the memory (MemTotal) the kernel manages.
-fn check_half_of_memory(kernel: &Path, initrd: Option<&Path>) -> Result<(), KexecError> {
+fn check_half_of_memory(kernel: &File, initrd: Option<&File>) -> Result<(), KexecError> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let Some(memory_bytes) = mem_total_bytes(&meminfo) else {
         return Ok(());
     };
-    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let size = |f: &File| f.metadata().map(|m| m.len()).unwrap_or(0);
     let image_bytes = size(kernel) + initrd.map_or(0, size);
     if image_bytes > memory_bytes / 2 {
         return Err(KexecError::OverHalfOfMemory {
@@ -374,7 +383,8 @@ pub fn mem_total_bytes(meminfo: &str) -> Option<u64> {
         .map(|kib| kib * 1024)
 }
 
-/// Loads `entry` for a kexec reboot (`execute` starts it).
+/// Loads `entry` for a kexec reboot (`execute` starts it), under the image's signature
+/// policy.
 pub fn load(entry: &DiscoveredEntry) -> Result<(), KexecError> {
     load_staged(entry, false)
 }
@@ -382,7 +392,7 @@ pub fn load(entry: &DiscoveredEntry) -> Result<(), KexecError> {
 fn load_staged(entry: &DiscoveredEntry, crash: bool) -> Result<(), KexecError> {
     let staging = Path::new(STAGING_DIR);
     let plan = plan(entry, staging)?;
-    let result = load_plan(&plan, crash, staging);
+    let result = load_plan(&plan, crash, staging, signature::current());
     plan.discard_staged();
     result
 }
@@ -392,8 +402,14 @@ pub fn load_crash(entry: &DiscoveredEntry) -> Result<(), KexecError> {
     load_staged(entry, true)
 }
 
-/// Everything `load_plan` checks, without loading: for `menu --dry-run` and tests.
-pub fn check_plan(plan: &KexecPlan, crash: bool) -> Result<BzImage, KexecError> {
+/// Everything `load_plan` checks, signatures included, without loading: for `menu
+/// --dry-run` and tests.
+pub fn check_plan(plan: &KexecPlan, crash: bool, policy: &Policy) -> Result<BzImage, KexecError> {
+    if policy.require_signed {
+        let payloads = payload::open_verified(plan, policy)?;
+        check_cmdline(&plan.cmdline, &payloads.image, crash)?;
+        return Ok(payloads.image);
+    }
     let (_, image) = open_kernel(&plan.kernel)?;
     check_cmdline(&plan.cmdline, &image, crash)?;
     for initrd in &plan.initrds {
@@ -402,35 +418,36 @@ pub fn check_plan(plan: &KexecPlan, crash: bool) -> Result<BzImage, KexecError> 
     Ok(image)
 }
 
-pub fn load_plan(plan: &KexecPlan, crash: bool, staging: &Path) -> Result<(), KexecError> {
-    let (kernel, image) = open_kernel(&plan.kernel)?;
-    let cmdline = check_cmdline(&plan.cmdline, &image, crash)?;
+/// Loads the plan's kernel and initrds; with `policy.require_signed`, only the bytes
+/// that were verified (`payload::open_verified`).
+pub fn load_plan(
+    plan: &KexecPlan,
+    crash: bool,
+    staging: &Path,
+    policy: &Policy,
+) -> Result<(), KexecError> {
+    let payloads = if policy.require_signed {
+        payload::open_verified(plan, policy)?
+    } else {
+        payload::open_unverified(plan, staging)?
+    };
+    let cmdline = check_cmdline(&plan.cmdline, &payloads.image, crash)?;
     let mut flags = if crash { KEXEC_FILE_ON_CRASH } else { 0 };
-    let (initrd_path, temporary) = match plan.initrds.as_slice() {
-        [] => (None, false),
-        [one] => (Some(one.clone()), false),
-        many => (Some(concatenate_initrds(many, staging)?), true),
-    };
-    let initrd = match &initrd_path {
-        Some(path) => Some(File::open(path).map_err(|e| io_error(path.display(), e))?),
-        None => {
-            flags |= KEXEC_FILE_NO_INITRAMFS;
-            None
-        }
-    };
+    if payloads.initrd.is_none() {
+        flags |= KEXEC_FILE_NO_INITRAMFS;
+    }
     if !crash {
-        check_half_of_memory(&plan.kernel, initrd_path.as_deref())?;
+        check_half_of_memory(&payloads.kernel, payloads.initrd.as_ref())?;
     }
     let result = kexec_file_load(
-        kernel.as_fd(),
-        initrd.as_ref().map(|f| f.as_fd()),
+        payloads.kernel.as_fd(),
+        payloads.initrd.as_ref().map(|f| f.as_fd()),
         &cmdline,
         flags,
     );
-    if let (true, Some(path)) = (temporary, &initrd_path) {
-        // The kernel has its own copy now (or failed): the tmpfs space is needed back.
-        let _ = std::fs::remove_file(path);
-    }
+    // The kernel has its own copy now (or failed): a joined initrd's tmpfs space is
+    // needed back.
+    drop(payloads);
     result.map_err(|e| {
         let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
         let lockdown = Lockdown::read(Path::new(lockdown::LOCKDOWN));

@@ -10,5 +10,6 @@ pub mod boot_count;
 pub mod handback;
 pub mod kexec;
 pub mod lockdown;
+pub mod payload;
 pub mod tpm;
 pub mod uki;

@@ -18,7 +18,7 @@ pub struct MenuSettings {
     pub scan_timeout: Option<u32>,
     /// Count boot tries of entries named `NAME+LEFT[-DONE]` (default: on).
     pub boot_counting: Option<bool>,
-    /// The menu password's SHA-256-crypt hash (`$5$…`).
+    /// The menu password's SHA-512-crypt or SHA-256-crypt hash (`$6$…`, `$5$…`).
     pub password: Option<String>,
 }
 
@@ -84,7 +84,7 @@ pub fn menu_settings(doc: &Document, source: &str) -> (MenuSettings, Vec<String>
                     Ok(())
                 } else {
                     Err(format!(
-                        "{at}: password: not a SHA-256-crypt hash ($5$…, made by `kboot mkpasswd`): \
+                        "{at}: password: not a SHA-512-crypt or SHA-256-crypt hash ($6$… or $5$…, made by `kboot mkpasswd`): \
                          nothing will unlock the menu"
                     ))
                 }
@@ -146,8 +146,8 @@ mod tests {
         assert_eq!(settings.scan_timeout, None);
         assert_eq!(settings.boot_counting, Some(false));
         let (locked, lock_warnings) =
-            parse_menu_settings("[menu]\npassword = \"$6$x$y\"\n", "kboot.toml");
-        assert_eq!(locked.password.as_deref(), Some("$6$x$y"));
+            parse_menu_settings("[menu]\npassword = \"$1$x$y\"\n", "kboot.toml");
+        assert_eq!(locked.password.as_deref(), Some("$1$x$y"));
         assert!(
             lock_warnings[0].contains("nothing will unlock"),
             "{lock_warnings:?}"

@@ -26,7 +26,8 @@ const USAGE: &str =
   --boot N|LABEL  boot entry N (1-based), or the entry with that label or id, without the menu;
                   or a kernel by path name (sda1:/vmlinuz, http://host/vmlinuz, //path)
   --timeout N     countdown in seconds (-1: wait for a key); overrides kboot.toml and kboot.timeout=
-  --config FILE   menu settings (default /etc/kboot/kboot.toml, [menu] timeout/default/scan_timeout)
+  --config FILE   menu settings (default /etc/kboot/kboot.toml, [menu] timeout/default/scan_timeout;
+                  its [security] applies when the image's own requires no signatures)
   --dry-run       check the chosen kernel and print what would be loaded; no kexec
   --image FILE    scan the partitions of a raw disk image instead of the block devices
   --tree DEV=DIR  use DIR as the contents of filesystem DEV (an --image volume's name, or new)";
@@ -280,6 +281,16 @@ pub fn menu_on_consoles(args: &[OsString], others: &[PathBuf]) -> Leave {
     };
     let config = read_config(&options);
     let settings = load_settings(&options, &config);
+    let policy = match &config {
+        Ok((path, doc)) => crate::boot::signature::install_from(doc, &path.display().to_string()),
+        Err(_) => crate::boot::signature::current(),
+    };
+    if policy.require_signed {
+        say!(
+            "kboot: signatures required: kernels, initrds and network menus need a .minisig by one of {} trusted key(s)",
+            policy.keys.len()
+        );
+    }
     let net_sources = start_network(&options, &config);
     if options.list {
         return Leave::Code(list(scan_and_report(&options, &settings, &net_sources)));

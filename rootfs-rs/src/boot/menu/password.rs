@@ -1,12 +1,13 @@
-//! The menu password (`[menu] password` in kboot.toml): a SHA-256-crypt hash (`$5$…`, the
-//! format of glibc/libxcrypt crypt(3) as `openssl passwd -5` and `mkpasswd -m sha-256`
-//! write it; algorithm from Ulrich Drepper's "Unix crypt using SHA-256 and SHA-512"),
-//! built on kboot's own SHA-256 so the password costs no crate. `kboot mkpasswd` makes one.
+//! The menu password (`[menu] password` in kboot.toml): a SHA-512-crypt (`$6$…`) or
+//! SHA-256-crypt (`$5$…`) hash, the formats of glibc/libxcrypt crypt(3) as `openssl passwd
+//! -6`/`-5` and `mkpasswd -m sha-512` write them (algorithm from Ulrich Drepper's "Unix
+//! crypt using SHA-256 and SHA-512"). The digests are ring's, already linked for TLS and
+//! signatures, so the password costs no crate. `kboot mkpasswd` makes a `$6$` one.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
 
-use crate::util::hash::sha256;
+use ring::digest::{Algorithm, Context, SHA256, SHA512};
 
 /// Rounds when the hash names none (the format's default).
 const DEFAULT_ROUNDS: u32 = 5000;
@@ -20,29 +21,74 @@ const MAX_SALT: usize = 16;
 /// crypt(3)'s base-64 alphabet.
 const ITOA64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-fn digest(parts: &[&[u8]]) -> [u8; 32] {
-    let mut d = sha256();
-    for part in parts {
-        d.update(part);
+/// The two members of the family: they differ in the digest and in the order the
+/// digest's bytes are written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Crypt {
+    Sha256,
+    Sha512,
+}
+
+impl Crypt {
+    fn prefix(self) -> &'static str {
+        match self {
+            Crypt::Sha256 => "$5$",
+            Crypt::Sha512 => "$6$",
+        }
     }
-    let mut out = [0u8; 32];
-    out.copy_from_slice(&d.finish());
-    out
+
+    fn digest(self) -> &'static Algorithm {
+        match self {
+            Crypt::Sha256 => &SHA256,
+            Crypt::Sha512 => &SHA512,
+        }
+    }
+
+    /// The digest bytes in the order their 3-byte groups are encoded (the spec's
+    /// `b64_from_24bit` calls), the last, short group padded with leading zero bytes.
+    fn output_order(self, c: &[u8]) -> Vec<u8> {
+        let mut order = Vec::with_capacity(c.len() + 2);
+        match self {
+            // (0,10,20), (21,1,11), (12,22,2), … then (-,31,30).
+            Crypt::Sha256 => {
+                for i in 0..10 {
+                    let (x, y, z) = (c[i], c[i + 10], c[i + 20]);
+                    order.extend(match i % 3 {
+                        0 => [x, y, z],
+                        1 => [z, x, y],
+                        _ => [y, z, x],
+                    });
+                }
+                order.extend([0, c[31], c[30]]);
+            }
+            // (0,21,42), (22,43,1), (44,2,23), … then (-,-,63).
+            Crypt::Sha512 => {
+                for i in 0..21 {
+                    let (x, y, z) = (c[i], c[i + 21], c[i + 42]);
+                    order.extend(match i % 3 {
+                        0 => [x, y, z],
+                        1 => [y, z, x],
+                        _ => [z, x, y],
+                    });
+                }
+                order.extend([0, 0, c[63]]);
+            }
+        }
+        order
+    }
 }
 
-/// `bytes` repeated to `len` bytes.
-fn repeated(bytes: &[u8; 32], len: usize) -> Vec<u8> {
-    bytes.iter().copied().cycle().take(len).collect()
-}
-
-/// A parsed `$5$[rounds=N$]SALT[$HASH]` setting.
+/// A parsed `$5$`/`$6$[rounds=N$]SALT[$HASH]` setting.
 struct Setting<'a> {
+    crypt: Crypt,
     rounds: Option<u32>,
     salt: &'a str,
 }
 
 fn parse_setting(hash: &str) -> Option<Setting<'_>> {
-    let rest = hash.strip_prefix("$5$")?;
+    let (crypt, rest) = [Crypt::Sha512, Crypt::Sha256]
+        .into_iter()
+        .find_map(|c| hash.strip_prefix(c.prefix()).map(|rest| (c, rest)))?;
     let (rounds, rest) = match rest.strip_prefix("rounds=") {
         Some(r) => {
             let (n, rest) = r.split_once('$')?;
@@ -56,13 +102,30 @@ fn parse_setting(hash: &str) -> Option<Setting<'_>> {
     };
     let salt = rest.split('$').next().unwrap_or("");
     let salt = salt.get(..salt.len().min(MAX_SALT))?;
-    Some(Setting { rounds, salt })
+    Some(Setting {
+        crypt,
+        rounds,
+        salt,
+    })
 }
 
-/// crypt(3) with a SHA-256 setting: the full hash string, or None when `setting` is not
-/// a `$5$` one.
-pub fn sha256_crypt(password: &str, setting: &str) -> Option<String> {
-    let Setting { rounds, salt } = parse_setting(setting)?;
+/// crypt(3) with a SHA-256 or SHA-512 setting: the full hash string, or None when
+/// `setting` is neither a `$5$` nor a `$6$` one.
+pub fn sha_crypt(password: &str, setting: &str) -> Option<String> {
+    let Setting {
+        crypt,
+        rounds,
+        salt,
+    } = parse_setting(setting)?;
+    let algorithm = crypt.digest();
+    let digest = |parts: &[&[u8]]| {
+        let mut d = Context::new(algorithm);
+        parts.iter().for_each(|part| d.update(part));
+        d.finish().as_ref().to_vec()
+    };
+    // `bytes` repeated to `len` bytes.
+    let repeated =
+        |bytes: &[u8], len: usize| -> Vec<u8> { bytes.iter().copied().cycle().take(len).collect() };
     let (p, s) = (password.as_bytes(), salt.as_bytes());
     let b = digest(&[p, s, p]);
     let mut a_parts: Vec<&[u8]> = vec![p, s];
@@ -78,7 +141,7 @@ pub fn sha256_crypt(password: &str, setting: &str) -> Option<String> {
     let s_seq = repeated(&digest(&vec![s; 16 + a[0] as usize]), s.len());
     let mut c = a;
     for i in 0..rounds.unwrap_or(DEFAULT_ROUNDS) {
-        let mut d = sha256();
+        let mut d = Context::new(algorithm);
         d.update(if i % 2 == 1 { &p_seq } else { &c });
         if i % 3 != 0 {
             d.update(&s_seq);
@@ -87,42 +150,40 @@ pub fn sha256_crypt(password: &str, setting: &str) -> Option<String> {
             d.update(&p_seq);
         }
         d.update(if i % 2 == 1 { &c } else { &p_seq });
-        c.copy_from_slice(&d.finish());
+        c.copy_from_slice(d.finish().as_ref());
     }
-    let mut out = String::from("$5$");
+    let mut out = String::from(crypt.prefix());
     if let Some(n) = rounds {
         out.push_str(&format!("rounds={n}$"));
     }
     out.push_str(salt);
     out.push('$');
-    let mut push = |b2: u8, b1: u8, b0: u8, n: usize| {
-        let mut w = (u32::from(b2) << 16) | (u32::from(b1) << 8) | u32::from(b0);
-        for _ in 0..n {
+    let order = crypt.output_order(&c);
+    let groups = order.len() / 3;
+    for (index, group) in order.chunks_exact(3).enumerate() {
+        let mut w = (u32::from(group[0]) << 16) | (u32::from(group[1]) << 8) | u32::from(group[2]);
+        // The last group holds only the leftover bytes: 3 characters for two, 2 for one.
+        let chars = match (index + 1 == groups, crypt) {
+            (false, _) => 4,
+            (true, Crypt::Sha256) => 3,
+            (true, Crypt::Sha512) => 2,
+        };
+        for _ in 0..chars {
             out.push(ITOA64[(w & 0x3f) as usize] as char);
             w >>= 6;
         }
-    };
-    for i in 0..10 {
-        // The format's byte order: (0,10,20), (21,1,11), (12,22,2), … rotating by one.
-        let (x, y, z) = (i, i + 10, i + 20);
-        match i % 3 {
-            0 => push(c[x], c[y], c[z], 4),
-            1 => push(c[z], c[x], c[y], 4),
-            _ => push(c[y], c[z], c[x], 4),
-        }
     }
-    push(0, c[31], c[30], 3);
     Some(out)
 }
 
-/// Whether the hash is one kboot can check (`$5$…` with a hash part).
+/// Whether the hash is one kboot can check (`$5$…` or `$6$…` with a hash part).
 pub fn is_supported(hash: &str) -> bool {
     parse_setting(hash).is_some() && hash.matches('$').count() >= 3
 }
 
 /// Whether `password` matches `hash` (compared in constant time).
 pub fn verify(password: &str, hash: &str) -> bool {
-    let Some(computed) = sha256_crypt(password, hash) else {
+    let Some(computed) = sha_crypt(password, hash) else {
         return false;
     };
     computed.len() == hash.len()
@@ -192,7 +253,7 @@ fn random_salt() -> std::io::Result<String> {
         .collect())
 }
 
-/// `kboot mkpasswd [PASSWORD]`: prints the `$5$` hash of PASSWORD (or of the first line
+/// `kboot mkpasswd [PASSWORD]`: prints the `$6$` (SHA-512-crypt) hash of PASSWORD (or of the first line
 /// of standard input) for `[menu] password`.
 pub fn mkpasswd_main(args: &[OsString]) -> i32 {
     let password = match args {
@@ -217,7 +278,7 @@ pub fn mkpasswd_main(args: &[OsString]) -> i32 {
             return 1;
         }
     };
-    match sha256_crypt(&password, &format!("$5$rounds={MKPASSWD_ROUNDS}${salt}")) {
+    match sha_crypt(&password, &format!("$6$rounds={MKPASSWD_ROUNDS}${salt}")) {
         Some(hash) => {
             let _ = writeln!(std::io::stdout(), "{hash}");
             0
@@ -257,7 +318,7 @@ mod tests {
         ];
         for (password, setting, expected) in cases {
             assert_eq!(
-                sha256_crypt(password, setting).as_deref(),
+                sha_crypt(password, setting).as_deref(),
                 Some(expected),
                 "{setting}"
             );
@@ -265,6 +326,59 @@ mod tests {
             assert!(!verify("wrong", expected));
             assert!(is_supported(expected));
         }
+    }
+
+    /// SHA-512-crypt: expected values written by `openssl passwd -6`.
+    #[test]
+    fn sha512_hashes_are_openssls() {
+        let cases = [
+            (
+                "Hello world!",
+                "$6$saltstring",
+                "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1",
+            ),
+            (
+                "a much longer password of more than thirty-two bytes",
+                "$6$abcdefghijklmnop",
+                "$6$abcdefghijklmnop$kWYtyzWZsEUsdgRjiN/3UkDW7IVT8/vYn7iWmpvsOHcBgmHfO86Qoi3MNo7Kg2fya.nmmdw/ECl1hXn8pCiCO1",
+            ),
+        ];
+        for (password, setting, expected) in cases {
+            assert_eq!(sha_crypt(password, setting).as_deref(), Some(expected));
+            assert!(verify(password, expected));
+            assert!(!verify("Hello world", expected));
+            assert!(is_supported(expected));
+        }
+    }
+
+    /// `openssl passwd -6` run now, with a salt and passwords of odd lengths, agrees.
+    #[test]
+    fn sha512_hashes_match_the_host_openssl() {
+        for (password, salt) in [
+            ("p", "s"),
+            ("päss wörd 🙂", "0123456789abcdef"),
+            ("x".repeat(99).as_str(), "./AZaz09"),
+        ] {
+            let out = qemu_tests::host_tools::command("openssl")
+                .args(["passwd", "-6", "-salt", salt, password])
+                .output()
+                .expect("openssl runs");
+            assert!(out.status.success());
+            let expected = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            assert_eq!(
+                sha_crypt(password, &format!("$6${salt}")),
+                Some(expected.clone())
+            );
+            assert!(verify(password, &expected));
+        }
+    }
+
+    #[test]
+    fn mkpasswd_writes_sha512_crypt_with_its_rounds() {
+        let salt = random_salt().expect("/dev/urandom");
+        let hash = sha_crypt("pw", &format!("$6$rounds={MKPASSWD_ROUNDS}${salt}")).expect("hash");
+        assert!(hash.starts_with("$6$rounds=50000$"), "{hash}");
+        assert!(verify("pw", &hash) && !verify("pW", &hash));
     }
 
     #[test]
@@ -291,7 +405,8 @@ mod tests {
         for bad in [
             "",
             "plain",
-            "$6$salt$hash",
+            "$6$salt",
+            "$7$salt$hash",
             "$1$x$y",
             "$5$rounds=x$salt$h",
             "$5$salt",

@@ -62,7 +62,7 @@ pub fn boot(
     let staging = Path::new(kexec::STAGING_DIR);
     let plan = kexec::plan(&loadable, staging)?;
     if dry_run {
-        let checked = kexec::check_plan(&plan, false);
+        let checked = kexec::check_plan(&plan, false, crate::boot::signature::current());
         plan.discard_staged();
         let image = checked?;
         let initrds: Vec<String> = plan
@@ -91,7 +91,7 @@ pub fn boot(
             lockdown::Lockdown::read(Path::new(lockdown::LOCKDOWN))
         )
     );
-    let loaded = kexec::load_plan(&plan, false, staging);
+    let loaded = kexec::load_plan(&plan, false, staging, crate::boot::signature::current());
     plan.discard_staged();
     loaded.map_err(|error| match chosen.entry.kind {
         EntryKind::Uki { .. } => uki::explain(error),

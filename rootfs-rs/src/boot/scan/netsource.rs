@@ -14,6 +14,7 @@ use crate::boot::scan::volume::{DiscoveredEntry, Discovery};
 use crate::net::url;
 use crate::net::url::Url;
 use crate::pathname::{fetch_root, fetch_to, safe_name, Fetching};
+use crate::warn;
 
 /// The entries of every source URL; problems become discovery warnings.
 pub fn network_entries(urls: &[String]) -> Discovery {
@@ -133,6 +134,25 @@ pub fn fetch_files(found: &DiscoveredEntry) -> Result<(), String> {
         }
         println!("kboot: fetching {url}");
         fetch_to(&url, &local, &Fetching::default())?;
+        if crate::boot::signature::current().require_signed {
+            // Checked with the file when the entry is loaded (kexec's payloads); a
+            // missing one is refused there with the reason.
+            let suffix = crate::boot::signature::SIGNATURE_SUFFIX;
+            let sig_url = Url {
+                path: format!("{}{suffix}", url.path),
+                ..url.clone()
+            };
+            let mut sig_local = local.clone().into_os_string();
+            sig_local.push(suffix);
+            let _ = std::fs::remove_file(&sig_local);
+            if let Err(e) = fetch_to(
+                &sig_url,
+                std::path::Path::new(&sig_local),
+                &Fetching::default(),
+            ) {
+                warn!("kboot: {sig_url}: {e}");
+            }
+        }
     }
     Ok(())
 }

@@ -27,7 +27,24 @@ pub fn is_pxelinux(url: &Url) -> bool {
     name.ends_with(".0") || name == "syslinux.efi"
 }
 
+/// A network menu file (kboot.toml, BLS entry, iPXE script, pxelinux config, or one
+/// they include), in memory; under `[security] require_signed` only when `URL.minisig`
+/// signs exactly the bytes fetched.
 pub fn fetch_text(url: &Url) -> Result<String, String> {
+    let body = fetch_small(url)?;
+    let policy = crate::boot::signature::current();
+    if policy.require_signed {
+        let sig_url = Url {
+            path: format!("{}{}", url.path, crate::boot::signature::SIGNATURE_SUFFIX),
+            ..url.clone()
+        };
+        let signature = fetch_small(&sig_url).map(|sig| String::from_utf8_lossy(&sig).into_owned());
+        policy.check(&url.to_string(), &body, signature)?;
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn fetch_small(url: &Url) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
     let mut transfer = transfer::Transfer {
         limit: CONFIG_LIMIT,
@@ -35,7 +52,7 @@ pub fn fetch_text(url: &Url) -> Result<String, String> {
         progress: None,
     };
     fetch::fetch(url, &mut body, &mut transfer)?;
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    Ok(body)
 }
 
 /// A URL as a path in an entry, and back.
@@ -129,8 +146,11 @@ pub fn pxelinux_entries(boot: &Url, id: &Identity) -> Result<(Parsed, Url), Stri
     for name in config_names(id) {
         let path = format!("{dir}pxelinux.cfg/{name}");
         let url = url::join(&root, path.trim_start_matches('/'))?;
-        match fetch_text(&url) {
+        // Probed unverified; what is parsed is read again through `fetch_text`, so an
+        // unsigned config is refused with the reason, not skipped.
+        match fetch_small(&url) {
             Ok(_) => {
+                fetch_text(&url).map_err(|e| format!("pxelinux config: {e}"))?;
                 let mut parsed = parse_syslinux_in(&fs, Path::new(&path), PathBuf::from(dir));
                 served_paths(&mut parsed, &root)?;
                 return Ok((parsed, url));
