@@ -149,6 +149,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "sbsigntool",
         "`xtask image --sign-key/--sign-cert` signs kboot.efi (sbsign); tests: sbverify",
     ),
+    (
+        "swtpm",
+        "the software TPM 2.0 of the TPM tests (QEMU's tpm-tis backend, and raw commands over TCP)",
+    ),
 ];
 
 /// Programs run on the host: (program, Debian package). A path such as `/bin/echo`
@@ -177,6 +181,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     // machines and dumps
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("makedumpfile", "makedumpfile"),
+    ("swtpm", "swtpm"),
     ("crash", "crash"),
     ("kexec", "kexec-tools"),
     ("busybox", "busybox-static"),
@@ -245,6 +250,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("mkfifo", "coreutils"),
     ("printf", "coreutils"),
     ("sha256sum", "coreutils"),
+    ("sha1sum", "coreutils"),
     ("sleep", "coreutils"),
     ("timeout", "coreutils"),
     ("sort", "coreutils"),

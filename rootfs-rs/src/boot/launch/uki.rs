@@ -17,11 +17,15 @@ pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
 /// Copied in pieces of this size, so a large initrd is never held in memory whole.
 const CHUNK: usize = 1 << 20;
 
-/// The staged files of one UKI: the kernel and, when the image has one, the initrd.
+/// The staged files of one UKI: the kernel and, when the image has one, the initrd;
+/// and where they came from (the image and its chosen profile's sections), for the TPM
+/// measurements systemd-stub would have made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Staged {
     pub kernel: PathBuf,
     pub initrd: Option<PathBuf>,
+    pub image: PathBuf,
+    pub sections: Vec<Section>,
 }
 
 impl Staged {
@@ -107,6 +111,8 @@ pub fn stage(uki: &Path, profile: Option<u32>, staging: &Path) -> Result<Staged,
     Ok(Staged {
         kernel,
         initrd: has_initrd.then_some(initrd),
+        image: uki.to_path_buf(),
+        sections: chosen,
     })
 }
 

@@ -56,7 +56,7 @@ pub fn boot(
         })?;
     }
     let staging = Path::new(kexec::STAGING_DIR);
-    let plan = kexec::plan(&chosen, staging)?;
+    let mut plan = kexec::plan(&chosen, staging)?;
     if dry_run {
         let checked = kexec::check_plan(&plan, false);
         plan.discard_staged();
@@ -77,9 +77,13 @@ pub fn boot(
         return Ok(());
     }
     publish_boot(&chosen);
-    measure(&plan);
+    let event_log_initrd = measure(&plan, staging);
+    plan.initrds.extend(event_log_initrd.clone());
     let loaded = kexec::load_plan(&plan, false, staging);
     plan.discard_staged();
+    if let Some(initrd) = event_log_initrd {
+        let _ = std::fs::remove_file(initrd);
+    }
     loaded.map_err(|error| match chosen.entry.kind {
         EntryKind::Uki { .. } => uki::explain(error, Path::new(uki::LOCKDOWN)),
         _ => error,
@@ -107,17 +111,30 @@ fn publish_boot(chosen: &DiscoveredEntry) {
     }
 }
 
-/// PCR 8/9 as GRUB would have extended them, on a machine with a TPM; a failure is
-/// shown and the boot goes on.
-fn measure(plan: &kexec::KexecPlan) {
+/// The PCRs extended as the target's own loader would have (GRUB: 8 and 9; a UKI's
+/// systemd-stub: 11), on a machine with a TPM; returns the extra initrd that hands the
+/// event log to the target. A failure is shown and the boot goes on.
+fn measure(plan: &kexec::KexecPlan, staging: &Path) -> Option<PathBuf> {
     use crate::boot::launch::tpm;
-    match tpm::measure_boot(&plan.kernel, &plan.initrds, &plan.cmdline) {
-        None => {}
-        Some(Ok(count)) => say!(
-            "kboot: TPM: {count} measurements into PCR 8 and 9 ({})",
-            tpm::EVENT_LOG
+    let (measurements, pcrs) = match &plan.staged {
+        Some(uki) => (tpm::uki_measurements(&uki.image, &uki.sections), "PCR 11"),
+        None => (
+            tpm::grub_measurements(&plan.kernel, &plan.initrds, &plan.cmdline),
+            "PCR 8 and 9",
         ),
-        Some(Err(e)) => warn!("kboot: warning: TPM: {e}; booting anyway"),
+    };
+    match tpm::measure_boot(&measurements, staging)? {
+        Ok((count, initrd)) => {
+            say!(
+                "kboot: TPM: {count} measurements into {pcrs} ({})",
+                tpm::EVENT_LOG
+            );
+            Some(initrd)
+        }
+        Err(e) => {
+            warn!("kboot: warning: TPM: {e}; booting anyway");
+            None
+        }
     }
 }
 
