@@ -178,6 +178,13 @@ fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
         &initrd_digest,
         &dir,
     );
+    eprintln!(
+        "tpm: PCR 8 {} -> {}, PCR 9 {} -> {}",
+        hex(&pcr8_before),
+        hex(&pcr8),
+        hex(&pcr9_before),
+        hex(&pcr9)
+    );
     assert_eq!(
         line_after(&output, "PCR8-AFTER").to_ascii_lowercase(),
         hex(&pcr8),
@@ -201,6 +208,11 @@ fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
             hex(digest)
         );
     }
-    assert!(log.contains(&format!("kernel_cmdline: {cmdline}")), "{log}");
+    assert!(
+        log.contains(&format!("kernel_cmdline: {cmdline}\n")),
+        "{log}"
+    );
+    assert!(log.contains(" vdb1:/boot/vmlinuz\n"), "{log}");
+    assert!(log.contains(" vdb1:/boot/initrd.img\n"), "{log}");
     assert!(qemu.wait_exit(STEP).is_some(), "target did not power off");
 }

@@ -191,7 +191,13 @@ fn a_classic_boot_extends_pcr_8_and_9_on_swtpm_as_replayed_on_the_host() {
     let cmdline = "root=/dev/vda2 ro quiet";
     let log = extend_all(
         &mut tpm,
-        &grub_measurements(&kernel, &[initrd.clone()], cmdline),
+        &grub_measurements(
+            cmdline,
+            &[
+                (kernel.clone(), "vda1:/vmlinuz".into()),
+                (initrd.clone(), "vda1:/initrd.img".into()),
+            ],
+        ),
     )
     .unwrap();
     let kernel_bytes = std::fs::read(&kernel).unwrap();
@@ -225,9 +231,13 @@ fn a_classic_boot_extends_pcr_8_and_9_on_swtpm_as_replayed_on_the_host() {
         lines[1].starts_with("9 ")
             && lines[1].contains(&format!("sha256:{}", sha256(&kernel_bytes)))
     );
-    assert!(lines[2].ends_with(&initrd.display().to_string()));
+    assert!(lines[1].ends_with(" vda1:/vmlinuz"), "{}", lines[1]);
+    assert!(lines[2].ends_with(" vda1:/initrd.img"), "{}", lines[2]);
     // A missing file is an error naming it, and nothing is half-logged as done.
-    let missing = extend_all(&mut tpm, &grub_measurements(&dir.join("gone"), &[], "x"));
+    let missing = extend_all(
+        &mut tpm,
+        &grub_measurements("x", &[(dir.join("gone"), "vda1:/gone".into())]),
+    );
     assert!(missing.unwrap_err().contains("gone"));
     drop(swtpm);
     std::fs::remove_dir_all(&dir).unwrap();

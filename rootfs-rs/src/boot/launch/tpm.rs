@@ -58,18 +58,19 @@ pub struct Measurement {
     pub description: String,
 }
 
-/// GRUB's measurements for booting `kernel` with `initrds` and `cmdline`.
-pub fn grub_measurements(kernel: &Path, initrds: &[PathBuf], cmdline: &str) -> Vec<Measurement> {
+/// GRUB's measurements for booting with `cmdline` the kernel and then the initrds in
+/// `files`: (the file to hash, the name it goes by in the log, e.g. `vdb1:/boot/vmlinuz`).
+pub fn grub_measurements(cmdline: &str, files: &[(PathBuf, String)]) -> Vec<Measurement> {
     let mut out = vec![Measurement {
         pcr: PCR_STRINGS,
         what: Measured::Bytes(cmdline.as_bytes().to_vec()),
         description: format!("kernel_cmdline: {cmdline}"),
     }];
-    for file in std::iter::once(kernel).chain(initrds.iter().map(PathBuf::as_path)) {
+    for (file, name) in files {
         out.push(Measurement {
             pcr: PCR_FILES,
-            what: Measured::File(file.to_path_buf()),
-            description: file.display().to_string(),
+            what: Measured::File(file.clone()),
+            description: name.clone(),
         });
     }
     out

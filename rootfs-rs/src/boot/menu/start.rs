@@ -77,7 +77,7 @@ pub fn boot(
         return Ok(());
     }
     publish_boot(&chosen);
-    let event_log_initrd = measure(&plan, staging);
+    let event_log_initrd = measure(&chosen, &plan, staging);
     plan.initrds.extend(event_log_initrd.clone());
     let loaded = kexec::load_plan(&plan, false, staging);
     plan.discard_staged();
@@ -114,14 +114,26 @@ fn publish_boot(chosen: &DiscoveredEntry) {
 /// The PCRs extended as the target's own loader would have (GRUB: 8 and 9; a UKI's
 /// systemd-stub: 11), on a machine with a TPM; returns the extra initrd that hands the
 /// event log to the target. A failure is shown and the boot goes on.
-fn measure(plan: &kexec::KexecPlan, staging: &Path) -> Option<PathBuf> {
+fn measure(chosen: &DiscoveredEntry, plan: &kexec::KexecPlan, staging: &Path) -> Option<PathBuf> {
     use crate::boot::launch::tpm;
     let (measurements, pcrs) = match &plan.staged {
         Some(uki) => (tpm::uki_measurements(&uki.image, &uki.sections), "PCR 11"),
-        None => (
-            tpm::grub_measurements(&plan.kernel, &plan.initrds, &plan.cmdline),
-            "PCR 8 and 9",
-        ),
+        None => {
+            // Named as on their disk (`vdb1:/boot/vmlinuz`), as GRUB names a file by its
+            // path, not by where kboot mounted it.
+            let names = std::iter::once(&chosen.entry.kernel).chain(&chosen.entry.initrds);
+            let files: Vec<(PathBuf, String)> = std::iter::once(&plan.kernel)
+                .chain(&plan.initrds)
+                .zip(names)
+                .map(|(host, path)| {
+                    (
+                        host.clone(),
+                        format!("{}:{}", chosen.device, path.display()),
+                    )
+                })
+                .collect();
+            (tpm::grub_measurements(&plan.cmdline, &files), "PCR 8 and 9")
+        }
     };
     match tpm::measure_boot(&measurements, staging)? {
         Ok((count, initrd)) => {
