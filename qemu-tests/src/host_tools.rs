@@ -150,6 +150,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "`xtask image --sign-key/--sign-cert` signs kboot.efi (sbsign); tests: sbverify",
     ),
     (
+        "systemd",
+        "systemd-measure: the TPM test checks kboot's PCR 11 for a UKI against systemd's calculation",
+    ),
+    (
         "swtpm",
         "the software TPM 2.0 of the TPM tests (QEMU's tpm-tis backend, and raw commands over TCP)",
     ),
@@ -182,6 +186,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("makedumpfile", "makedumpfile"),
     ("swtpm", "swtpm"),
+    ("systemd-measure", "systemd"),
     ("crash", "crash"),
     ("kexec", "kexec-tools"),
     ("busybox", "busybox-static"),

@@ -270,9 +270,35 @@ fn a_uki_extends_pcr_11_with_section_names_and_contents_in_systemds_order() {
         b".initrd\0",
         b"initrd!",
     ];
+    let pcr11 = tpm2::read_pcr(&mut tpm, Bank::Sha256, 11).unwrap();
+    assert_eq!(pcr11, replayed(Bank::Sha256, &expected, &dir));
+    // systemd's own calculation (systemd-measure, which then adds the phase string
+    // "enter-initrd" that systemd measures from the initrd) from the same sections.
+    for (name, bytes) in [
+        ("linux", &b"MZ kernel"[..]),
+        ("osrel", b"ID=test\n"),
+        ("cmdline", b"console=ttyS0"),
+        ("initrd", b"initrd!"),
+    ] {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let out = qemu_tests::host_tools::command("/usr/lib/systemd/systemd-measure")
+        .arg("calculate")
+        .args(
+            ["linux", "osrel", "cmdline", "initrd"]
+                .map(|n| format!("--{n}={}", dir.join(n).display())),
+        )
+        .args(["--bank=sha256", "--phase=enter-initrd"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "systemd-measure: {text}");
+    let enter_initrd = text.trim();
+    let phase = host_digest(Bank::Sha256, b"enter-initrd", &dir);
+    let ours = host_digest(Bank::Sha256, &[pcr11, phase].concat(), &dir);
     assert_eq!(
-        tpm2::read_pcr(&mut tpm, Bank::Sha256, 11).unwrap(),
-        replayed(Bank::Sha256, &expected, &dir)
+        enter_initrd,
+        format!("11:sha256={}", rootfs_rs::util::hash::hex(&ours))
     );
     drop(swtpm);
     std::fs::remove_dir_all(&dir).unwrap();
