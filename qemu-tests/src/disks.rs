@@ -216,3 +216,42 @@ pub fn sha256(path: &Path) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// A unified kernel image at `out`: systemd's EFI stub with `.osrel`, `.cmdline`,
+/// Debian's kernel as `.linux` and `initrd` as `.initrd` (objcopy, at the addresses
+/// systemd's docs use), the section files kept in `dir`.
+pub fn systemd_uki(dir: &Path, osrel: &str, cmdline: &str, initrd: &[u8], out: &Path) {
+    let files = [
+        ("osrel", osrel.as_bytes()),
+        ("cmdline", cmdline.as_bytes()),
+        ("initrd", initrd),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let _ = std::fs::remove_file(out);
+    let stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+    let kernel = crate::machine::debian_kernel();
+    let mut args = Vec::new();
+    for (name, file, vma) in [
+        (".osrel", dir.join("osrel"), "0x20000"),
+        (".cmdline", dir.join("cmdline"), "0x30000"),
+        (".linux", kernel, "0x2000000"),
+        (".initrd", dir.join("initrd"), "0x4000000"),
+    ] {
+        args.push("--add-section".to_string());
+        args.push(format!("{name}={}", file.display()));
+        args.push("--change-section-vma".to_string());
+        args.push(format!("{name}={vma}"));
+    }
+    let status = crate::host_tools::command("objcopy")
+        .args(&args)
+        .arg(stub)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "objcopy could not build the UKI from {stub}"
+    );
+}

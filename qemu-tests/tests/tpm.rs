@@ -47,6 +47,21 @@ fn start_swtpm(dir: &Path) -> (Swtpm, std::path::PathBuf) {
     (Swtpm(child), ctrl)
 }
 
+/// QEMU's TIS TPM backed by the swtpm whose control socket is `ctrl`.
+fn tpm_device_args(ctrl: &Path) -> Vec<String> {
+    [
+        "-chardev",
+        &format!("socket,id=chrtpm,path={}", ctrl.display()),
+        "-tpmdev",
+        "emulator,id=tpm0,chardev=chrtpm",
+        "-device",
+        "tpm-tis,tpmdev=tpm0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
 fn sha256(bytes: &[u8], scratch: &Path) -> Vec<u8> {
     let file = scratch.join("digest-input");
     std::fs::write(&file, bytes).unwrap();
@@ -119,17 +134,7 @@ fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
     let mut config = MachineConfig::new(BootPath::Uefi, artifacts);
     config.memory_mib = 1024;
     config.extra_disks = vec![disk];
-    config.extra_args = [
-        "-chardev",
-        &format!("socket,id=chrtpm,path={}", ctrl.display()),
-        "-tpmdev",
-        "emulator,id=tpm0,chardev=chrtpm",
-        "-device",
-        "tpm-tis,tpmdev=tpm0",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    config.extra_args = tpm_device_args(&ctrl);
     let mut qemu = Qemu::start("tpm", &config).unwrap();
     qemu.expect("kboot: menu", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -214,5 +219,105 @@ fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
     );
     assert!(log.contains(" vdb1:/boot/vmlinuz\n"), "{log}");
     assert!(log.contains(" vdb1:/boot/initrd.img\n"), "{log}");
+    assert!(qemu.wait_exit(STEP).is_some(), "target did not power off");
+}
+
+/// The PE sections of `image` as (name, bytes): VirtualSize bytes at PointerToRawData,
+/// bounded by SizeOfRawData (the test's own reading of the PE/COFF layout).
+fn pe_sections(image: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let u16_at = |at: usize| u16::from_le_bytes([image[at], image[at + 1]]) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(image[at..at + 4].try_into().unwrap()) as usize;
+    let pe = u32_at(0x3c);
+    assert_eq!(&image[pe..pe + 4], b"PE\0\0");
+    let count = u16_at(pe + 6);
+    let table = pe + 24 + u16_at(pe + 20);
+    (0..count)
+        .map(|i| {
+            let header = table + 40 * i;
+            let name = String::from_utf8_lossy(&image[header..header + 8])
+                .trim_end_matches('\0')
+                .to_string();
+            let len = u32_at(header + 8).min(u32_at(header + 16));
+            let start = u32_at(header + 20);
+            (name, image[start..start + len].to_vec())
+        })
+        .collect()
+}
+
+/// A UKI (systemd's stub, Debian's kernel, a marker initrd) booted by kboot: PCR 11 in
+/// the target equals the host's replay of systemd-stub's convention over the image's
+/// own sections (the stub's `.sbat` included): name with NUL, then contents.
+#[test]
+fn a_ukis_sections_are_measured_into_pcr_11_as_systemd_stub_does() {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/tpm-uki");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = "mkdir -p /sys\nmount -t sysfs sysfs /sys\n\
+                  echo PCR11-AFTER\ncat /sys/class/tpm/tpm0/pcr-sha256/11\n\
+                  echo EVENT-LOG\ncat /kboot/tpm-events.log\necho END-OF-TPM\n";
+    let initrd = qemu_tests::disks::target_initrd_running(&dir, script, &[]);
+    let uki = dir.join("measured.efi");
+    qemu_tests::disks::systemd_uki(
+        &dir,
+        "NAME=Debian\nPRETTY_NAME=\"Measured UKI\"\nID=debian\n",
+        "console=ttyS0,115200 kboot.test=tpm-uki",
+        &initrd,
+        &uki,
+    );
+    let image = std::fs::read(&uki).unwrap();
+    let disk = dir.join("uki.img");
+    qemu_tests::disks::gpt_ext4_disk(
+        &disk,
+        "UKITPM",
+        &[("EFI/Linux/measured.efi", image.clone())],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let sections = pe_sections(&image);
+    let order = [
+        ".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat",
+        ".pcrpkey",
+    ];
+    let mut pcr11 = vec![0u8; 32];
+    let mut measured = Vec::new();
+    for name in order {
+        if let Some((_, bytes)) = sections.iter().rev().find(|(n, _)| n == name) {
+            pcr11 = extend(&pcr11, &sha256(format!("{name}\0").as_bytes(), &dir), &dir);
+            pcr11 = extend(&pcr11, &sha256(bytes, &dir), &dir);
+            measured.push(name);
+        }
+    }
+    assert!(
+        measured.contains(&".sbat"),
+        "the stub has no .sbat: {measured:?}"
+    );
+    let (_swtpm, ctrl) = start_swtpm(&dir);
+    // No firmware measurements: the direct path (SeaBIOS, -kernel) leaves PCR 11 at zero.
+    let mut config = MachineConfig::new(BootPath::Direct, artifacts);
+    config.cmdline = "console=ttyS0,115200 kboot.timeout=1".into();
+    config.memory_mib = 1024;
+    config.extra_disks = vec![disk];
+    config.extra_args = tpm_device_args(&ctrl);
+    let mut qemu = Qemu::start("tpm_uki", &config).unwrap();
+    let expected_count = 2 * measured.len();
+    qemu.expect(
+        &format!("kboot: TPM: {expected_count} measurements into PCR 11"),
+        BOOT,
+    )
+    .unwrap_or_else(|e| panic!("no PCR 11 measurements of {measured:?}: {e}"));
+    qemu.expect("END-OF-TPM", BOOT)
+        .unwrap_or_else(|e| panic!("the target did not print PCR 11: {e}"));
+    let output = qemu.output().replace('\r', "");
+    eprintln!("tpm_uki: PCR 11 {} over {measured:?}", hex(&pcr11));
+    assert_eq!(
+        line_after(&output, "PCR11-AFTER").to_ascii_lowercase(),
+        hex(&pcr11),
+        "PCR 11 over {measured:?}"
+    );
+    assert!(
+        output.contains("PE section name .sbat\n"),
+        "the event log lacks .sbat"
+    );
     assert!(qemu.wait_exit(STEP).is_some(), "target did not power off");
 }

@@ -19,45 +19,13 @@ fn unified_kernel_image_is_listed_and_booted() {
     let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/uki");
     std::fs::create_dir_all(&dir).unwrap();
     let marker = "kboot.test=uki-cmdline";
-    let osrel = dir.join("osrel");
-    std::fs::write(
-        &osrel,
-        "NAME=Debian\nPRETTY_NAME=\"Debian UKI Test\"\nID=debian\nVERSION_ID=12\n",
-    )
-    .unwrap();
-    let cmdline = dir.join("cmdline");
-    std::fs::write(&cmdline, format!("console=ttyS0,115200 {marker}")).unwrap();
-    let initrd = dir.join("target-initrd.img");
-    std::fs::write(&initrd, qemu_tests::disks::target_initrd(&dir)).unwrap();
     let uki = dir.join("debian.efi");
-    let _ = std::fs::remove_file(&uki);
-    let stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
-    let section = |name: &str, file: &std::path::Path, vma: &str| -> Vec<String> {
-        vec![
-            "--add-section".into(),
-            format!("{name}={}", file.display()),
-            "--change-section-vma".into(),
-            format!("{name}={vma}"),
-        ]
-    };
-    let mut args = Vec::new();
-    args.extend(section(".osrel", &osrel, "0x20000"));
-    args.extend(section(".cmdline", &cmdline, "0x30000"));
-    args.extend(section(
-        ".linux",
-        &qemu_tests::machine::debian_kernel(),
-        "0x2000000",
-    ));
-    args.extend(section(".initrd", &initrd, "0x4000000"));
-    let status = qemu_tests::host_tools::command("objcopy")
-        .args(&args)
-        .arg(stub)
-        .arg(&uki)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "objcopy could not build the UKI from {stub}"
+    qemu_tests::disks::systemd_uki(
+        &dir,
+        "NAME=Debian\nPRETTY_NAME=\"Debian UKI Test\"\nID=debian\nVERSION_ID=12\n",
+        &format!("console=ttyS0,115200 {marker}"),
+        &qemu_tests::disks::target_initrd(&dir),
+        &uki,
     );
     let disk = dir.join("esp-like.img");
     qemu_tests::disks::gpt_ext4_disk(
