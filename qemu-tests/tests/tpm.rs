@@ -47,6 +47,18 @@ fn start_swtpm(dir: &Path) -> (Swtpm, std::path::PathBuf) {
     (Swtpm(child), ctrl)
 }
 
+/// The built media (checked) and an emptied `target/qemu-tests/NAME` for the run.
+fn artifacts_and_fresh_dir(name: &str) -> (Artifacts, std::path::PathBuf) {
+    let artifacts = Artifacts::default_location();
+    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
+    let dir = qemu_tests::machine::workspace_root()
+        .join("target/qemu-tests")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    (artifacts, dir)
+}
+
 /// QEMU's TIS TPM backed by the swtpm whose control socket is `ctrl`.
 fn tpm_device_args(ctrl: &Path) -> Vec<String> {
     [
@@ -102,11 +114,7 @@ fn line_after<'a>(output: &'a str, marker: &str) -> &'a str {
 
 #[test]
 fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
-    let artifacts = Artifacts::default_location();
-    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/tpm");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (artifacts, dir) = artifacts_and_fresh_dir("tpm");
     let sysfs = "/sys/class/tpm/tpm0/pcr-sha256";
     let script = format!(
         "mkdir -p /sys\nmount -t sysfs sysfs /sys\n\
@@ -249,11 +257,7 @@ fn pe_sections(image: &[u8]) -> Vec<(String, Vec<u8>)> {
 /// own sections (the stub's `.sbat` included): name with NUL, then contents.
 #[test]
 fn a_ukis_sections_are_measured_into_pcr_11_as_systemd_stub_does() {
-    let artifacts = Artifacts::default_location();
-    artifacts.check().unwrap_or_else(|m| panic!("{m}"));
-    let dir = qemu_tests::machine::workspace_root().join("target/qemu-tests/tpm-uki");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let (artifacts, dir) = artifacts_and_fresh_dir("tpm-uki");
     let script = "mkdir -p /sys\nmount -t sysfs sysfs /sys\n\
                   echo PCR11-AFTER\ncat /sys/class/tpm/tpm0/pcr-sha256/11\n\
                   echo EVENT-LOG\ncat /kboot/tpm-events.log\necho END-OF-TPM\n";
