@@ -82,7 +82,7 @@ fn sha256(bytes: &[u8], scratch: &Path) -> Vec<u8> {
 
 fn unhex(text: &str) -> Vec<u8> {
     let text = text.trim();
-    assert!(text.len() % 2 == 0, "not hex: {text:?}");
+    assert!(text.len().is_multiple_of(2), "not hex: {text:?}");
     (0..text.len())
         .step_by(2)
         .map(|i| {
