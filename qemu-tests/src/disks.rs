@@ -2,7 +2,7 @@
 //! files (sgdisk writes the table, `mke2fs -E offset= -d` the filesystem), and a
 //! Debian-style grub.cfg for them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn host(program: &str, args: &[&str]) -> Result<(), String> {
     let out = crate::host_tools::command(program)
@@ -238,4 +238,54 @@ pub fn sha256(path: &Path) -> String {
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// A unified kernel image at `out`: systemd's EFI stub with `.osrel`, `.cmdline`,
+/// Debian's kernel as `.linux` and `initrd` as `.initrd` (objcopy, at the addresses
+/// systemd's docs use), the section files kept in `dir`.
+pub fn systemd_uki(dir: &Path, osrel: &str, cmdline: &str, initrd: &[u8], out: &Path) {
+    let files = [
+        ("osrel", osrel.as_bytes()),
+        ("cmdline", cmdline.as_bytes()),
+        ("initrd", initrd),
+    ];
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let kernel = crate::machine::debian_kernel();
+    pe_on_systemd_stub(
+        &[
+            (".osrel", dir.join("osrel"), "0x20000"),
+            (".cmdline", dir.join("cmdline"), "0x30000"),
+            (".linux", kernel, "0x2000000"),
+            (".initrd", dir.join("initrd"), "0x4000000"),
+        ],
+        out,
+    );
+}
+
+/// systemd's EFI stub with `sections` (name, file, address) added by objcopy, at `out`:
+/// a UKI, or an addon (a PE with sections and no `.linux`; Debian 12's systemd 252 has
+/// no addon stub, so the kernel stub carries them).
+pub fn pe_on_systemd_stub(sections: &[(&str, PathBuf, &str)], out: &Path) {
+    let _ = std::fs::remove_file(out);
+    let stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+    let mut args = Vec::new();
+    for (name, file, vma) in sections {
+        args.push("--add-section".to_string());
+        args.push(format!("{name}={}", file.display()));
+        args.push("--change-section-vma".to_string());
+        args.push(format!("{name}={vma}"));
+    }
+    let status = crate::host_tools::command("objcopy")
+        .args(&args)
+        .arg(stub)
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "objcopy could not build {} from {stub}",
+        out.display()
+    );
 }

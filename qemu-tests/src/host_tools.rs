@@ -169,6 +169,14 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "minisign",
         "tests: throwaway keys and detached signatures for the signed-payload policy",
     ),
+    (
+        "systemd",
+        "systemd-measure: the TPM test checks kboot's PCR 11 for a UKI against systemd's calculation",
+    ),
+    (
+        "swtpm",
+        "the software TPM 2.0 of the TPM tests (QEMU's tpm-tis backend, and raw commands over TCP)",
+    ),
 ];
 
 /// Programs run on the host: (program, Debian package). A path such as `/bin/echo`
@@ -197,6 +205,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     // machines and dumps
     ("qemu-system-x86_64", "qemu-system-x86"),
     ("makedumpfile", "makedumpfile"),
+    ("swtpm", "swtpm"),
+    ("systemd-measure", "systemd"),
     ("crash", "crash"),
     ("kexec", "kexec-tools"),
     ("busybox", "busybox-static"),
@@ -270,6 +280,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("mkfifo", "coreutils"),
     ("printf", "coreutils"),
     ("sha256sum", "coreutils"),
+    ("sha1sum", "coreutils"),
     ("sleep", "coreutils"),
     ("timeout", "coreutils"),
     ("sort", "coreutils"),

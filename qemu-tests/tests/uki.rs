@@ -11,70 +11,28 @@ use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
 const BOOT: Duration = Duration::from_secs(120);
 const STEP: Duration = Duration::from_secs(60);
-const STUB: &str = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
 const MARKER: &str = "kboot.test=uki-cmdline";
-
-/// `objcopy` arguments adding `file` as section `name` at `vma`.
-fn section(name: &str, file: &Path, vma: &str) -> Vec<String> {
-    vec![
-        "--add-section".into(),
-        format!("{name}={}", file.display()),
-        "--change-section-vma".into(),
-        format!("{name}={vma}"),
-    ]
-}
-
-/// `objcopy` onto systemd's stub, as distributions build UKIs.
-fn objcopy_onto_stub(args: &[String], out: &Path) {
-    let _ = std::fs::remove_file(out);
-    let status = qemu_tests::host_tools::command("objcopy")
-        .args(args)
-        .arg(STUB)
-        .arg(out)
-        .status()
-        .unwrap();
-    assert!(
-        status.success(),
-        "objcopy could not build {} from {STUB}",
-        out.display()
-    );
-}
 
 /// A UKI of Debian's kernel, the target initrd, a `.cmdline` with MARKER and an
 /// `.osrel` named "Debian UKI Test".
 fn debian_uki(dir: &Path) -> PathBuf {
-    let osrel = dir.join("osrel");
-    std::fs::write(
-        &osrel,
-        "NAME=Debian\nPRETTY_NAME=\"Debian UKI Test\"\nID=debian\nVERSION_ID=12\n",
-    )
-    .unwrap();
-    let cmdline = dir.join("cmdline");
-    std::fs::write(&cmdline, format!("console=ttyS0,115200 {MARKER}")).unwrap();
-    let initrd = dir.join("target-initrd.img");
-    std::fs::write(&initrd, qemu_tests::disks::target_initrd(dir)).unwrap();
-    let mut args = Vec::new();
-    args.extend(section(".osrel", &osrel, "0x20000"));
-    args.extend(section(".cmdline", &cmdline, "0x30000"));
-    args.extend(section(
-        ".linux",
-        &qemu_tests::machine::debian_kernel(),
-        "0x2000000",
-    ));
-    args.extend(section(".initrd", &initrd, "0x4000000"));
     let uki = dir.join("debian.efi");
-    objcopy_onto_stub(&args, &uki);
+    qemu_tests::disks::systemd_uki(
+        dir,
+        "NAME=Debian\nPRETTY_NAME=\"Debian UKI Test\"\nID=debian\nVERSION_ID=12\n",
+        &format!("console=ttyS0,115200 {MARKER}"),
+        &qemu_tests::disks::target_initrd(dir),
+        &uki,
+    );
     uki
 }
 
-/// An addon carrying `text` as its `.cmdline`. Debian 12's systemd (252) has no addon
-/// stub; an addon is any PE with the sections and no `.linux`, so the kernel stub
-/// carries it.
+/// An addon carrying `text` as its `.cmdline`.
 fn addon(dir: &Path, name: &str, text: &str) -> Vec<u8> {
     let cmdline = dir.join(format!("{name}.cmdline"));
     std::fs::write(&cmdline, text).unwrap();
     let out = dir.join(format!("{name}.addon.efi"));
-    objcopy_onto_stub(&section(".cmdline", &cmdline, "0x30000"), &out);
+    qemu_tests::disks::pe_on_systemd_stub(&[(".cmdline", cmdline, "0x30000")], &out);
     std::fs::read(&out).unwrap()
 }
 

@@ -23,6 +23,7 @@ pub mod power;
 pub mod shell;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod tpm2;
 pub mod util;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -80,6 +80,7 @@ pub fn main(args: &[OsString]) -> i32 {
         initrds,
         cmdline,
         staged: None,
+        own_initrds: Vec::new(),
     };
     match load_plan(
         &plan,

@@ -65,6 +65,7 @@ pub mod sync;
 pub mod tail;
 pub mod test;
 pub mod touch;
+pub mod tpm;
 pub mod tr;
 pub mod true_;
 pub mod umount;
@@ -143,6 +144,7 @@ applets! {
     "tail" => tail::main, "last lines of files, or follow a file";
     "test" => test::main, "evaluate a condition";
     "touch" => touch::main, "change file times or create files";
+    "tpm" => tpm::main, "TPM 2.0: the PCRs of every active bank, the event log of the last boot";
     "tr" => tr::main, "translate or delete characters";
     "triage" => crate::dump::report::cli::triage_main, "crash-dump triage: report from a vmcore with no debuginfo";
     "true" => true_::main_true, "exit with status 0";

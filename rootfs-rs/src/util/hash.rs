@@ -1,4 +1,5 @@
-//! MD5 (RFC 1321) and SHA-256 (FIPS 180-4), streaming, for md5sum/sha256sum.
+//! MD5 (RFC 1321), SHA-1 and SHA-256 (FIPS 180-4), streaming, for md5sum/sha256sum and
+//! the TPM's SHA-1 PCR bank.
 //! Round constants are derived at start-up from their mathematical definitions instead of
 //! being typed in as tables; the tests check the digests against known vectors.
 
@@ -136,6 +137,57 @@ pub fn sha256() -> Box<dyn Digest> {
 
 const MD5_SHIFTS: [u32; 16] = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
 
+/// SHA-1, for TPMs whose SHA-1 PCR bank is active (its round constants are
+/// ⌊2³⁰·√n⌋ for n = 2, 3, 5, 10, kept in the first four slots of `k`).
+pub fn sha1() -> Box<dyn Digest> {
+    let mut k = [0u32; 64];
+    for (v, n) in k.iter_mut().zip([2.0f64, 3.0, 5.0, 10.0]) {
+        *v = (n.sqrt() * 1_073_741_824.0) as u32;
+    }
+    Box::new(Engine {
+        state: [
+            0x6745_2301,
+            0xefcd_ab89,
+            0x98ba_dcfe,
+            0x1032_5476,
+            0xc3d2_e1f0,
+        ],
+        k,
+        blocks: Blocks::new(),
+        compress: sha1_compress,
+        big_endian: true,
+    })
+}
+
+fn sha1_compress(state: &mut [u32; 5], k: &[u32; 64], block: &[u8; 64]) {
+    let mut w = [0u32; 80];
+    for (i, word) in block.chunks_exact(4).enumerate() {
+        w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+    }
+    for i in 16..80 {
+        w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+    }
+    let mut v = *state;
+    for (i, wi) in w.iter().enumerate() {
+        let [a, b, c, d, e] = v;
+        let f = match i / 20 {
+            0 => (b & c) | (!b & d),
+            2 => (b & c) | (b & d) | (c & d),
+            _ => b ^ c ^ d,
+        };
+        let t = a
+            .rotate_left(5)
+            .wrapping_add(f)
+            .wrapping_add(e)
+            .wrapping_add(k[i / 20])
+            .wrapping_add(*wi);
+        v = [t, a, b.rotate_left(30), c, d];
+    }
+    for (s, x) in state.iter_mut().zip(v) {
+        *s = s.wrapping_add(x);
+    }
+}
+
 fn md5_compress(state: &mut [u32; 4], k: &[u32; 64], block: &[u8; 64]) {
     let mut m = [0u32; 16];
     for (i, w) in m.iter_mut().enumerate() {
@@ -245,6 +297,24 @@ mod tests {
         assert_eq!(
             digest(md5(), &[b"a", b"bc"]),
             "900150983cd24fb0d6963f7d28e17f72"
+        );
+    }
+
+    #[test]
+    fn sha1_vectors() {
+        assert_eq!(
+            digest(sha1(), &[b"abc"]),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            digest(
+                sha1(),
+                &[
+                    b"abcdbcdecdefdefgefghfghighij",
+                    b"hijkijkljklmklmnlmnomnopnopq"
+                ]
+            ),
+            "84983e441c3bd26ebaae4aa1f95129e5e54670f1"
         );
     }
 

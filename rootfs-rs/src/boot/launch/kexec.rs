@@ -253,6 +253,10 @@ pub struct KexecPlan {
     pub cmdline: String,
     /// Files extracted from a unified kernel image for this plan.
     pub staged: Option<crate::boot::launch::uki::Staged>,
+    /// Initrds kboot wrote itself in RAM for this boot (the TPM event log), appended
+    /// after the entry's; no signature policy applies to them (nothing on a disk or a
+    /// network made them).
+    pub own_initrds: Vec<PathBuf>,
 }
 
 impl KexecPlan {
@@ -299,10 +303,12 @@ pub fn plan(entry: &DiscoveredEntry, staging: &Path) -> Result<KexecPlan, KexecE
             initrds: staged.initrd.iter().cloned().collect(),
             cmdline,
             staged: Some(staged),
+            own_initrds: Vec::new(),
         });
     }
     Ok(KexecPlan {
         staged: None,
+        own_initrds: Vec::new(),
         kernel: host(&entry.entry.kernel)?,
         initrds: entry
             .entry

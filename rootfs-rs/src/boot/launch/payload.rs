@@ -36,7 +36,8 @@ pub fn open_unverified(
     staging: &std::path::Path,
 ) -> Result<Payloads, KexecError> {
     let (kernel, image) = open_kernel(&plan.kernel)?;
-    let (path, joined) = match plan.initrds.as_slice() {
+    let all: Vec<PathBuf> = plan.initrds.iter().chain(&plan.own_initrds).cloned().collect();
+    let (path, joined) = match all.as_slice() {
         [] => (None, None),
         [one] => (Some(one.clone()), None),
         many => {
@@ -76,14 +77,22 @@ pub fn open_verified(plan: &KexecPlan, policy: &Policy) -> Result<Payloads, Kexe
     let kernel = sealed("kboot-kernel", &kernel_bytes)
         .map_err(|e| io_error("memfd for the verified kernel", e))?;
     drop(kernel_bytes);
-    let initrd = if plan.initrds.is_empty() {
+    let initrd = if plan.initrds.is_empty() && plan.own_initrds.is_empty() {
         None
     } else {
         // One file at a time in memory besides the joined memfd.
         let memfd_error = |e| io_error("memfd for the verified initrd", e);
         let mut joined = memfd("kboot-initrd").map_err(memfd_error)?;
-        for path in &plan.initrds {
-            let bytes = policy.read_verified(path).map_err(KexecError::Unsigned)?;
+        let verified = plan
+            .initrds
+            .iter()
+            .map(|path| policy.read_verified(path).map_err(KexecError::Unsigned));
+        let own = plan
+            .own_initrds
+            .iter()
+            .map(|path| std::fs::read(path).map_err(|e| io_error(path.display(), e)));
+        for bytes in verified.chain(own) {
+            let bytes = bytes?;
             joined
                 .write_all(&bytes)
                 .and_then(|()| joined.write_all(initrd_padding(bytes.len() as u64)))

@@ -15,7 +15,9 @@ use crate::boot::launch::kexec::{io_error, KexecError};
 /// Copied in pieces of this size, so a large initrd is never held in memory whole.
 const CHUNK: usize = 1 << 20;
 
-/// The staged files of one UKI: the kernel and, when the image has one, the initrd.
+/// The staged files of one UKI: the kernel and, when the image has one, the initrd;
+/// and where they came from (the image and its chosen profile's sections), for the TPM
+/// measurements systemd-stub would have made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Staged {
     pub kernel: PathBuf,
@@ -23,6 +25,8 @@ pub struct Staged {
     /// The image's own `.cmdline` (of the profile), for an entry that has none (a type #1
     /// entry's `uki-url` without `options`: the image was not at hand when it was listed).
     pub cmdline: Option<String>,
+    pub image: PathBuf,
+    pub sections: Vec<Section>,
 }
 
 impl Staged {
@@ -135,6 +139,8 @@ pub fn stage(
         kernel,
         initrd: has_initrd.then_some(initrd),
         cmdline,
+        image: uki.to_path_buf(),
+        sections: chosen,
     })
 }
 

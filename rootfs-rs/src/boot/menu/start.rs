@@ -60,7 +60,7 @@ pub fn boot(
             })?;
     }
     let staging = Path::new(kexec::STAGING_DIR);
-    let plan = kexec::plan(&loadable, staging)?;
+    let mut plan = kexec::plan(&loadable, staging)?;
     if dry_run {
         let checked = kexec::check_plan(&plan, false, crate::boot::signature::current());
         plan.discard_staged();
@@ -81,7 +81,8 @@ pub fn boot(
         return Ok(());
     }
     publish_boot(&chosen);
-    measure(&plan);
+    let event_log_initrd = measure(&chosen, &plan, staging);
+    plan.own_initrds.extend(event_log_initrd.clone());
     // What the firmware and this kernel enforce, in the log of every boot: a refusal
     // below is then read against it.
     say!(
@@ -93,6 +94,9 @@ pub fn boot(
     );
     let loaded = kexec::load_plan(&plan, false, staging, crate::boot::signature::current());
     plan.discard_staged();
+    if let Some(initrd) = event_log_initrd {
+        let _ = std::fs::remove_file(initrd);
+    }
     loaded.map_err(|error| match chosen.entry.kind {
         EntryKind::Uki { .. } => uki::explain(error),
         _ => error,
@@ -120,17 +124,42 @@ fn publish_boot(chosen: &DiscoveredEntry) {
     }
 }
 
-/// PCR 8/9 as GRUB would have extended them, on a machine with a TPM; a failure is
-/// shown and the boot goes on.
-fn measure(plan: &kexec::KexecPlan) {
+/// The PCRs extended as the target's own loader would have (GRUB: 8 and 9; a UKI's
+/// systemd-stub: 11), on a machine with a TPM; returns the extra initrd that hands the
+/// event log to the target. A failure is shown and the boot goes on.
+fn measure(chosen: &DiscoveredEntry, plan: &kexec::KexecPlan, staging: &Path) -> Option<PathBuf> {
     use crate::boot::launch::tpm;
-    match tpm::measure_boot(&plan.kernel, &plan.initrds, &plan.cmdline) {
-        None => {}
-        Some(Ok(count)) => say!(
-            "kboot: TPM: {count} measurements into PCR 8 and 9 ({})",
-            tpm::EVENT_LOG
-        ),
-        Some(Err(e)) => warn!("kboot: warning: TPM: {e}; booting anyway"),
+    let (measurements, pcrs) = match &plan.staged {
+        Some(uki) => (tpm::uki_measurements(&uki.image, &uki.sections), "PCR 11"),
+        None => {
+            // Named as on their disk (`vdb1:/boot/vmlinuz`), as GRUB names a file by its
+            // path, not by where kboot mounted it.
+            let names = std::iter::once(&chosen.entry.kernel).chain(&chosen.entry.initrds);
+            let files: Vec<(PathBuf, String)> = std::iter::once(&plan.kernel)
+                .chain(&plan.initrds)
+                .zip(names)
+                .map(|(host, path)| {
+                    (
+                        host.clone(),
+                        format!("{}:{}", chosen.device, path.display()),
+                    )
+                })
+                .collect();
+            (tpm::grub_measurements(&plan.cmdline, &files), "PCR 8 and 9")
+        }
+    };
+    match tpm::measure_boot(&measurements, staging)? {
+        Ok((count, initrd)) => {
+            say!(
+                "kboot: TPM: {count} measurements into {pcrs} ({})",
+                tpm::EVENT_LOG
+            );
+            Some(initrd)
+        }
+        Err(e) => {
+            warn!("kboot: warning: TPM: {e}; booting anyway");
+            None
+        }
     }
 }
 
