@@ -1,5 +1,6 @@
 //! Helpers shared by applets and the shell: argument parsing, output/error reporting, formats.
 pub mod args;
+pub mod base64;
 pub mod counts;
 pub mod fmt;
 pub mod fsops;
