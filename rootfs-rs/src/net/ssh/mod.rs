@@ -6,4 +6,7 @@
 pub mod kex;
 pub mod keys;
 pub mod packet;
+pub mod pty;
+pub mod server;
+pub mod session;
 pub mod wire;
