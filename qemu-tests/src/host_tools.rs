@@ -118,6 +118,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "tests: HTTPS (test CA) and WebDAV servers on loopback, started by the tests",
     ),
     (
+        "openssh-client",
+        "tests: ssh and ssh-keygen drive kboot's sshd (keys, sessions, fingerprints)",
+    ),
+    (
         "openssl",
         "tests: the test CAs and server certificates for HTTPS, a throwaway Secure Boot key \
          and certificate, the password hash reference",
@@ -185,6 +189,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("python3", "python3-minimal"),
     ("nginx", "nginx"),
     ("openssl", "openssl"),
+    ("ssh", "openssh-client"),
+    ("ssh-keygen", "openssh-client"),
     ("time", "time"),
     ("apt-get", "apt"),
     ("apt-cache", "apt"),
@@ -247,6 +253,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("sha256sum", "coreutils"),
     ("sleep", "coreutils"),
     ("timeout", "coreutils"),
+    ("seq", "coreutils"),
     ("sort", "coreutils"),
     ("stat", "coreutils"),
     ("tail", "coreutils"),

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use qemu_tests::host_tools::command;
+
 const KBOOT: &str = env!("CARGO_BIN_EXE_kboot");
 
 struct Server {
@@ -24,7 +26,7 @@ impl Drop for Server {
 }
 
 fn keygen(path: &Path) {
-    let status = Command::new("ssh-keygen")
+    let status = command("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "kboot-test", "-f"])
         .arg(path)
         .status()
@@ -66,8 +68,9 @@ fn start(name: &str) -> Server {
 }
 
 /// `ssh` under coreutils' `timeout` (a hung session fails the test, status 124).
-fn ssh(server: &Server, key: &str, command: &str) -> Output {
-    Command::new("timeout")
+fn ssh(server: &Server, key: &str, remote_command: &str) -> Output {
+    qemu_tests::host_tools::require(&["ssh", "seq"]);
+    command("timeout")
         .args(["30", "ssh", "-p", &server.port.to_string(), "-i"])
         .arg(server.dir.join(key))
         .args([
@@ -83,7 +86,7 @@ fn ssh(server: &Server, key: &str, command: &str) -> Output {
             "UserKnownHostsFile={}",
             server.dir.join("known_hosts").display()
         ))
-        .args(["-o", "ConnectTimeout=10", "root@127.0.0.1", command])
+        .args(["-o", "ConnectTimeout=10", "root@127.0.0.1", remote_command])
         .stdin(Stdio::null())
         .output()
         .expect("ssh")
@@ -131,7 +134,7 @@ fn the_printed_fingerprint_is_the_key_the_client_saw() {
         .output()
         .expect("sshd -f");
     let printed = String::from_utf8_lossy(&printed.stdout).to_string();
-    let seen = Command::new("ssh-keygen")
+    let seen = command("ssh-keygen")
         .arg("-lf")
         .arg(server.dir.join("known_hosts"))
         .output()
