@@ -38,12 +38,12 @@ pub fn main(_args: &[OsString]) -> i32 {
         console::announce(&format!("init: ignoring unknown kboot switch {word:?}\n"));
     }
     let mode = effective_mode(&args);
+    let sshd = ssh_wanted(&args);
     console::announce(&format!(
         "\nkboot-rs {} (PID {}, mode {mode:?})\nkboot: ready\n",
         crate::VERSION,
         std::process::id()
     ));
-    let sshd = ssh_wanted(&args);
     quiet_console(&args);
     let mut supervisor = Supervisor::new(&args, mode);
     supervisor.sshd = sshd.then(Daemon::default);

@@ -88,7 +88,8 @@ pub fn negotiate(client_kexinit: &[u8]) -> Result<Negotiated, String> {
     reader.u32()?;
     Ok(Negotiated {
         strict: kex.iter().any(|k| k == STRICT_CLIENT),
-        ignore_guess: guessed && kex.first().map(String::as_str) != Some(KEX),
+        // A guess is right when the client's first choice is the method we will use.
+        ignore_guess: guessed && !matches!(kex.first().map(String::as_str), Some(KEX | KEX_LIBSSH)),
     })
 }
 
