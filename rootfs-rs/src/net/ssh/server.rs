@@ -48,7 +48,7 @@ pub struct Incoming {
 }
 
 impl Incoming {
-    pub fn next(&mut self) -> Result<Vec<u8>, String> {
+    pub fn receive(&mut self) -> Result<Vec<u8>, String> {
         loop {
             let payload = self.reader.receive()?;
             match payload.first().copied() {
@@ -242,7 +242,7 @@ fn authenticate(
     authorized: &[Vec<u8>],
     session_id: &[u8],
 ) -> Result<String, String> {
-    let request = incoming.next()?;
+    let request = incoming.receive()?;
     let mut reader = Reader::new(&request, "SERVICE_REQUEST");
     if reader.byte()? != msg::SERVICE_REQUEST || reader.string()? != b"ssh-userauth" {
         return Err("ssh: expected a request for ssh-userauth".into());
@@ -259,7 +259,7 @@ fn authenticate(
         .bytes;
     let mut failures = 0;
     loop {
-        let request = incoming.next()?;
+        let request = incoming.receive()?;
         let mut reader = Reader::new(&request, "USERAUTH_REQUEST");
         if reader.byte()? != msg::USERAUTH_REQUEST {
             incoming.unimplemented()?;

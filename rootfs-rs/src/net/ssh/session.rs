@@ -92,7 +92,7 @@ struct Running {
 pub fn run(incoming: &mut Incoming, kind: SessionKind) -> Result<(), String> {
     let mut channel: Option<Channel> = None;
     let result = loop {
-        let message = match incoming.next() {
+        let message = match incoming.receive() {
             Ok(message) => message,
             Err(err) => break Err(err),
         };
