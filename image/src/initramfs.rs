@@ -107,7 +107,9 @@ pub fn initramfs_archive(spec: &InitramfsSpec) -> Result<CpioBuilder, CpioError>
         cpio.add_symlink("sbin/modprobe", "../bin/kboot")?;
     }
     for (name, data) in &spec.config_files {
-        cpio.add_file(&format!("etc/kboot/{name}"), 0o644, data.clone())?;
+        // A private key (ssh_host_ed25519_key) is for root's eyes only.
+        let mode = if name.ends_with("_key") { 0o600 } else { 0o644 };
+        cpio.add_file(&format!("etc/kboot/{name}"), mode, data.clone())?;
     }
     if !spec.scripts.is_empty() {
         cpio.add_dir(SCRIPTS_DIR, 0o755)?;

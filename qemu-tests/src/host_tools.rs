@@ -134,6 +134,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "tests: ganesha registers NFSv3 and MOUNT with it; the guest's NFS client asks it for the ports",
     ),
     (
+        "openssh-client",
+        "tests: ssh and ssh-keygen drive kboot's sshd (keys, sessions, fingerprints)",
+    ),
+    (
         "openssl",
         "tests: the test CAs and server certificates for HTTPS, a throwaway Secure Boot key \
          and certificate, the password hash reference",
@@ -219,6 +223,8 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("rpcbind", "rpcbind"),
     ("openssl", "openssl"),
     ("minisign", "minisign"),
+    ("ssh", "openssh-client"),
+    ("ssh-keygen", "openssh-client"),
     ("time", "time"),
     ("apt-get", "apt"),
     ("apt-cache", "apt"),
@@ -283,6 +289,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("sha1sum", "coreutils"),
     ("sleep", "coreutils"),
     ("timeout", "coreutils"),
+    ("seq", "coreutils"),
     ("sort", "coreutils"),
     ("stat", "coreutils"),
     ("tail", "coreutils"),

@@ -1,6 +1,6 @@
 //! kboot's switches on the kernel command line:
 //! `kboot.shell`, `kboot.timeout=N`, `kboot.debug`, `kboot=local`,
-//! `kboot.mode=menu|dump|shell`, `kboot.hostname=NAME`, `kboot.modules=0` (no module
+//! `kboot.mode=menu|dump|shell`, `kboot.ssh=menu|shell|off` (what an SSH session gets), `kboot.hostname=NAME`, `kboot.modules=0` (no module
 //! loading at boot); the kernel's own `loglevel=` is
 //! noted (it keeps kernel messages on the console) (`kboot.dump*`: see capture::settings;
 //! `kboot.net*`: see net::setup).
@@ -12,6 +12,14 @@ pub enum Mode {
     Menu,
     Dump,
     Shell,
+}
+
+/// `kboot.ssh=`: what an SSH session without a command gets, or no SSH server at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SshSwitch {
+    Menu,
+    Shell,
+    Off,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +36,7 @@ pub struct KbootArgs {
     /// Load the drivers of the devices found at boot (`kboot.modules=0` turns it off: a
     /// module that hangs the machine must not keep the menu from ever showing).
     pub modules: bool,
+    pub ssh: SshSwitch,
     /// Switches we did not understand, reported once on the console.
     pub unknown: Vec<String>,
 }
@@ -42,6 +51,7 @@ impl Default for KbootArgs {
             local_only: false,
             hostname: "kboot".into(),
             modules: true,
+            ssh: SshSwitch::Menu,
             unknown: Vec::new(),
         }
     }
@@ -90,6 +100,9 @@ pub fn parse(text: &str) -> KbootArgs {
             ("kboot.mode", Some("shell")) => args.mode = Mode::Shell,
             ("kboot.modules", Some("0" | "no" | "off")) => args.modules = false,
             ("kboot.modules", Some("1" | "yes" | "on")) => args.modules = true,
+            ("kboot.ssh", Some("menu")) => args.ssh = SshSwitch::Menu,
+            ("kboot.ssh", Some("shell")) => args.ssh = SshSwitch::Shell,
+            ("kboot.ssh", Some("off" | "0" | "no")) => args.ssh = SshSwitch::Off,
             ("kboot.hostname", Some(v)) if !v.is_empty() => args.hostname = v.to_string(),
             // Capture settings: read by capture::settings, which reports their problems.
             (k, Some(_)) if k == "kboot.dump" || k.starts_with("kboot.dump.") => {}
@@ -123,6 +136,10 @@ mod tests {
             parse("kboot.modules=maybe").unknown,
             ["kboot.modules=maybe"]
         );
+        assert_eq!(parse("").ssh, SshSwitch::Menu);
+        assert_eq!(parse("kboot.ssh=shell").ssh, SshSwitch::Shell);
+        assert_eq!(parse("kboot.ssh=off").ssh, SshSwitch::Off);
+        assert_eq!(parse("kboot.ssh=telnet").unknown, ["kboot.ssh=telnet"]);
     }
 
     #[test]

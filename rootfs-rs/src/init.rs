@@ -38,13 +38,16 @@ pub fn main(_args: &[OsString]) -> i32 {
         console::announce(&format!("init: ignoring unknown kboot switch {word:?}\n"));
     }
     let mode = effective_mode(&args);
+    let sshd = ssh_wanted(&args);
     console::announce(&format!(
         "\nkboot-rs {} (PID {}, mode {mode:?})\nkboot: ready\n",
         crate::VERSION,
         std::process::id()
     ));
     quiet_console(&args);
-    Supervisor::new(&args, mode).run()
+    let mut supervisor = Supervisor::new(&args, mode);
+    supervisor.sshd = sshd.then(Daemon::default);
+    supervisor.run()
 }
 
 /// Once kboot is up, kernel messages would print over the menu and the shell: keep only
@@ -56,6 +59,35 @@ fn quiet_console(args: &KbootArgs) {
     }
     if let Err(err) = crate::sys::set_console_log_level(1) {
         console::announce(&format!("init: lowering the console log level: {err}\n"));
+    }
+}
+
+/// The SSH server runs when the image authorizes keys (`[ssh] authorized_keys`), in every
+/// mode, unless `kboot.ssh=off`. Its host key is loaded (or generated) here so that the
+/// fingerprint is on the console before `kboot: ready`, for the first client to check.
+fn ssh_wanted(args: &KbootArgs) -> bool {
+    use crate::net::ssh::keys::{self, HostKey};
+    if args.ssh == cmdline::SshSwitch::Off || !Path::new(keys::AUTHORIZED_KEYS).exists() {
+        return false;
+    }
+    let supplied = Path::new(keys::SUPPLIED_HOST_KEY);
+    match HostKey::load_or_generate(supplied, Path::new(keys::GENERATED_HOST_KEY)) {
+        Ok(key) => {
+            let what = match args.ssh {
+                cmdline::SshSwitch::Shell => "the shell",
+                _ => "the menu",
+            };
+            console::announce(&format!(
+                "ssh: port 22, sessions get {what}; host key {} (ssh-ed25519, {})\n",
+                keys::fingerprint(&key.public_blob()),
+                key.origin
+            ));
+            true
+        }
+        Err(err) => {
+            console::announce(&format!("ssh: no server: host key: {err}\n"));
+            false
+        }
     }
 }
 
@@ -201,6 +233,42 @@ struct Supervisor {
     slots: Vec<Slot>,
     running: HashMap<u32, usize>,
     debug: bool,
+    /// The SSH server, when the image has one.
+    sshd: Option<Daemon>,
+}
+
+/// A background server PID 1 keeps running (restarted when it exits, slowly if it keeps
+/// exiting).
+#[derive(Default)]
+struct Daemon {
+    pid: Option<u32>,
+    starts: Vec<Instant>,
+}
+
+impl Daemon {
+    fn start(&mut self) {
+        self.starts.retain(|t| t.elapsed() < RESPAWN_WINDOW);
+        if self.starts.len() >= RESPAWN_LIMIT {
+            std::thread::sleep(Duration::from_secs(2));
+        }
+        self.starts.push(Instant::now());
+        let console = console::interactive_console();
+        let log = std::fs::OpenOptions::new().write(true).open(&console);
+        let spawned = Command::new("/proc/self/exe")
+            .arg0("sshd")
+            .env_clear()
+            .env("PATH", "/bin:/sbin:/usr/bin:/usr/sbin")
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            // Its complaints (a bad authorized_keys line…) belong on the console.
+            .stderr(log.map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
+            .spawn();
+        match spawned {
+            Ok(child) => self.pid = Some(child.id()),
+            Err(err) => console::announce(&format!("init: cannot start sshd: {err}\n")),
+        }
+    }
 }
 
 impl Supervisor {
@@ -236,10 +304,14 @@ impl Supervisor {
             slots,
             running: HashMap::new(),
             debug: args.debug,
+            sshd: None,
         }
     }
 
     fn run(mut self) -> ! {
+        if let Some(sshd) = self.sshd.as_mut() {
+            sshd.start();
+        }
         for index in 0..self.slots.len() {
             self.start(index);
         }
@@ -247,6 +319,11 @@ impl Supervisor {
             match wait(WaitOptions::empty()) {
                 Ok(Some((pid, status))) => {
                     let pid = pid.as_raw_nonzero().get() as u32;
+                    if let Some(sshd) = self.sshd.as_mut().filter(|d| d.pid == Some(pid)) {
+                        console::announce(&format!("init: sshd exited ({status:?}); restarting\n"));
+                        sshd.start();
+                        continue;
+                    }
                     if let Some(index) = self.running.remove(&pid) {
                         if let Some(chosen) =
                             self.slots[index].shell_requested(status.exit_status())

@@ -12,10 +12,16 @@
 //! [net]
 //! ca = ["site-ca.pem"]            # CAs https:// trusts (relative to kboot.toml)
 //! system_ca = true                # and this build host's bundle
+//!
+//!
+//! [ssh]
+//! authorized_keys = ["admin.pub", "ssh-ed25519 AAAA… ops@site"]  # files or key lines
+//! host_key = "ssh_host_ed25519_key"  # optional; else generated at boot
 //! ```
 //!
 //! The CAs become /etc/kboot/ca.pem in the initramfs; every other `[net]` key is the
-//! runtime's.
+//! runtime's. The SSH keys become /etc/kboot/authorized_keys and
+//! /etc/kboot/ssh_host_ed25519_key (docs/network.md, SSH).
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +35,8 @@ struct File {
     build: BuildSection,
     #[serde(default)]
     net: NetSection,
+    #[serde(default)]
+    ssh: SshSection,
     // Runtime sections are the runtime's business; they are passed through untouched.
     #[serde(flatten)]
     _runtime: toml::Table,
@@ -54,6 +62,16 @@ struct NetSection {
     system_ca: bool,
 }
 
+/// `[ssh]`: who may log in, and optionally the host key (without one the machine makes
+/// its own at boot, printing its fingerprint on the console).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SshSection {
+    #[serde(default)]
+    authorized_keys: Vec<String>,
+    host_key: Option<PathBuf>,
+}
+
 /// Debian's bundle of the CAs the build host trusts (package ca-certificates).
 const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -68,6 +86,10 @@ pub struct BuildConfig {
     pub raw: Option<String>,
     /// /etc/kboot/ca.pem: the CAs https:// trusts (`[net] ca`, `system_ca`); None: none.
     pub ca_bundle: Option<Vec<u8>>,
+    /// /etc/kboot/authorized_keys (`[ssh] authorized_keys`); None: no SSH server.
+    pub authorized_keys: Option<Vec<u8>>,
+    /// /etc/kboot/ssh_host_ed25519_key (`[ssh] host_key`); None: generated at boot.
+    pub ssh_host_key: Option<Vec<u8>>,
 }
 
 impl BuildConfig {
@@ -79,6 +101,8 @@ impl BuildConfig {
             checks: Vec::new(),
             raw: None,
             ca_bundle: None,
+            authorized_keys: None,
+            ssh_host_key: None,
         };
         let Some(path) = path else {
             return Ok(defaults);
@@ -103,6 +127,8 @@ impl BuildConfig {
                 .map(|f| base.join(f))
                 .collect(),
             ca_bundle: ca_bundle(path, base, &file.net)?,
+            authorized_keys: authorized_keys(path, base, &file.ssh)?,
+            ssh_host_key: ssh_host_key(path, base, &file.ssh)?,
             checks: file.build.checks.iter().map(|f| base.join(f)).collect(),
             raw: Some(text),
         })
@@ -143,6 +169,71 @@ fn ca_bundle(config: &Path, base: &Path, net: &NetSection) -> crate::Result<Opti
     Ok(Some(bundle))
 }
 
+/// The `[ssh] authorized_keys` entries as one authorized_keys file: each entry is a key
+/// line (`ssh-ed25519 AAAA… comment`) or a file of them next to kboot.toml. Only
+/// ssh-ed25519 keys can log in; an entry without one is an error, not a silent lock-out.
+fn authorized_keys(config: &Path, base: &Path, ssh: &SshSection) -> crate::Result<Option<Vec<u8>>> {
+    if ssh.authorized_keys.is_empty() {
+        if ssh.host_key.is_some() {
+            return Err(anyhow!(
+                "{}: [ssh] host_key without authorized_keys: nobody could log in",
+                config.display()
+            ));
+        }
+        return Ok(None);
+    }
+    let mut lines = String::new();
+    for entry in &ssh.authorized_keys {
+        let text = if entry.starts_with("ssh-") {
+            entry.clone()
+        } else {
+            let file = base.join(entry);
+            std::fs::read_to_string(&file).with_context(|| {
+                format!(
+                    "{}: [ssh] authorized_keys: failed to read {}",
+                    config.display(),
+                    file.display()
+                )
+            })?
+        };
+        if !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("ssh-ed25519 "))
+        {
+            return Err(anyhow!(
+                "{}: [ssh] authorized_keys: {entry:.60} holds no ssh-ed25519 key \
+                 (the only type kboot's sshd accepts; ssh-keygen -t ed25519 makes one)",
+                config.display()
+            ));
+        }
+        lines.push_str(text.trim_end());
+        lines.push('\n');
+    }
+    Ok(Some(lines.into_bytes()))
+}
+
+fn ssh_host_key(config: &Path, base: &Path, ssh: &SshSection) -> crate::Result<Option<Vec<u8>>> {
+    let Some(file) = &ssh.host_key else {
+        return Ok(None);
+    };
+    let file = base.join(file);
+    let key = std::fs::read(&file).with_context(|| {
+        format!(
+            "{}: [ssh] host_key: failed to read {}",
+            config.display(),
+            file.display()
+        )
+    })?;
+    if !String::from_utf8_lossy(&key).contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return Err(anyhow!(
+            "{}: [ssh] host_key: {} is not an OpenSSH private key (ssh-keygen -t ed25519 -N '')",
+            config.display(),
+            file.display()
+        ));
+    }
+    Ok(Some(key))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +268,48 @@ mod tests {
         assert!(BuildConfig::load(Some(&config))
             .expect("valid")
             .ca_bundle
+            .is_none());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn ssh_keys_come_from_files_or_lines_and_must_be_ed25519() {
+        let dir = std::env::temp_dir().join(format!("xtask-ssh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHwjRxLkiU+L1RDdRZw6sq1RkPu0DkAXNiqcFJBshFWG a";
+        std::fs::write(dir.join("admin.pub"), format!("{key}\n")).expect("write");
+        std::fs::write(dir.join("rsa.pub"), "ssh-rsa AAAAB3NzaC1yc2E= b\n").expect("write");
+        let config = dir.join("kboot.toml");
+        std::fs::write(
+            &config,
+            format!("[ssh]\nauthorized_keys = [\"admin.pub\", \"{key}\"]\n"),
+        )
+        .expect("write");
+        let loaded = BuildConfig::load(Some(&config)).expect("valid");
+        let keys = String::from_utf8(loaded.authorized_keys.expect("keys")).expect("text");
+        assert_eq!(keys, format!("{key}\n{key}\n"));
+        assert!(loaded.ssh_host_key.is_none());
+        std::fs::write(&config, "[ssh]\nauthorized_keys = [\"rsa.pub\"]\n").expect("write");
+        let err = BuildConfig::load(Some(&config)).expect_err("rsa only");
+        assert!(
+            format!("{err:#}").contains("holds no ssh-ed25519 key"),
+            "{err:#}"
+        );
+        std::fs::write(
+            &config,
+            "[ssh]\nauthorized_keys = [\"admin.pub\"]\nhost_key = \"rsa.pub\"\n",
+        )
+        .expect("write");
+        let err = BuildConfig::load(Some(&config)).expect_err("not a private key");
+        assert!(
+            format!("{err:#}").contains("not an OpenSSH private key"),
+            "{err:#}"
+        );
+        std::fs::write(&config, "[menu]\ntimeout = 3\n").expect("write");
+        assert!(BuildConfig::load(Some(&config))
+            .expect("valid")
+            .authorized_keys
             .is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -255,6 +255,12 @@ fn write_initramfs(
     if let Some(bundle) = &config.ca_bundle {
         config_files.push(("ca.pem".to_string(), bundle.clone()));
     }
+    if let Some(keys) = &config.authorized_keys {
+        config_files.push(("authorized_keys".to_string(), keys.clone()));
+    }
+    if let Some(key) = &config.ssh_host_key {
+        config_files.push(("ssh_host_ed25519_key".to_string(), key.clone()));
+    }
     for check in &config.checks {
         let name = check
             .file_name()

@@ -59,6 +59,7 @@ pub mod rmdir;
 pub mod sed;
 pub mod sleep;
 pub mod sort;
+pub mod sshd;
 pub mod stat;
 pub mod switch_root;
 pub mod sync;
@@ -80,6 +81,7 @@ pub mod which;
 applets! {
     "[" => test::main_bracket, "evaluate a condition (test with closing ])";
     "blkid" => blkid::main, "file system type, label and UUID";
+    "boot" => crate::boot::menu_main, "the boot menu (another name for menu: boot --list, boot --boot N)";
     "cat" => cat::main, "concatenate files";
     "chmod" => chmod::main, "change file mode bits";
     "chown" => chown::main, "change file owner and group";
@@ -138,6 +140,7 @@ applets! {
     "sha256sum" => hashsum::main_sha256, "SHA-256 checksums";
     "sleep" => sleep::main, "pause for a while";
     "sort" => sort::main, "sort lines";
+    "sshd" => sshd::main, "SSH server: the menu or a command for ssh-ed25519 keys the image authorizes";
     "stat" => stat::main, "file status";
     "switch_root" => switch_root::main, "switch from initramfs to the real root";
     "sync" => sync::main, "flush file system buffers";

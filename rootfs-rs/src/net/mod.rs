@@ -9,6 +9,7 @@ pub mod http;
 pub mod netlink;
 pub mod nfs;
 pub mod setup;
+pub mod ssh;
 pub mod tftp;
 pub mod tls;
 pub mod transfer;

@@ -287,7 +287,14 @@ fn scan_device(
         return Ok(None);
     };
     drop(file);
-    let root = mount_root.join(device.name.replace(['!', '/'], "_"));
+    let name = device.name.replace(['!', '/'], "_");
+    let mut root = mount_root.join(&name);
+    // Another menu (the console's, while an SSH session lists the entries) has it mounted
+    // there: the kernel refuses the same filesystem twice on one mount point (EBUSY), so
+    // this scan uses a mount point of its own.
+    if is_mount_point(&root) {
+        root = mount_root.join(format!("{name}.{}", std::process::id()));
+    }
     let mounted = Mounted::read_only(&device.node, &root, fs.kind)?;
     let parsed = discover_across(&DirFs::new(&root));
     if abandoned.load(Ordering::SeqCst) {
@@ -305,6 +312,15 @@ fn scan_device(
         root,
         parsed,
     }))
+}
+
+fn is_mount_point(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let parent = path.parent().and_then(|p| std::fs::metadata(p).ok());
+    match (std::fs::metadata(path), parent) {
+        (Ok(here), Some(parent)) => here.dev() != parent.dev(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

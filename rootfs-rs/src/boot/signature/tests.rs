@@ -1,7 +1,7 @@
 //! Signatures made by the real `minisign` tool (a throwaway key per test), checked by
 //! kboot: both algorithms, and every way a payload or its signature can be wrong.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::*;
 
