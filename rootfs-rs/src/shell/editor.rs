@@ -1,8 +1,10 @@
 //! Interactive front end: `kboot# ` prompt with raw-mode line editing (left/right, home/end,
-//! backspace/delete, Ctrl-A/E/K/U/W/L/C/D), history on up/down, and tab completion of
-//! commands (applets, builtins, PATH) and paths.
+//! backspace/delete, Ctrl-A/E/K/U/W/L/C/D), history on up/down (optionally kept in a file),
+//! and tab completion of commands (applets, builtins, PATH) and paths. `kboot triage -i`
+//! uses the same editor with its own completer and history file.
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
 
 use rustix::termios::{self, InputModes, LocalModes, OptionalActions, SpecialCodeIndex};
 
@@ -122,7 +124,13 @@ fn read_key() -> Key {
 
 pub struct Editor {
     history: Vec<String>,
+    /// Where entered lines are appended, if anywhere.
+    history_file: Option<PathBuf>,
 }
+
+/// Entries loaded from a history file (the newest); the file is rewritten with only these
+/// once it holds twice as many.
+const HISTORY_FILE_LIMIT: usize = 1000;
 
 struct Line {
     chars: Vec<char>,
@@ -187,6 +195,56 @@ impl Editor {
     pub fn new() -> Self {
         Editor {
             history: Vec::new(),
+            history_file: None,
+        }
+    }
+
+    /// An editor whose history starts with the last entries of `path` (one a line) and
+    /// appends every new entry to it. A missing file starts an empty history; a file that
+    /// cannot be read or written is reported once on stderr and the editor goes on without.
+    pub fn with_history_file(path: PathBuf) -> Self {
+        let mut editor = Editor::new();
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                let keep = lines.len().saturating_sub(HISTORY_FILE_LIMIT);
+                editor.history = lines[keep..].iter().map(|l| l.to_string()).collect();
+                if lines.len() >= 2 * HISTORY_FILE_LIMIT {
+                    let mut text = editor.history.join("\n");
+                    text.push('\n');
+                    if let Err(e) = std::fs::write(&path, text) {
+                        crate::warn!("history {}: {e}", path.display());
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                crate::warn!("history {}: {e}", path.display());
+                return editor;
+            }
+        }
+        editor.history_file = Some(path);
+        editor
+    }
+
+    /// Adds an entered line to the history (and its file), skipping blanks and repeats.
+    fn remember(&mut self, text: &str) {
+        if text.trim().is_empty() || self.history.last().map(String::as_str) == Some(text) {
+            return;
+        }
+        self.history.push(text.to_string());
+        let Some(path) = &self.history_file else {
+            return;
+        };
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| writeln!(f, "{text}"));
+        if let Err(e) = appended {
+            crate::warn!("history {}: {e} (not saved from now on)", path.display());
+            self.history_file = None;
         }
     }
 
@@ -217,9 +275,7 @@ impl Editor {
                 Key::Enter => {
                     write!(out, "\r\n")?;
                     let text = line.text();
-                    if !text.trim().is_empty() && self.history.last() != Some(&text) {
-                        self.history.push(text.clone());
-                    }
+                    self.remember(&text);
                     return Ok(Some(text));
                 }
                 Key::Up if hist_pos > 0 => {
