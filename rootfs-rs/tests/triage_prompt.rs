@@ -190,7 +190,13 @@ fn the_prompt_edits_lines_and_keeps_history_on_a_terminal() {
         .expect("the history file in $HOME");
     assert_eq!(
         history.lines().collect::<Vec<_>>(),
-        ["py 6006 * 7", "py 55 * 11", "py 14 * 50", "py 9 * 9", "quit"],
+        [
+            "py 6006 * 7",
+            "py 55 * 11",
+            "py 14 * 50",
+            "py 9 * 9",
+            "quit"
+        ],
         "repeats are kept once, edited lines as they ran"
     );
 

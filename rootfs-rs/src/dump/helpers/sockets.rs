@@ -365,8 +365,13 @@ fn raw_table(
     let h = dump.var(symbol)?;
     let first = h.field("ht")?.index(0)?;
     let nulls = first.type_name().contains("hlist_nulls_head");
-    let count = h.field("ht")?.size()? / first.size()?;
-    let heads = bucket_heads(dump, first.address(), count, first.size()?, 0)?;
+    let stride = first.size()?;
+    let count = h
+        .field("ht")?
+        .size()?
+        .checked_div(stride)
+        .ok_or_else(|| DumpError::Format(format!("{symbol}.ht: buckets of 0 bytes")))?;
+    let heads = bucket_heads(dump, first.address(), count, stride, 0)?;
     let what = format!("raw table {symbol}");
     walk_inet_chains(dump, heads, nulls, "raw", out, errors, &what);
     Ok(())
