@@ -131,6 +131,27 @@ pub struct Editor {
 /// Entries loaded from a history file (the newest); the file is rewritten with only these
 /// once it holds twice as many.
 const HISTORY_FILE_LIMIT: usize = 1000;
+/// Only the end of a history file is read: a huge or endless file (a link to /dev/zero)
+/// must not stall the prompt.
+const HISTORY_FILE_MAX_READ: u64 = 1 << 20;
+
+/// The last `max` bytes of a file, starting after a line break when cut.
+fn read_tail(path: &std::path::Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let cut = len > max;
+    if cut {
+        f.seek(SeekFrom::Start(len - max))?;
+    }
+    let mut bytes = Vec::new();
+    f.take(max).read_to_end(&mut bytes)?;
+    if cut {
+        let start = bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        bytes.drain(..start);
+    }
+    Ok(bytes)
+}
 
 struct Line {
     chars: Vec<char>,
@@ -204,7 +225,7 @@ impl Editor {
     /// cannot be read or written is reported once on stderr and the editor goes on without.
     pub fn with_history_file(path: PathBuf) -> Self {
         let mut editor = Editor::new();
-        match std::fs::read(&path) {
+        match read_tail(&path, HISTORY_FILE_MAX_READ) {
             Ok(bytes) => {
                 let text = String::from_utf8_lossy(&bytes);
                 let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -537,6 +558,28 @@ mod tests {
         let (_, found) = candidates(&shell, &format!("cd {}/s", dir.display()));
         assert_eq!(found, vec![format!("{}/subdir/", dir.display())]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn history_files_are_read_from_their_end() {
+        let path = std::env::temp_dir().join(format!("kboot-history-{}", std::process::id()));
+        let _ = std::fs::write(&path, "first\nsecond\nthird\n");
+        assert_eq!(
+            read_tail(&path, 1 << 20).ok(),
+            Some(b"first\nsecond\nthird\n".to_vec())
+        );
+        // Cut inside "second": the partial line is dropped.
+        assert_eq!(read_tail(&path, 10).ok(), Some(b"third\n".to_vec()));
+        let mut editor = Editor::with_history_file(path.clone());
+        assert_eq!(editor.history, ["first", "second", "third"]);
+        editor.remember("fourth");
+        editor.remember("fourth");
+        editor.remember("  ");
+        assert_eq!(
+            std::fs::read_to_string(&path).ok().as_deref(),
+            Some("first\nsecond\nthird\nfourth\n")
+        );
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
