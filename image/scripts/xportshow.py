@@ -1,10 +1,11 @@
 # xportshow.py: sockets of the crashed kernel, like PyKdump's xportshow / netstat.
 #   -a  all sockets (listening ones too)     -l  listening sockets only
-#   -t  TCP   -u  UDP   -x  UNIX              (none of them: every protocol)
+#   -t  TCP   -u  UDP   -w  RAW   -x  UNIX    (none of them: every protocol)
 #   -v  verbose: the sock address, listen queues, socket inode
 #   --summary  counts per protocol and state, and when each interface last moved data
-# Walks the kernel's own hash tables (tcp ehash/lhash2, udp_table, the unix table) with
-# field names looked up at run time, so one script serves 5.10 to 7.x.
+# Walks the kernel's own hash tables (tcp ehash/lhash2, udp_table, raw_v4/v6_hashinfo, the
+# unix table) with field names looked up at run time, so one script serves 5.10 to 7.x.
+# Raw sockets are never "listening": -a and the default view show them, -l does not.
 
 AF_INET = 2
 AF_INET6 = 10
@@ -12,16 +13,20 @@ TCP_STATES = ["?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT
               "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
               "NEW_SYN_RECV"]
 UNIX_TYPES = {1: "STREAM", 2: "DGRAM", 5: "SEQPACKET"}
+# The IP protocol a raw socket receives (its local "port"), as /etc/protocols names it.
+IP_PROTOCOLS = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 47: "gre", 58: "icmpv6",
+                89: "ospf", 112: "vrrp", 132: "sctp", 255: "raw"}
 
 opts = set(argv[1:])
-unknown = opts - {"-a", "-l", "-t", "-u", "-x", "-v", "--summary"}
+unknown = opts - {"-a", "-l", "-t", "-u", "-w", "-x", "-v", "--summary"}
 if unknown:
-    print("usage: xportshow.py [-a|-l] [-t] [-u] [-x] [-v] [--summary]")
+    print("usage: xportshow.py [-a|-l] [-t] [-u] [-w] [-x] [-v] [--summary]")
     print("unknown option(s):", " ".join(sorted(unknown)))
     exit(2)
-protos = {p for p, flag in (("tcp", "-t"), ("udp", "-u"), ("unix", "-x")) if flag in opts}
+protos = {p for p, flag in (("tcp", "-t"), ("udp", "-u"), ("raw", "-w"), ("unix", "-x"))
+          if flag in opts}
 if not protos:
-    protos = {"tcp", "udp", "unix"}
+    protos = {"tcp", "udp", "raw", "unix"}
 verbose = "-v" in opts
 init_net = readSymbol("init_net")
 
@@ -62,14 +67,16 @@ def inet(sk, proto, out):
     if family != AF_INET and family != AF_INET6:
         return
     state = sk.skc_state
-    if proto == "udp":
+    if proto == "udp" or proto == "raw":
         name = "ESTABLISHED" if state == 1 else "UNCONN"
     else:
         name = TCP_STATES[state] if state < len(TCP_STATES) else "?"
-    out.append({"proto": proto + ("6" if family == AF_INET6 else ""), "sk": sk,
-                "local": endpoint(sk, family, True), "remote": endpoint(sk, family, False),
-                "state": name})
-
+    entry = {"proto": proto + ("6" if family == AF_INET6 else ""), "sk": sk,
+             "local": endpoint(sk, family, True), "remote": endpoint(sk, family, False),
+             "state": name, "ipproto": ""}
+    if proto == "raw":
+        entry["ipproto"] = IP_PROTOCOLS.get(sk.skc_num, str(sk.skc_num))
+    out.append(entry)
 
 
 def tcp(out):
@@ -105,6 +112,26 @@ def udp(out):
             inet(sk, "udp", out)
 
 
+def raw(out):
+    # struct raw_hashinfo: 256 chains of hlist_head (to 5.19, and again after a fix that
+    # 6.1 stable has) or of hlist_nulls_head (6.0 until that fix); the node is the same
+    # sock_common union member either way.
+    for symbol in ("raw_v4_hashinfo", "raw_v6_hashinfo"):
+        try:
+            h = readSymbol(symbol)
+        except LookupError:
+            if symbol == "raw_v4_hashinfo":
+                raise
+            continue  # IPv6 built as a module: its table is not a kernel symbol
+        first = member(h, "ht[0]")
+        nulls = "hlist_nulls_head" in first.typeName()
+        entries = hlist_nulls_for_each_entry if nulls else hlist_for_each_entry
+        node = "skc_nulls_node" if nulls else "skc_node"
+        for head in hash_chains(Addr(first), len(h.ht), sizeof(first.typeName()), nulls):
+            for sk in entries("struct sock_common", head, node):
+                inet(sk, "raw", out)
+
+
 def unix(out):
     if has_member("struct net", "unx.table.buckets"):
         base = Addr(member(init_net, "unx.table.buckets"))
@@ -130,7 +157,7 @@ def unix(out):
 
 
 socks = []
-for name, walk in (("tcp", tcp), ("udp", udp), ("unix", unix)):
+for name, walk in (("tcp", tcp), ("udp", udp), ("raw", raw), ("unix", unix)):
     if name in protos:
         try:
             walk(socks)
@@ -164,7 +191,8 @@ inet_shown = [s for s in shown if s["proto"] != "unix"]
 if inet_shown:
     print("Proto  Local Address            Foreign Address          State" + ("        Sock" if verbose else ""))
     for s in inet_shown:
-        line = "%-6s %-24s %-24s %-12s" % (s["proto"], s["local"], s["remote"], s["state"])
+        line = "%-6s %-24s %-24s %-12s %s" % (s["proto"], s["local"], s["remote"], s["state"],
+                                              s["ipproto"])
         if verbose:
             sk = s["sk"].castTo("struct sock")
             line += " %#x" % Addr(sk)

@@ -84,6 +84,7 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts, production: &Production<
              mount -t sysfs sysfs /sys\n\
              mount -t devtmpfs devtmpfs /dev\n\
              {w0} &\n{w1} &\n\
+             {before_crash}\n\
              kboot kexec -p /capture/bzImage --initrd=/capture/initramfs --append='{capture_cmdline}' \
                || echo PROD-KEXEC-FAILED\n\
              echo PROD-CRASH-LOADED-$(cat /sys/kernel/kexec_crash_loaded)\n\
@@ -91,6 +92,7 @@ fn production_initrd(dir: &Path, artifacts: &Artifacts, production: &Production<
              echo c > /proc/sysrq-trigger\n",
             w0 = WORKERS[0],
             w1 = WORKERS[1],
+            before_crash = production.before_crash,
         ),
     );
     let initrd = dir.join("production.cpio");
@@ -111,6 +113,9 @@ pub struct Production<'a> {
     /// A cpio archive appended to the capture kernel's initramfs (files it must carry,
     /// such as a test CA's certificate).
     pub capture_overlay: Option<Vec<u8>>,
+    /// Shell lines the production init runs (busybox sh, everything installed as applets)
+    /// after starting the workers and before loading kboot and crashing.
+    pub before_crash: &'a str,
 }
 
 /// Boots production, crashes it, and follows the capture until kboot reboots. Returns

@@ -24,6 +24,7 @@ fn production<'a>(disk: &std::path::Path, extra: &'a str) -> Production<'a> {
         disks: vec![disk.to_path_buf()],
         extra_args: Vec::new(),
         capture_overlay: None,
+        before_crash: "",
     }
 }
 

@@ -321,6 +321,7 @@ fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
             extra_args: faults::failing_virtio_disk(&failing, &write_faults)
                 .unwrap_or_else(|e| panic!("{e}")),
             capture_overlay: None,
+            before_crash: "",
         },
     )
     .replace('\r', "");

@@ -282,7 +282,14 @@ fn xportshow_lists_the_net_sections_sockets() {
                         s.path.as_deref().unwrap_or(""),
                     ]
                 } else {
-                    vec![&s.proto[..], &s.local, &s.remote, &s.state]
+                    // A raw socket's line ends with its IP protocol (None otherwise).
+                    vec![
+                        &s.proto[..],
+                        &s.local,
+                        &s.remote,
+                        &s.state,
+                        s.kind.as_deref().unwrap_or(""),
+                    ]
                 };
                 fields.join(" ").trim_end().to_string()
             })

@@ -1,8 +1,10 @@
 //! Interactive front end: `kboot# ` prompt with raw-mode line editing (left/right, home/end,
-//! backspace/delete, Ctrl-A/E/K/U/W/L/C/D), history on up/down, and tab completion of
-//! commands (applets, builtins, PATH) and paths.
+//! backspace/delete, Ctrl-A/E/K/U/W/L/C/D), history on up/down (optionally kept in a file),
+//! and tab completion of commands (applets, builtins, PATH) and paths. `kboot triage -i`
+//! uses the same editor with its own completer and history file.
 use std::io::{self, Write};
 use std::os::fd::BorrowedFd;
+use std::path::PathBuf;
 
 use rustix::termios::{self, InputModes, LocalModes, OptionalActions, SpecialCodeIndex};
 
@@ -122,6 +124,33 @@ fn read_key() -> Key {
 
 pub struct Editor {
     history: Vec<String>,
+    /// Where entered lines are appended, if anywhere.
+    history_file: Option<PathBuf>,
+}
+
+/// Entries loaded from a history file (the newest); the file is rewritten with only these
+/// once it holds twice as many.
+const HISTORY_FILE_LIMIT: usize = 1000;
+/// Only the end of a history file is read: a huge or endless file (a link to /dev/zero)
+/// must not stall the prompt.
+const HISTORY_FILE_MAX_READ: u64 = 1 << 20;
+
+/// The last `max` bytes of a file, starting after a line break when cut.
+fn read_tail(path: &std::path::Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let cut = len > max;
+    if cut {
+        f.seek(SeekFrom::Start(len - max))?;
+    }
+    let mut bytes = Vec::new();
+    f.take(max).read_to_end(&mut bytes)?;
+    if cut {
+        let start = bytes.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+        bytes.drain(..start);
+    }
+    Ok(bytes)
 }
 
 struct Line {
@@ -187,6 +216,56 @@ impl Editor {
     pub fn new() -> Self {
         Editor {
             history: Vec::new(),
+            history_file: None,
+        }
+    }
+
+    /// An editor whose history starts with the last entries of `path` (one a line) and
+    /// appends every new entry to it. A missing file starts an empty history; a file that
+    /// cannot be read or written is reported once on stderr and the editor goes on without.
+    pub fn with_history_file(path: PathBuf) -> Self {
+        let mut editor = Editor::new();
+        match read_tail(&path, HISTORY_FILE_MAX_READ) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                let keep = lines.len().saturating_sub(HISTORY_FILE_LIMIT);
+                editor.history = lines[keep..].iter().map(|l| l.to_string()).collect();
+                if lines.len() >= 2 * HISTORY_FILE_LIMIT {
+                    let mut text = editor.history.join("\n");
+                    text.push('\n');
+                    if let Err(e) = std::fs::write(&path, text) {
+                        crate::warn!("history {}: {e}", path.display());
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                crate::warn!("history {}: {e}", path.display());
+                return editor;
+            }
+        }
+        editor.history_file = Some(path);
+        editor
+    }
+
+    /// Adds an entered line to the history (and its file), skipping blanks and repeats.
+    fn remember(&mut self, text: &str) {
+        if text.trim().is_empty() || self.history.last().map(String::as_str) == Some(text) {
+            return;
+        }
+        self.history.push(text.to_string());
+        let Some(path) = &self.history_file else {
+            return;
+        };
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| writeln!(f, "{text}"));
+        if let Err(e) = appended {
+            crate::warn!("history {}: {e} (not saved from now on)", path.display());
+            self.history_file = None;
         }
     }
 
@@ -217,9 +296,7 @@ impl Editor {
                 Key::Enter => {
                     write!(out, "\r\n")?;
                     let text = line.text();
-                    if !text.trim().is_empty() && self.history.last() != Some(&text) {
-                        self.history.push(text.clone());
-                    }
+                    self.remember(&text);
                     return Ok(Some(text));
                 }
                 Key::Up if hist_pos > 0 => {
@@ -481,6 +558,28 @@ mod tests {
         let (_, found) = candidates(&shell, &format!("cd {}/s", dir.display()));
         assert_eq!(found, vec![format!("{}/subdir/", dir.display())]);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn history_files_are_read_from_their_end() {
+        let path = std::env::temp_dir().join(format!("kboot-history-{}", std::process::id()));
+        let _ = std::fs::write(&path, "first\nsecond\nthird\n");
+        assert_eq!(
+            read_tail(&path, 1 << 20).ok(),
+            Some(b"first\nsecond\nthird\n".to_vec())
+        );
+        // Cut inside "second": the partial line is dropped.
+        assert_eq!(read_tail(&path, 10).ok(), Some(b"third\n".to_vec()));
+        let mut editor = Editor::with_history_file(path.clone());
+        assert_eq!(editor.history, ["first", "second", "third"]);
+        editor.remember("fourth");
+        editor.remember("fourth");
+        editor.remember("  ");
+        assert_eq!(
+            std::fs::read_to_string(&path).ok().as_deref(),
+            Some("first\nsecond\nthird\nfourth\n")
+        );
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

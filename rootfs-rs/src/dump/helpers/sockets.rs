@@ -1,5 +1,6 @@
 //! Sockets like `netstat -a`: TCP (listening and established hashes of inet_hashinfo), UDP
-//! (udp_table) for IPv4 and IPv6, and unix sockets (per-netns table or unix_socket_table).
+//! (udp_table) and raw sockets (raw_v4_hashinfo, raw_v6_hashinfo) for IPv4 and IPv6, and
+//! unix sockets (per-netns table or unix_socket_table).
 
 use super::net::{be_addr, ipv4_text};
 use crate::dump::error::DumpError;
@@ -10,15 +11,17 @@ use crate::dump::Value;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Socket {
-    /// "tcp", "tcp6", "udp", "udp6", "unix".
+    /// "tcp", "tcp6", "udp", "udp6", "raw", "raw6", "unix".
     pub proto: String,
     pub local: String,
     pub remote: String,
-    /// TCP state name; for unix LISTENING / CONNECTED / UNCONNECTED; UDP "UNCONN" or ESTABLISHED.
+    /// TCP state name; for unix LISTENING / CONNECTED / UNCONNECTED; UDP and raw "UNCONN"
+    /// or ESTABLISHED.
     pub state: String,
     /// Bound path of a unix socket ("@name" for abstract ones).
     pub path: Option<String>,
-    /// "STREAM", "DGRAM", "SEQPACKET" for unix sockets.
+    /// "STREAM", "DGRAM", "SEQPACKET" for unix sockets; the IP protocol a raw socket was
+    /// opened for ("icmp", "icmpv6", …, or its number), which is also its local "port".
     pub kind: Option<String>,
 }
 
@@ -112,7 +115,7 @@ fn inet_socket(sk: &Value<'_>, proto: &str) -> Result<Option<Socket>, DumpError>
         return Ok(None);
     }
     let state = sk.field("skc_state")?.as_u64()?;
-    let state_name = if proto == "udp" {
+    let state_name = if proto == "udp" || proto == "raw" {
         if state == TCP_ESTABLISHED {
             "ESTABLISHED"
         } else {
@@ -120,6 +123,11 @@ fn inet_socket(sk: &Value<'_>, proto: &str) -> Result<Option<Socket>, DumpError>
         }
     } else {
         tcp_state_name(state)
+    };
+    let kind = if proto == "raw" {
+        Some(ip_protocol_name(sk.field("skc_num")?.as_u64()?))
+    } else {
+        None
     };
     Ok(Some(Socket {
         proto: if family == AF_INET6 {
@@ -131,7 +139,7 @@ fn inet_socket(sk: &Value<'_>, proto: &str) -> Result<Option<Socket>, DumpError>
         remote: endpoint(sk, family, false)?,
         state: state_name.to_string(),
         path: None,
-        kind: None,
+        kind,
     }))
 }
 
@@ -229,7 +237,7 @@ fn tcp_sockets(
     if offset_in(dump, bucket, "nulls_head").is_ok() && offset_in(dump, bucket, "head").is_err() {
         let head = offset_in(dump, bucket, "nulls_head")?;
         let heads = bucket_heads(dump, lbase, lmask.wrapping_add(1), stride, head)?;
-        walk_tcp_nulls_chains(dump, heads, out, errors, "tcp listening hash");
+        walk_inet_chains(dump, heads, true, "tcp", out, errors, "tcp listening hash");
     } else {
         let heads = bucket_heads(
             dump,
@@ -264,24 +272,41 @@ fn tcp_sockets(
         size_of(dump, "struct inet_ehash_bucket")?,
         0,
     )?;
-    walk_tcp_nulls_chains(dump, heads, out, errors, "tcp established hash");
+    walk_inet_chains(
+        dump,
+        heads,
+        true,
+        "tcp",
+        out,
+        errors,
+        "tcp established hash",
+    );
     Ok(())
 }
 
-/// TCP sockets on hlist_nulls chains of sock_common.skc_nulls_node (an odd head is an
-/// empty chain's nulls marker).
-fn walk_tcp_nulls_chains(
+/// Inet sockets of `proto` on the chains whose first node pointers are `heads`: hlist_nulls
+/// chains of sock_common.skc_nulls_node (an odd pointer is an empty chain's nulls marker) or
+/// NULL-terminated hlist chains of skc_node (the same union member).
+fn walk_inet_chains(
     dump: &Dump,
     heads: Vec<u64>,
+    nulls: bool,
+    proto: &str,
     out: &mut Vec<Socket>,
     errors: &mut Vec<String>,
     what: &str,
 ) {
     let chains = heads
         .into_iter()
-        .filter(|p| p & 1 == 0)
-        .map(|p| hlist_nulls_from(dump, p, "struct sock_common", "skc_nulls_node"));
-    walk(chains, |sk| inet_socket(sk, "tcp"), out, errors, what);
+        .filter(|&p| p != 0 && !(nulls && p & 1 == 1))
+        .map(|p| {
+            if nulls {
+                hlist_nulls_from(dump, p, "struct sock_common", "skc_nulls_node")
+            } else {
+                hlist_from(dump, p, "struct sock_common", "skc_node")
+            }
+        });
+    walk(chains, |sk| inet_socket(sk, proto), out, errors, what);
 }
 
 fn udp_sockets(
@@ -302,17 +327,66 @@ fn udp_sockets(
         size_of(dump, "struct udp_hslot")?,
         0,
     )?;
-    let chains = heads
-        .into_iter()
-        .filter(|&p| p != 0)
-        .map(|p| hlist_from(dump, p, "struct sock_common", "skc_node"));
-    walk(
-        chains,
-        |sk| inet_socket(sk, "udp"),
-        out,
-        errors,
-        "udp table",
-    );
+    walk_inet_chains(dump, heads, false, "udp", out, errors, "udp table");
+    Ok(())
+}
+
+/// The IP protocol a raw socket receives, as /etc/protocols names it (its number otherwise).
+pub fn ip_protocol_name(number: u64) -> String {
+    let known = [
+        (1, "icmp"),
+        (2, "igmp"),
+        (6, "tcp"),
+        (17, "udp"),
+        (47, "gre"),
+        (58, "icmpv6"),
+        (89, "ospf"),
+        (112, "vrrp"),
+        (132, "sctp"),
+        (255, "raw"),
+    ];
+    known
+        .iter()
+        .find(|(n, _)| *n == number)
+        .map_or_else(|| number.to_string(), |(_, name)| name.to_string())
+}
+
+/// Raw sockets of one family: `struct raw_hashinfo` holds 256 chains. Up to 5.19 they are
+/// hlist_heads (sk_add_node); 6.0 made them hlist_nulls_heads (sk_nulls_add_node_rcu) and
+/// a later fix, also in 6.1 stable, hlist_heads again. Both node kinds are the same union
+/// member of sock_common, so only the end marker differs (NULL, or an odd "nulls" value);
+/// the element type tells which.
+fn raw_table(
+    dump: &Dump,
+    symbol: &str,
+    out: &mut Vec<Socket>,
+    errors: &mut Vec<String>,
+) -> Result<(), DumpError> {
+    let h = dump.var(symbol)?;
+    let first = h.field("ht")?.index(0)?;
+    let nulls = first.type_name().contains("hlist_nulls_head");
+    let stride = first.size()?;
+    let count = h
+        .field("ht")?
+        .size()?
+        .checked_div(stride)
+        .ok_or_else(|| DumpError::Format(format!("{symbol}.ht: buckets of 0 bytes")))?;
+    let heads = bucket_heads(dump, first.address(), count, stride, 0)?;
+    let what = format!("raw table {symbol}");
+    walk_inet_chains(dump, heads, nulls, "raw", out, errors, &what);
+    Ok(())
+}
+
+fn raw_sockets(
+    dump: &Dump,
+    out: &mut Vec<Socket>,
+    errors: &mut Vec<String>,
+) -> Result<(), DumpError> {
+    raw_table(dump, "raw_v4_hashinfo", out, errors)?;
+    // IPv6 may be a module (its table is then not a kernel symbol) or absent.
+    if dump.symbol("raw_v6_hashinfo").is_ok() {
+        raw_table(dump, "raw_v6_hashinfo", out, errors)?;
+    }
     Ok(())
 }
 
@@ -385,9 +459,10 @@ type TableWalker = fn(&Dump, &mut Vec<Socket>, &mut Vec<String>) -> Result<(), D
 pub fn sockets(dump: &Dump) -> (Vec<Socket>, Vec<String>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    let tables: [(&str, TableWalker); 3] = [
+    let tables: [(&str, TableWalker); 4] = [
         ("tcp", tcp_sockets),
         ("udp", udp_sockets),
+        ("raw", raw_sockets),
         ("unix", unix_sockets),
     ];
     for (name, f) in tables {
@@ -412,5 +487,8 @@ mod tests {
         assert_eq!(ipv6_text(&a), "2001:db8::1:0:0:2");
         assert_eq!(tcp_state_name(10), "LISTEN");
         assert_eq!(tcp_state_name(99), "?");
+        assert_eq!(ip_protocol_name(1), "icmp");
+        assert_eq!(ip_protocol_name(58), "icmpv6");
+        assert_eq!(ip_protocol_name(200), "200");
     }
 }

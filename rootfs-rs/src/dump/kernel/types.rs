@@ -59,6 +59,8 @@ pub const GLOBAL_TYPES: &[(&str, &str)] = &[
     ("nr_node_ids", "unsigned int"),
     ("tcp_hashinfo", "struct inet_hashinfo"),
     ("udp_table", "struct udp_table"),
+    ("raw_v4_hashinfo", "struct raw_hashinfo"),
+    ("raw_v6_hashinfo", "struct raw_hashinfo"),
     ("unix_socket_table", "struct hlist_head[]"),
 ];
 

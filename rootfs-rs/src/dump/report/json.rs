@@ -301,6 +301,8 @@ fn network_json(r: &Report) -> Json {
             if s.proto == "unix" {
                 f.push(("path", s.path.clone().into()));
                 f.push(("type", s.kind.clone().into()));
+            } else if s.proto.starts_with("raw") {
+                f.push(("protocol", s.kind.clone().into()));
             }
             obj(f)
         })

@@ -502,11 +502,16 @@ fn render_net(r: &Report, out: &mut String) {
         "Proto  Local Address            Foreign Address          State"
     );
     for s in socks.iter().filter(|s| s.proto != "unix") {
-        let _ = writeln!(
-            out,
-            "{:<6} {:<24} {:<24} {}",
-            s.proto, s.local, s.remote, s.state
+        // A raw socket's line ends with the IP protocol it was opened for.
+        let line = format!(
+            "{:<6} {:<24} {:<24} {:<12} {}",
+            s.proto,
+            s.local,
+            s.remote,
+            s.state,
+            s.kind.as_deref().unwrap_or("")
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = writeln!(out, "Proto  Type       State         Path");
     for s in socks.iter().filter(|s| s.proto == "unix") {

@@ -1,7 +1,9 @@
 //! `kboot triage -i DUMP`: an interactive prompt with crash(8)-like commands (sys, bt, log,
 //! ps, kmem -i, runq, net, mod, mount, struct, rd, sym) and Python (`py EXPR`, or any
 //! Python statement; a line ending in ':' opens a block closed by an empty line). Python
-//! state persists between lines. Line editing and history when stdin is a terminal.
+//! state persists between lines. On a terminal: the shell's line editor (left/right,
+//! home/end, backspace/delete, Ctrl-A/E/K/U/W), history on up/down kept in
+//! ~/.kboot_triage_history, and completion of command names; from a pipe, plain lines.
 
 use super::host::DumpHost;
 use super::interp::{Interp, Limits};
@@ -16,6 +18,9 @@ const COMMANDS: &[&str] = &[
     "help", "quit",
 ];
 
+/// The prompt's history, in $HOME.
+const HISTORY_FILE: &str = ".kboot_triage_history";
+
 const HELP: &str = "commands: sys bt log ps kmem -i runq net mod mount slab hung warnings
   struct NAME ADDR   the fields of struct NAME at ADDR
   rd ADDR [N]        N 64-bit words at ADDR (default 8)
@@ -26,7 +31,12 @@ const HELP: &str = "commands: sys bt log ps kmem -i runq net mod mount slab hung
 /// Runs the prompt until end of input or `quit`; returns the exit status.
 pub fn run(dump: &Dump) -> i32 {
     let tty = rustix::termios::isatty(rustix::stdio::stdin());
-    let mut editor = crate::shell::editor::Editor::new();
+    let mut editor = match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) if tty => crate::shell::editor::Editor::with_history_file(
+            std::path::Path::new(&home).join(HISTORY_FILE),
+        ),
+        _ => crate::shell::editor::Editor::new(),
+    };
     let mut stdin = std::io::stdin().lock();
     let mut host = DumpHost::new(dump);
     let mut stdout = std::io::stdout();
