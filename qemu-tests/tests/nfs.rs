@@ -97,6 +97,7 @@ fn a_capture_saves_its_dump_to_nfs_ganesha() {
         disks: Vec::new(),
         extra_args: vec!["-nic".into(), "user,model=virtio-net-pci".into()],
         capture_overlay: None,
+        before_crash: "",
     };
     let console = crash_and_capture("capture_nfs", &dir, production).replace('\r', "");
 

@@ -21,7 +21,7 @@ fn render(entry: &BootEntry) -> String {
     let kernel = match &entry.kind {
         EntryKind::Linux => entry.kernel.display().to_string(),
         EntryKind::Chainload { target } => format!("chainload:{target}"),
-        EntryKind::Uki { profile } => format!("uki:{}@{profile:?}", entry.kernel.display()),
+        EntryKind::Uki { profile, .. } => format!("uki:{}@{profile:?}", entry.kernel.display()),
     };
     let initrds: Vec<String> = entry
         .initrds
