@@ -212,3 +212,19 @@ pub fn files_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A saved dump re-opened on the host: `kboot triage` must name the panic the test's
+/// production kernel was made to have (`echo c > /proc/sysrq-trigger`).
+pub fn assert_dump_shows_sysrq_panic(dump: &std::path::Path) {
+    let triage = std::process::Command::new(crate::machine::kboot_binary())
+        .args(["triage", "--section", "panic"])
+        .arg(dump)
+        .output()
+        .expect("kboot triage");
+    let report = String::from_utf8_lossy(&triage.stdout);
+    assert!(
+        triage.status.success() && report.contains("sysrq triggered crash"),
+        "kboot triage {}: {report}",
+        dump.display()
+    );
+}

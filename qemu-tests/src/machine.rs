@@ -300,6 +300,14 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A fresh directory `target/qemu-tests/NAME` for one test's files (emptied first).
+pub fn fresh_test_dir(name: &str) -> PathBuf {
+    let dir = workspace_root().join("target/qemu-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("test directory under target/qemu-tests");
+    dir
+}
+
 /// The workspace root, found from this crate's manifest directory.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -7,11 +7,10 @@
 
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use qemu_tests::kdump::{crash_and_capture, work_dir, Production};
-use qemu_tests::machine::kboot_binary;
 use qemu_tests::servers::{free_port, Nginx, TestCa};
 
 const HOST: &str = "10.0.2.2";
@@ -155,16 +154,7 @@ fn a_capture_falls_back_to_webdav_over_https_and_posts_its_report() {
 
     // The streamed (flattened) dump re-opens: kboot reads it as is, makedumpfile after -R.
     let dump = capture.join(&dump_name);
-    let triage = Command::new(kboot_binary())
-        .args(["triage", "--section", "panic"])
-        .arg(&dump)
-        .output()
-        .expect("kboot triage");
-    let report = String::from_utf8_lossy(&triage.stdout);
-    assert!(
-        triage.status.success() && report.contains("sysrq triggered crash"),
-        "{report}"
-    );
+    qemu_tests::kdump::assert_dump_shows_sysrq_panic(&dump);
     let plain = dir.join("dump.plain");
     let rearranged = qemu_tests::host_tools::command("makedumpfile")
         .arg("-R")

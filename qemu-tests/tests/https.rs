@@ -16,12 +16,7 @@ const STEP: Duration = Duration::from_secs(90);
 const HOST: &str = "10.0.2.2";
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = qemu_tests::machine::workspace_root()
-        .join("target/qemu-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    qemu_tests::machine::fresh_test_dir(name)
 }
 
 /// The media's initramfs followed by an archive holding `ca` as /etc/kboot/ca.pem.

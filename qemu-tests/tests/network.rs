@@ -56,12 +56,7 @@ fn serve(dir: &Path) -> WebServer {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = qemu_tests::machine::workspace_root()
-        .join("target/qemu-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    qemu_tests::machine::fresh_test_dir(name)
 }
 
 fn user_network(boot_file: Option<&str>) -> Vec<String> {

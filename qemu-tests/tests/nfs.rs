@@ -4,12 +4,10 @@
 //! `server:/export/file` path names, and kboot as the capture kernel saves a dump with
 //! `kboot.dump=nfs://10.0.2.2/export`, which the host re-opens with `kboot triage`.
 
-use std::process::Command;
 use std::time::Duration;
 
 use qemu_tests::disks::sha256;
 use qemu_tests::kdump::{crash_and_capture, files_in, work_dir, Production};
-use qemu_tests::machine::kboot_binary;
 use qemu_tests::nfs_server::{Ganesha, EXPORT};
 use qemu_tests::{Artifacts, BootPath, MachineConfig, Qemu};
 
@@ -128,16 +126,7 @@ fn a_capture_saves_its_dump_to_nfs_ganesha() {
     );
 
     // The dump written over NFS re-opens on the host with the panic the guest reported.
-    let triage = Command::new(kboot_binary())
-        .args(["triage", "--section", "panic"])
-        .arg(capture.join(&dump_name))
-        .output()
-        .expect("kboot triage");
-    let report = String::from_utf8_lossy(&triage.stdout);
-    assert!(
-        triage.status.success() && report.contains("sysrq triggered crash"),
-        "{report}"
-    );
+    qemu_tests::kdump::assert_dump_shows_sysrq_panic(&capture.join(&dump_name));
     let saved = std::fs::read_to_string(capture.join("triage.txt")).expect("triage.txt");
     assert!(saved.contains("sysrq triggered crash"), "{saved}");
 }

@@ -21,12 +21,7 @@ const STEP: Duration = Duration::from_secs(90);
 const LABEL: &str = "Debian GNU/Linux";
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = qemu_tests::machine::workspace_root()
-        .join("target/qemu-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("scratch dir");
-    dir
+    qemu_tests::machine::fresh_test_dir(name)
 }
 
 fn keygen(path: &Path) {

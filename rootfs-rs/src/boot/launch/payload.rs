@@ -36,7 +36,12 @@ pub fn open_unverified(
     staging: &std::path::Path,
 ) -> Result<Payloads, KexecError> {
     let (kernel, image) = open_kernel(&plan.kernel)?;
-    let all: Vec<PathBuf> = plan.initrds.iter().chain(&plan.own_initrds).cloned().collect();
+    let all: Vec<PathBuf> = plan
+        .initrds
+        .iter()
+        .chain(&plan.own_initrds)
+        .cloned()
+        .collect();
     let (path, joined) = match all.as_slice() {
         [] => (None, None),
         [one] => (Some(one.clone()), None),

@@ -109,7 +109,8 @@ pub fn openssh_private_seed(text: &str) -> Result<Vec<u8>, String> {
         .skip(1)
         .take_while(|l| !l.starts_with("-----END"))
         .collect();
-    let data = base64::decode(body.trim()).map_err(|_| "not an OpenSSH private key (bad base64)")?;
+    let data =
+        base64::decode(body.trim()).map_err(|_| "not an OpenSSH private key (bad base64)")?;
     let magic = b"openssh-key-v1\0";
     let rest = data
         .strip_prefix(magic)
