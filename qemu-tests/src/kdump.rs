@@ -121,6 +121,13 @@ pub struct Production<'a> {
 /// Boots production, crashes it, and follows the capture until kboot reboots. Returns
 /// the console output.
 pub fn crash_and_capture(name: &str, dir: &Path, production: Production<'_>) -> String {
+    let qemu = crash_until_report(name, dir, production);
+    finish_capture(qemu)
+}
+
+/// Boots production, crashes it, and follows the capture until its report is on the
+/// console; the test may then act on the capture kernel before `finish_capture`.
+pub fn crash_until_report(name: &str, dir: &Path, production: Production<'_>) -> Qemu {
     let artifacts = Artifacts::default_location();
     artifacts.check().unwrap_or_else(|m| panic!("{m}"));
     let initrd = production_initrd(dir, &artifacts, &production);
@@ -166,12 +173,13 @@ pub fn crash_and_capture(name: &str, dir: &Path, production: Production<'_>) -> 
         SAVE,
         "no triage report on the console",
     );
-    step(
-        &mut qemu,
-        "kboot: dump: rebooting",
-        SAVE,
-        "capture did not finish with a reboot",
-    );
+    qemu
+}
+
+/// Follows a capture from its report to the reboot; returns the whole console output.
+pub fn finish_capture(mut qemu: Qemu) -> String {
+    qemu.expect("kboot: dump: rebooting", SAVE)
+        .unwrap_or_else(|e| panic!("capture did not finish with a reboot: {e}"));
     let status = qemu.wait_exit(Duration::from_secs(60));
     assert!(
         status.is_some(),

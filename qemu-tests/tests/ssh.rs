@@ -225,3 +225,56 @@ fn ssh_lists_entries_shows_the_menu_and_refuses_strangers() {
     // Nothing was booted: the sessions' menus wait for a key, the console's counts 900 s.
     assert!(!qemu.output().contains("kboot: booting"));
 }
+
+/// Issue #19: a kdump capture kernel with `kboot.dump.ssh_hold` waits before its reboot;
+/// meanwhile its report is read over SSH (`cat /run/kboot/triage.txt`), and `touch
+/// /run/kboot/release` over SSH lets it reboot at once.
+#[test]
+fn capture_report_is_read_over_ssh_before_the_reboot() {
+    use qemu_tests::kdump::{crash_until_report, finish_capture, Production};
+    let dir = scratch("ssh-capture");
+    keygen(&dir.join("user"));
+    let overlay_root = dir.join("overlay");
+    std::fs::create_dir_all(overlay_root.join("etc/kboot")).expect("mkdir");
+    std::fs::copy(
+        dir.join("user.pub"),
+        overlay_root.join("etc/kboot/authorized_keys"),
+    )
+    .expect("copy key");
+    let overlay = cpio_newc(&overlay_root).unwrap_or_else(|e| panic!("{e}"));
+    let port = free_port().unwrap_or_else(|e| panic!("{e}"));
+    let production = Production {
+        crashkernel: None,
+        extra: "",
+        capture_extra: "kboot.dump.ssh_hold=600",
+        disks: Vec::new(),
+        extra_args: vec![
+            "-nic".into(),
+            format!("user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:22"),
+        ],
+        capture_overlay: Some(overlay),
+        before_crash: "",
+    };
+    let mut qemu = crash_until_report("ssh_capture", &dir, production);
+    qemu.expect("readable over SSH for 600 s", STEP)
+        .unwrap_or_else(|e| panic!("the capture kernel did not hold for SSH: {e}"));
+    let report = ssh(&dir, port, "user", "cat /run/kboot/triage.txt");
+    if !report.status.success() || !text(&report.stdout).contains("sysrq triggered crash") {
+        qemu.save_log();
+        panic!(
+            "the report over ssh: status {:?}\nstdout: {}\nstderr: {}",
+            report.status,
+            text(&report.stdout),
+            text(&report.stderr)
+        );
+    }
+    let released = ssh(&dir, port, "user", "touch /run/kboot/release");
+    assert!(released.status.success(), "{}", text(&released.stderr));
+    qemu.expect("hold released over SSH", STEP)
+        .unwrap_or_else(|e| panic!("the hold did not end on the release file: {e}"));
+    let console = finish_capture(qemu);
+    assert!(
+        !console.contains("hold time over"),
+        "the machine waited the whole hold"
+    );
+}

@@ -27,6 +27,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub const DUMP_LABEL: &str = "KBOOT-DUMP";
 
 const VMCORE: &str = "/proc/vmcore";
+/// The capture's text report, kept in RAM to be read over SSH while the kernel holds.
+pub const REPORT_IN_RAM: &str = "/run/kboot/triage.txt";
+/// Created over SSH (`touch`) to end a hold before its time.
+pub const RELEASE_HOLD: &str = "/run/kboot/release";
 const ATTEMPT_MARKER: &str = "/run/kboot/capture.attempted";
 const MOUNT_POINT: &str = "/run/kboot/dump-target";
 
@@ -82,7 +86,47 @@ pub fn run(ui: &FrontEnds) -> i32 {
         }
         capture(Path::new(VMCORE), &settings, &cmdline);
     }
+    if holds_for_ssh(&settings) {
+        hold_for_ssh(&settings);
+    }
     finish(settings.action, ui)
+}
+
+/// Whether the machine waits before its reboot or power-off for the report to be read
+/// over SSH: a hold is set and the image has keys that can log in.
+fn holds_for_ssh(settings: &DumpSettings) -> bool {
+    let leaves = matches!(settings.action, Action::Reboot | Action::Poweroff);
+    if settings.ssh_hold == 0 || !leaves {
+        return false;
+    }
+    let keys = crate::net::ssh::keys::AUTHORIZED_KEYS;
+    if !Path::new(keys).exists() {
+        say(&format!(
+            "warning: ssh_hold is set but the image has no {keys} ([ssh] authorized_keys): not waiting"
+        ));
+        return false;
+    }
+    true
+}
+
+/// Waits `ssh_hold` seconds, or until RELEASE_HOLD appears; sshd serves meanwhile.
+fn hold_for_ssh(settings: &DumpSettings) {
+    let _ = std::fs::remove_file(RELEASE_HOLD);
+    say(&format!(
+        "the report is readable over SSH for {} s (ssh root@THIS-MACHINE cat {REPORT_IN_RAM}); \
+         touch {RELEASE_HOLD} to go on at once",
+        settings.ssh_hold
+    ));
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_secs(settings.ssh_hold.into());
+    while std::time::Instant::now() < deadline {
+        if Path::new(RELEASE_HOLD).exists() {
+            say("hold released over SSH");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    say("hold time over");
 }
 
 fn finish(action: Action, ui: &FrontEnds) -> i32 {
@@ -140,8 +184,12 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
             Section::Runq,
         ],
     ));
+    // Kept in RAM whatever the targets do: a hold serves it over SSH, and a person at
+    // the shell after `action=shell` finds it there.
+    let _ = std::fs::write(REPORT_IN_RAM, render_text(&report));
     let networked = settings.targets.iter().any(|t| remote::is_remote(t));
-    if networked || settings.report_url.is_some() {
+    let reachable_over_ssh = settings.ssh_hold > 0;
+    if networked || settings.report_url.is_some() || reachable_over_ssh {
         remote::start_network(our_cmdline);
     }
     save_to_first_target(&report, vmcore, settings, our_cmdline);

@@ -1,5 +1,5 @@
 //! Capture settings: `[dump]` of kboot.toml, overridden by `kboot.dump=TARGET[,TARGET…]`,
-//! `kboot.dump.report_url=URL`,
+//! `kboot.dump.report_url=URL`, `kboot.dump.ssh_hold=SECONDS`,
 //! `kboot.dump.path=DIR`, `kboot.dump.action=reboot|poweroff|menu|shell|none`,
 //! `kboot.dump.compress=zlib|lzo|snappy|zstd|none` and `kboot.dump.level=N` on the command line.
 
@@ -31,7 +31,13 @@ pub struct DumpSettings {
     pub save_dump: bool,
     pub compression: Compression,
     pub dump_level: u8,
+    /// Seconds the capture kernel waits before its reboot or power-off so that the report
+    /// can be read over SSH (`[ssh]` keys in the image); 0: no wait.
+    pub ssh_hold: u32,
 }
+
+/// An hour: a hold is for a person reading a report, not a machine parked for ever.
+pub const MAX_SSH_HOLD: u32 = 3600;
 
 impl Default for DumpSettings {
     fn default() -> Self {
@@ -43,6 +49,7 @@ impl Default for DumpSettings {
             save_dump: true,
             compression: Compression::Zlib,
             dump_level: 31,
+            ssh_hold: 0,
         }
     }
 }
@@ -84,6 +91,13 @@ impl DumpSettings {
                     .ok()
                     .filter(|l| *l <= 31)
                     .ok_or_else(|| format!("level: not 0-31: {value}"))?
+            }
+            "ssh_hold" => {
+                self.ssh_hold = value
+                    .parse()
+                    .ok()
+                    .filter(|s| *s <= MAX_SSH_HOLD)
+                    .ok_or_else(|| format!("ssh_hold: not 0-{MAX_SSH_HOLD} seconds: {value}"))?
             }
             _ => return Err(format!("unknown key '{key}'")),
         }
@@ -132,6 +146,17 @@ impl DumpSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssh_hold_in_seconds_bounded_by_an_hour() {
+        let (s, w) = DumpSettings::load("[dump]\nssh_hold = 300\n", "kboot.toml", "");
+        assert_eq!((s.ssh_hold, w.len()), (300, 0), "{w:?}");
+        let (s, w) = DumpSettings::load("", "kboot.toml", "kboot.dump.ssh_hold=20");
+        assert_eq!((s.ssh_hold, w.len()), (20, 0), "{w:?}");
+        let (s, w) = DumpSettings::load("", "kboot.toml", "kboot.dump.ssh_hold=99999");
+        assert_eq!(s.ssh_hold, 0);
+        assert!(w[0].contains("ssh_hold: not 0-3600"), "{w:?}");
+    }
 
     #[test]
     fn command_line_overrides_the_config_file() {
