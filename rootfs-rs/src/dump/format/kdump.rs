@@ -289,7 +289,10 @@ pub fn decompress(flags: u32, data: &[u8], page_size: usize) -> Result<Vec<u8>, 
     let page = if flags & DUMP_DH_COMPRESSED_ZLIB != 0 {
         inflate(data, page_size)?
     } else if flags & DUMP_DH_COMPRESSED_LZO != 0 {
-        lzokay_native::decompress_all(data, Some(page_size)).map_err(|e| format!("lzo: {e}"))?
+        let mut out = vec![0u8; page_size];
+        let n = lzo::decompress_into(data, &mut out).map_err(|e| format!("lzo: {e}"))?;
+        out.truncate(n);
+        out
     } else if flags & DUMP_DH_COMPRESSED_SNAPPY != 0 {
         let len = snap::raw::decompress_len(data).map_err(|e| format!("snappy: {e}"))?;
         if len != page_size {

@@ -97,9 +97,10 @@ mod tests {
     fn round_trip(input: &[u8]) -> usize {
         let (mut table, mut out) = (Vec::new(), Vec::new());
         compress(input, &mut table, &mut out);
-        let back = lzokay_native::decompress_all(&out, Some(input.len()))
+        let mut back = vec![0u8; input.len()];
+        let n = lzo::decompress_into(&out, &mut back)
             .unwrap_or_else(|e| panic!("{} bytes: {e}", input.len()));
-        assert_eq!(back, input);
+        assert_eq!(&back[..n], input);
         out.len()
     }
 
