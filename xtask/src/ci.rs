@@ -81,6 +81,7 @@ fn run_clean(ws: &Workspace, keep: bool) -> crate::Result<()> {
     let script = format!(
         "set -e; R={root}
          mount --make-rprivate /
+         mount --bind \"$R\" \"$R\"
          mount --rbind /dev \"$R/dev\"
          mount -t proc proc \"$R/proc\"
          mount --rbind /sys \"$R/sys\"
