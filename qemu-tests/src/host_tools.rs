@@ -134,6 +134,10 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "tests: ganesha registers NFSv3 and MOUNT with it; the guest's NFS client asks it for the ports",
     ),
     (
+        "netbase",
+        "tests: /etc/services, where rpcbind looks up `sunrpc` (a minimal Debian root lacks it: rpcbind then listens nowhere)",
+    ),
+    (
         "openssh-client",
         "tests: ssh and ssh-keygen drive kboot's sshd (keys, sessions, fingerprints)",
     ),
