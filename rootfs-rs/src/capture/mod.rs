@@ -73,6 +73,8 @@ pub fn run(ui: &FrontEnds) -> i32 {
         say("no /proc/vmcore: this is not a capture kernel; starting a shell");
         return (ui.shell)(&[]);
     }
+    // Decided once: it also decides whether the capture brings the network up.
+    let hold = holds_for_ssh(&settings);
     // The marker is written before the attempt: a capture killed half way (out of memory
     // in a small crashkernel= reservation) must not be retried by the respawning init
     // for ever; the next start goes straight to the action.
@@ -84,9 +86,9 @@ pub fn run(ui: &FrontEnds) -> i32 {
         for w in &warnings {
             say(&format!("warning: {w}"));
         }
-        capture(Path::new(VMCORE), &settings, &cmdline);
+        capture(Path::new(VMCORE), &settings, &cmdline, hold);
     }
-    if holds_for_ssh(&settings) {
+    if hold {
         hold_for_ssh(&settings);
     }
     finish(settings.action, ui)
@@ -148,7 +150,13 @@ fn finish(action: Action, ui: &FrontEnds) -> i32 {
 }
 
 /// Everything before the action. Never fails: each problem is said and the next step runs.
-pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
+/// `reachable_over_ssh`: the machine will hold for SSH afterwards, so the network comes up.
+pub fn capture(
+    vmcore: &Path,
+    settings: &DumpSettings,
+    our_cmdline: &str,
+    reachable_over_ssh: bool,
+) {
     if !vmcore.exists() {
         say(&format!(
             "no {}: not a capture kernel, nothing to do",
@@ -188,7 +196,6 @@ pub fn capture(vmcore: &Path, settings: &DumpSettings, our_cmdline: &str) {
     // the shell after `action=shell` finds it there.
     let _ = std::fs::write(REPORT_IN_RAM, render_text(&report));
     let networked = settings.targets.iter().any(|t| remote::is_remote(t));
-    let reachable_over_ssh = settings.ssh_hold > 0;
     if networked || settings.report_url.is_some() || reachable_over_ssh {
         remote::start_network(our_cmdline);
     }
