@@ -263,6 +263,7 @@ pub const TOOLS: &[(&str, &str)] = &[
     ("mount", "mount"),
     // namespaces, ptys, locks
     ("unshare", "util-linux"),
+    ("nsenter", "util-linux"),
     ("flock", "util-linux"),
     ("script", "bsdutils"),
     ("ip", "iproute2"),

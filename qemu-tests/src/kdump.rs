@@ -116,6 +116,8 @@ pub struct Production<'a> {
     /// Shell lines the production init runs (busybox sh, everything installed as applets)
     /// after starting the workers and before loading kboot and crashing.
     pub before_crash: &'a str,
+    /// The network namespace QEMU runs in (`MachineConfig::netns`).
+    pub netns: Option<u32>,
 }
 
 /// Boots production, crashes it, and follows the capture until kboot reboots. Returns
@@ -143,6 +145,7 @@ pub fn crash_until_report(name: &str, dir: &Path, production: Production<'_>) ->
     config.memory_mib = 512;
     config.extra_disks = production.disks;
     config.extra_args = production.extra_args;
+    config.netns = production.netns;
     config.initrd_override = Some(initrd);
     let mut qemu = Qemu::start(name, &config).unwrap();
     let step = |qemu: &mut Qemu, marker: &str, limit: Duration, what: &str| {

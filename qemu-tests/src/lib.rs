@@ -9,6 +9,7 @@ pub mod host_tools;
 pub mod kdump;
 pub mod machine;
 pub mod minisign;
+pub mod netns;
 pub mod nfs_server;
 pub mod png;
 pub mod pypi;

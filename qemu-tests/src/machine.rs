@@ -126,6 +126,9 @@ pub struct MachineConfig {
     /// For the UEFI path: OVMF's Secure Boot build (SMM, secure flash) started with a
     /// copy of this variable store, e.g. one with keys enrolled and Secure Boot enabled.
     pub secure_boot_vars: Option<PathBuf>,
+    /// Run QEMU in the network namespace of this process (`NetNamespace::pid`), so user
+    /// networking's 10.0.2.2 is that namespace's loopback and its servers.
+    pub netns: Option<u32>,
 }
 
 /// Per-run files (the writable OVMF variable store) removed when the run ends.
@@ -178,6 +181,7 @@ impl MachineConfig {
             interactive: false,
             qmp: false,
             secure_boot_vars: None,
+            netns: None,
         }
     }
 
@@ -185,12 +189,16 @@ impl MachineConfig {
     pub fn command(&self) -> std::io::Result<(Command, Option<Scratch>)> {
         // The default goes through the host tool registry, so a missing QEMU names its
         // package; a binary given by path is used as it is.
-        let mut cmd = if self.qemu_binary.contains('/') {
-            Command::new(&self.qemu_binary)
+        let binary = if self.qemu_binary.contains('/') {
+            PathBuf::from(&self.qemu_binary)
         } else {
-            let path = crate::host_tools::find(&self.qemu_binary)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e))?;
-            Command::new(path)
+            crate::host_tools::find(&self.qemu_binary)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::NotFound, e))?
+        };
+        let mut cmd = match self.netns {
+            // Only the network namespace: QEMU's files are the host's.
+            Some(pid) => crate::netns::enter(pid, false, &binary),
+            None => Command::new(binary),
         };
         let secure_boot = self.boot == BootPath::Uefi && self.secure_boot_vars.is_some();
         // OVMF's Secure Boot build needs SMM, and its flash must be writable only from SMM

@@ -6,73 +6,57 @@
 //! NFSv3 needs rpcbind: ganesha 4.3 refuses to start when it cannot register NFS v3 and
 //! MOUNT with it ("__Register_program :DISP :MAJ :Cannot register NFS V3 on TCP", then
 //! exit 2), and the guest kernel's NFSv3 client (kboot's kernel has no v4) asks the
-//! server's rpcbind (10.0.2.2:111, i.e. the host's 127.0.0.1:111) for the NFS and MOUNT
-//! ports. When nothing listens on port 111, the test runs its own `rpcbind -f` in a
-//! private mount namespace with a tmpfs on /run, so its socket, lock and state files never
-//! touch the system's /run; ganesha then registers over 127.0.0.1:111 (libtirpc's
-//! fallback when /run/rpcbind.sock is absent). Debian 12's rpcbind 1.2.6 aborts with
-//! "double free detected" when given `-h 127.0.0.1`, so it listens on every address
-//! while the test runs.
+//! server's rpcbind (10.0.2.2:111) for the NFS and MOUNT ports. Debian 12's rpcbind 1.2.6
+//! aborts with "double free detected" when given `-h 127.0.0.1`, so it cannot be held to
+//! loopback by its options; instead rpcbind, ganesha and the QEMU that uses them run in a
+//! private network namespace (`crate::netns`) whose only interface is its own loopback,
+//! with a private /run for rpcbind's socket and state. Nothing listens on the host's
+//! interfaces, and a system rpcbind (or NFS server) on the host is neither used nor
+//! disturbed.
 
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::host_tools::command;
+use crate::netns::NetNamespace;
 use crate::servers::{free_port, Daemon};
 
 /// The pseudo path the export is mounted by (NFSv3 mounts use it too:
 /// `Mount_Path_Pseudo = true`).
 pub const EXPORT: &str = "/export";
-const RPCBIND_PORT: u16 = 111;
 
-/// ganesha.nfsd (and the rpcbind it registered with, when the test started one).
+/// ganesha.nfsd and its rpcbind, in their own network namespace.
 pub struct Ganesha {
-    // Dropped in order: ganesha before its rpcbind.
+    // Dropped in order: ganesha, its rpcbind, then the namespace's holder.
     _ganesha: Daemon,
-    _rpcbind: Option<Daemon>,
+    _rpcbind: Daemon,
+    namespace: NetNamespace,
     pub log: PathBuf,
 }
 
-fn rpcbind_listens() -> bool {
-    TcpStream::connect(("127.0.0.1", RPCBIND_PORT)).is_ok()
-}
-
-/// A running rpcbind: the machine's own if one listens, else the test's.
-fn start_rpcbind(dir: &Path) -> Result<Option<Daemon>, String> {
-    if rpcbind_listens() {
-        return Ok(None);
-    }
-    crate::host_tools::require(&["mount", "rpcbind"]);
-    let mut unshare = command("unshare");
-    unshare
-        .args(["--mount", "--propagation", "private", "--"])
-        .arg(crate::host_tools::find("sh")?)
-        .args([
-            "-c",
-            "mount -t tmpfs kboot-test-run /run && exec rpcbind -f",
-        ]);
-    let mut daemon = Daemon::spawn(unshare, &dir.join("rpcbind.log"))?;
+/// rpcbind in `namespace`, listening on its loopback (the only addresses there are).
+fn start_rpcbind(namespace: &NetNamespace, dir: &Path) -> Result<Daemon, String> {
+    crate::host_tools::require(&["rpcbind"]);
+    let log = dir.join("rpcbind.log");
+    let mut rpcbind = namespace.command("rpcbind")?;
+    rpcbind.arg("-f");
+    let mut daemon = Daemon::spawn(rpcbind, &log)?;
+    // The socket appears once rpcbind has bound its listeners (it creates it last).
+    let socket = namespace.path("/run/rpcbind.sock");
     daemon
-        .wait_until("rpcbind", Duration::from_secs(20), rpcbind_listens)
-        .map_err(|e| {
-            format!(
-                "{e}: {}",
-                std::fs::read_to_string(dir.join("rpcbind.log")).unwrap_or_default()
-            )
-        })?;
-    Ok(Some(daemon))
+        .wait_until("rpcbind", Duration::from_secs(20), || socket.exists())
+        .map_err(|e| format!("{e}: {}", std::fs::read_to_string(&log).unwrap_or_default()))?;
+    Ok(daemon)
 }
 
-/// The configuration: NFSv3 over TCP only, bound to 127.0.0.1 on `nfs_port` (NFS) and
-/// `mount_port` (MOUNT), no NLM (kboot mounts with `nolock`), no rquota, no Kerberos
-/// (AUTH_SYS only), one export of
-/// `export_dir` as `/export`, writable by root (the capture kernel writes as root).
+/// The configuration: NFSv3 over TCP only on `nfs_port` (NFS) and `mount_port` (MOUNT),
+/// no NLM (kboot mounts with `nolock`), no rquota, no Kerberos (AUTH_SYS only), one export
+/// of `export_dir` as `/export`, writable by root (the capture kernel writes as root).
+/// No `Bind_addr`: the namespace's loopback is its only interface, and glibc resolves
+/// "127.0.0.1" with AI_ADDRCONFIG to nothing where no other IPv4 address is configured.
 pub fn config(dir: &Path, export_dir: &Path, nfs_port: u16, mount_port: u16) -> String {
     format!(
         "NFS_CORE_PARAM {{
   Protocols = 3;
-  Bind_addr = 127.0.0.1;
   NFS_Port = {nfs_port};
   MNT_Port = {mount_port};
   Enable_NLM = false;
@@ -106,17 +90,24 @@ LOG {{ Default_Log_Level = EVENT; }}
 }
 
 impl Ganesha {
+    /// The network namespace QEMU must run in to reach this server
+    /// (`MachineConfig::netns`).
+    pub fn netns(&self) -> u32 {
+        self.namespace.pid()
+    }
+
     /// Exports `export_dir`; config, log, pid and recovery files go to `dir`.
     pub fn start(dir: &Path, export_dir: &Path) -> Result<Ganesha, String> {
         let dir = dir.join("ganesha");
         std::fs::create_dir_all(dir.join("recovery"))
             .map_err(|e| format!("{}: {e}", dir.display()))?;
-        let rpcbind = start_rpcbind(&dir)?;
+        let namespace = NetNamespace::create(&dir)?;
+        let rpcbind = start_rpcbind(&namespace, &dir)?;
         let conf = dir.join("ganesha.conf");
         let text = config(&dir, export_dir, free_port()?, free_port()?);
         std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
         let log = dir.join("ganesha.log");
-        let mut ganesha = command("ganesha.nfsd");
+        let mut ganesha = namespace.command("ganesha.nfsd")?;
         ganesha
             .arg("-F")
             .arg("-L")
@@ -137,6 +128,7 @@ impl Ganesha {
         Ok(Ganesha {
             _ganesha: daemon,
             _rpcbind: rpcbind,
+            namespace,
             log,
         })
     }

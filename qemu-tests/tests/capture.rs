@@ -25,6 +25,7 @@ fn production<'a>(disk: &std::path::Path, extra: &'a str) -> Production<'a> {
         extra_args: Vec::new(),
         capture_overlay: None,
         before_crash: "",
+        netns: None,
     }
 }
 

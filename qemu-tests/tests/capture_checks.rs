@@ -76,6 +76,7 @@ fn a_check_script_runs_in_the_capture_kernel_and_lands_in_the_saved_report() {
             qemu_tests::disks::cpio_newc(&overlay).unwrap_or_else(|e| panic!("{e}")),
         ),
         before_crash: RAW_SOCKETS,
+        netns: None,
     };
     let console = crash_and_capture("capture_checks", &dir, production).replace('\r', "");
     let log = "target/qemu-logs/capture_checks.log";

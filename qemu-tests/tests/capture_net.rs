@@ -107,6 +107,7 @@ fn a_capture_falls_back_to_webdav_over_https_and_posts_its_report() {
             qemu_tests::disks::cpio_newc(&trust).unwrap_or_else(|e| panic!("{e}")),
         ),
         before_crash: "",
+        netns: None,
     };
     let console = crash_and_capture("capture_webdav", &dir, production).replace('\r', "");
     let has = |text: &str| console.contains(text);

@@ -1,6 +1,7 @@
-//! NFS against a real server: nfs-ganesha (userspace, no kernel nfsd) started by the test
-//! on the host's loopback with its own configuration (`qemu_tests::nfs_server`), reached
-//! by the guest as 10.0.2.2 through QEMU's user networking. kboot's shell reads files by
+//! NFS against a real server: nfs-ganesha (userspace, no kernel nfsd) and its rpcbind
+//! started by the test in a private network namespace with its own configuration
+//! (`qemu_tests::nfs_server`), reached by the guest, whose QEMU runs in the same namespace,
+//! as 10.0.2.2 through QEMU's user networking. kboot's shell reads files by
 //! `server:/export/file` path names, and kboot as the capture kernel saves a dump with
 //! `kboot.dump=nfs://10.0.2.2/export`, which the host re-opens with `kboot triage`.
 
@@ -39,6 +40,7 @@ fn the_shell_reads_files_from_nfs_ganesha_by_path_name() {
     config.cmdline = "console=ttyS0,115200 kboot.mode=shell".into();
     config.memory_mib = 512;
     config.extra_args = vec!["-nic".into(), "user,model=virtio-net-pci".into()];
+    config.netns = Some(server.netns());
     let mut qemu = Qemu::start("nfs_shell", &config).expect("qemu");
     qemu.expect("kboot: ready", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -96,6 +98,7 @@ fn a_capture_saves_its_dump_to_nfs_ganesha() {
         extra_args: vec!["-nic".into(), "user,model=virtio-net-pci".into()],
         capture_overlay: None,
         before_crash: "",
+        netns: Some(server.netns()),
     };
     let console = crash_and_capture("capture_nfs", &dir, production).replace('\r', "");
 

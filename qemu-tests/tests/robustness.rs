@@ -322,6 +322,7 @@ fn a_capture_whose_targets_fail_mid_dump_or_are_full_goes_to_the_next() {
                 .unwrap_or_else(|e| panic!("{e}")),
             capture_overlay: None,
             before_crash: "",
+            netns: None,
         },
     )
     .replace('\r', "");

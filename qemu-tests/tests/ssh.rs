@@ -254,6 +254,7 @@ fn capture_report_is_read_over_ssh_before_the_reboot() {
         ],
         capture_overlay: Some(overlay),
         before_crash: "",
+        netns: None,
     };
     let mut qemu = crash_until_report("ssh_capture", &dir, production);
     qemu.expect("readable over SSH for 600 s", STEP)
