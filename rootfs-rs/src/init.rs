@@ -27,7 +27,8 @@ const RESPAWN_WINDOW: Duration = Duration::from_secs(30);
 pub fn main(_args: &[OsString]) -> i32 {
     mount_basics();
     let args = cmdline::parse(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default());
-    crate::kmod::start_at_boot(&args);
+    let mode = effective_mode(&args);
+    crate::kmod::start_at_boot(&args, mode == Mode::Menu);
     if let Err(err) = rustix::system::sethostname(args.hostname.as_bytes()) {
         console::announce(&format!("init: sethostname: {err}\n"));
     }
@@ -37,7 +38,6 @@ pub fn main(_args: &[OsString]) -> i32 {
     for word in &args.unknown {
         console::announce(&format!("init: ignoring unknown kboot switch {word:?}\n"));
     }
-    let mode = effective_mode(&args);
     let sshd = ssh_wanted(&args);
     console::announce(&format!(
         "\nkboot-rs {} (PID {}, mode {mode:?})\nkboot: ready\n",

@@ -19,8 +19,9 @@ pub struct ModuleSource {
     pub tree: crate::modules::ModuleTree,
     pub selection: Selection,
     pub kernel_decompresses: Vec<&'static str>,
-    /// Compress plain modules with gzip (the lean kernel decompresses them itself).
-    pub compress_gzip: bool,
+    /// Which plain modules to compress with gzip (the lean kernel decompresses them
+    /// itself).
+    pub gzip: modules::Gzip,
 }
 
 /// The module compressions a kernel loads itself (MODULE_DECOMPRESS and the compression
@@ -65,7 +66,7 @@ pub fn write_modules(
         &source.tree,
         &chosen,
         &source.kernel_decompresses,
-        source.compress_gzip,
+        source.gzip,
         &out.join("modules-staged"),
     )?;
     let rows: Vec<Vec<String>> = modules::sizes_by_class(&staged)?
@@ -108,7 +109,12 @@ pub fn write_modules(
         &source.tree,
         &for_kdump,
         &source.kernel_decompresses,
-        source.compress_gzip,
+        // Every one compressed: the capture kernel's initramfs lives in the crashkernel=
+        // reservation, where plain storage drivers would take another 1.9 MB.
+        match source.gzip {
+            modules::Gzip::No => modules::Gzip::No,
+            modules::Gzip::AllBut(_) => modules::Gzip::AllBut(&[]),
+        },
         &out.join("modules-kdump-staged"),
     )?;
     write_module_archive(
@@ -131,13 +137,16 @@ fn write_module_archive(
     path: &Path,
 ) -> crate::Result<()> {
     let archive = modules::archive(staged, epoch)?;
+    // Modules left plain on purpose (`Gzip::AllBut`) are stored as they are: they are
+    // the ones the boot waits for, and a compressed archive would make the kernel inflate
+    // all of them before PID 1 starts.
     let all_compressed = staged.modules()?.iter().all(|m| {
         source
             .kernel_decompresses
             .iter()
             .any(|s| m.path.ends_with(s))
     });
-    let data = if all_compressed {
+    let data = if all_compressed || source.gzip != modules::Gzip::No {
         archive
     } else {
         initramfs::compress(&archive, config.compression)

@@ -378,14 +378,15 @@ pub fn loaded_names(listing: &str) -> BTreeSet<String> {
 /// Copies the chosen modules of `tree` into `out` (a fresh INSTALL_MOD_PATH-like root),
 /// with depmod's index for them alone. Compressed modules the target kernel cannot
 /// decompress itself (`kernel_decompresses` names the suffixes it can) are stored
-/// decompressed: the initramfs compression covers them. With `compress_gzip`,
-/// uncompressed modules are gzip-compressed after indexing (the host's depmod may lack
-/// zlib, so the index is made on the plain files and its paths renamed).
+/// decompressed: the initramfs compression covers them. With `Gzip::AllBut`, uncompressed
+/// modules are gzip-compressed after indexing (the host's depmod may lack zlib, so the
+/// index is made on the plain files and its paths renamed), except those of the classes
+/// it names.
 pub fn stage(
     tree: &ModuleTree,
     chosen: &[Module],
     kernel_decompresses: &[&str],
-    compress_gzip: bool,
+    gzip: Gzip,
     out: &Path,
 ) -> crate::Result<ModuleTree> {
     let _ = std::fs::remove_dir_all(out);
@@ -442,27 +443,36 @@ pub fn stage(
             dest_dir.display()
         );
     }
-    if compress_gzip {
-        gzip_in_place(&staged)?;
+    if let Gzip::AllBut(plain_classes) = gzip {
+        gzip_in_place(&staged, plain_classes)?;
     }
     Ok(staged)
 }
 
-/// Compresses every plain `.ko` of a staged tree to `.ko.gz` and renames them in
-/// modules.dep (the one index file that names paths).
-fn gzip_in_place(tree: &ModuleTree) -> crate::Result<()> {
+/// Which plain modules `stage` compresses for a kernel that decompresses gzip itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gzip {
+    /// Modules are stored as they are (the initramfs compression covers plain ones).
+    No,
+    /// Every plain module but those of these classes (`class_of`) becomes `.ko.gz`.
+    AllBut(&'static [&'static str]),
+}
+
+/// Compresses the plain `.ko` of a staged tree to `.ko.gz`, but for `plain_classes`, and
+/// renames them in modules.dep (the one index file that names paths).
+fn gzip_in_place(tree: &ModuleTree, plain_classes: &[&str]) -> crate::Result<()> {
     let dir = tree.dir();
     let dep_path = dir.join("modules.dep");
     let mut dep = String::new();
     for module in tree.modules()? {
         let rename = |p: &str| {
-            if p.ends_with(".ko") {
+            if p.ends_with(".ko") && !plain_classes.contains(&class_of(p)) {
                 format!("{p}.gz")
             } else {
                 p.to_string()
             }
         };
-        if module.path.ends_with(".ko") {
+        if rename(&module.path) != module.path {
             let plain = dir.join(&module.path);
             let data = std::fs::read(&plain)
                 .with_context(|| format!("failed to read {}", plain.display()))?;

@@ -20,7 +20,10 @@ impl AliasPattern {
     /// None for a pattern kmod would refuse (an unbalanced `]`, or `[` never closed).
     pub fn new(pattern: &str) -> Option<AliasPattern> {
         let pattern = normalize_alias(pattern)?;
-        let prefix_len = pattern.find(['*', '?', '[', '\\']).unwrap_or(pattern.len());
+        let prefix_len = pattern
+            .bytes()
+            .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+            .unwrap_or(pattern.len());
         Some(AliasPattern {
             literal: prefix_len == pattern.len(),
             prefix_len,
@@ -44,23 +47,27 @@ impl AliasPattern {
 
 /// kmod's `alias_normalize`: `-` becomes `_` except inside `[...]` (where `-` is a range);
 /// a `]` outside brackets or a `[` never closed makes the alias invalid.
+///
+/// Byte by byte: the boot reads ~1,500 alias lines before its first driver load (25,000
+/// with a distro kernel), and decoding them char by char was most of that time. The three
+/// bytes it looks for are ASCII, so they never occur inside a multi-byte UTF-8 sequence.
 pub fn normalize_alias(alias: &str) -> Option<String> {
-    let mut out = String::with_capacity(alias.len());
+    let mut out = alias.as_bytes().to_vec();
     let mut in_bracket = false;
-    for c in alias.chars() {
-        match c {
-            '[' if !in_bracket => in_bracket = true,
-            ']' if in_bracket => in_bracket = false,
-            ']' => return None,
-            '-' if !in_bracket => {
-                out.push('_');
-                continue;
-            }
+    for byte in out.iter_mut() {
+        match *byte {
+            b'[' if !in_bracket => in_bracket = true,
+            b']' if in_bracket => in_bracket = false,
+            b']' => return None,
+            b'-' if !in_bracket => *byte = b'_',
             _ => {}
         }
-        out.push(c);
     }
-    (!in_bracket).then_some(out)
+    if in_bracket {
+        return None;
+    }
+    // ASCII replaced by ASCII: still valid UTF-8.
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

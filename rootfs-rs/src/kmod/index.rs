@@ -102,7 +102,7 @@ impl ModuleIndex {
             let module = Module {
                 name: name.clone(),
                 path: self.dir.join(file),
-                deps: deps.split_whitespace().map(name_of_path).collect(),
+                deps: deps.split_ascii_whitespace().map(name_of_path).collect(),
             };
             self.modules.insert(name, module);
         }
@@ -111,13 +111,15 @@ impl ModuleIndex {
     /// `alias PATTERN MODULE`
     pub fn parse_alias(&mut self, text: &str) {
         for line in meaningful_lines(text) {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let pattern = match words[..] {
-                ["alias", pattern, _module] => AliasPattern::new(pattern),
+            let mut words = line.split_ascii_whitespace();
+            let entry = match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("alias"), Some(pattern), Some(module), None) => {
+                    AliasPattern::new(pattern).map(|pattern| (pattern, normalize(module)))
+                }
                 _ => None,
             };
-            match pattern {
-                Some(pattern) => self.aliases.push((pattern, normalize(words[2]))),
+            match entry {
+                Some(entry) => self.aliases.push(entry),
                 None => self.skipped_lines += 1,
             }
         }
@@ -227,7 +229,7 @@ impl ModuleIndex {
 /// Lines with their comments and blank lines left out.
 fn meaningful_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
-        .map(str::trim)
+        .map(str::trim_ascii)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
 }
 

@@ -8,6 +8,7 @@
 //! loads drivers for the devices that exist at boot and [`uevent`] for those that appear
 //! later. [`start_at_boot`] is PID 1's one entry point.
 
+pub mod background;
 pub mod coldplug;
 pub mod glob;
 pub mod index;
@@ -61,9 +62,11 @@ pub const BOOT_DEADLINE: Duration = Duration::from_secs(3);
 
 /// PID 1's hook, called once after /proc, /sys and /dev are mounted: load the drivers of
 /// the devices present, print one summary line (and one per failure), then keep loading
-/// drivers for devices that appear later from a listener thread. Quiet and cheap when the
-/// initramfs has no modules for this kernel, or with `kboot.modules=0`. Never panics.
-pub fn start_at_boot(args: &KbootArgs) {
+/// drivers for devices that appear later from a listener thread. With `menu_follows`, the
+/// drivers the boot does not wait for load once the menu has been drawn (`background`).
+/// Quiet and cheap when the initramfs has no modules for this kernel, or with
+/// `kboot.modules=0`. Never panics.
+pub fn start_at_boot(args: &KbootArgs, menu_follows: bool) {
     if !args.modules {
         return;
     }
@@ -115,8 +118,12 @@ pub fn start_at_boot(args: &KbootArgs) {
     }
     match socket {
         Ok(socket) => {
+            let background = uevent::Background {
+                aliases: report.deferred,
+                hold: menu_follows,
+            };
             let spawned =
-                uevent::spawn_listener(index, options, socket, report.cut_short, report.deferred);
+                uevent::spawn_listener(index, options, socket, report.cut_short, background);
             if let Err(err) = spawned {
                 console::announce(&format!("kboot: modules: uevent listener: {err}\n"));
             }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, RecvFlags, SocketFlags, SocketType};
 
+use super::background::HOLD_LIMIT;
 use super::coldplug;
 use super::index::ModuleIndex;
 use super::load::{Kernel, Modprobe, ModuleOptions};
@@ -96,21 +97,31 @@ pub fn log(text: &str) {
     }
 }
 
+/// The modaliases the boot's coldplug left for later (display and input drivers, network
+/// cards when no network is configured), and whether they wait for the menu's first
+/// draw (`super::background`).
+#[derive(Debug, Default)]
+pub struct Background {
+    pub aliases: Vec<String>,
+    pub hold: bool,
+}
+
 /// Start the listener thread. `rescan`: run one coldplug pass first, without the boot's
 /// deadline (the boot coldplug was cut short, or events were lost).
-/// `deferred`: modaliases the boot's coldplug left for later (display and input
-/// drivers), loaded first.
 pub fn spawn_listener(
     index: ModuleIndex,
     options: ModuleOptions,
     socket: OwnedFd,
     rescan: bool,
-    deferred: Vec<String>,
+    background: Background,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("kboot-uevent".into())
-        .spawn(move || listen(&index, options, &socket, rescan, &deferred))
+        .spawn(move || listen(&index, options, &socket, rescan, background))
 }
+
+/// How often a held listener looks whether the menu has been drawn.
+const HOLD_POLL: Duration = Duration::from_millis(50);
 
 /// The most the listener's own rescans may take: these are devices already there, and
 /// each pass only loads what the last did not.
@@ -125,7 +136,7 @@ fn listen(
     options: ModuleOptions,
     socket: &OwnedFd,
     mut rescan: bool,
-    deferred: &[String],
+    background: Background,
 ) {
     // What this thread loads is what the boot chose not to wait for: it must not slow the
     // menu's scan and first draw, which run beside it (on a one-CPU machine the DRM stack
@@ -137,22 +148,35 @@ fn listen(
     }
     let mut probe = Modprobe::new(index, options);
     probe.use_blacklist = true;
-    let mut report = coldplug::Report::default();
-    let started = std::time::Instant::now();
-    for alias in deferred {
-        coldplug::load_for(alias, "", &mut probe, &mut Kernel, &mut report);
-    }
-    if !deferred.is_empty() {
-        log(&format!(
-            "background: {} loaded in {:.2} s",
-            report.loaded.len(),
-            started.elapsed().as_secs_f64()
-        ));
-        report_failures(&report.failures);
+    let held_since = std::time::Instant::now();
+    let mut pending = Some(background.aliases).filter(|a| !a.is_empty());
+    let mut holding = background.hold && pending.is_some();
+    if holding {
+        // Events keep being handled meanwhile (a USB stick's storage driver must not
+        // wait): the receive times out so that the release is noticed.
+        if let Err(err) = rustix::net::sockopt::set_socket_timeout(
+            socket,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(HOLD_POLL),
+        ) {
+            log(&format!("cannot hold the background drivers: {err}"));
+            holding = false;
+        }
     }
     let mut buf = vec![0u8; 16 * 1024];
     let mut errors = 0;
     loop {
+        if holding && (super::background::released() || held_since.elapsed() >= HOLD_LIMIT) {
+            holding = false;
+            let _ = rustix::net::sockopt::set_socket_timeout(
+                socket,
+                rustix::net::sockopt::Timeout::Recv,
+                None,
+            );
+        }
+        if let (false, Some(aliases)) = (holding, pending.take()) {
+            load_background(&aliases, &mut probe, held_since);
+        }
         if rescan {
             rescan = false;
             let report = coldplug::run(
@@ -174,6 +198,8 @@ fn listen(
                 handle(&event, &mut probe);
             }
             Err(Errno::INTR) => {}
+            // The hold's poll interval passed without an event.
+            Err(Errno::AGAIN) if holding => {}
             // The buffer overflowed and events were lost: sysfs still has the devices.
             Err(Errno::NOBUFS) => {
                 log("uevents were lost; rescanning /sys/bus/*/devices");
@@ -190,6 +216,21 @@ fn listen(
             }
         }
     }
+}
+
+/// Loads what the boot left for later; `since` is when the listener started (the hold
+/// included in the time reported).
+fn load_background(aliases: &[String], probe: &mut Modprobe<'_>, since: std::time::Instant) {
+    let mut report = coldplug::Report::default();
+    for alias in aliases {
+        coldplug::load_for(alias, "", probe, &mut Kernel, &mut report);
+    }
+    log(&format!(
+        "background: {} loaded, {:.2} s after the boot's coldplug",
+        report.loaded.len(),
+        since.elapsed().as_secs_f64()
+    ));
+    report_failures(&report.failures);
 }
 
 /// Load the modules of one `add` event with a MODALIAS.

@@ -245,6 +245,8 @@ pub fn bring_up(cfg: &NetConfig) -> Vec<Outcome> {
     if cfg.mode == Mode::Off {
         return Vec::new();
     }
+    // Network cards held back behind the menu's first draw are wanted now.
+    crate::kmod::background::release();
     let links = match wait_for_links(cfg) {
         Ok(l) => l,
         Err(e) => {

@@ -123,6 +123,9 @@ pub(super) fn interactive(
             .with_password(settings.password.clone());
         let mut watch = devices.map(|list| DeviceWatch::new(list, Instant::now()));
         say!("kboot: menu");
+        // The drivers PID 1 held back so that the scan came first; they load at nice 19,
+        // so the draw that follows keeps the CPU.
+        crate::kmod::background::release();
         let next = run_until_rescan(
             &mut state,
             entries,
