@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::index::Target;
-use super::load::{Failure, Inserter, Modprobe};
+use super::load::{Failure, Inserter, Modprobe, Outcome};
 use super::settle;
 
 #[derive(Debug, Default, Clone)]
@@ -77,11 +77,11 @@ impl Deferral {
     }
 }
 
-/// True when every module `alias` resolves to may wait (and there is at least one).
-fn may_wait(alias: &str, probe: &Modprobe<'_>, deferral: Deferral) -> Option<Vec<String>> {
-    let targets = probe.targets(alias);
+/// True when every module an alias resolves to (`targets`) may wait (and there is at
+/// least one).
+fn may_wait(targets: &[Target<'_>], deferral: Deferral) -> Option<Vec<String>> {
     let mut names = Vec::new();
-    for target in &targets {
+    for target in targets {
         match target {
             Target::Loadable(module) if deferral.covers(&module.path) => {
                 names.push(module.name.clone())
@@ -198,13 +198,15 @@ pub fn run(
                 report.cut_short = true;
                 break;
             }
-            match may_wait(&alias, probe, deferral) {
+            let targets = probe.targets(&alias);
+            match may_wait(&targets, deferral) {
                 Some(names) => {
                     report.deferred_modules.extend(names);
                     report.deferred.push(alias.clone());
                 }
                 None => {
-                    if load_for(&alias, extra, probe, inserter, &mut report) {
+                    let outcome = probe.probe_targets(&alias, &targets, extra, inserter);
+                    if record(&alias, outcome, &mut report) {
                         bind_expected.extend(devices);
                     }
                 }
@@ -234,7 +236,12 @@ pub fn load_for(
     inserter: &mut dyn Inserter,
     report: &mut Report,
 ) -> bool {
-    match probe.probe(alias, extra, inserter) {
+    record(alias, probe.probe(alias, extra, inserter), report)
+}
+
+/// Adds one alias's outcome to `report`; true when a driver was inserted.
+fn record(alias: &str, outcome: Result<Outcome, Failure>, report: &mut Report) -> bool {
+    match outcome {
         Ok(outcome) => {
             let inserted_driver = !outcome.drivers.is_empty();
             report.loaded.extend(outcome.inserted);

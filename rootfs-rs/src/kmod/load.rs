@@ -305,11 +305,21 @@ impl<'a> Modprobe<'a> {
         extra: &str,
         inserter: &mut dyn Inserter,
     ) -> Result<Outcome, Failure> {
-        let targets: Vec<String> = self
-            .targets(name_or_alias)
-            .iter()
-            .map(|t| t.name().to_string())
-            .collect();
+        let targets = self.targets(name_or_alias);
+        self.probe_targets(name_or_alias, &targets, extra, inserter)
+    }
+
+    /// `probe` of what `name_or_alias` was already resolved to (`targets`): the coldplug
+    /// looks at the targets before it decides to load them, and an alias lookup scans
+    /// every pattern of modules.alias.
+    pub fn probe_targets(
+        &mut self,
+        name_or_alias: &str,
+        targets: &[Target<'_>],
+        extra: &str,
+        inserter: &mut dyn Inserter,
+    ) -> Result<Outcome, Failure> {
+        let targets: Vec<String> = targets.iter().map(|t| t.name().to_string()).collect();
         if targets.is_empty() {
             return Err(Failure {
                 module: name_or_alias.to_string(),
