@@ -32,7 +32,13 @@ fn cache_dir() -> PathBuf {
 }
 
 /// `dir/name.img`, built by `build` unless a copy made from the same `key` is there.
+/// One build at a time: the tests run in parallel threads, and two of them share the big
+/// initrd's disk (two builders writing one image made mke2fs fail with "Directory block
+/// checksum does not match").
 fn cached_image(name: &str, key: &str, build: impl FnOnce(&Path)) -> PathBuf {
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that panicked while building leaves no stamp: the next one rebuilds.
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let image = cache_dir().join(format!("{name}.img"));
     let stamp = image.with_extension("stamp");
     let key = format!("{GENERATION} {key}");

@@ -63,7 +63,8 @@ pub fn run(ws: &Workspace, options: &FuzzOptions) -> crate::Result<()> {
         "fuzz targets (rootfs-rs/fuzz, stable, --sanitizer none)",
         || build(ws, &cargo_fuzz, options.target.as_deref()),
     )?;
-    let mut campaign = Campaign::load(&fuzz_dir(ws).join("campaign.tsv"))?;
+    let table = fuzz_dir(ws).join("campaign.tsv");
+    let mut campaign = Campaign::load(&table)?;
     let mut crashed = Vec::new();
     for name in targets {
         let result = stage(&format!("fuzz {name}"), || {
@@ -72,6 +73,9 @@ pub fn run(ws: &Workspace, options: &FuzzOptions) -> crate::Result<()> {
         if !result.artifacts.is_empty() {
             crashed.push((name, result.artifacts.clone()));
         }
+        // Read again just before the write: a run of another target that ended
+        // meanwhile (one per core) keeps its row.
+        campaign = Campaign::load(&table)?;
         campaign.record(name, &result);
         campaign.save(&fuzz_dir(ws))?;
     }
