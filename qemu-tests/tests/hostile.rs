@@ -38,7 +38,9 @@ fn cache_dir() -> PathBuf {
 fn cached_image(name: &str, key: &str, build: impl FnOnce(&Path)) -> PathBuf {
     static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     // A test that panicked while building leaves no stamp: the next one rebuilds.
-    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _one_at_a_time = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let image = cache_dir().join(format!("{name}.img"));
     let stamp = image.with_extension("stamp");
     let key = format!("{GENERATION} {key}");

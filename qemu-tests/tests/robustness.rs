@@ -140,6 +140,17 @@ fn disks_failing_reads_are_named_and_the_menu_stays_usable() {
         assert!(!console.contains("Entry on a dead disk"), "{round}");
     };
     check(&since(&qemu, scan_start), "first scan");
+    // What a person at the screen sees once the menu is drawn over those lines: the
+    // first failing disk and the count of the others, above the countdown.
+    let screen = qemu_tests::screen::Terminal::replay(&since(&qemu, scan_start), 80, 24).lines();
+    let notice = screen.iter().position(|l| l.starts_with("Warning: "));
+    assert!(
+        notice.is_some_and(|n| screen[n].contains(EIO)
+            && screen[n].contains("(+1 more")
+            && screen.get(n + 1).is_some_and(|l| l.starts_with("Booting "))),
+        "no warning line above the countdown on the menu's screen:\n{}",
+        screen.join("\n")
+    );
 
     std::thread::sleep(Duration::from_secs(1));
     let rescan_start = qemu.output().len();

@@ -121,6 +121,7 @@ pub(super) fn interactive(
         let mut state = carried
             .state(items, default, configured)
             .with_password(settings.password.clone());
+        state.notice = scan_notice(&discovery.warnings);
         let mut watch = devices.map(|list| DeviceWatch::new(list, Instant::now()));
         say!("kboot: menu");
         // The drivers PID 1 held back so that the scan came first; they load at nice 19,
@@ -165,6 +166,16 @@ fn requested_default(entries: &[DiscoveredEntry], requested: Option<&str>) -> Op
 
 /// Shows the menu until the user leaves (Err) or a scan is needed (Ok, with what the
 /// next menu keeps).
+/// The scan's warnings as one line for the menu: the first, and how many more there are
+/// (all of them were printed before the menu, and `kboot menu --list` repeats them).
+fn scan_notice(warnings: &[String]) -> Option<String> {
+    let first = warnings.first()?;
+    Some(match warnings.len() - 1 {
+        0 => format!("Warning: {first}"),
+        more => format!("Warning: {first} (+{more} more: kboot menu --list)"),
+    })
+}
+
 fn run_until_rescan(
     state: &mut MenuState,
     entries: &[DiscoveredEntry],
@@ -244,6 +255,21 @@ fn run_until_rescan(
 mod tests {
     use super::*;
     use crate::boot::menu::state::tests::items;
+
+    #[test]
+    fn the_scan_notice_names_the_first_warning_and_counts_the_rest() {
+        assert_eq!(scan_notice(&[]), None);
+        let one = vec!["vdb: I/O error (os error 5)".to_string()];
+        assert_eq!(
+            scan_notice(&one).as_deref(),
+            Some("Warning: vdb: I/O error (os error 5)")
+        );
+        let three = vec![one[0].clone(), "b".into(), "c".into()];
+        assert_eq!(
+            scan_notice(&three).as_deref(),
+            Some("Warning: vdb: I/O error (os error 5) (+2 more: kboot menu --list)")
+        );
+    }
 
     #[test]
     fn a_fresh_scan_uses_the_configured_countdown() {

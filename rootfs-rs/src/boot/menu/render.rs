@@ -170,8 +170,10 @@ pub fn repaint(prev: &Screen, next: &Screen) -> String {
 
 fn browse_lines(state: &MenuState, width: usize, height: usize) -> Vec<String> {
     let count = state.items.len();
-    // Title, blank, list, blank, two lines about the selected entry, status, help.
-    let rows = height.saturating_sub(7).max(1);
+    // Title, blank, list, blank, two lines about the selected entry, the scan's notice
+    // if any, status, help.
+    let fixed = 7 + usize::from(state.notice.is_some());
+    let rows = height.saturating_sub(fixed).max(1);
     let top = state.selected.saturating_sub(rows - 1);
     let shown = top..(top + rows).min(count);
     let mut title = String::from("kboot boot menu");
@@ -242,6 +244,9 @@ fn browse_lines(state: &MenuState, width: usize, height: usize) -> Vec<String> {
     };
     lines.push(fit(&about, width, false));
     lines.push(fit(&boots, width, false));
+    if let Some(notice) = &state.notice {
+        lines.push(fit(notice, width, false));
+    }
     let status = match (
         &state.message,
         state.countdown,
@@ -391,6 +396,27 @@ mod tests {
         let lines = visible_lines(&render(&state, 80, 24));
         assert_eq!(lines[5], "Entry number 1");
         assert_eq!(display_label("Short>Entry", 36), "Short>Entry");
+    }
+
+    #[test]
+    fn a_scan_notice_has_its_own_line_and_the_countdown_stays() {
+        let mut state = MenuState::new(items(40), 0, Some(3));
+        state.notice = Some("Warning: vdb: I/O error (os error 5)".into());
+        let lines = visible_lines(&render(&state, 80, 24));
+        assert!(lines.len() <= 24, "{lines:#?}");
+        let notice = lines.iter().position(|l| l.starts_with("Warning: vdb"));
+        let status = lines
+            .iter()
+            .position(|l| l.starts_with("Booting 'Entry number 1' in 3 s"));
+        assert!(
+            matches!((notice, status), (Some(n), Some(s)) if n + 1 == s),
+            "{lines:#?}"
+        );
+        // The list gives the line up: one entry fewer than without the notice.
+        state.notice = None;
+        let without = visible_lines(&render(&state, 80, 24));
+        let listed = |l: &[String]| l.iter().filter(|l| l.contains("Entry number")).count();
+        assert_eq!(listed(&lines) + 1, listed(&without), "{lines:#?}");
     }
 
     #[test]

@@ -121,6 +121,10 @@ pub struct MenuState {
     pub countdown: Option<u32>,
     /// One line shown under the list (an error after a failed boot).
     pub message: Option<String>,
+    /// What the scan could not read (a failing disk, a broken config), on a line of its
+    /// own: the warnings printed before the menu are drawn over on a monitor. Unlike
+    /// `message` it leaves the countdown running, as GRUB boots past a broken disk.
+    pub notice: Option<String>,
     mode: Mode,
     /// Digits typed so far, so "1" then "2" selects entry 12.
     number: String,
@@ -139,6 +143,7 @@ impl MenuState {
             default,
             countdown,
             message: None,
+            notice: None,
             mode: Mode::Browse,
             number: String::new(),
             lock: Lock::default(),
