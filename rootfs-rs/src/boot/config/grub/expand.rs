@@ -76,8 +76,8 @@ pub fn expand_word(
             } => {
                 let value = lookup_var(vars, name);
                 spend(budget, value.len())?;
-                let starts_blank = value.starts_with(char::is_whitespace);
-                let mut fields = value.split_whitespace().peekable();
+                let starts_blank = value.bytes().next().is_some_and(is_grub_space);
+                let mut fields = Fields { rest: value }.peekable();
                 if starts_blank && have {
                     out.push(std::mem::take(&mut current));
                     have = false;
@@ -89,7 +89,7 @@ pub fn expand_word(
                         out.push(std::mem::take(&mut current));
                     }
                 }
-                if value.ends_with(char::is_whitespace) && have {
+                if value.bytes().next_back().is_some_and(is_grub_space) && have {
                     out.push(std::mem::take(&mut current));
                     have = false;
                 }
@@ -100,6 +100,36 @@ pub fn expand_word(
         out.push(current);
     }
     Some(())
+}
+
+/// What GRUB splits an unquoted variable's value on (`grub_isspace`: space, tab, CR,
+/// LF), not Unicode's whitespace: a no-break space in a value stays inside its field.
+fn is_grub_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The fields of a value, split on `is_grub_space`. Byte by byte: a variable may hold
+/// megabytes (the expansion budget is 16 MiB a parse), and decoding each char for a
+/// Unicode whitespace test was most of the time of such a parse.
+struct Fields<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.rest.as_bytes();
+        let start = bytes.iter().position(|&b| !is_grub_space(b))?;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| is_grub_space(b))
+            .map_or(bytes.len(), |len| start + len);
+        // Both ends are next to ASCII bytes or at the ends: char boundaries.
+        let field = self.rest.get(start..end)?;
+        self.rest = self.rest.get(end..)?;
+        Some(field)
+    }
 }
 
 pub fn lookup_var<'v>(vars: &'v HashMap<String, String>, name: &str) -> &'v str {
@@ -148,6 +178,25 @@ mod tests {
             text: text.into(),
             quoted,
         }
+    }
+
+    #[test]
+    fn fields_split_on_grubs_blanks_only() {
+        let vars = [("v", "\ta\r\nb c\u{a0}d\u{2003}e  "), ("u", "é ü")];
+        // A no-break space and an em space are not blanks to GRUB.
+        assert_eq!(
+            expand_text(vec![var("v", false)], &vars),
+            ["a", "b", "c\u{a0}d\u{2003}e"]
+        );
+        // Leading and trailing blanks end the words beside them.
+        assert_eq!(
+            expand_text(
+                vec![lit("x", false), var("v", false), lit("y", false)],
+                &vars
+            ),
+            ["x", "a", "b", "c\u{a0}d\u{2003}e", "y"]
+        );
+        assert_eq!(expand_text(vec![var("u", false)], &vars), ["é", "ü"]);
     }
 
     #[test]
