@@ -76,7 +76,10 @@ pub fn enter(pid: u32, mounts: bool, program: &Path) -> Command {
     let mut cmd = command("nsenter");
     cmd.arg("--target").arg(pid.to_string()).arg("--net");
     if mounts {
-        cmd.arg("--mount");
+        // Entering a mount namespace resets the root to that namespace's own: in a chroot
+        // (`cargo xtask ci --clean`) the program would run on the host's files. `--root`
+        // and `--wd` without a value take the holder's root and working directory.
+        cmd.args(["--mount", "--root", "--wd"]);
     }
     cmd.arg("--").arg(program);
     cmd
