@@ -20,11 +20,17 @@ fn dumped_variable(output: &str, marker: &str) -> Option<String> {
         .or_else(|| output.find(marker))?..];
     let mut bytes = Vec::new();
     for line in after.lines().skip(1) {
-        let Some((offset, rest)) = line.split_once("  ") else {
+        // The next variable's marker ends this one's dump.
+        if MARKERS.iter().any(|m| line.starts_with(m)) {
             break;
+        }
+        // Lines of another shape (a kernel message printed between hexdump's lines, or
+        // its closing offset line) are not part of the dump.
+        let Some((offset, rest)) = line.split_once("  ") else {
+            continue;
         };
         if offset.len() != 8 || !offset.chars().all(|c| c.is_ascii_hexdigit()) {
-            break;
+            continue;
         }
         let hex = rest.split('|').next().unwrap_or("");
         bytes.extend(
@@ -40,6 +46,9 @@ fn dumped_variable(output: &str, marker: &str) -> Option<String> {
         .collect();
     Some(String::from_utf16_lossy(&units))
 }
+
+/// What the target's script prints before each variable's hexdump, and after the last.
+const MARKERS: [&str; 3] = ["DEVICE-PART-UUID", "BOOT-COUNT-PATH", "END-OF-VARIABLES"];
 
 /// The file names in a directory of the ext4 partition at 1 MiB of `disk`, read on the host.
 fn ext4_listing(disk: &Path, dir: &str, scratch: &Path) -> Vec<String> {
@@ -99,7 +108,8 @@ fn a_counted_bls_entry_is_renamed_before_kexec_and_the_target_sees_the_loader_va
     let module = format!("/lib/modules/{release}/kernel/fs/efivarfs/efivarfs.ko");
     let efivarfs = std::fs::read(&module).unwrap_or_else(|e| panic!("{module}: {e}"));
     let script = format!(
-        "mkdir -p /sys\nmount -t sysfs sysfs /sys\ninsmod /efivarfs.ko\n\
+        "mkdir -p /sys /proc\nmount -t sysfs sysfs /sys\nmount -t proc proc /proc\n\
+         echo 1 > /proc/sys/kernel/printk\ninsmod /efivarfs.ko\n\
          mount -t efivarfs efivarfs {efivars}\n\
          echo DEVICE-PART-UUID\nhexdump -C {efivars}/LoaderDevicePartUUID-{LOADER_GUID}\n\
          echo BOOT-COUNT-PATH\nhexdump -C {efivars}/LoaderBootCountPath-{LOADER_GUID}\n\

@@ -140,8 +140,11 @@ fn disks_failing_reads_are_named_and_the_menu_stays_usable() {
         assert!(!console.contains("Entry on a dead disk"), "{round}");
     };
     check(&since(&qemu, scan_start), "first scan");
-    // What a person at the screen sees once the menu is drawn over those lines: the
-    // first failing disk and the count of the others, above the countdown.
+    // What a person at the screen sees once the menu is drawn over those lines (the help
+    // line is drawn last): the first failing disk and the count of the others, above the
+    // countdown.
+    qemu.expect("q: quit", STEP)
+        .unwrap_or_else(|e| panic!("the menu was not drawn whole: {e}"));
     let screen = qemu_tests::screen::Terminal::replay(&since(&qemu, scan_start), 80, 24).lines();
     let notice = screen.iter().position(|l| l.starts_with("Warning: "));
     assert!(

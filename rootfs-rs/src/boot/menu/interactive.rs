@@ -164,8 +164,6 @@ fn requested_default(entries: &[DiscoveredEntry], requested: Option<&str>) -> Op
     found
 }
 
-/// Shows the menu until the user leaves (Err) or a scan is needed (Ok, with what the
-/// next menu keeps).
 /// The scan's warnings as one line for the menu: the first, and how many more there are
 /// (all of them were printed before the menu, and `kboot menu --list` repeats them).
 fn scan_notice(warnings: &[String]) -> Option<String> {
@@ -176,6 +174,8 @@ fn scan_notice(warnings: &[String]) -> Option<String> {
     })
 }
 
+/// Shows the menu until the user leaves (Err) or a scan is needed (Ok, with what the
+/// next menu keeps).
 fn run_until_rescan(
     state: &mut MenuState,
     entries: &[DiscoveredEntry],
