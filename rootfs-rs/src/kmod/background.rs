@@ -1,5 +1,5 @@
 //! When the drivers the boot did not wait for (display, input, and network cards when no
-//! network is configured) may load: after the menu has been drawn.
+//! network is configured) may load: once the menu has scanned and starts its first draw.
 //!
 //! On a one-CPU machine they otherwise compete with the menu's scan and first draw: the
 //! DRM stack, fbcon taking over the console (every character the menu then writes to tty0
@@ -12,7 +12,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-/// Created by the menu after its first draw, and by the network setup.
+/// Created by the menu when its scan is done (the draw follows at a higher priority than
+/// the listener's nice 19), and by the network setup.
 pub const RELEASE_FILE: &str = "/run/kboot/background-released";
 
 /// The longest the listener holds the background drivers back: the menu is normally
