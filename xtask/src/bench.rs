@@ -208,14 +208,32 @@ fn menu_figures(ws: &Workspace) -> crate::Result<()> {
     // extra devices (built-in drivers, PCI enumeration), apart from the coldplug.
     let mut matrix_no_modules = matrix.clone();
     matrix_no_modules.cmdline.push_str(" kboot.modules=0");
+    // The same pair on two vCPUs (MTTCG on the host's two cores): a server with such
+    // controllers has many CPUs, and the asynchronous probes then run side by side.
+    let two_cpus = |c: &MachineConfig| MachineConfig {
+        cpus: 2,
+        accel: match c.accel.as_str() {
+            "tcg" => "tcg,thread=multi".into(),
+            other => other.into(),
+        },
+        ..c.clone()
+    };
     let cases = [
         ("no modules loaded (kboot.modules=0)", no_modules),
         ("coldplug, no extra hardware", config),
         (
             "hardware matrix attached, kboot.modules=0",
-            matrix_no_modules,
+            matrix_no_modules.clone(),
         ),
-        ("coldplug, hardware matrix attached", matrix),
+        ("coldplug, hardware matrix attached", matrix.clone()),
+        (
+            "2 vCPUs: hardware matrix attached, kboot.modules=0",
+            two_cpus(&matrix_no_modules),
+        ),
+        (
+            "2 vCPUs: coldplug, hardware matrix attached",
+            two_cpus(&matrix),
+        ),
     ];
     let median = |v: &mut Vec<Duration>| {
         v.sort();

@@ -2,7 +2,6 @@
 //! variable-length `log_buf` records, both located through VMCOREINFO so BTF is not needed.
 
 use crate::dump::error::{bad, DumpError};
-use crate::dump::format::bytes::le_u64;
 use crate::dump::format::vmcoreinfo::VmcoreInfo;
 use crate::dump::kernel::x86_64::KernelMemory;
 use crate::dump::kernel::Dump;
@@ -60,6 +59,33 @@ pub struct PrbLayout {
 }
 
 impl PrbLayout {
+    /// Whether each field the decoder reads lies inside its struct: a corrupt VMCOREINFO
+    /// saying `SIZE(prb_desc)=0` would otherwise let a ring of millions of descriptors fit
+    /// in an empty array.
+    fn fields_fit(&self) -> bool {
+        let inside = |size: u64, fields: &[(&[u64], u64)]| {
+            fields
+                .iter()
+                .all(|(parts, len)| off(parts).saturating_add(*len) <= size)
+        };
+        inside(
+            self.desc_size,
+            &[
+                (&[self.state_var], 8),
+                (&[self.text_blk_lpos, self.lpos_begin], 8),
+                (&[self.text_blk_lpos, self.lpos_next], 8),
+            ],
+        ) && inside(
+            self.info_size,
+            &[
+                (&[self.info_seq], 8),
+                (&[self.info_ts_nsec], 8),
+                (&[self.info_text_len], 4),
+                (&[self.info_caller_id], 4),
+            ],
+        )
+    }
+
     /// Debian 6.1's layout (as its VMCOREINFO states it): tests and fuzzing feed raw bytes
     /// through it.
     pub const DEBIAN_6_1: PrbLayout = PrbLayout {
@@ -133,8 +159,10 @@ fn off(parts: &[u64]) -> u64 {
     parts.iter().fold(0u64, |a, &b| a.saturating_add(b))
 }
 
+/// A u64 of the ring, or None. Not `bytes::le_u64`: the ring is read once per descriptor,
+/// and an error message formatted for each one of a corrupt ring's is thrown away.
 fn rd_u64(buf: &[u8], off: u64) -> Option<u64> {
-    le_u64(buf, usize::try_from(off).ok()?, "").ok()
+    rd_uint(buf, off, 8)
 }
 
 fn rd_uint(buf: &[u8], off: u64, len: usize) -> Option<u64> {
@@ -162,7 +190,11 @@ pub struct PrbSnapshot {
 /// Pure over the snapshot: corrupt input yields fewer records, never a panic.
 pub fn decode_prb(l: &PrbLayout, s: &PrbSnapshot) -> Vec<LogRecord> {
     let mut out = Vec::new();
-    if s.count_bits > MAX_COUNT_BITS || s.size_bits > MAX_DATA_BITS || s.size_bits < 4 {
+    if !l.fields_fit()
+        || s.count_bits > MAX_COUNT_BITS
+        || s.size_bits > MAX_DATA_BITS
+        || s.size_bits < 4
+    {
         return out;
     }
     let count = 1u64 << s.count_bits;
@@ -467,6 +499,43 @@ mod tests {
         // Arrays shorter than the header claims: nothing, not a panic.
         s.count_bits = 10;
         assert!(decode_prb(&layout(), &s).is_empty());
+    }
+
+    #[test]
+    fn a_layout_whose_fields_lie_outside_their_structs_decodes_nothing() {
+        // Found by the printk fuzz target's speed: `SIZE(prb_desc)=0` made a ring of 2^22
+        // descriptors fit in a few bytes, walked one empty read at a time.
+        let s = PrbSnapshot {
+            count_bits: 22,
+            head_id: 1 << 21,
+            tail_id: 0,
+            size_bits: 7,
+            descs: vec![0; 64],
+            infos: vec![0; 64],
+            data: vec![0; 128],
+        };
+        for bad in [
+            PrbLayout {
+                desc_size: 0,
+                ..layout()
+            },
+            PrbLayout {
+                state_var: 20,
+                ..layout()
+            },
+            PrbLayout {
+                info_size: 8,
+                ..layout()
+            },
+            PrbLayout {
+                lpos_next: u64::MAX,
+                ..layout()
+            },
+        ] {
+            assert!(!bad.fields_fit());
+            assert!(decode_prb(&bad, &s).is_empty());
+        }
+        assert!(layout().fields_fit() && PrbLayout::DEBIAN_6_1.fields_fit());
     }
 
     #[test]

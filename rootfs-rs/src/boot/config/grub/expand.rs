@@ -86,6 +86,9 @@ pub fn expand_word(
                     current.push_str(field);
                     have = true;
                     if fields.peek().is_some() {
+                        // Each argument costs its String too: a megabyte of one-letter
+                        // fields is half a million allocations, not a megabyte.
+                        spend(budget, std::mem::size_of::<String>())?;
                         out.push(std::mem::take(&mut current));
                     }
                 }
