@@ -332,22 +332,36 @@ impl Btf {
                 self.type_name(t.id)
             )));
         }
-        let mut out = Vec::with_capacity(t.vlen as usize);
-        for i in 0..t.vlen as usize {
-            let off = le_u32(t.extra, i * 12 + 8, "BTF member")?;
-            let (bit_offset, bitfield_size) = if t.kind_flag {
-                (off & 0xff_ffff, off >> 24)
-            } else {
-                (off, 0)
-            };
-            out.push(Member {
-                name: self.str_at(le_u32(t.extra, i * 12, "BTF member")?),
-                ty: le_u32(t.extra, i * 12 + 4, "BTF member")?,
-                bit_offset,
-                bitfield_size,
-            });
+        (0..t.vlen as usize).map(|i| self.member_at(t, i)).collect()
+    }
+
+    /// Member `i` of the struct or union `t` (whose kind the caller checked).
+    fn member_at<'a>(&'a self, t: &Type<'a>, i: usize) -> Result<Member<'a>, DumpError> {
+        let off = le_u32(t.extra, i * 12 + 8, "BTF member")?;
+        let (bit_offset, bitfield_size) = if t.kind_flag {
+            (off & 0xff_ffff, off >> 24)
+        } else {
+            (off, 0)
+        };
+        Ok(Member {
+            name: self.str_at(le_u32(t.extra, i * 12, "BTF member")?),
+            ty: le_u32(t.extra, i * 12 + 4, "BTF member")?,
+            bit_offset,
+            bitfield_size,
+        })
+    }
+
+    /// Whether the string at `off` is `name` (or, for "", empty), without decoding it:
+    /// a member lookup compares every member's name of a struct of hundreds.
+    fn str_is(&self, off: u32, name: &str) -> bool {
+        let strings = &self.data[self.strings_start..self.strings_start + self.strings_len];
+        let Some(s) = strings.get(off as usize..) else {
+            return name.is_empty();
+        };
+        match s.get(..name.len()) {
+            Some(prefix) => prefix == name.as_bytes() && s.get(name.len()).is_none_or(|&b| b == 0),
+            None => false,
         }
-        Ok(out)
     }
 
     /// Finds a member by name, looking into anonymous structs/unions; offsets are cumulative.
@@ -365,7 +379,15 @@ impl Btf {
             return Err(bad("BTF anonymous member nesting too deep"));
         }
         let t = self.resolve(id)?;
-        for m in self.members(&t)? {
+        if !matches!(t.kind, Kind::Struct | Kind::Union) {
+            return self.members(&t).map(|_| None); // the error names the type
+        }
+        for i in 0..t.vlen as usize {
+            let name_off = le_u32(t.extra, i * 12, "BTF member")?;
+            if !self.str_is(name_off, name) && !self.str_is(name_off, "") {
+                continue;
+            }
+            let m = self.member_at(&t, i)?;
             if m.name == name {
                 return Ok(Some(m));
             }

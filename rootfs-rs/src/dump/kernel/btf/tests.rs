@@ -215,3 +215,47 @@ fn an_array_of_itself_has_no_size_and_no_stack_overflow() {
     assert!(err.to_string().contains("too deep"), "{err}");
     let _ = btf.type_name(1);
 }
+
+#[test]
+fn members_are_found_by_whole_name_also_inside_anonymous_unions() {
+    // Names compared without decoding: a prefix ("ne") or a longer name ("next_entry")
+    // must not match "next".
+    let strings = b"\0int\0next\0next_entry\0s\0nex\0";
+    let at = |name: &str| {
+        let needle = format!("\0{name}\0");
+        strings
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .map(|p| p as u32 + 1)
+            .unwrap()
+    };
+    let mut t = Vec::new();
+    let mut put = |vals: &[u32]| {
+        vals.iter()
+            .for_each(|v| t.extend_from_slice(&v.to_le_bytes()))
+    };
+    put(&[at("int"), 1 << 24, 4, 32]); // 1: int
+    put(&[0, 5 << 24 | 1, 8, at("next"), 1, 0]); // 2: union { int next; }
+    put(&[at("s"), 4 << 24 | 3, 16]); // 3: struct s
+    put(&[at("next_entry"), 1, 0, 0, 2, 64, at("nex"), 1, 96]);
+    let mut blob = vec![0x9f, 0xeb, 1, 0];
+    for v in [
+        24u32,
+        0,
+        t.len() as u32,
+        t.len() as u32,
+        strings.len() as u32,
+    ] {
+        blob.extend_from_slice(&v.to_le_bytes());
+    }
+    blob.extend_from_slice(&t);
+    blob.extend_from_slice(strings);
+    let btf = Btf::parse(blob).expect("a well-formed blob");
+    let offset = |name| btf.member(3, name).unwrap().map(|m| m.bit_offset);
+    assert_eq!(offset("next"), Some(64), "inside the anonymous union");
+    assert_eq!(offset("next_entry"), Some(0));
+    assert_eq!(offset("nex"), Some(96));
+    assert_eq!(offset("ne"), None);
+    assert_eq!(offset("next_entr"), None);
+    assert!(btf.member(1, "next").is_err(), "int has no members");
+}
