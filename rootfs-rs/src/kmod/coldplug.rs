@@ -179,10 +179,7 @@ pub fn run(
     // Drivers probe in the kernel's async workers, so one device's slow probe (a RAID
     // controller's firmware, a NIC's PHY reset) overlaps the next module's load; the
     // settle below waits for them all before the next walk.
-    let extra = match inserter.binds_devices() {
-        true => "async_probe",
-        false => "",
-    };
+    probe.async_probe = inserter.binds_devices();
     loop {
         let fresh: Vec<(String, Vec<PathBuf>)> = modaliases(sysfs)
             .into_iter()
@@ -205,7 +202,7 @@ pub fn run(
                     report.deferred.push(alias.clone());
                 }
                 None => {
-                    let outcome = probe.probe_targets(&alias, &targets, extra, inserter);
+                    let outcome = probe.probe_targets(&alias, &targets, "", inserter);
                     if record(&alias, outcome, &mut report) {
                         bind_expected.extend(devices);
                     }

@@ -234,6 +234,9 @@ pub struct Modprobe<'a> {
     loaded: HashSet<String>,
     /// Leave out modprobe.blacklist'ed modules from alias matches (coldplug, uevents).
     pub use_blacklist: bool,
+    /// Give every module loaded the kernel's `async_probe` parameter, its dependencies
+    /// too (coldplug, where the devices are then waited for in sysfs).
+    pub async_probe: bool,
 }
 
 impl<'a> Modprobe<'a> {
@@ -257,6 +260,7 @@ impl<'a> Modprobe<'a> {
             options,
             loaded,
             use_blacklist: false,
+            async_probe: false,
         }
     }
 
@@ -284,6 +288,19 @@ impl<'a> Modprobe<'a> {
             steps: Vec::new(),
         };
         planner.probe_list(name, true)?;
+        if self.async_probe {
+            // Drivers then probe in the kernel's async workers. The dependencies get it
+            // as well: the kernel ends the load of a module that did not ask for it with
+            // async_synchronize_full(), a wait for every asynchronous probe in flight
+            // (loading sdhci, a library of sdhci_pci, waited for megaraid_sas to scan
+            // its 512 targets). An unknown `async_probe` is accepted by every module.
+            for step in planner.steps.iter_mut() {
+                step.params = match step.params.is_empty() {
+                    true => "async_probe".to_string(),
+                    false => format!("{} async_probe", step.params),
+                };
+            }
+        }
         let wanted = normalize(name);
         for step in planner.steps.iter_mut().filter(|s| s.name == wanted) {
             if !extra.is_empty() {
@@ -526,6 +543,13 @@ mod tests {
         let steps = probe.plan("nvme", "poll_queues=2").expect("plan");
         assert_eq!(steps[0].params, "io_timeout=255");
         assert_eq!(steps[1].params, "x=\"a b\" poll_queues=2");
+        // The coldplug's async probing reaches the dependencies too (nvme_core here):
+        // a module loaded without it makes the kernel wait for every probe in flight.
+        probe.async_probe = true;
+        let steps = probe.plan("nvme", "").expect("plan");
+        assert_eq!(steps[0].params, "io_timeout=255 async_probe");
+        assert_eq!(steps[1].params, "x=\"a b\" async_probe");
+        probe.async_probe = false;
         probe.use_blacklist = true;
         assert!(probe
             .targets("pci:v00008086d000010D3sv00008086sd00000000bc02sc00i00")
