@@ -303,7 +303,11 @@ impl Shared<'_> {
             Ok(text) => text,
             Err(err) => {
                 let message = if self.stack.is_empty() {
-                    err.to_string()
+                    // The warning is about this file already (`grub.cfg: I/O error`); the
+                    // error names it too.
+                    let text = err.to_string();
+                    let named = format!("{}: ", path.display());
+                    text.strip_prefix(&named).unwrap_or(&text).to_string()
                 } else {
                     format!("cannot include: {err}")
                 };
