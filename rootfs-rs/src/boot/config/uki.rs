@@ -243,7 +243,12 @@ pub fn parse_ukis(fs: &dyn ConfigFs, dir: &Path) -> Parsed {
     let names = fs.list_dir(dir).unwrap_or_default();
     let mut found: Vec<(BlsEntry, Vec<BootEntry>)> = Vec::new();
     for name in names.iter().filter(|n| {
-        !n.starts_with('.') && n.len() > 4 && n[n.len() - 4..].eq_ignore_ascii_case(".efi")
+        // Compared as bytes: the four bytes before the end may start inside a character
+        // (`bootmgfw\u{fffd}efi`, found by the lilo fuzz target, panicked on a str slice).
+        let bytes = n.as_bytes();
+        !n.starts_with('.')
+            && bytes.len() > 4
+            && bytes[bytes.len() - 4..].eq_ignore_ascii_case(b".efi")
     }) {
         if found.len() >= MAX_ENTRIES {
             out.warn(
@@ -309,6 +314,23 @@ mod tests {
         assert_eq!(lookup(&pairs, "NAME"), Some("Debian GNU/Linux"));
         assert_eq!(lookup(&pairs, "ID"), Some("debian"));
         assert_eq!(lookup(&pairs, "X"), Some("a \"b"));
+    }
+
+    #[test]
+    fn names_ending_inside_a_character_are_not_images() {
+        // Found by the lilo fuzz target: `bootmgfw\u{fffd}efi` (a replacement character
+        // where the dot was) panicked on a str slice four bytes from the end.
+        let image = build(&[(".osrel", b"ID=x\n"), (".linux", &[0; 16])]);
+        let fs = MemFs::new()
+            .with("/EFI/Linux/bootmgfw\u{fffd}efi", image.clone())
+            .with("/EFI/Linux/\u{e9}.EFI", image);
+        let parsed = parse_ukis(&fs, Path::new("/EFI/Linux"));
+        let kernels: Vec<String> = parsed
+            .entries
+            .iter()
+            .map(|e| e.kernel.display().to_string())
+            .collect();
+        assert_eq!(kernels, ["/EFI/Linux/\u{e9}.EFI"]);
     }
 
     #[test]
