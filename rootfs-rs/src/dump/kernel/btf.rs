@@ -185,10 +185,14 @@ impl Btf {
         Ok(())
     }
 
+    /// The string section (its bounds were checked by `parse`).
+    fn strings(&self) -> &[u8] {
+        &self.data[self.strings_start..self.strings_start + self.strings_len]
+    }
+
     /// String at `off` in the string section ("" if out of range or not UTF-8).
     pub fn str_at(&self, off: u32) -> &str {
-        let strings = &self.data[self.strings_start..self.strings_start + self.strings_len];
-        let Some(s) = strings.get(off as usize..) else {
+        let Some(s) = self.strings().get(off as usize..) else {
             return "";
         };
         let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
@@ -354,8 +358,7 @@ impl Btf {
     /// Whether the string at `off` is `name` (or, for "", empty), without decoding it:
     /// a member lookup compares every member's name of a struct of hundreds.
     fn str_is(&self, off: u32, name: &str) -> bool {
-        let strings = &self.data[self.strings_start..self.strings_start + self.strings_len];
-        let Some(s) = strings.get(off as usize..) else {
+        let Some(s) = self.strings().get(off as usize..) else {
             return name.is_empty();
         };
         match s.get(..name.len()) {
