@@ -100,16 +100,29 @@ fn extend(pcr: &[u8], digest: &[u8], scratch: &Path) -> Vec<u8> {
     sha256(&[pcr, digest].concat(), scratch)
 }
 
-/// The line after `marker` in `output`.
+/// The line after `marker` in `output`, skipping the kernel's own console
+/// messages (`[    2.822069] tsc: refined …` once landed between a marker and
+/// the value the target printed after it).
 fn line_after<'a>(output: &'a str, marker: &str) -> &'a str {
     let at = output
         .find(&format!("{marker}\n"))
         .unwrap_or_else(|| panic!("no {marker} in the output"));
     output[at + marker.len() + 1..]
         .lines()
-        .next()
+        .find(|line| !is_kernel_message(line))
         .unwrap_or("")
         .trim()
+}
+
+/// `[ seconds.micros] text`: a printk line on the console.
+fn is_kernel_message(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(stamp, _)| {
+            let stamp = stamp.trim();
+            !stamp.is_empty() && stamp.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        })
 }
 
 #[test]
@@ -124,7 +137,7 @@ fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
     let initrd = qemu_tests::disks::target_initrd_running(&dir, &script, &[]);
     let kernel = std::fs::read(qemu_tests::machine::debian_kernel()).unwrap();
     let entry = b"title TPM Entry\nlinux /boot/vmlinuz\ninitrd /boot/initrd.img\n\
-                  options console=ttyS0,115200 kboot.test=tpm\n"
+                  options console=ttyS0,115200 quiet kboot.test=tpm\n"
         .to_vec();
     let disk = dir.join("tpm.img");
     qemu_tests::disks::gpt_ext4_disk(
@@ -266,7 +279,7 @@ fn a_ukis_sections_are_measured_into_pcr_11_as_systemd_stub_does() {
     qemu_tests::disks::systemd_uki(
         &dir,
         "NAME=Debian\nPRETTY_NAME=\"Measured UKI\"\nID=debian\n",
-        "console=ttyS0,115200 kboot.test=tpm-uki",
+        "console=ttyS0,115200 quiet kboot.test=tpm-uki",
         &initrd,
         &uki,
     );
