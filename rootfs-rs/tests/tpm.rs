@@ -9,9 +9,14 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use rootfs_rs::boot::config::pe;
+use rootfs_rs::boot::launch::kexec::KexecPlan;
+use rootfs_rs::boot::launch::payload::{open_unverified, open_verified, Payloads};
 use rootfs_rs::boot::launch::tpm::{
-    event_line, extend_all, grub_measurements, single_file_cpio, uki_measurements,
+    event_line, extend_all, grub_cmdline_measurement, single_file_cpio, uki_measurements,
+    BootMeasurer, TARGET_EVENT_LOG,
 };
+use rootfs_rs::boot::signature::Policy;
+use rootfs_rs::config::toml::Document;
 use rootfs_rs::tpm2::{self, Bank};
 
 fn workdir(name: &str) -> PathBuf {
@@ -177,68 +182,111 @@ fn responses_are_decoded_and_bad_ones_refused() {
     assert!(tpm2::parse_pcr_banks(&banks[..12]).is_err());
 }
 
+/// The initrd kexec_file_load would get, read back.
+fn initrd_of(payloads: &mut Payloads) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let file = payloads.initrd.as_mut().expect("an initrd");
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).unwrap();
+    file.read_to_end(&mut bytes).unwrap();
+    bytes
+}
+
+/// A classic entry loaded as the menu loads it (`payload::open_*` with the measurer as
+/// its observer), once from the disk and once under `require_signed` from the verified
+/// buffers: PCR 8 and 9 on a real software TPM equal the host's replay, and the initrd
+/// handed over ends with the event log.
 #[test]
 fn a_classic_boot_extends_pcr_8_and_9_on_swtpm_as_replayed_on_the_host() {
     let dir = workdir("grub");
-    let swtpm = Swtpm::start(&dir);
-    let mut tpm = swtpm.connect();
-    let banks = tpm2::pcr_banks(&mut tpm).unwrap();
-    assert!(banks.contains(&Bank::Sha256), "{banks:?}");
     let kernel = dir.join("vmlinuz");
     let initrd = dir.join("initrd.img");
-    std::fs::write(&kernel, vec![0x4B; 100_000]).unwrap();
+    let kernel_bytes = std::fs::read(qemu_tests::machine::debian_kernel()).unwrap();
+    std::fs::write(&kernel, &kernel_bytes).unwrap();
     std::fs::write(&initrd, b"070701 initrd bytes").unwrap();
     let cmdline = "root=/dev/vda2 ro quiet";
-    let log = extend_all(
-        &mut tpm,
-        &grub_measurements(
-            cmdline,
-            &[
-                (kernel.clone(), "vda1:/vmlinuz".into()),
-                (initrd.clone(), "vda1:/initrd.img".into()),
-            ],
-        ),
-    )
-    .unwrap();
-    let kernel_bytes = std::fs::read(&kernel).unwrap();
-    for bank in banks.iter().filter(|b| b.hasher().is_some()) {
-        assert_eq!(
-            tpm2::read_pcr(&mut tpm, *bank, 8).unwrap(),
-            replayed(*bank, &[cmdline.as_bytes()], &dir),
-            "PCR 8 of {}",
-            bank.name()
+    let plan = KexecPlan {
+        kernel: kernel.clone(),
+        initrds: vec![initrd.clone()],
+        cmdline: cmdline.into(),
+        staged: None,
+    };
+    let names = || vec!["vda1:/vmlinuz".to_string(), "vda1:/initrd.img".to_string()];
+    let (public, _) = qemu_tests::minisign::keypair(&dir, "test");
+    qemu_tests::minisign::sign(&dir, "test", &["vmlinuz", "initrd.img"], false);
+    let policy_text = format!("[security]\nrequire_signed = true\ntrusted_keys = [\"{public}\"]\n");
+    let (policy, warnings) = Policy::from_config(&Document::parse(&policy_text), "test");
+    assert!(warnings.is_empty() && policy.require_signed, "{warnings:?}");
+
+    for verified in [false, true] {
+        let swtpm = Swtpm::start(&dir.join(format!("tpm-{verified}")));
+        let mut tpm = swtpm.connect();
+        let banks = tpm2::pcr_banks(&mut tpm).unwrap();
+        assert!(banks.contains(&Bank::Sha256), "{banks:?}");
+        let mut measurer =
+            BootMeasurer::new(&mut tpm, &[grub_cmdline_measurement(cmdline)], names()).unwrap();
+        let mut payloads = if verified {
+            open_verified(&plan, &policy, Some(&mut measurer)).unwrap()
+        } else {
+            open_unverified(&plan, &dir.join("stage"), Some(&mut measurer)).unwrap()
+        };
+        assert_eq!(measurer.outcome(), Ok(3));
+        let log = measurer.log().to_string();
+        drop(measurer);
+        // The entry's initrd, padded to 4 bytes, then the log's archive.
+        let handed = initrd_of(&mut payloads);
+        let mut expected = b"070701 initrd bytes\0".to_vec();
+        expected.extend(single_file_cpio(TARGET_EVENT_LOG, log.as_bytes()));
+        assert_eq!(handed, expected, "verified: {verified}");
+        for bank in banks.iter().filter(|b| b.hasher().is_some()) {
+            assert_eq!(
+                tpm2::read_pcr(&mut tpm, *bank, 8).unwrap(),
+                replayed(*bank, &[cmdline.as_bytes()], &dir),
+                "PCR 8 of {}",
+                bank.name()
+            );
+            assert_eq!(
+                tpm2::read_pcr(&mut tpm, *bank, 9).unwrap(),
+                replayed(*bank, &[&kernel_bytes, b"070701 initrd bytes"], &dir),
+                "PCR 9 of {} (verified: {verified})",
+                bank.name()
+            );
+            assert_eq!(
+                tpm2::read_pcr(&mut tpm, *bank, 10).unwrap(),
+                replayed(*bank, &[], &dir)
+            );
+        }
+        let lines: Vec<&str> = log.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        let sha256 =
+            |bytes: &[u8]| rootfs_rs::util::hash::hex(&host_digest(Bank::Sha256, bytes, &dir));
+        assert!(
+            lines[0].starts_with("8 ")
+                && lines[0].ends_with(" kernel_cmdline: root=/dev/vda2 ro quiet")
         );
-        assert_eq!(
-            tpm2::read_pcr(&mut tpm, *bank, 9).unwrap(),
-            replayed(*bank, &[&kernel_bytes, b"070701 initrd bytes"], &dir),
-            "PCR 9 of {}",
-            bank.name()
+        assert!(lines[0].contains(&format!("sha256:{}", sha256(cmdline.as_bytes()))));
+        assert!(
+            lines[1].starts_with("9 ")
+                && lines[1].contains(&format!("sha256:{}", sha256(&kernel_bytes)))
         );
-        assert_eq!(
-            tpm2::read_pcr(&mut tpm, *bank, 10).unwrap(),
-            replayed(*bank, &[], &dir)
-        );
+        assert!(lines[1].ends_with(" vda1:/vmlinuz"), "{}", lines[1]);
+        assert!(lines[2].ends_with(" vda1:/initrd.img"), "{}", lines[2]);
+        drop(payloads);
+        drop(swtpm);
     }
-    let lines: Vec<&str> = log.lines().filter(|l| !l.starts_with('#')).collect();
-    assert_eq!(lines.len(), 3, "{log}");
-    let sha256 = |bytes: &[u8]| rootfs_rs::util::hash::hex(&host_digest(Bank::Sha256, bytes, &dir));
-    assert!(
-        lines[0].starts_with("8 ")
-            && lines[0].ends_with(" kernel_cmdline: root=/dev/vda2 ro quiet")
-    );
-    assert!(lines[0].contains(&format!("sha256:{}", sha256(cmdline.as_bytes()))));
-    assert!(
-        lines[1].starts_with("9 ")
-            && lines[1].contains(&format!("sha256:{}", sha256(&kernel_bytes)))
-    );
-    assert!(lines[1].ends_with(" vda1:/vmlinuz"), "{}", lines[1]);
-    assert!(lines[2].ends_with(" vda1:/initrd.img"), "{}", lines[2]);
-    // A missing file is an error naming it, and nothing is half-logged as done.
-    let missing = extend_all(
-        &mut tpm,
-        &grub_measurements("x", &[(dir.join("gone"), "vda1:/gone".into())]),
-    );
-    assert!(missing.unwrap_err().contains("gone"));
+    // A missing initrd fails the load, named; the TPM is not blamed for it.
+    let swtpm = Swtpm::start(&dir.join("tpm-missing"));
+    let mut tpm = swtpm.connect();
+    let mut measurer = BootMeasurer::new(&mut tpm, &[], names()).unwrap();
+    let gone = KexecPlan {
+        initrds: vec![dir.join("gone")],
+        ..plan
+    };
+    let err = open_unverified(&gone, &dir.join("stage"), Some(&mut measurer))
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("gone"), "{err}");
+    assert_eq!(measurer.outcome(), Ok(1), "the kernel was measured");
     drop(swtpm);
     std::fs::remove_dir_all(&dir).unwrap();
 }

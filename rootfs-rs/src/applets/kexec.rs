@@ -80,13 +80,13 @@ pub fn main(args: &[OsString]) -> i32 {
         initrds,
         cmdline,
         staged: None,
-        own_initrds: Vec::new(),
     };
     match load_plan(
         &plan,
         mode == Mode::Crash,
         Path::new(STAGING_DIR),
         crate::boot::signature::current(),
+        None,
     ) {
         Ok(()) => 0,
         Err(e) => {

@@ -253,10 +253,6 @@ pub struct KexecPlan {
     pub cmdline: String,
     /// Files extracted from a unified kernel image for this plan.
     pub staged: Option<crate::boot::launch::uki::Staged>,
-    /// Initrds kboot wrote itself in RAM for this boot (the TPM event log), appended
-    /// after the entry's; no signature policy applies to them (nothing on a disk or a
-    /// network made them).
-    pub own_initrds: Vec<PathBuf>,
 }
 
 impl KexecPlan {
@@ -303,12 +299,10 @@ pub fn plan(entry: &DiscoveredEntry, staging: &Path) -> Result<KexecPlan, KexecE
             initrds: staged.initrd.iter().cloned().collect(),
             cmdline,
             staged: Some(staged),
-            own_initrds: Vec::new(),
         });
     }
     Ok(KexecPlan {
         staged: None,
-        own_initrds: Vec::new(),
         kernel: host(&entry.entry.kernel)?,
         initrds: entry
             .entry
@@ -334,27 +328,6 @@ pub fn open_kernel(path: &Path) -> Result<(File, BzImage), KexecError> {
     })?;
     // kexec_file_load reads the file from offset 0 whatever the file position.
     Ok((file, image))
-}
-
-/// Joins initrds into one file in `dir`, each padded to 4 bytes (the kernel unpacks
-/// concatenated cpio archives, skipping zero padding between them).
-pub fn concatenate_initrds(initrds: &[PathBuf], dir: &Path) -> Result<PathBuf, KexecError> {
-    std::fs::create_dir_all(dir).map_err(|e| io_error(dir.display(), e))?;
-    let joined = dir.join(format!("initrd-{}.img", std::process::id()));
-    let mut out = File::create(&joined).map_err(|e| io_error(joined.display(), e))?;
-    for initrd in initrds {
-        let mut input = File::open(initrd).map_err(|e| io_error(initrd.display(), e))?;
-        let copied = io::copy(&mut input, &mut out).map_err(|e| {
-            io_error(
-                format!("copying {} to {}", initrd.display(), joined.display()),
-                e,
-            )
-        })?;
-        out.write_all(initrd_padding(copied))
-            .map_err(|e| io_error(joined.display(), e))?;
-    }
-    out.sync_all().map_err(|e| io_error(joined.display(), e))?;
-    Ok(joined)
 }
 
 /// The zero bytes that bring an initrd of `len` bytes to a multiple of 4.
@@ -398,7 +371,7 @@ pub fn load(entry: &DiscoveredEntry) -> Result<(), KexecError> {
 fn load_staged(entry: &DiscoveredEntry, crash: bool) -> Result<(), KexecError> {
     let staging = Path::new(STAGING_DIR);
     let plan = plan(entry, staging)?;
-    let result = load_plan(&plan, crash, staging, signature::current());
+    let result = load_plan(&plan, crash, staging, signature::current(), None);
     plan.discard_staged();
     result
 }
@@ -412,7 +385,7 @@ pub fn load_crash(entry: &DiscoveredEntry) -> Result<(), KexecError> {
 /// --dry-run` and tests.
 pub fn check_plan(plan: &KexecPlan, crash: bool, policy: &Policy) -> Result<BzImage, KexecError> {
     if policy.require_signed {
-        let payloads = payload::open_verified(plan, policy)?;
+        let payloads = payload::open_verified(plan, policy, None)?;
         check_cmdline(&plan.cmdline, &payloads.image, crash)?;
         return Ok(payloads.image);
     }
@@ -425,17 +398,19 @@ pub fn check_plan(plan: &KexecPlan, crash: bool, policy: &Policy) -> Result<BzIm
 }
 
 /// Loads the plan's kernel and initrds; with `policy.require_signed`, only the bytes
-/// that were verified (`payload::open_verified`).
+/// that were verified (`payload::open_verified`). The observer (the TPM's
+/// measurements) sees the bytes loaded and may append an archive to the initrd.
 pub fn load_plan(
     plan: &KexecPlan,
     crash: bool,
     staging: &Path,
     policy: &Policy,
+    observer: Option<&mut dyn payload::Observer>,
 ) -> Result<(), KexecError> {
     let payloads = if policy.require_signed {
-        payload::open_verified(plan, policy)?
+        payload::open_verified(plan, policy, observer)?
     } else {
-        payload::open_unverified(plan, staging)?
+        payload::open_unverified(plan, staging, observer)?
     };
     let cmdline = check_cmdline(&plan.cmdline, &payloads.image, crash)?;
     let mut flags = if crash { KEXEC_FILE_ON_CRASH } else { 0 };
@@ -556,21 +531,5 @@ mod tests {
         assert!(message(Errno::IO).contains("kexec_file_load"));
         let crash = syscall_error(Errno::NOMEM, kernel, true).to_string();
         assert!(crash.contains("crashkernel="), "{crash}");
-    }
-
-    #[test]
-    fn initrds_joined_with_padding() {
-        let dir = temp_dir("initrd");
-        std::fs::write(dir.join("ucode.cpio"), b"12345").unwrap();
-        std::fs::write(dir.join("initrd.img"), b"abcdefgh").unwrap();
-        let joined = concatenate_initrds(
-            &[dir.join("ucode.cpio"), dir.join("initrd.img")],
-            &dir.join("stage"),
-        )
-        .unwrap();
-        assert_eq!(std::fs::read(&joined).unwrap(), b"12345\0\0\0abcdefgh");
-        let err = concatenate_initrds(&[dir.join("missing")], &dir.join("stage")).unwrap_err();
-        assert!(err.to_string().contains("missing"), "{err}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,6 +10,7 @@ use crate::boot::efi;
 use crate::boot::entry::EntryKind;
 use crate::boot::launch::kexec::{self, KexecError};
 use crate::boot::launch::lockdown;
+use crate::boot::launch::tpm;
 use crate::boot::launch::uki;
 use crate::boot::scan::efi_entries;
 use crate::boot::scan::volume::DiscoveredEntry;
@@ -60,7 +61,7 @@ pub fn boot(
             })?;
     }
     let staging = Path::new(kexec::STAGING_DIR);
-    let mut plan = kexec::plan(&loadable, staging)?;
+    let plan = kexec::plan(&loadable, staging)?;
     if dry_run {
         let checked = kexec::check_plan(&plan, false, crate::boot::signature::current());
         plan.discard_staged();
@@ -81,8 +82,7 @@ pub fn boot(
         return Ok(());
     }
     publish_boot(&chosen);
-    let event_log_initrd = measure(&chosen, &plan, staging);
-    plan.own_initrds.extend(event_log_initrd.clone());
+    let mut measurer = start_measuring(&chosen, &plan);
     // What the firmware and this kernel enforce, in the log of every boot: a refusal
     // below is then read against it.
     say!(
@@ -92,10 +92,18 @@ pub fn boot(
             lockdown::Lockdown::read(Path::new(lockdown::LOCKDOWN))
         )
     );
-    let loaded = kexec::load_plan(&plan, false, staging, crate::boot::signature::current());
+    let loaded = kexec::load_plan(
+        &plan,
+        false,
+        staging,
+        crate::boot::signature::current(),
+        measurer
+            .as_mut()
+            .map(|(m, _)| m as &mut dyn crate::boot::launch::payload::Observer),
+    );
     plan.discard_staged();
-    if let Some(initrd) = event_log_initrd {
-        let _ = std::fs::remove_file(initrd);
+    if let (Some((measurer, pcrs)), Ok(())) = (&measurer, &loaded) {
+        report_measurements(measurer, pcrs);
     }
     loaded.map_err(|error| match chosen.entry.kind {
         EntryKind::Uki { .. } => uki::explain(error),
@@ -124,42 +132,56 @@ fn publish_boot(chosen: &DiscoveredEntry) {
     }
 }
 
-/// The PCRs extended as the target's own loader would have (GRUB: 8 and 9; a UKI's
-/// systemd-stub: 11), on a machine with a TPM; returns the extra initrd that hands the
-/// event log to the target. A failure is shown and the boot goes on.
-fn measure(chosen: &DiscoveredEntry, plan: &kexec::KexecPlan, staging: &Path) -> Option<PathBuf> {
-    use crate::boot::launch::tpm;
-    let (measurements, pcrs) = match &plan.staged {
-        Some(uki) => (tpm::uki_measurements(&uki.image, &uki.sections), "PCR 11"),
+/// On a machine with a TPM, the measurements the target's own loader would have made
+/// (GRUB: PCR 8 and 9; a UKI's systemd-stub: PCR 11): those of the command line or of
+/// the UKI's sections now, a classic entry's files while `load_plan` reads them for the
+/// kernel. A failure is shown and the boot goes on.
+fn start_measuring(
+    chosen: &DiscoveredEntry,
+    plan: &kexec::KexecPlan,
+) -> Option<(tpm::BootMeasurer<std::fs::File>, &'static str)> {
+    let (first, file_names, pcrs) = match &plan.staged {
+        Some(uki) => (
+            tpm::uki_measurements(&uki.image, &uki.sections),
+            Vec::new(),
+            "PCR 11",
+        ),
         None => {
             // Named as on their disk (`vdb1:/boot/vmlinuz`), as GRUB names a file by its
             // path, not by where kboot mounted it.
-            let names = std::iter::once(&chosen.entry.kernel).chain(&chosen.entry.initrds);
-            let files: Vec<(PathBuf, String)> = std::iter::once(&plan.kernel)
-                .chain(&plan.initrds)
-                .zip(names)
-                .map(|(host, path)| {
-                    (
-                        host.clone(),
-                        format!("{}:{}", chosen.device, path.display()),
-                    )
-                })
+            let names = std::iter::once(&chosen.entry.kernel)
+                .chain(&chosen.entry.initrds)
+                .map(|path| format!("{}:{}", chosen.device, path.display()))
                 .collect();
-            (tpm::grub_measurements(&plan.cmdline, &files), "PCR 8 and 9")
+            (
+                vec![tpm::grub_cmdline_measurement(&plan.cmdline)],
+                names,
+                "PCR 8 and 9",
+            )
         }
     };
-    match tpm::measure_boot(&measurements, staging)? {
-        Ok((count, initrd)) => {
-            say!(
-                "kboot: TPM: {count} measurements into {pcrs} ({})",
-                tpm::EVENT_LOG
-            );
-            Some(initrd)
-        }
+    match tpm::BootMeasurer::open(&first, file_names)? {
+        Ok(measurer) => Some((measurer, pcrs)),
         Err(e) => {
             warn!("kboot: warning: TPM: {e}; booting anyway");
             None
         }
+    }
+}
+
+/// What the TPM got once the payload is loaded; the event log is kept for `tpm log`.
+fn report_measurements(measurer: &tpm::BootMeasurer<std::fs::File>, pcrs: &str) {
+    match measurer.outcome() {
+        Ok(count) => {
+            if let Err(e) = tpm::save_event_log(measurer.log()) {
+                warn!("kboot: warning: TPM event log: {e}");
+            }
+            say!(
+                "kboot: TPM: {count} measurements into {pcrs} ({})",
+                tpm::EVENT_LOG
+            );
+        }
+        Err(e) => warn!("kboot: warning: TPM: {e}; booting anyway"),
     }
 }
 
