@@ -235,7 +235,9 @@ pub struct Modprobe<'a> {
     /// Leave out modprobe.blacklist'ed modules from alias matches (coldplug, uevents).
     pub use_blacklist: bool,
     /// Give every module loaded the kernel's `async_probe` parameter, its dependencies
-    /// too (coldplug, where the devices are then waited for in sysfs).
+    /// too. Set by the coldplug, which then waits for the devices in sysfs; the uevent
+    /// listener goes on with the same `Modprobe`, so hot-plug loads probe asynchronously
+    /// too (nothing waits for those).
     pub async_probe: bool,
 }
 
