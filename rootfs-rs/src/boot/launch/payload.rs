@@ -35,6 +35,18 @@ pub struct Payloads {
     joined: Option<PathBuf>,
 }
 
+impl Payloads {
+    /// Files that leave nothing in the staging directory.
+    fn unstaged(kernel: File, image: BzImage, initrd: Option<File>) -> Payloads {
+        Payloads {
+            kernel,
+            image,
+            initrd,
+            joined: None,
+        }
+    }
+}
+
 impl Drop for Payloads {
     fn drop(&mut self) {
         if let Some(path) = &self.joined {
@@ -59,22 +71,14 @@ pub fn open_unverified(
             .and_then(|_| observer.file(0, &mut kernel))
             .map_err(|e| io_error(plan.kernel.display(), e))?;
     }
-    if let ([one], None) = (plan.initrds.as_slice(), &observer) {
-        let initrd = File::open(one).map_err(|e| io_error(one.display(), e))?;
-        return Ok(Payloads {
-            kernel,
-            image,
-            initrd: Some(initrd),
-            joined: None,
-        });
-    }
-    if plan.initrds.is_empty() && observer.is_none() {
-        return Ok(Payloads {
-            kernel,
-            image,
-            initrd: None,
-            joined: None,
-        });
+    // Without an observer, no initrd or one is handed over as it is on the disk.
+    match (plan.initrds.as_slice(), &observer) {
+        ([], None) => return Ok(Payloads::unstaged(kernel, image, None)),
+        ([one], None) => {
+            let initrd = File::open(one).map_err(|e| io_error(one.display(), e))?;
+            return Ok(Payloads::unstaged(kernel, image, Some(initrd)));
+        }
+        _ => {}
     }
     std::fs::create_dir_all(staging).map_err(|e| io_error(staging.display(), e))?;
     let path = staging.join(format!("initrd-{}.img", std::process::id()));
@@ -136,12 +140,7 @@ pub fn open_verified(
         .map_err(|e| io_error("memfd for the verified kernel", e))?;
     drop(kernel_bytes);
     if plan.initrds.is_empty() && observer.is_none() {
-        return Ok(Payloads {
-            kernel,
-            image,
-            initrd: None,
-            joined: None,
-        });
+        return Ok(Payloads::unstaged(kernel, image, None));
     }
     // One file at a time in memory besides the joined memfd.
     let memfd_error = |e| io_error("memfd for the verified initrd", e);
@@ -159,12 +158,11 @@ pub fn open_verified(
         observer,
     )?;
     seal(&joined).map_err(memfd_error)?;
-    Ok(Payloads {
+    Ok(Payloads::unstaged(
         kernel,
         image,
-        initrd: (written > 0).then_some(joined),
-        joined: None,
-    })
+        (written > 0).then_some(joined),
+    ))
 }
 
 /// Copies each of `initrds` (opened by `open`) into `out`, padded to 4 bytes (the kernel
