@@ -3,7 +3,8 @@
 //! extends PCR 8 (the command line) and PCR 9 (kernel, initrd) as GRUB would. The
 //! booted kernel's sysfs values must equal what this test replays on the host with
 //! sha256 from the PCRs' values before the boot (read through kboot's kernel's sysfs),
-//! and the event log handed over in the extra initrd must list the same digests.
+//! and the event log handed over in the extra initrd must list the same digests; once
+//! as the files are on the disk, once under `require_signed` (the verified buffers).
 
 use std::path::Path;
 use std::process::Child;
@@ -127,7 +128,19 @@ fn is_kernel_message(line: &str) -> bool {
 
 #[test]
 fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
-    let (artifacts, dir) = artifacts_and_fresh_dir("tpm");
+    classic_entry_is_measured("tpm", false);
+}
+
+/// The same under `[security] require_signed`: the files are measured from the buffers
+/// verified against their signatures and handed to the kernel sealed, and the event
+/// log's archive is appended to the sealed initrd.
+#[test]
+fn under_require_signed_pcr_9_holds_the_verified_files() {
+    classic_entry_is_measured("tpm-signed", true);
+}
+
+fn classic_entry_is_measured(name: &str, signed: bool) {
+    let (artifacts, dir) = artifacts_and_fresh_dir(name);
     let sysfs = "/sys/class/tpm/tpm0/pcr-sha256";
     let script = format!(
         "mkdir -p /sys\nmount -t sysfs sysfs /sys\n\
@@ -139,24 +152,36 @@ fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
     let entry = b"title TPM Entry\nlinux /boot/vmlinuz\ninitrd /boot/initrd.img\n\
                   options console=ttyS0,115200 quiet kboot.test=tpm\n"
         .to_vec();
+    let mut files = vec![
+        ("boot/loader/entries/tpm.conf", entry),
+        ("boot/vmlinuz", kernel.clone()),
+        ("boot/initrd.img", initrd.clone()),
+    ];
+    // A throwaway key; the files signed on the host with the real minisign.
+    let public = signed.then(|| {
+        let (public, _) = qemu_tests::minisign::keypair(&dir, "test");
+        std::fs::write(dir.join("vmlinuz"), &kernel).unwrap();
+        std::fs::write(dir.join("initrd.img"), &initrd).unwrap();
+        qemu_tests::minisign::sign(&dir, "test", &["vmlinuz", "initrd.img"], false);
+        files.push((
+            "boot/vmlinuz.minisig",
+            std::fs::read(dir.join("vmlinuz.minisig")).unwrap(),
+        ));
+        files.push((
+            "boot/initrd.img.minisig",
+            std::fs::read(dir.join("initrd.img.minisig")).unwrap(),
+        ));
+        public
+    });
     let disk = dir.join("tpm.img");
-    qemu_tests::disks::gpt_ext4_disk(
-        &disk,
-        "TPMDISK",
-        &[
-            ("boot/loader/entries/tpm.conf", entry),
-            ("boot/vmlinuz", kernel.clone()),
-            ("boot/initrd.img", initrd.clone()),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    qemu_tests::disks::gpt_ext4_disk(&disk, "TPMDISK", &files).unwrap_or_else(|e| panic!("{e}"));
     let (_swtpm, ctrl) = start_swtpm(&dir);
 
     let mut config = MachineConfig::new(BootPath::Uefi, artifacts);
     config.memory_mib = 1024;
     config.extra_disks = vec![disk];
     config.extra_args = tpm_device_args(&ctrl);
-    let mut qemu = Qemu::start("tpm", &config).unwrap();
+    let mut qemu = Qemu::start(name, &config).unwrap();
     qemu.expect("kboot: menu", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.send("c").unwrap();
@@ -186,7 +211,21 @@ fn pcr_8_and_9_after_kexec_equal_the_values_replayed_on_the_host() {
         24
     );
 
-    qemu.send("menu --boot 'TPM Entry'\n").unwrap();
+    match &public {
+        Some(public) => {
+            qemu.shell_ok("echo '[security]' > /tmp/kboot.toml", STEP);
+            qemu.shell_ok("echo 'require_signed = true' >> /tmp/kboot.toml", STEP);
+            qemu.shell_ok(
+                &format!("echo 'trusted_keys = [\"{public}\"]' >> /tmp/kboot.toml"),
+                STEP,
+            );
+            qemu.send("menu --config /tmp/kboot.toml --boot 'TPM Entry'\n")
+                .unwrap();
+            qemu.expect("kboot: signatures required", STEP)
+                .unwrap_or_else(|e| panic!("the policy was not taken: {e}"));
+        }
+        None => qemu.send("menu --boot 'TPM Entry'\n").unwrap(),
+    }
     qemu.expect("kboot: TPM: 3 measurements into PCR 8 and 9", BOOT)
         .unwrap_or_else(|e| panic!("no measurements: {e}"));
     qemu.expect("END-OF-TPM", BOOT)
