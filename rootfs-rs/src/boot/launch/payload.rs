@@ -5,7 +5,8 @@
 //!
 //! An `Observer` (the TPM's measurements) sees each file's bytes as they are handed over
 //! and may append an archive of its own to the initrd: what it measures is what the
-//! kernel gets, not a second read of the disk.
+//! kernel gets, not a second read of the disk (with an observer the kernel goes through
+//! memory as under `require_signed`, and the initrds through the joined copy).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -62,14 +63,16 @@ pub fn open_unverified(
     staging: &Path,
     mut observer: Option<&mut dyn Observer>,
 ) -> Result<Payloads, KexecError> {
-    let (mut kernel, image) = open_kernel(&plan.kernel)?;
+    let (mut kernel, mut image) = open_kernel(&plan.kernel)?;
     if let Some(observer) = observer.as_deref_mut() {
-        // From the start (`open_kernel` read the header); the kernel reads the file from
-        // offset 0 whatever this read leaves behind.
+        // Measured: the whole file read once (its header checked first, above), and the
+        // kernel handed those bytes, not a second read of the disk.
+        let mut bytes = Vec::new();
         kernel
             .seek(SeekFrom::Start(0))
-            .and_then(|_| observer.file(0, &mut kernel))
+            .and_then(|_| kernel.read_to_end(&mut bytes))
             .map_err(|e| io_error(plan.kernel.display(), e))?;
+        (kernel, image) = kernel_in_memory(&plan.kernel, bytes, Some(observer))?;
     }
     // Without an observer, no initrd or one is handed over as it is on the disk.
     match (plan.initrds.as_slice(), &observer) {
@@ -103,6 +106,9 @@ pub fn open_unverified(
     // On an error `payloads` is dropped, and the partial file with it.
     let written = written?;
     out.sync_all().map_err(|e| io_error(path.display(), e))?;
+    // Closed and opened again read-only: kexec_file_load refuses a file someone has
+    // open for writing (ETXTBSY).
+    drop(out);
     if written > 0 {
         payloads.initrd = Some(File::open(&path).map_err(|e| io_error(path.display(), e))?);
     }
@@ -127,18 +133,7 @@ pub fn open_verified(
     let kernel_bytes = policy
         .read_verified(&plan.kernel)
         .map_err(KexecError::Unsigned)?;
-    let image = check_bzimage(&kernel_bytes).map_err(|reason| KexecError::NotBzImage {
-        path: plan.kernel.clone(),
-        reason,
-    })?;
-    if let Some(observer) = observer.as_deref_mut() {
-        observer
-            .file(0, &mut &kernel_bytes[..])
-            .map_err(|e| io_error(plan.kernel.display(), e))?;
-    }
-    let kernel = sealed("kboot-kernel", &kernel_bytes)
-        .map_err(|e| io_error("memfd for the verified kernel", e))?;
-    drop(kernel_bytes);
+    let (kernel, image) = kernel_in_memory(&plan.kernel, kernel_bytes, observer.as_deref_mut())?;
     if plan.initrds.is_empty() && observer.is_none() {
         return Ok(Payloads::unstaged(kernel, image, None));
     }
@@ -163,6 +158,26 @@ pub fn open_verified(
         image,
         (written > 0).then_some(joined),
     ))
+}
+
+/// The kernel file `path` read into `bytes`: its header checked, shown to the observer,
+/// and handed over in a sealed memfd (the same bytes, whatever the disk holds later).
+fn kernel_in_memory(
+    path: &Path,
+    bytes: Vec<u8>,
+    observer: Option<&mut (dyn Observer + '_)>,
+) -> Result<(File, BzImage), KexecError> {
+    let image = check_bzimage(&bytes).map_err(|reason| KexecError::NotBzImage {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    if let Some(observer) = observer {
+        observer
+            .file(0, &mut &bytes[..])
+            .map_err(|e| io_error(path.display(), e))?;
+    }
+    let kernel = sealed("kboot-kernel", &bytes).map_err(|e| io_error("memfd for the kernel", e))?;
+    Ok((kernel, image))
 }
 
 /// Copies each of `initrds` (opened by `open`) into `out`, padded to 4 bytes (the kernel
@@ -337,7 +352,12 @@ mod tests {
             contents(payloads.initrd.as_mut().unwrap()),
             b"12345\0\0\0abcdefghLOG\0"
         );
+        // What was measured is what the kernel gets, whatever the disk holds later.
+        std::fs::write(&plan.kernel, bzimage(b"changed on the disk")).unwrap();
+        std::fs::write(&plan.initrds[0], b"54321").unwrap();
         assert_eq!(contents(&mut payloads.kernel), bzimage(b"kernel body"));
+        assert!(contents(payloads.initrd.as_mut().unwrap()).starts_with(b"12345"));
+        std::fs::write(&plan.kernel, bzimage(b"kernel body")).unwrap();
         // No initrd of its own: the appendix alone is the initrd.
         let bare = plan.clone_with_initrds(Vec::new());
         let mut recorder = Recorder::default();

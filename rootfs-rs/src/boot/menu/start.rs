@@ -102,7 +102,9 @@ pub fn boot(
             .map(|(m, _)| m as &mut dyn crate::boot::launch::payload::Observer),
     );
     plan.discard_staged();
-    if let (Some((measurer, pcrs)), Ok(())) = (&measurer, &loaded) {
+    // Also after a failed load: the PCRs were extended all the same, and `tpm log` must
+    // say by what.
+    if let Some((measurer, pcrs)) = &measurer {
         report_measurements(measurer, pcrs);
     }
     loaded.map_err(|error| match chosen.entry.kind {
