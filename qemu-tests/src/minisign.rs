@@ -42,3 +42,26 @@ pub fn sign(dir: &Path, name: &str, files: &[&str], legacy: bool) {
     args.extend_from_slice(files);
     run(dir, &args);
 }
+
+/// Starts kboot's menu from its shell under a `require_signed` policy trusting `public`
+/// (a key line from `keypair`), written to /tmp/kboot.toml by shell commands: `menu
+/// --config /tmp/kboot.toml ARGS`, and waits until the menu says it took the policy.
+pub fn menu_requiring_signatures(
+    qemu: &mut crate::Qemu,
+    public: &str,
+    menu_args: &str,
+    step: std::time::Duration,
+) {
+    const POLICY: &str = "/tmp/kboot.toml";
+    for command in [
+        format!("echo '[security]' > {POLICY}"),
+        format!("echo 'require_signed = true' >> {POLICY}"),
+        format!("echo 'trusted_keys = [\"{public}\"]' >> {POLICY}"),
+    ] {
+        qemu.shell_ok(&command, step);
+    }
+    qemu.send(&format!("menu --config {POLICY} {menu_args}\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    qemu.expect("kboot: signatures required", step)
+        .unwrap_or_else(|e| panic!("the policy was not taken: {e}"));
+}

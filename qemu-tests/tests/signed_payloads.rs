@@ -69,16 +69,7 @@ fn a_signed_entry_boots_and_a_tampered_kernel_is_refused_with_the_reason() {
     qemu.expect("kboot: ready", BOOT)
         .unwrap_or_else(|e| panic!("{e}"));
     qemu.expect("# ", STEP).unwrap_or_else(|e| panic!("{e}"));
-    qemu.shell_ok("echo '[security]' > /tmp/kboot.toml", STEP);
-    qemu.shell_ok("echo 'require_signed = true' >> /tmp/kboot.toml", STEP);
-    qemu.shell_ok(
-        &format!("echo 'trusted_keys = [\"{public}\"]' >> /tmp/kboot.toml"),
-        STEP,
-    );
-    qemu.send("menu --config /tmp/kboot.toml --timeout -1\n")
-        .unwrap();
-    qemu.expect("kboot: signatures required", STEP)
-        .unwrap_or_else(|e| panic!("the policy was not taken: {e}"));
+    qemu_tests::minisign::menu_requiring_signatures(&mut qemu, &public, "--timeout -1", STEP);
     qemu.expect("Tampered Entry", STEP)
         .unwrap_or_else(|e| panic!("the menu did not come up: {e}"));
     std::thread::sleep(Duration::from_secs(1));

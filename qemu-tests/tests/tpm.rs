@@ -212,18 +212,12 @@ fn classic_entry_is_measured(name: &str, signed: bool) {
     );
 
     match &public {
-        Some(public) => {
-            qemu.shell_ok("echo '[security]' > /tmp/kboot.toml", STEP);
-            qemu.shell_ok("echo 'require_signed = true' >> /tmp/kboot.toml", STEP);
-            qemu.shell_ok(
-                &format!("echo 'trusted_keys = [\"{public}\"]' >> /tmp/kboot.toml"),
-                STEP,
-            );
-            qemu.send("menu --config /tmp/kboot.toml --boot 'TPM Entry'\n")
-                .unwrap();
-            qemu.expect("kboot: signatures required", STEP)
-                .unwrap_or_else(|e| panic!("the policy was not taken: {e}"));
-        }
+        Some(public) => qemu_tests::minisign::menu_requiring_signatures(
+            &mut qemu,
+            public,
+            "--boot 'TPM Entry'",
+            STEP,
+        ),
         None => qemu.send("menu --boot 'TPM Entry'\n").unwrap(),
     }
     qemu.expect("kboot: TPM: 3 measurements into PCR 8 and 9", BOOT)

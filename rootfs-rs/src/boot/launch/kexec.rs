@@ -466,14 +466,6 @@ pub fn execute() -> KexecError {
 mod tests {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("kboot-menu-kexec-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
     #[test]
     fn mem_total_is_read_in_bytes() {
         let meminfo = "MemTotal:         108164 kB\nMemFree:           60000 kB\n";

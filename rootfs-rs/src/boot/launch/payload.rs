@@ -180,12 +180,15 @@ fn kernel_in_memory(
     Ok((kernel, image))
 }
 
+/// Opens one initrd of the plan for reading (from the disk, or verified into memory).
+type OpenInitrd<'a> = dyn FnMut(&Path) -> Result<Box<dyn Read>, KexecError> + 'a;
+
 /// Copies each of `initrds` (opened by `open`) into `out`, padded to 4 bytes (the kernel
 /// unpacks concatenated cpio archives, skipping zero padding between them), through the
 /// observer, then the observer's appendix. Returns the bytes written.
 fn join_initrds(
     initrds: &[PathBuf],
-    open: &mut dyn FnMut(&Path) -> Result<Box<dyn Read>, KexecError>,
+    open: &mut OpenInitrd,
     out: &mut File,
     out_name: &str,
     mut observer: Option<&mut dyn Observer>,
